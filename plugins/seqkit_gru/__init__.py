@@ -1,0 +1,16 @@
+"""The ``gru`` cell: gated recurrent unit, in both published formulations (``reset_after: true|false``)."""
+
+import seqkit
+
+
+@seqkit.hookimpl
+def register_cells(register):
+    from seqkit_gru.cell import GRUCell
+
+    register(
+        seqkit.Spec(
+            "gru",
+            build=GRUCell,
+            description="gated recurrent unit (Cho et al., 2014); reset_after=true is cuDNN's/PyTorch's form",
+        )
+    )

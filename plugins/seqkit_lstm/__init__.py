@@ -1,0 +1,10 @@
+"""The ``lstm`` cell: long short-term memory, torch.nn.LSTM's formulation and layout."""
+
+import seqkit
+
+
+@seqkit.hookimpl
+def register_cells(register):
+    from seqkit_lstm.cell import LSTMCell
+
+    register(seqkit.Spec("lstm", build=LSTMCell, description="long short-term memory (Hochreiter & Schmidhuber)"))

@@ -1,0 +1,51 @@
+"""One LSTM step in torch.nn.LSTM's gate order (i, f, g, o) and parameter layout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from seqkit.cell import Cell, Params, State, check_bool
+
+
+class LSTMCell(Cell):
+    """c' = σ(f) ⊙ c + σ(i) ⊙ tanh(g);  h' = σ(o) ⊙ tanh(c'); the state is ``(h, c)``."""
+
+    state_names = ("h", "c")
+    torch_type = nn.LSTM
+
+    def __init__(self, input_size: int, hidden_size: int, *, bias: bool = True) -> None:
+        super().__init__(input_size, hidden_size)
+        self.bias = check_bool("lstm", "bias", bias)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return {"bias": self.bias}
+
+    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
+        g, i = 4 * self.hidden_size, self.input_size
+        shapes = {"weight_ih": (g, i), "weight_hh": (g, self.hidden_size)}
+        if self.bias:
+            shapes.update(bias_ih=(g,), bias_hh=(g,))
+        return shapes
+
+    def project(self, params: Params, x: Tensor) -> Tensor:
+        return F.linear(x, params["weight_ih"], params.get("bias_ih"))
+
+    def step(self, params: Params, u_t: Tensor, state: State) -> tuple[Tensor, State]:
+        h, c = state
+        gates = u_t + F.linear(h, params["weight_hh"], params.get("bias_hh"))
+        i, f, g, o = gates.chunk(4, dim=-1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        return h, (h, c)
+
+    def torch_options(self) -> dict[str, Any]:
+        return {"bias": self.bias}
+
+    @classmethod
+    def options_from_torch(cls, module: nn.RNNBase) -> dict[str, Any]:
+        return {"bias": module.bias}

@@ -1,0 +1,96 @@
+"""Run a gru/lstm/rnn layer through torch's fused operators; variable lengths handled exactly, without packing
+where the output alone determines the final state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import Tensor
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from seqkit.cell import Cell, Params, State
+from seqkit.lengths import last_step, reverse_within, zero_past_end
+
+_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+_FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def _operator(kind: str, cell: Cell) -> Callable:
+    if kind == "gru":
+        return torch.gru
+    if kind == "lstm":
+        return torch.lstm
+    return torch.rnn_tanh if cell.nonlinearity == "tanh" else torch.rnn_relu
+
+
+def _cell_reason(kind: str, cell: Cell, dtype: torch.dtype | None) -> str | None:
+    if kind == "gru" and not cell.reset_after:
+        return "torch's fused GRU computes only reset_after=true"
+    if dtype is not None and dtype not in _FLOATS:
+        return f"needs a float16/bfloat16/float32/float64 input, got {dtype}"
+    return None
+
+
+def supports_native(kind: str) -> Callable[[Cell, torch.device | None, torch.dtype | None], str | None]:
+    def supports(cell: Cell, device: torch.device | None, dtype: torch.dtype | None) -> str | None:
+        if device is not None and device.type != "cpu":
+            return f"runs on CPU only, the layer is on {device.type}"
+        return _cell_reason(kind, cell, dtype)
+
+    return supports
+
+
+def supports_cudnn(kind: str) -> Callable[[Cell, torch.device | None, torch.dtype | None], str | None]:
+    def supports(cell: Cell, device: torch.device | None, dtype: torch.dtype | None) -> str | None:
+        if not torch.backends.cudnn.is_available():
+            return "cuDNN is not available (no CUDA build of torch, or no GPU)"
+        if device is not None and device.type != "cuda":
+            return f"needs a CUDA device, the layer is on {device.type}"
+        if not torch.backends.cudnn.enabled:
+            return "cuDNN is disabled (torch.backends.cudnn.enabled is False)"
+        return _cell_reason(kind, cell, dtype)
+
+    return supports
+
+
+def runner(kind: str) -> Callable[[Cell, Sequence[Params], Tensor, Tensor | None, State], tuple[Tensor, State]]:
+    """The ``KernelSpec.run`` for *kind*: one fused call per layer, or per direction with variable lengths."""
+
+    def run(cell: Cell, weights: Sequence[Params], x: Tensor, lengths: Tensor | None, state: State):
+        op = _operator(kind, cell)
+        names = _NAMES if cell.bias else _NAMES[:2]
+        flat = [params[n] for params in weights for n in names]
+        # cuDNN keeps what backward needs only in training mode, so "train" follows autograd, not dropout.
+        train = torch.is_grad_enabled()
+        if lengths is None:
+            out, *final = op(x, _hx(state), flat, cell.bias, 1, 0.0, train, len(weights) == 2, True)
+            return out, tuple(final)
+        if kind == "lstm":  # c is not in the output, so only packing gives its value at each sequence's end
+            return _packed(op, cell, flat, x, lengths, state, train, len(weights) == 2)
+        outputs, finals = [], []
+        per = len(names)
+        for d in range(len(weights)):
+            inputs = reverse_within(x, lengths) if d else x
+            out, _ = op(inputs, state[0][d : d + 1], flat[d * per : (d + 1) * per], cell.bias, 1, 0.0, train, False, True)
+            finals.append(last_step(out, lengths, state[0][d]))
+            outputs.append(reverse_within(out, lengths) if d else out)
+        out = outputs[0] if len(outputs) == 1 else torch.cat(outputs, -1)
+        return zero_past_end(out, lengths), (torch.stack(finals),)
+
+    return run
+
+
+def _hx(state: State) -> Tensor | list[Tensor]:
+    return state[0] if len(state) == 1 else list(state)
+
+
+def _packed(op, cell, flat, x, lengths, state, train, bidirectional) -> tuple[Tensor, State]:
+    packed = pack_padded_sequence(x, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
+    hx = [s.index_select(1, packed.sorted_indices) for s in state]
+    data, *final = op(packed.data, packed.batch_sizes, hx, flat, cell.bias, 1, 0.0, train, bidirectional)
+    result = PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
+    out, _ = pad_packed_sequence(result, batch_first=True, total_length=x.shape[1])
+    empty = (lengths == 0)[None, :, None]  # packing needs length >= 1; an empty sequence keeps its initial state
+    final = tuple(torch.where(empty, s, f.index_select(1, packed.unsorted_indices)) for s, f in zip(state, final))
+    return zero_past_end(out, lengths), final

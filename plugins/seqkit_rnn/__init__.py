@@ -1,0 +1,10 @@
+"""The ``rnn`` cell: Elman's simple recurrent network, with tanh or ReLU."""
+
+import seqkit
+
+
+@seqkit.hookimpl
+def register_cells(register):
+    from seqkit_rnn.cell import ElmanCell
+
+    register(seqkit.Spec("rnn", build=ElmanCell, description="Elman network; nonlinearity tanh or relu"))

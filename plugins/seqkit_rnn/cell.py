@@ -1,0 +1,56 @@
+"""One Elman RNN step: h' = act(W_ih x + b_ih + W_hh h + b_hh), as torch.nn.RNN computes it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from seqkit.cell import Cell, Params, State, check_bool
+from seqkit.errors import InvalidArgumentError
+
+NONLINEARITIES = {"tanh": torch.tanh, "relu": torch.relu}
+
+
+class ElmanCell(Cell):
+    """Elman (1990): the previous hidden state feeds back into the next step."""
+
+    torch_type = nn.RNN
+
+    def __init__(self, input_size: int, hidden_size: int, *, nonlinearity: str = "tanh", bias: bool = True) -> None:
+        super().__init__(input_size, hidden_size)
+        if nonlinearity not in NONLINEARITIES:
+            raise InvalidArgumentError(
+                f"cell 'rnn' option 'nonlinearity' must be one of {', '.join(NONLINEARITIES)}, got {nonlinearity!r}"
+            )
+        self.nonlinearity = nonlinearity
+        self.activation = NONLINEARITIES[nonlinearity]
+        self.bias = check_bool("rnn", "bias", bias)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return {"nonlinearity": self.nonlinearity, "bias": self.bias}
+
+    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
+        hs = self.hidden_size
+        shapes = {"weight_ih": (hs, self.input_size), "weight_hh": (hs, hs)}
+        if self.bias:
+            shapes.update(bias_ih=(hs,), bias_hh=(hs,))
+        return shapes
+
+    def project(self, params: Params, x: Tensor) -> Tensor:
+        return F.linear(x, params["weight_ih"], params.get("bias_ih"))
+
+    def step(self, params: Params, u_t: Tensor, state: State) -> tuple[Tensor, State]:
+        (h,) = state
+        h = self.activation(u_t + F.linear(h, params["weight_hh"], params.get("bias_hh")))
+        return h, (h,)
+
+    def torch_options(self) -> dict[str, Any]:
+        return {"nonlinearity": self.nonlinearity, "bias": self.bias}
+
+    @classmethod
+    def options_from_torch(cls, module: nn.RNNBase) -> dict[str, Any]:
+        return {"nonlinearity": module.nonlinearity, "bias": module.bias}

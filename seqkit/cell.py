@@ -1,0 +1,127 @@
+"""The cell contract: a cell declares its parameters and defines one time step; the runner does the rest."""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from seqkit.errors import InvalidArgumentError, suggest
+from seqkit.registry import Spec
+
+Params = Mapping[str, Tensor]
+State = tuple[Tensor, ...]
+
+
+class Cell:
+    """One time step of a recurrent cell, for one layer and direction: the math, and no parameters.
+
+    The layer that runs a cell owns the parameters, named ``{name}_l{layer}`` (``_reverse`` for the
+    second direction) after :meth:`parameter_shapes`, and passes them in as a mapping. The runner calls
+    :meth:`project` once on the whole input sequence, then :meth:`step` per time step::
+
+        u = cell.project(params, x)                  # (B, T, I) -> (B, T, P), one large GEMM
+        h_t, state = cell.step(params, u[:, t], state)
+
+    ``state`` is a tuple of ``len(cell.state_sizes)`` tensors ``(B, S_k)``; ``h_t`` is ``(B, hidden_size)``.
+    Subclasses set ``state_names`` when they carry more than ``h`` (LSTM: ``("h", "c")``), and
+    ``torch_type`` when ``torch.nn`` has the same layer, so :func:`seqkit.from_torch` and
+    ``layer.to_torch()`` can convert.
+    """
+
+    state_names: ClassVar[tuple[str, ...]] = ("h",)
+    torch_type: ClassVar[type[nn.RNNBase] | None] = None
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+
+    # --- what subclasses define -------------------------------------------------------------------
+
+    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Name -> shape of each parameter of one layer and direction (torch.nn's names where they exist)."""
+        raise NotImplementedError
+
+    def step(self, params: Params, u_t: Tensor, state: State) -> tuple[Tensor, State]:
+        """One step: ``u_t`` ``(B, P)`` (this step's slice of :meth:`project`) and ``state`` -> ``(h_t, state)``."""
+        raise NotImplementedError
+
+    def project(self, params: Params, x: Tensor) -> Tensor:
+        """The part of the step that depends on the input alone, for all steps at once: ``(..., I) -> (..., P)``.
+
+        The default passes the input through; cells with an input matrix apply it here.
+        """
+        return x
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The options this cell was built with (``create_rnn``'s ``**cell_options``)."""
+        return {}
+
+    # --- defaults subclasses may override -----------------------------------------------------------
+
+    @property
+    def state_sizes(self) -> tuple[int, ...]:
+        """The width of each state component; by default every component is ``hidden_size`` wide."""
+        return (self.hidden_size,) * len(self.state_names)
+
+    def reset_parameters(self, params: Params) -> None:
+        """Initialise in place; by default U(-1/√H, 1/√H) for every parameter, as torch.nn does."""
+        bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0.0
+        with torch.no_grad():
+            for p in params.values():
+                p.uniform_(-bound, bound)
+
+    def init_state(self, batch_size: int, *, device: torch.device | None = None, dtype: torch.dtype | None = None) -> State:
+        """The zero state: one ``(B, S_k)`` tensor per state component."""
+        return tuple(torch.zeros(batch_size, s, device=device, dtype=dtype) for s in self.state_sizes)
+
+    def torch_options(self) -> dict[str, Any]:
+        """Keyword arguments that make ``torch_type`` compute the same layer; raise where it cannot."""
+        raise InvalidArgumentError(f"torch.nn has no layer equivalent to {self!r}")
+
+    @classmethod
+    def options_from_torch(cls, module: nn.RNNBase) -> dict[str, Any]:
+        """The cell options that match a ``torch_type`` module (``bias``, ``nonlinearity``, ...)."""
+        return {}
+
+    def __repr__(self) -> str:
+        opts = "".join(f", {k}={v!r}" for k, v in self.options.items())
+        return f"{type(self).__name__}({self.input_size}, {self.hidden_size}{opts})"
+
+
+def build_cell(spec: Spec, input_size: int, hidden_size: int, options: Mapping[str, Any]) -> Cell:
+    """Build *spec*'s cell, checking *options* against its builder's signature first."""
+    accepted = _keyword_options(spec.build)
+    if accepted is not None:
+        for key in options:
+            if key not in accepted:
+                raise InvalidArgumentError(
+                    f"cell '{spec.name}' has no option {key!r}{suggest(key, accepted) or '.'} "
+                    f"Its options: {', '.join(sorted(accepted)) or 'none'}."
+                )
+    cell = spec.build(input_size, hidden_size, **options)
+    if not isinstance(cell, Cell):
+        raise InvalidArgumentError(
+            f"cell '{spec.name}' from {spec.provenance} built {type(cell).__name__}, not a seqkit.Cell"
+        )
+    return cell
+
+
+def _keyword_options(build: Any) -> set[str] | None:
+    """The option names *build* accepts after (input_size, hidden_size); None when it takes ``**kwargs``."""
+    params = list(inspect.signature(build).parameters.values())[2:]
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    return {p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+
+
+def check_bool(cell: str, option: str, value: object) -> bool:
+    """*value*, or an error naming the cell option when it is not a bool."""
+    if not isinstance(value, bool):
+        raise InvalidArgumentError(f"cell '{cell}' option {option!r} must be true or false, got {value!r}")
+    return value

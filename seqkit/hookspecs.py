@@ -1,0 +1,114 @@
+"""Every hook a seqkit plugin can implement: this file is the plugin author's reference.
+
+A plugin is a module (or any object) whose functions are marked with :data:`hookimpl` and named after
+the hooks below. Install it with an entry point in the ``seqkit`` group::
+
+    [project.entry-points.seqkit]
+    mycell = "seqkit_mycell"
+
+Each ``register_*`` hook receives one argument, ``register``: call it once per entry you provide.
+The plugin manager records which plugin (and which installed distribution) registered each entry,
+refuses a name registered twice, and refuses a hook implementation whose name is not listed here.
+Keep a plugin's top-level module light: import heavy libraries (Triton, tokenizers) only when the
+registered entry is first built or run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pluggy
+
+PROJECT = "seqkit"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+"""Decorator marking a plugin function as the implementation of the seqkit hook of the same name."""
+
+
+# --- Models -------------------------------------------------------------------------------------------
+
+
+@hookspec
+def register_cells(register: Callable) -> None:
+    """Register recurrent cells: ``register(seqkit.Spec(name, build, description))``.
+
+    ``build(input_size, hidden_size, **options)`` returns a :class:`seqkit.Cell` that defines one time
+    step; its keyword arguments are the cell's options (``create_rnn(kind, ..., **options)`` and a
+    recipe's ``model.cell`` keys), validated against ``build``'s signature. The generic runner adds
+    layers, directions, dropout, lengths and state to every cell, so a cell plugin defines the step
+    alone. Name parameters as ``torch.nn`` does (``weight_ih``, ``weight_hh``, ``bias_ih``,
+    ``bias_hh``) where the cell has a torch.nn counterpart, so state dicts load both ways.
+
+    Example::
+
+        @seqkit.hookimpl
+        def register_cells(register):
+            register(seqkit.Spec("mgu", build=MGUCell, description="minimal gated unit"))
+    """
+
+
+@hookspec
+def register_kernels(register: Callable) -> None:
+    """Register kernels, the fast paths that run a whole layer: ``register(seqkit.KernelSpec(...))``.
+
+    A kernel serves one cell kind (``KernelSpec.cell``) and must agree with that cell's step
+    definition, outputs, final state and every gradient; ``seqkit``'s tests check registered kernels
+    against the ``reference`` step loop. ``supports(cell, device, dtype)`` returns why the kernel cannot
+    run a configuration (or None when it can); ``backend: auto`` picks the supporting kernel with the
+    highest ``priority``, and ``layer.backend_reason`` reports each kernel's answer. The ``reference``
+    kernel (the cell's own step loop, priority 0) is always available.
+    See :class:`seqkit.KernelSpec` for ``run``'s exact arguments and shapes.
+    """
+
+
+# --- Tasks and data ----------------------------------------------------------------------------------
+
+
+@hookspec
+def register_tasks(register: Callable) -> None:
+    """Register tasks: ``register(seqkit.Spec(name, build, description))``.
+
+    A task builds its model from a cell factory and the tokenizers, and defines the loss, the
+    torchmetrics metrics per stage and decoding; ``build(**options)`` receives the recipe's ``task``
+    keys other than ``kind``.
+    """
+
+
+@hookspec
+def register_datasets(register: Callable) -> None:
+    """Register data sources: ``register(seqkit.Spec(name, build, description))``.
+
+    ``build(**options)`` receives the recipe's ``data`` keys other than ``kind`` and returns the splits
+    (``train``, ``valid``, ``test``) as iterables of records such as ``{"text", "label"}`` or
+    ``{"source", "target"}``. Data sources read local files; nothing may download at test time.
+    """
+
+
+@hookspec
+def register_tokenizers(register: Callable) -> None:
+    """Register tokenizers: ``register(seqkit.Spec(name, build, description))``.
+
+    ``build(**options)`` receives the recipe's ``tokenizer`` keys other than ``kind``; the tokenizer is
+    fit on the training split and saved with the checkpoint.
+    """
+
+
+@hookspec
+def register_callbacks(register: Callable) -> None:
+    """Register Lightning callbacks a recipe may name: ``register(seqkit.Spec(name, build, description))``.
+
+    ``build(**options)`` returns a ``pytorch_lightning.Callback``; a recipe lists them under
+    ``callbacks`` by ``kind``.
+    """
+
+
+# The registry each hook fills: hook name -> (registry attribute, singular noun).
+REGISTRIES: dict[str, tuple[str, str]] = {
+    "register_cells": ("cells", "cell"),
+    "register_kernels": ("kernels", "kernel"),
+    "register_tasks": ("tasks", "task"),
+    "register_datasets": ("datasets", "dataset"),
+    "register_tokenizers": ("tokenizers", "tokenizer"),
+    "register_callbacks": ("callbacks", "callback"),
+}

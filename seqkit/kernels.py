@@ -1,0 +1,84 @@
+"""Kernel selection: ``backend="auto"`` picks the best kernel that supports a layer, and says why."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import torch
+
+from seqkit.cell import Cell
+from seqkit.errors import KernelUnavailableError, UnknownNameError, suggest
+from seqkit.reference import run_reference
+from seqkit.registry import KernelSpec, Provenance, Registry
+
+log = logging.getLogger(__name__)
+
+AUTO = "auto"
+
+REFERENCE = KernelSpec(
+    cell="*",
+    name="reference",
+    run=run_reference,
+    supports=lambda cell, device, dtype: None,
+    priority=0,
+    description="the cell's own step loop; runs every cell on every device",
+    provenance=Provenance("seqkit"),
+)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The kernel a layer runs with, and the reason (every candidate's answer, for ``backend_reason``)."""
+
+    kernel: KernelSpec
+    reason: str
+
+
+def candidates(kernels: Registry[KernelSpec], cell_kind: str) -> list[KernelSpec]:
+    """The kernels registered for *cell_kind*, plus ``reference``, best (highest priority) first."""
+    found = [k for k in kernels if k.cell == cell_kind]
+    return sorted([*found, REFERENCE], key=lambda k: (-k.priority, k.name))
+
+
+def check_requested(options: list[KernelSpec], requested: str, cell: Cell) -> None:
+    """At construction: *requested* names a candidate whose kernel can run *cell*'s options."""
+    if requested == AUTO:
+        return
+    kernel = _by_name(options, requested, cell)
+    reason = kernel.supports(cell, None, None)
+    if reason is not None:
+        raise KernelUnavailableError(f"backend '{requested}' cannot run {cell!r}: {reason}")
+
+
+def select(options: list[KernelSpec], requested: str, cell: Cell, device: torch.device, dtype: torch.dtype) -> Choice:
+    """The kernel to run *cell* on *device*/*dtype*: the named one, or with ``auto`` the best supporting one."""
+    where = f"{device.type}/{str(dtype).removeprefix('torch.')}"
+    if requested != AUTO:
+        kernel = _by_name(options, requested, cell)
+        why_not = kernel.supports(cell, device, dtype)
+        if why_not is not None:
+            raise KernelUnavailableError(f"backend '{requested}' cannot run {cell!r} on {where}: {why_not}")
+        return Choice(kernel, f"'{kernel.name}' was requested explicitly ({where})")
+    skipped = []
+    for kernel in options:
+        why_not = kernel.supports(cell, device, dtype)
+        if why_not is None:
+            reason = f"auto chose '{kernel.name}' (priority {kernel.priority}) on {where}"
+            if skipped:
+                reason += "; skipped " + "; ".join(skipped)
+            log.debug("%r: %s", cell, reason)
+            return Choice(kernel, reason)
+        skipped.append(f"'{kernel.name}': {why_not}")
+    raise KernelUnavailableError(f"no kernel can run {cell!r} on {where}: " + "; ".join(skipped))
+
+
+def _by_name(options: list[KernelSpec], name: str, cell: Cell) -> KernelSpec:
+    for kernel in options:
+        if kernel.name == name:
+            return kernel
+    names = [k.name for k in options]
+    raise UnknownNameError(
+        f"unknown backend {name!r} for {cell!r}{suggest(name, [*names, AUTO]) or '.'} "
+        f"Available: {AUTO}, {', '.join(names)}."
+    )

@@ -1,0 +1,117 @@
+"""The public way to make recurrent layers: ``create_rnn``, and conversion from and to torch.nn."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from seqkit import kernels
+from seqkit.cell import build_cell
+from seqkit.errors import InvalidArgumentError
+from seqkit.plugins import PluginManager, get_plugin_manager
+from seqkit.recurrent import Recurrent
+
+
+def create_rnn(
+    kind: str,
+    input_size: int,
+    hidden_size: int,
+    *,
+    num_layers: int = 1,
+    bidirectional: bool = False,
+    dropout: float = 0.0,
+    backend: str = "auto",
+    plugins: PluginManager | None = None,
+    **cell_options: Any,
+) -> Recurrent:
+    """A stack of ``num_layers`` recurrent layers of the registered cell *kind* (``gru``, ``lstm``, ``rnn``, ...).
+
+    ``backend``: ``"auto"`` (the fastest kernel that supports the layer, chosen per device and dtype) or
+    a kernel name (``reference``, ``native``, ``cudnn``, ...), which is an error where it cannot run.
+    ``cell_options`` go to the cell (GRU: ``reset_after``, ``bias``; RNN: ``nonlinearity``, ``bias``).
+    ``plugins``: the plugin manager to look *kind* up in (default: the process-wide one).
+
+    Returns a :class:`seqkit.Recurrent`: ``forward(x (B, T, I), lengths=None, state=None)`` ->
+    ``(output (B, T, D*H), state (L*D, B, H))``, with torch.nn's parameter names.
+    """
+    manager = plugins or get_plugin_manager()
+    spec = manager.cells.get(kind)
+    _check_int("input_size", input_size, minimum=1)
+    _check_int("hidden_size", hidden_size, minimum=1)
+    _check_int("num_layers", num_layers, minimum=1)
+    if not isinstance(bidirectional, bool):
+        raise InvalidArgumentError(f"bidirectional must be true or false, got {bidirectional!r}")
+    if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout < 1:
+        raise InvalidArgumentError(f"dropout must be a number in [0, 1), got {dropout!r}")
+    if not isinstance(backend, str):
+        raise InvalidArgumentError(f"backend must be a kernel name or 'auto', got {backend!r}")
+    directions = 2 if bidirectional else 1
+    cells = [
+        build_cell(spec, input_size if layer == 0 else hidden_size * directions, hidden_size, cell_options)
+        for layer in range(num_layers)
+    ]
+    options = kernels.candidates(manager.kernels, kind)
+    return Recurrent(
+        kind, cells, options, bidirectional=bidirectional, dropout=float(dropout), backend=backend
+    )
+
+
+def from_torch(module: nn.RNNBase, *, backend: str = "auto", plugins: PluginManager | None = None) -> Recurrent:
+    """The seqkit layer equal to a ``torch.nn.GRU/LSTM/RNN`` (same weights, device and dtype).
+
+    The result is batch-first whatever ``module.batch_first`` says. The cell is the registered one whose
+    ``torch_type`` is the module's class.
+    """
+    manager = plugins or get_plugin_manager()
+    for spec in manager.cells:
+        cell_type = spec.build
+        if isinstance(cell_type, type) and getattr(cell_type, "torch_type", None) is type(module):
+            break
+    else:
+        raise InvalidArgumentError(f"no registered cell converts from {type(module).__name__}")
+    if getattr(module, "proj_size", 0):
+        raise InvalidArgumentError(f"{type(module).__name__} with proj_size={module.proj_size} has no seqkit equivalent")
+    options = cell_type.options_from_torch(module)
+    layer = create_rnn(
+        spec.name,
+        module.input_size,
+        module.hidden_size,
+        num_layers=module.num_layers,
+        bidirectional=module.bidirectional,
+        dropout=module.dropout,
+        backend=backend,
+        plugins=manager,
+        **options,
+    )
+    reference = next(module.parameters())
+    layer.to(device=reference.device, dtype=reference.dtype)
+    layer.load_state_dict(module.state_dict())
+    layer.train(module.training)
+    return layer
+
+
+def to_torch(layer: Recurrent) -> nn.RNNBase:
+    """The batch-first ``torch.nn`` module equal to *layer*, where torch.nn can express it."""
+    cell = layer.cell
+    if cell.torch_type is None:
+        raise InvalidArgumentError(f"torch.nn has no layer equivalent to cell '{layer.kind}'")
+    module = cell.torch_type(
+        layer.input_size,
+        layer.hidden_size,
+        num_layers=layer.num_layers,
+        bidirectional=layer.bidirectional,
+        dropout=layer.dropout,
+        batch_first=True,
+        **cell.torch_options(),
+    )
+    reference = next(layer.parameters())
+    module.to(device=reference.device, dtype=reference.dtype)
+    module.load_state_dict(layer.state_dict())
+    module.train(layer.training)
+    return module
+
+
+def _check_int(name: str, value: object, *, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InvalidArgumentError(f"{name} must be an integer >= {minimum}, got {value!r}")

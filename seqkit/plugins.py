@@ -1,0 +1,209 @@
+"""The plugin manager: loads the ``seqkit`` entry-point group and fills one registry per hook."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+import pluggy
+
+from seqkit import hookspecs
+from seqkit.errors import PluginError, one_line, suggest
+from seqkit.registry import KernelSpec, Provenance, Registry, Spec
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "seqkit"
+LOAD_ONLY_ENV = "SEQKIT_PLUGINS"
+DISABLE_ENV = "SEQKIT_DISABLE_PLUGINS"
+
+
+@dataclass
+class PluginInfo:
+    """One loaded plugin: its name, where it came from, and what it registered (kind -> names)."""
+
+    name: str
+    distribution: str | None
+    version: str | None
+    module: str
+    registers: dict[str, list[str]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "distribution": self.distribution,
+            "version": self.version,
+            "registers": self.registers,
+        }
+
+
+def _env_names(environ: Mapping[str, str], key: str) -> set[str] | None:
+    """The comma-separated names in ``environ[key]``; None when the variable is unset."""
+    if key not in environ:
+        return None
+    return {n.strip() for n in environ[key].split(",") if n.strip()}
+
+
+def discover_entry_points() -> list[metadata.EntryPoint]:
+    """Every entry point in the ``seqkit`` group, one per (name, distribution), in name order."""
+    seen: dict[tuple[str, str | None], metadata.EntryPoint] = {}
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist = ep.dist.metadata["Name"] if ep.dist is not None else None
+        seen.setdefault((ep.name, dist), ep)
+    return sorted(seen.values(), key=lambda ep: ep.name)
+
+
+class PluginManager:
+    """Loads plugins and holds the registries they fill.
+
+    ``entry_points``: load the installed ``seqkit`` entry points (filtered by ``SEQKIT_PLUGINS`` and
+    ``SEQKIT_DISABLE_PLUGINS``). ``plugins``: extra ``(name, object)`` pairs registered in-process, as
+    tests and notebooks do. Every failure is a one-line :class:`PluginError` naming the plugin and its
+    distribution.
+    """
+
+    def __init__(
+        self,
+        plugins: Iterable[tuple[str, object]] = (),
+        *,
+        entry_points: bool = True,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self._pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self._pm.add_hookspecs(hookspecs)
+        self.infos: dict[str, PluginInfo] = {}
+        self.cells: Registry[Spec] = Registry("cell", Spec)
+        self.kernels: Registry[KernelSpec] = Registry("kernel", KernelSpec)
+        self.tasks: Registry[Spec] = Registry("task", Spec)
+        self.datasets: Registry[Spec] = Registry("dataset", Spec)
+        self.tokenizers: Registry[Spec] = Registry("tokenizer", Spec)
+        self.callbacks: Registry[Spec] = Registry("callback", Spec)
+
+        environ = os.environ if environ is None else environ
+        if entry_points:
+            for ep in self._selected(discover_entry_points(), environ):
+                self._load_entry_point(ep)
+        for name, obj in plugins:
+            self._register(obj, PluginInfo(name, None, None, getattr(obj, "__name__", type(obj).__name__)))
+        for hook_name in hookspecs.REGISTRIES:
+            self._collect(hook_name)
+
+    @property
+    def hook(self) -> pluggy.HookRelay:
+        """pluggy's hook relay, for hooks that later phases call on every plugin."""
+        return self._pm.hook
+
+    @property
+    def plugins(self) -> list[PluginInfo]:
+        return [self.infos[n] for n in sorted(self.infos)]
+
+    def registry(self, kind: str) -> Registry:
+        """The registry for *kind* (``cells``, ``kernels``, ...)."""
+        return getattr(self, kind)
+
+    # --- loading --------------------------------------------------------------------------------------
+
+    def _selected(self, eps: list[metadata.EntryPoint], environ: Mapping[str, str]) -> list[metadata.EntryPoint]:
+        names = [ep.name for ep in eps]
+        by_name: dict[str, metadata.EntryPoint] = {}
+        for ep in eps:
+            if ep.name in by_name:
+                raise PluginError(
+                    f"two installed plugins are named '{ep.name}': from distribution {_dist_label(by_name[ep.name])} "
+                    f"and from distribution {_dist_label(ep)}; uninstall one of them"
+                )
+            by_name[ep.name] = ep
+        only = _env_names(environ, LOAD_ONLY_ENV)
+        if only is not None:
+            for name in sorted(only - set(names)):
+                raise PluginError(
+                    f"{LOAD_ONLY_ENV} names plugin '{name}', which is not installed{suggest(name, names) or '.'} "
+                    f"Installed plugins: {', '.join(names) or 'none'}."
+                )
+        blocked = _env_names(environ, DISABLE_ENV) or set()
+        for name in sorted(blocked - set(names)):
+            log.warning("%s names plugin '%s', which is not installed", DISABLE_ENV, name)
+        return [ep for ep in eps if (only is None or ep.name in only) and ep.name not in blocked]
+
+    def _load_entry_point(self, ep: metadata.EntryPoint) -> None:
+        dist, version = (ep.dist.metadata["Name"], ep.dist.version) if ep.dist is not None else (None, None)
+        info = PluginInfo(ep.name, dist, version, ep.value)
+        try:
+            obj = ep.load()
+        except Exception as exc:
+            raise PluginError(
+                f"{_label(info)} failed to import: {type(exc).__name__}: {one_line(exc)} "
+                f"(skip it with {DISABLE_ENV}={ep.name})"
+            ) from exc
+        self._register(obj, info)
+
+    def _register(self, obj: object, info: PluginInfo) -> None:
+        if info.name in self.infos:
+            raise PluginError(f"{_label(info)}: a plugin with this name is already loaded")
+        try:
+            self._pm.register(obj, name=info.name)
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(f"{_label(info)} is invalid: {one_line(exc)}") from exc
+        except ValueError as exc:  # pluggy: the same object registered twice
+            raise PluginError(f"{_label(info)} could not be registered: {one_line(exc)}") from exc
+        for caller in self._pm.get_hookcallers(obj) or []:
+            if not caller.has_spec():
+                known = [n for n in dir(hookspecs) if n.startswith("register_")]
+                raise PluginError(
+                    f"{_label(info)} implements '{caller.name}', which is not a seqkit hook"
+                    f"{suggest(caller.name, known) or '.'} Hooks: {', '.join(known)}."
+                )
+        self.infos[info.name] = info
+
+    def _collect(self, hook_name: str) -> None:
+        """Call each plugin's implementation of *hook_name* in turn, so every entry is attributed."""
+        kind, noun = hookspecs.REGISTRIES[hook_name]
+        registry = self.registry(kind)
+        for impl in getattr(self._pm.hook, hook_name).get_hookimpls():
+            info = self.infos[impl.plugin_name]
+            provenance = Provenance(info.name, info.distribution, info.version)
+            names: list[str] = []
+
+            def register(spec: Any, _p: Provenance = provenance, _names: list[str] = names) -> None:
+                _names.append(registry.add(spec, _p).key)
+
+            try:
+                impl.function(*[register for _ in impl.argnames])
+            except PluginError:
+                raise
+            except Exception as exc:
+                raise PluginError(
+                    f"{_label(info)} failed in {hook_name}: {type(exc).__name__}: {one_line(exc)}"
+                ) from exc
+            if names:
+                info.registers.setdefault(kind, []).extend(names)
+        log.debug("%s: %s", kind, registry.names())
+
+
+def _dist_label(ep: metadata.EntryPoint) -> str:
+    return f"{ep.dist.metadata['Name']} {ep.dist.version}" if ep.dist is not None else "(unknown)"
+
+
+def _label(info: PluginInfo) -> str:
+    return str(Provenance(info.name, info.distribution, info.version))
+
+
+_manager: PluginManager | None = None
+
+
+def get_plugin_manager() -> PluginManager:
+    """The process-wide plugin manager, loaded on first use."""
+    global _manager
+    if _manager is None:
+        _manager = PluginManager()
+    return _manager
+
+
+def set_plugin_manager(manager: PluginManager | None) -> None:
+    """Replace the process-wide plugin manager (None: load afresh on next use), e.g. in tests."""
+    global _manager
+    _manager = manager

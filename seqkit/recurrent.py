@@ -1,0 +1,202 @@
+"""The generic runner: turns a cell into a layer stack with directions, dropout, lengths and state."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from seqkit import kernels
+from seqkit.cell import Cell, State
+from seqkit.errors import InvalidArgumentError
+from seqkit.lengths import normalize_lengths
+from seqkit.registry import KernelSpec
+
+LayerState = Tensor | tuple[Tensor, ...]
+
+
+class Recurrent(nn.Module):
+    """A stack of recurrent layers built from one cell kind; batch-first, torch.nn-compatible weights.
+
+    ``forward(x, lengths=None, state=None) -> (output, state)``:
+      - ``x``: ``(B, T, I)``; ``lengths``: ``(B,)`` integers in ``[0, T]`` or None (all T);
+      - ``output``: ``(B, T, D*H)`` from the last layer, zero past each sequence's end;
+      - ``state``: ``(L*D, B, H)`` like torch.nn (a tuple such as LSTM's ``(h, c)`` when the cell has
+        several state components), the state at each sequence's last real step.
+
+    Parameters are named as torch.nn names them (``weight_ih_l0``, ``bias_hh_l1_reverse``, ...).
+    ``backend`` is the kernel that ran last (``backend_reason`` says why it was chosen).
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        cells: list[Cell],
+        kernel_options: list[KernelSpec],
+        *,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        backend: str = kernels.AUTO,
+    ) -> None:
+        super().__init__()
+        self.kind = kind
+        self.cells = cells
+        self.num_layers = len(cells)
+        self.bidirectional = bidirectional
+        self.num_directions = 2 if bidirectional else 1
+        self.dropout = dropout
+        self.input_size = cells[0].input_size
+        self.hidden_size = cells[0].hidden_size
+        self.requested_backend = backend
+        self._kernel_options = kernel_options
+        self._choices: dict[tuple[torch.device, torch.dtype], kernels.Choice] = {}
+        kernels.check_requested(kernel_options, backend, cells[0])
+        for layer, cell in enumerate(cells):
+            for direction in range(self.num_directions):
+                for name, shape in cell.parameter_shapes().items():
+                    self.register_parameter(self._param_name(name, layer, direction), nn.Parameter(torch.empty(shape)))
+        self.reset_parameters()
+        if dropout > 0 and self.num_layers == 1:
+            warnings.warn(
+                "dropout applies between layers, so it has no effect with num_layers=1", UserWarning, stacklevel=3
+            )
+        first = next(iter(self.parameters()), None)
+        if first is None:
+            self._choose(torch.device("cpu"), torch.get_default_dtype())
+        else:
+            self._choose(first.device, first.dtype)
+
+    @staticmethod
+    def _param_name(name: str, layer: int, direction: int) -> str:
+        return f"{name}_l{layer}" + ("_reverse" if direction else "")
+
+    @property
+    def cell(self) -> Cell:
+        """The first layer's cell (its options are every layer's options)."""
+        return self.cells[0]
+
+    @property
+    def cell_options(self) -> dict[str, Any]:
+        return self.cells[0].options
+
+    @property
+    def backend(self) -> str:
+        """The name of the kernel chosen for the last run (or for the layer's device, before any run)."""
+        return self._last.kernel.name
+
+    @property
+    def backend_reason(self) -> str:
+        """Why that kernel: the explicit request, or auto's choice and each better kernel's reason not to."""
+        return self._last.reason
+
+    def weights(self, layer: int, direction: int) -> dict[str, Tensor]:
+        """The parameters of one layer and direction, under the cell's own names (``weight_ih``, ...)."""
+        names = self.cells[layer].parameter_shapes()
+        return {n: getattr(self, self._param_name(n, layer, direction)) for n in names}
+
+    def reset_parameters(self) -> None:
+        for layer, cell in enumerate(self.cells):
+            for direction in range(self.num_directions):
+                cell.reset_parameters(self.weights(layer, direction))
+
+    def _choose(self, device: torch.device, dtype: torch.dtype) -> kernels.Choice:
+        key = (device, dtype)
+        choice = self._choices.get(key)
+        if choice is None:
+            choice = kernels.select(self._kernel_options, self.requested_backend, self.cell, device, dtype)
+            self._choices[key] = choice
+        self._last = choice
+        return choice
+
+    # --- running ----------------------------------------------------------------------------------------
+
+    def init_state(self, batch_size: int) -> LayerState:
+        """The zero state in torch.nn's layout, on the layer's device and dtype."""
+        p = next(iter(self.parameters()), None)
+        device, dtype = (p.device, p.dtype) if p is not None else (None, None)
+        parts = self.cell.init_state(batch_size, device=device, dtype=dtype)
+        stacked = tuple(s.unsqueeze(0).expand(self.num_layers * self.num_directions, -1, -1).contiguous() for s in parts)
+        return self._pack_state(stacked)
+
+    def forward(
+        self, x: Tensor, lengths: Tensor | None = None, state: LayerState | None = None
+    ) -> tuple[Tensor, LayerState]:
+        if not isinstance(x, Tensor) or x.dim() != 3 or x.shape[-1] != self.input_size:
+            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise InvalidArgumentError(f"input must have shape (batch, time, {self.input_size}), got {shape}")
+        batch, steps = x.shape[0], x.shape[1]
+        lengths = normalize_lengths(lengths, batch, steps, x.device)
+        states = self._unpack_state(state, batch, x)
+        kernel = self._choose(x.device, x.dtype).kernel
+        inputs, finals = x, []
+        per = self.num_directions
+        for layer, cell in enumerate(self.cells):
+            if layer > 0 and self.dropout > 0:
+                inputs = F.dropout(inputs, self.dropout, self.training)
+            weights = [self.weights(layer, d) for d in range(per)]
+            layer_state = tuple(s[layer * per : (layer + 1) * per] for s in states)
+            inputs, final = kernel.run(cell, weights, inputs, lengths, layer_state)
+            finals.append(final)
+        stacked = tuple(torch.cat(parts, 0) for parts in zip(*finals))
+        return inputs, self._pack_state(stacked)
+
+    def step(self, x_t: Tensor, state: LayerState | None = None) -> tuple[Tensor, LayerState]:
+        """One time step through every layer, for autoregressive decoding: ``(B, I)`` -> ``(B, H)``, state."""
+        if self.bidirectional:
+            raise InvalidArgumentError("step() needs a unidirectional layer: a bidirectional one reads the future")
+        if not isinstance(x_t, Tensor) or x_t.dim() != 2 or x_t.shape[-1] != self.input_size:
+            shape = tuple(x_t.shape) if isinstance(x_t, Tensor) else type(x_t).__name__
+            raise InvalidArgumentError(f"step input must have shape (batch, {self.input_size}), got {shape}")
+        states = self._unpack_state(state, x_t.shape[0], x_t)
+        inputs, finals = x_t, []
+        for layer, cell in enumerate(self.cells):
+            if layer > 0 and self.dropout > 0:
+                inputs = F.dropout(inputs, self.dropout, self.training)
+            params = self.weights(layer, 0)
+            inputs, new = cell.step(params, cell.project(params, inputs), tuple(s[layer] for s in states))
+            finals.append(new)
+        stacked = tuple(torch.stack(parts, 0) for parts in zip(*finals))
+        return inputs, self._pack_state(stacked)
+
+    # --- state layout -----------------------------------------------------------------------------------
+
+    def _pack_state(self, parts: State) -> LayerState:
+        return parts[0] if len(parts) == 1 else parts
+
+    def _unpack_state(self, state: LayerState | None, batch: int, like: Tensor) -> State:
+        sizes = self.cell.state_sizes
+        if state is None:
+            rows = self.num_layers * self.num_directions
+            return tuple(like.new_zeros(rows, batch, s) for s in sizes)
+        parts = (state,) if isinstance(state, Tensor) else tuple(state)
+        names = self.cell.state_names
+        if len(parts) != len(sizes) or not all(isinstance(p, Tensor) for p in parts):
+            raise InvalidArgumentError(
+                f"state must be {'a tensor' if len(sizes) == 1 else 'a tuple (' + ', '.join(names) + ')'} "
+                f"for cell '{self.kind}', got {type(state).__name__} of {len(parts)}"
+            )
+        rows = self.num_layers * self.num_directions
+        for name, part, size in zip(names, parts, sizes):
+            if tuple(part.shape) != (rows, batch, size):
+                raise InvalidArgumentError(
+                    f"state {name} must have shape (num_layers*num_directions, batch, {size}) = "
+                    f"{(rows, batch, size)}, got {tuple(part.shape)}"
+                )
+        return tuple(p.to(like.dtype) for p in parts)
+
+    def extra_repr(self) -> str:
+        text = f"{self.kind}: {self.cell!r}, num_layers={self.num_layers}"
+        if self.bidirectional:
+            text += ", bidirectional=True"
+        if self.dropout:
+            text += f", dropout={self.dropout}"
+        return text + f", backend={self.requested_backend!r}"
+
+    def to_torch(self) -> nn.RNNBase:
+        """The batch-first ``torch.nn`` module with this layer's weights (GRU/LSTM/RNN where expressible)."""
+        from seqkit.layers import to_torch
+
+        return to_torch(self)

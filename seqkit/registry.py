@@ -1,0 +1,135 @@
+"""Named registries of what plugins provide: duplicate names are errors, unknown names get suggestions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any, Generic, TypeVar
+
+from seqkit.errors import PluginError, UnknownNameError, suggest
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Which plugin registered an entry, and from which installed distribution."""
+
+    plugin: str
+    distribution: str | None = None
+    version: str | None = None
+
+    def __str__(self) -> str:
+        if self.distribution is None:
+            return f"plugin '{self.plugin}' (registered in-process)"
+        return f"plugin '{self.plugin}' (distribution {self.distribution} {self.version})"
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A named thing a plugin provides (a cell, task, dataset, tokenizer or callback).
+
+    ``build`` is called with the entry's options to make one; ``description`` is shown by ``seqkit ls``.
+    ``provenance`` is filled in by the plugin manager, never by the plugin.
+    """
+
+    name: str
+    build: Callable[..., Any]
+    description: str = ""
+    provenance: Provenance | None = field(default=None, compare=False)
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """A fast path that runs one whole layer of one cell kind.
+
+    ``run(cell, weights, x, lengths, state) -> (output, state)``:
+      - ``cell``: the :class:`seqkit.Cell` instance of the layer (its options, e.g. ``reset_after``);
+      - ``weights``: one mapping of parameter name (``weight_ih``, ...) to tensor per direction
+        (two mappings: bidirectional, the second runs in reverse);
+      - ``x``: ``(B, T, I)``; ``lengths``: ``(B,)`` int64 on ``x``'s device, or None when every sequence
+        has length T;
+      - ``state``: a tuple, one ``(D, B, H)`` tensor per state component (LSTM: ``(h, c)``);
+      - returns ``(B, T, D*H)`` outputs (zero past each sequence's end) and the final state tuple,
+        taken at each sequence's last real step (for the reverse direction: at its first step).
+
+    ``supports(cell, device, dtype) -> str | None`` returns why the kernel cannot run the layer, or None
+    when it can. ``device`` and ``dtype`` are None when only the cell's options are being checked
+    (at construction, before the layer knows where it will run).
+
+    ``backend: auto`` picks the supporting kernel with the highest ``priority``.
+    """
+
+    cell: str
+    name: str
+    run: Callable[..., Any]
+    supports: Callable[..., str | None]
+    priority: int = 0
+    description: str = ""
+    provenance: Provenance | None = field(default=None, compare=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.cell}/{self.name}"
+
+
+S = TypeVar("S", Spec, KernelSpec)
+
+
+class Registry(Generic[S]):
+    """Entries of one kind (``cell``, ``kernel``, ...) keyed by name; iteration is in name order."""
+
+    def __init__(self, kind: str, spec_type: type[S]) -> None:
+        self.kind = kind
+        self.spec_type = spec_type
+        self._entries: dict[str, S] = {}
+
+    def add(self, spec: S, provenance: Provenance) -> S:
+        """Record *spec* as registered by *provenance*; a name registered twice is a :class:`PluginError`."""
+        if not isinstance(spec, self.spec_type):
+            raise PluginError(
+                f"{provenance} registered {spec!r} as a {self.kind}; expected a seqkit.{self.spec_type.__name__}"
+            )
+        if not isinstance(spec.name, str) or not spec.name.isidentifier():
+            raise PluginError(f"{provenance} registered a {self.kind} named {spec.name!r}; names must be identifiers")
+        existing = self._entries.get(spec.key)
+        if existing is not None:
+            raise PluginError(
+                f"{self.kind} '{spec.key}' is registered twice: by {existing.provenance} and by {provenance}; "
+                f"disable one of them with SEQKIT_DISABLE_PLUGINS"
+            )
+        spec = replace(spec, provenance=provenance)
+        self._entries[spec.key] = spec
+        return spec
+
+    def get(self, key: str) -> S:
+        """The entry called *key*, or an :class:`UnknownNameError` naming the closest valid names."""
+        try:
+            return self._entries[key]
+        except KeyError:
+            raise UnknownNameError(self.unknown_message(key)) from None
+
+    def unknown_message(self, key: str) -> str:
+        if not self._entries:
+            return f"unknown {self.kind} {key!r}: no {self.kind}s are registered (see `seqkit plugins`)"
+        return (
+            f"unknown {self.kind} {key!r}{suggest(str(key), self._entries) or '.'} "
+            f"Available {self.kind}s: {', '.join(self.names())}."
+        )
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
+    def __iter__(self) -> Iterator[S]:
+        return iter(self._entries[k] for k in self.names())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"Registry({self.kind!r}, {self.names()})"

@@ -41,14 +41,18 @@ def candidates(kernels: Registry[KernelSpec], cell_kind: str) -> list[KernelSpec
     return sorted([*found, REFERENCE], key=lambda k: (-k.priority, k.name))
 
 
-def check_requested(options: list[KernelSpec], requested: str, cell: Cell) -> None:
-    """At construction: *requested* names a candidate whose kernel can run *cell*'s options."""
+def check_requested(options: list[KernelSpec], requested: str, cell: Cell) -> Choice | None:
+    """At construction: an explicit *requested* kernel exists and can run *cell*'s options.
+
+    Returns the explicit choice (device and dtype are checked at each run), or None for ``auto``.
+    """
     if requested == AUTO:
-        return
+        return None
     kernel = _by_name(options, requested, cell)
     reason = kernel.supports(cell, None, None)
     if reason is not None:
         raise KernelUnavailableError(f"backend '{requested}' cannot run {cell!r}: {reason}")
+    return Choice(kernel, f"'{kernel.name}' was requested explicitly")
 
 
 def select(options: list[KernelSpec], requested: str, cell: Cell, device: torch.device, dtype: torch.dtype) -> Choice:

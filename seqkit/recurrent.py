@@ -53,7 +53,7 @@ class Recurrent(nn.Module):
         self.requested_backend = backend
         self._kernel_options = kernel_options
         self._choices: dict[tuple[torch.device, torch.dtype], kernels.Choice] = {}
-        kernels.check_requested(kernel_options, backend, cells[0])
+        explicit = kernels.check_requested(kernel_options, backend, cells[0])
         for layer, cell in enumerate(cells):
             for direction in range(self.num_directions):
                 for name, shape in cell.parameter_shapes().items():
@@ -63,11 +63,11 @@ class Recurrent(nn.Module):
             warnings.warn(
                 "dropout applies between layers, so it has no effect with num_layers=1", UserWarning, stacklevel=3
             )
-        first = next(iter(self.parameters()), None)
-        if first is None:
-            self._choose(torch.device("cpu"), torch.get_default_dtype())
+        if explicit is not None:
+            self._last = explicit
         else:
-            self._choose(first.device, first.dtype)
+            first = next(iter(self.parameters()), None)
+            self._choose(*((first.device, first.dtype) if first is not None else (torch.device("cpu"), torch.float32)))
 
     @staticmethod
     def _param_name(name: str, layer: int, direction: int) -> str:

@@ -1,0 +1,33 @@
+"""Shared fixtures: a fresh plugin manager per test, clean plugin environment, GPU tests skipped without CUDA."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+import seqkit
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("SEQKIT_DATA", str(ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(autouse=True)
+def fresh_plugins(monkeypatch):
+    """Every test starts from the installed plugins alone, loaded afresh."""
+    monkeypatch.delenv("SEQKIT_PLUGINS", raising=False)
+    monkeypatch.delenv("SEQKIT_DISABLE_PLUGINS", raising=False)
+    seqkit.set_plugin_manager(None)
+    yield
+    seqkit.set_plugin_manager(None)
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

@@ -1,0 +1,38 @@
+"""Test helpers: run torch.nn on padded batches, compare outputs, states and gradients."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+
+def as_tuple(state):
+    return (state,) if isinstance(state, torch.Tensor) else tuple(state)
+
+
+def torch_forward(module: nn.RNNBase, x, lengths=None, state=None):
+    """torch.nn's batch-first answer, with packing for variable lengths (its exact semantics)."""
+    if lengths is None:
+        return module(x, state)
+    packed = pack_padded_sequence(x, torch.as_tensor(lengths), batch_first=True, enforce_sorted=False)
+    out, final = module(packed, state)
+    out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+    return out, final
+
+
+def random_loss(out, state, seed=0):
+    """A loss whose gradient differs at every output and state element."""
+    g = torch.Generator().manual_seed(seed)
+    total = (out * torch.randn(out.shape, generator=g, dtype=out.dtype).to(out.device)).sum()
+    for s in as_tuple(state):
+        total = total + (s * torch.randn(s.shape, generator=g, dtype=s.dtype).to(s.device)).sum()
+    return total
+
+
+def assert_close_grads(named_a, named_b, atol, rtol=1e-5):
+    a, b = dict(named_a), dict(named_b)
+    assert a.keys() == b.keys()
+    for name in a:
+        assert a[name].grad is not None, f"no gradient for {name}"
+        torch.testing.assert_close(a[name].grad, b[name].grad, atol=atol, rtol=rtol, msg=lambda m, n=name: f"{n}: {m}")

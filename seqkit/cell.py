@@ -76,7 +76,9 @@ class Cell:
             for p in params.values():
                 p.uniform_(-bound, bound)
 
-    def init_state(self, batch_size: int, *, device: torch.device | None = None, dtype: torch.dtype | None = None) -> State:
+    def init_state(
+        self, batch_size: int, *, device: torch.device | None = None, dtype: torch.dtype | None = None
+    ) -> State:
         """The zero state: one ``(B, S_k)`` tensor per state component."""
         return tuple(torch.zeros(batch_size, s, device=device, dtype=dtype) for s in self.state_sizes)
 

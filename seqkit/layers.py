@@ -52,9 +52,7 @@ def create_rnn(
         for layer in range(num_layers)
     ]
     options = kernels.candidates(manager.kernels, kind)
-    return Recurrent(
-        kind, cells, options, bidirectional=bidirectional, dropout=float(dropout), backend=backend
-    )
+    return Recurrent(kind, cells, options, bidirectional=bidirectional, dropout=float(dropout), backend=backend)
 
 
 def from_torch(module: nn.RNNBase, *, backend: str = "auto", plugins: PluginManager | None = None) -> Recurrent:
@@ -71,7 +69,9 @@ def from_torch(module: nn.RNNBase, *, backend: str = "auto", plugins: PluginMana
     else:
         raise InvalidArgumentError(f"no registered cell converts from {type(module).__name__}")
     if getattr(module, "proj_size", 0):
-        raise InvalidArgumentError(f"{type(module).__name__} with proj_size={module.proj_size} has no seqkit equivalent")
+        raise InvalidArgumentError(
+            f"{type(module).__name__} with proj_size={module.proj_size} has no seqkit equivalent"
+        )
     options = cell_type.options_from_torch(module)
     layer = create_rnn(
         spec.name,

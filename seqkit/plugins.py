@@ -161,7 +161,7 @@ class PluginManager:
 
     def _collect(self, hook_name: str) -> None:
         """Call each plugin's implementation of *hook_name* in turn, so every entry is attributed."""
-        kind, noun = hookspecs.REGISTRIES[hook_name]
+        kind, _ = hookspecs.REGISTRIES[hook_name]
         registry = self.registry(kind)
         for impl in getattr(self._pm.hook, hook_name).get_hookimpls():
             info = self.infos[impl.plugin_name]

@@ -118,7 +118,9 @@ class Recurrent(nn.Module):
         p = next(iter(self.parameters()), None)
         device, dtype = (p.device, p.dtype) if p is not None else (None, None)
         parts = self.cell.init_state(batch_size, device=device, dtype=dtype)
-        stacked = tuple(s.unsqueeze(0).expand(self.num_layers * self.num_directions, -1, -1).contiguous() for s in parts)
+        stacked = tuple(
+            s.unsqueeze(0).expand(self.num_layers * self.num_directions, -1, -1).contiguous() for s in parts
+        )
         return self._pack_state(stacked)
 
     def forward(

@@ -65,7 +65,9 @@ def test_an_explicit_backend_that_cannot_run_the_device_says_why():
     hooks, _ = counting_kernel("fast64", priority=500, only_dtype=torch.float64)
     manager = seqkit.PluginManager([("fast64", hooks)])
     layer = seqkit.create_rnn("gru", 3, 4, backend="fast64", plugins=manager)
-    with pytest.raises(seqkit.KernelUnavailableError, match=r"backend 'fast64' cannot run GRUCell.* on cpu/float32: runs"):
+    with pytest.raises(
+        seqkit.KernelUnavailableError, match=r"backend 'fast64' cannot run GRUCell.* on cpu/float32: runs"
+    ):
         layer(torch.randn(2, 3, 3))
 
 
@@ -76,7 +78,9 @@ def test_cudnn_without_cuda_is_an_error_at_construction():
 
 
 def test_an_unknown_backend_gets_suggestions():
-    with pytest.raises(seqkit.UnknownNameError, match=r"unknown backend 'natve' .*did you mean 'native'\? Available: auto"):
+    with pytest.raises(
+        seqkit.UnknownNameError, match=r"unknown backend 'natve' .*did you mean 'native'\? Available: auto"
+    ):
         seqkit.create_rnn("gru", 3, 4, backend="natve")
 
 

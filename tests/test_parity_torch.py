@@ -33,10 +33,12 @@ BACKENDS = [
 def _pair(cell, layers, bidirectional, backend, device, dtype=torch.float32, bias=True):
     kind, options, torch_type, torch_options = CELLS[cell]
     torch.manual_seed(0)
-    reference = torch_type(I, H, num_layers=layers, bidirectional=bidirectional, batch_first=True, bias=bias,
-                           **torch_options).to(device, dtype)
-    layer = seqkit.create_rnn(kind, I, H, num_layers=layers, bidirectional=bidirectional, backend=backend,
-                              bias=bias, **options).to(device, dtype)
+    reference = torch_type(
+        I, H, num_layers=layers, bidirectional=bidirectional, batch_first=True, bias=bias, **torch_options
+    ).to(device, dtype)
+    layer = seqkit.create_rnn(
+        kind, I, H, num_layers=layers, bidirectional=bidirectional, backend=backend, bias=bias, **options
+    ).to(device, dtype)
     layer.load_state_dict(reference.state_dict())
     return layer, reference
 
@@ -47,7 +49,9 @@ def _inputs(cell, layers, bidirectional, with_state, device, dtype):
     state = None
     if with_state:
         rows = layers * (2 if bidirectional else 1)
-        parts = [torch.randn(rows, B, H, generator=g, dtype=dtype).to(device) for _ in range(2 if cell == "lstm" else 1)]
+        parts = [
+            torch.randn(rows, B, H, generator=g, dtype=dtype).to(device) for _ in range(2 if cell == "lstm" else 1)
+        ]
         state = parts[0] if len(parts) == 1 else tuple(parts)
     return x, state
 

@@ -45,7 +45,9 @@ def test_builtin_plugins_load_through_entry_points():
 
 
 def test_unknown_name_gets_the_closest_valid_names():
-    with pytest.raises(seqkit.UnknownNameError, match=r"unknown cell 'gur'; did you mean 'gru'\? Available cells: .*lstm"):
+    with pytest.raises(
+        seqkit.UnknownNameError, match=r"unknown cell 'gur'; did you mean 'gru'\? Available cells: .*lstm"
+    ):
         PluginManager().cells.get("gur")
 
 
@@ -73,7 +75,9 @@ def test_empty_load_list_loads_nothing(monkeypatch):
 
 def test_load_list_naming_a_missing_plugin_is_an_error(monkeypatch):
     monkeypatch.setenv("SEQKIT_PLUGINS", "gruu")
-    with pytest.raises(PluginError, match=r"SEQKIT_PLUGINS names plugin 'gruu', which is not installed; did you mean 'gru'"):
+    with pytest.raises(
+        PluginError, match=r"SEQKIT_PLUGINS names plugin 'gruu', which is not installed; did you mean 'gru'"
+    ):
         PluginManager()
 
 
@@ -154,8 +158,11 @@ def test_clashing_with_a_builtin_names_its_distribution():
 
 def test_implementing_a_hook_that_does_not_exist_is_an_error():
     typo = plugin(register_cels=lambda register: None)
-    with pytest.raises(PluginError, match=r"plugin 'typo'.* implements 'register_cels', which is not a seqkit hook; "
-                       r"did you mean 'register_cells'"):
+    with pytest.raises(
+        PluginError,
+        match=r"plugin 'typo'.* implements 'register_cels', which is not a seqkit hook; "
+        r"did you mean 'register_cells'",
+    ):
         PluginManager([("typo", typo)], entry_points=False)
 
 
@@ -175,7 +182,9 @@ def test_an_exception_inside_a_hook_names_the_plugin():
     def explode(register):
         raise RuntimeError("boom\nsecond line")
 
-    with pytest.raises(PluginError, match=r"plugin 'explosive' .* failed in register_cells: RuntimeError: boom second line$"):
+    with pytest.raises(
+        PluginError, match=r"plugin 'explosive' .* failed in register_cells: RuntimeError: boom second line$"
+    ):
         PluginManager([("explosive", plugin(register_cells=explode))], entry_points=False)
 
 

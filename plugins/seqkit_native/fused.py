@@ -72,7 +72,9 @@ def runner(kind: str) -> Callable[[Cell, Sequence[Params], Tensor, Tensor | None
         per = len(names)
         for d in range(len(weights)):
             inputs = reverse_within(x, lengths) if d else x
-            out, _ = op(inputs, state[0][d : d + 1], flat[d * per : (d + 1) * per], cell.bias, 1, 0.0, train, False, True)
+            out, _ = op(
+                inputs, state[0][d : d + 1], flat[d * per : (d + 1) * per], cell.bias, 1, 0.0, train, False, True
+            )
             finals.append(last_step(out, lengths, state[0][d]))
             outputs.append(reverse_within(out, lengths) if d else out)
         out = outputs[0] if len(outputs) == 1 else torch.cat(outputs, -1)

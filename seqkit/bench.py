@@ -1,0 +1,141 @@
+"""``seqkit bench``: forward+backward time of a seqkit layer per backend, as a ratio to torch.nn, in one process."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+from seqkit.errors import InvalidArgumentError
+from seqkit.layers import create_rnn
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("cell", help="registered cell kind, e.g. gru")
+    parser.add_argument("--batch", type=int, default=32, help="B (default 32)")
+    parser.add_argument("--steps", type=int, default=100, help="T (default 100)")
+    parser.add_argument("--input", type=int, default=128, help="I (default 128)")
+    parser.add_argument("--hidden", type=int, default=256, help="H (default 256)")
+    parser.add_argument("--layers", type=int, default=1)
+    parser.add_argument("--bidirectional", action="store_true")
+    parser.add_argument("--backends", default="auto,reference", help="comma list of backends (default auto,reference)")
+    parser.add_argument("--dtype", choices=sorted(DTYPES), default="float32")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--repeat", type=int, default=20, help="timed rounds (median reported)")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--forward-only", action="store_true", help="time the forward pass alone, without autograd")
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="cell option, e.g. --option reset_after=false (repeatable)",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _parse_options(pairs: list[str]) -> dict[str, object]:
+    options: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep:
+            raise InvalidArgumentError(f"--option expects KEY=VALUE, got {pair!r}")
+        options[key] = {"true": True, "false": False}.get(raw.lower(), raw)
+    return options
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _workload(module: torch.nn.Module, x: torch.Tensor, forward_only: bool) -> Callable[[], None]:
+    def run() -> None:
+        if forward_only:
+            with torch.no_grad():
+                module(x)
+            return
+        out, _ = module(x)
+        out.sum().backward()
+
+    return run
+
+
+def measure(
+    contenders: dict[str, Callable[[], None]], repeat: int, warmup: int, device: torch.device
+) -> dict[str, float]:
+    """Median seconds per call of each contender, timed in interleaved rounds so drift hits all alike."""
+    for run in contenders.values():
+        for _ in range(warmup):
+            run()
+    _sync(device)
+    samples: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(repeat):
+        for name, run in contenders.items():
+            start = time.perf_counter()
+            run()
+            _sync(device)
+            samples[name].append(time.perf_counter() - start)
+    return {name: statistics.median(times) for name, times in samples.items()}
+
+
+def main(args: argparse.Namespace) -> int:
+    device, dtype = torch.device(args.device), DTYPES[args.dtype]
+    options = _parse_options(args.option)
+    shape = dict(num_layers=args.layers, bidirectional=args.bidirectional)
+    torch.manual_seed(0)
+    x = torch.randn(args.batch, args.steps, args.input, device=device, dtype=dtype, requires_grad=not args.forward_only)
+    layers, contenders = {}, {}
+    for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
+        layer = create_rnn(args.cell, args.input, args.hidden, backend=backend, **shape, **options).to(device, dtype)
+        if layers:
+            layer.load_state_dict(next(iter(layers.values())).state_dict())
+        layers[backend] = layer
+        contenders[backend] = _workload(layer, x, args.forward_only)
+    baseline = None
+    try:
+        baseline = next(iter(layers.values())).to_torch()
+        contenders["torch.nn"] = _workload(baseline, x, args.forward_only)
+    except InvalidArgumentError:
+        pass  # no torch.nn counterpart: absolute times only
+    times = measure(contenders, args.repeat, args.warmup, device)
+    result = {
+        "cell": args.cell,
+        "options": options,
+        "shape": {"B": args.batch, "T": args.steps, "I": args.input, "H": args.hidden, **shape},
+        "dtype": args.dtype,
+        "device": str(device),
+        "pass": "forward" if args.forward_only else "forward+backward",
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "machine": platform.machine(),
+        "results": [
+            {
+                "backend": name,
+                "ran": layers[name].backend if name in layers else "torch.nn",
+                "ms": round(seconds * 1e3, 3),
+                "ratio_to_torch_nn": round(seconds / times["torch.nn"], 3) if baseline is not None else None,
+            }
+            for name, seconds in times.items()
+        ],
+    }
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    s = result["shape"]
+    print(
+        f"{args.cell} {result['pass']}  B={s['B']} T={s['T']} I={s['I']} H={s['H']} layers={args.layers}"
+        f"{' bidirectional' if args.bidirectional else ''}  {args.dtype} on {device}, {result['threads']} threads"
+    )
+    print(f"{'backend':<12}{'ran':<12}{'ms':>10}{'x torch.nn':>12}")
+    for row in result["results"]:
+        ratio = "-" if row["ratio_to_torch_nn"] is None else f"{row['ratio_to_torch_nn']:.3f}"
+        print(f"{row['backend']:<12}{row['ran']:<12}{row['ms']:>10.2f}{ratio:>12}")
+    return 0

@@ -1,0 +1,73 @@
+"""The ``seqkit`` command line: one subcommand per job; user errors print one line and exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from seqkit.errors import SeqkitError
+
+EXIT_USAGE = 2
+
+
+def _plugins(args: argparse.Namespace) -> int:
+    from seqkit.plugins import get_plugin_manager
+
+    infos = get_plugin_manager().plugins
+    if args.json:
+        print(json.dumps([info.as_dict() for info in infos], indent=2))
+        return 0
+    rows = [("PLUGIN", "DISTRIBUTION", "VERSION", "REGISTERS")]
+    for info in infos:
+        registers = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in info.registers.items()) or "-"
+        rows.append((info.name, info.distribution or "(in-process)", info.version or "-", registers))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[3])
+    if not infos:
+        print("(no plugins loaded; check SEQKIT_PLUGINS / SEQKIT_DISABLE_PLUGINS)")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from seqkit.bench import main as bench_main
+
+    return bench_main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="seqkit", description="Plugin-based recurrent sequence modelling.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages (kernel choices, plugins)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    plugins = commands.add_parser("plugins", help="list installed plugins and what each registered")
+    plugins.add_argument("--json", action="store_true", help="print a JSON list of plugins")
+    plugins.set_defaults(handler=_plugins)
+
+    from seqkit.bench import add_arguments
+
+    bench = commands.add_parser("bench", help="time a recurrent layer against torch.nn (forward+backward)")
+    add_arguments(bench)
+    bench.set_defaults(handler=_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
+    try:
+        return args.handler(args)
+    except SeqkitError as error:
+        print(f"seqkit {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"seqkit {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""The ``seqkit`` console script: plugins listing, JSON output, one-line errors with exit status 2."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from seqkit.cli import main
+
+SEQKIT = shutil.which("seqkit")
+
+
+def run(*args, env=None):
+    return subprocess.run([SEQKIT, *args], capture_output=True, text=True, env=env)
+
+
+@pytest.mark.skipif(SEQKIT is None, reason="the seqkit console script is not installed")
+def test_console_script_lists_plugins_as_json():
+    result = run("plugins", "--json")
+    assert result.returncode == 0, result.stderr
+    plugins = json.loads(result.stdout)
+    assert all(set(p) == {"name", "distribution", "version", "registers"} for p in plugins)
+    by_name = {p["name"]: p for p in plugins}
+    assert by_name["lstm"]["registers"] == {"cells": ["lstm"]}
+    assert "rnn/native" in by_name["native"]["registers"]["kernels"]
+
+
+@pytest.mark.skipif(SEQKIT is None, reason="the seqkit console script is not installed")
+def test_console_script_reports_a_plugin_error_in_one_line(monkeypatch):
+    import os
+
+    result = run("plugins", env={**os.environ, "SEQKIT_PLUGINS": "gru,lsmt"})
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.strip().count("\n") == 0
+    assert "SEQKIT_PLUGINS names plugin 'lsmt', which is not installed; did you mean 'lstm'?" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_plugins_table(capsys):
+    assert main(["plugins"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["PLUGIN", "DISTRIBUTION", "VERSION", "REGISTERS"]
+    assert any(line.split()[:4] == ["gru", "seqkit", "0.1.0", "cells:"] for line in lines)
+
+
+def test_plugins_table_with_nothing_loaded(capsys, monkeypatch):
+    monkeypatch.setenv("SEQKIT_PLUGINS", "")
+    assert main(["plugins"]) == 0
+    assert "no plugins loaded" in capsys.readouterr().out
+
+
+def test_bench_reports_ratios_to_torch_nn(capsys):
+    args = [
+        "bench",
+        "gru",
+        "--batch",
+        "2",
+        "--steps",
+        "3",
+        "--input",
+        "4",
+        "--hidden",
+        "5",
+        "--repeat",
+        "2",
+        "--warmup",
+        "0",
+        "--backends",
+        "auto,reference",
+        "--json",
+    ]
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    rows = {r["backend"]: r for r in report["results"]}
+    assert rows["auto"]["ran"] == "native" and rows["reference"]["ran"] == "reference"
+    assert rows["torch.nn"]["ratio_to_torch_nn"] == 1.0
+    assert rows["auto"]["ms"] > 0
+
+
+def test_bench_of_a_cell_without_torch_counterpart_gives_absolute_times(capsys):
+    args = [
+        "bench",
+        "gru",
+        "--option",
+        "reset_after=false",
+        "--batch",
+        "2",
+        "--steps",
+        "3",
+        "--input",
+        "4",
+        "--hidden",
+        "5",
+        "--repeat",
+        "1",
+        "--warmup",
+        "0",
+        "--backends",
+        "reference",
+    ]
+    assert main(args) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[2:]]
+    assert rows == [["reference", "reference", rows[0][2], "-"]]
+
+
+def test_bench_with_an_unknown_backend_exits_2(capsys):
+    assert main(["bench", "gru", "--backends", "warp", "--repeat", "1"]) == 2
+    assert "unknown backend 'warp'" in capsys.readouterr().err

@@ -10,9 +10,11 @@ import time
 from collections.abc import Callable
 
 import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqkit.errors import InvalidArgumentError
 from seqkit.layers import create_rnn
+from seqkit.recurrent import Recurrent
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -25,6 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hidden", type=int, default=256, help="H (default 256)")
     parser.add_argument("--layers", type=int, default=1)
     parser.add_argument("--bidirectional", action="store_true")
+    parser.add_argument(
+        "--lengths",
+        choices=["full", "varied"],
+        default="full",
+        help="varied: lengths uniform in [1, T] (seed 0); torch.nn then runs packed sequences",
+    )
     parser.add_argument("--backends", default="auto,reference", help="comma list of backends (default auto,reference)")
     parser.add_argument("--dtype", choices=sorted(DTYPES), default="float32")
     parser.add_argument("--device", default="cpu")
@@ -56,14 +64,24 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _workload(module: torch.nn.Module, x: torch.Tensor, forward_only: bool) -> Callable[[], None]:
+def _workload(
+    module: torch.nn.Module, x: torch.Tensor, lengths: torch.Tensor | None, forward_only: bool
+) -> Callable[[], None]:
+    def forward() -> torch.Tensor:
+        if lengths is None:
+            return module(x)[0]
+        if isinstance(module, Recurrent):
+            return module(x, lengths)[0]
+        # what torch.nn users write for variable lengths
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        return pad_packed_sequence(module(packed)[0], batch_first=True, total_length=x.shape[1])[0]
+
     def run() -> None:
         if forward_only:
             with torch.no_grad():
-                module(x)
-            return
-        out, _ = module(x)
-        out.sum().backward()
+                forward()
+        else:
+            forward().sum().backward()
 
     return run
 
@@ -92,17 +110,21 @@ def main(args: argparse.Namespace) -> int:
     shape = dict(num_layers=args.layers, bidirectional=args.bidirectional)
     torch.manual_seed(0)
     x = torch.randn(args.batch, args.steps, args.input, device=device, dtype=dtype, requires_grad=not args.forward_only)
+    lengths = None
+    if args.lengths == "varied":
+        lengths = torch.randint(1, args.steps + 1, (args.batch,), generator=torch.Generator().manual_seed(0))
+        lengths = lengths.to(device)
     layers, contenders = {}, {}
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
         layer = create_rnn(args.cell, args.input, args.hidden, backend=backend, **shape, **options).to(device, dtype)
         if layers:
             layer.load_state_dict(next(iter(layers.values())).state_dict())
         layers[backend] = layer
-        contenders[backend] = _workload(layer, x, args.forward_only)
+        contenders[backend] = _workload(layer, x, lengths, args.forward_only)
     baseline = None
     try:
         baseline = next(iter(layers.values())).to_torch()
-        contenders["torch.nn"] = _workload(baseline, x, args.forward_only)
+        contenders["torch.nn"] = _workload(baseline, x, lengths, args.forward_only)
     except InvalidArgumentError:
         pass  # no torch.nn counterpart: absolute times only
     times = measure(contenders, args.repeat, args.warmup, device)
@@ -110,6 +132,7 @@ def main(args: argparse.Namespace) -> int:
         "cell": args.cell,
         "options": options,
         "shape": {"B": args.batch, "T": args.steps, "I": args.input, "H": args.hidden, **shape},
+        "lengths": args.lengths,
         "dtype": args.dtype,
         "device": str(device),
         "pass": "forward" if args.forward_only else "forward+backward",
@@ -132,7 +155,8 @@ def main(args: argparse.Namespace) -> int:
     s = result["shape"]
     print(
         f"{args.cell} {result['pass']}  B={s['B']} T={s['T']} I={s['I']} H={s['H']} layers={args.layers}"
-        f"{' bidirectional' if args.bidirectional else ''}  {args.dtype} on {device}, {result['threads']} threads"
+        f"{' bidirectional' if args.bidirectional else ''}  lengths={args.lengths}"
+        f"  {args.dtype} on {device}, {result['threads']} threads"
     )
     print(f"{'backend':<12}{'ran':<12}{'ms':>10}{'x torch.nn':>12}")
     for row in result["results"]:

@@ -51,9 +51,6 @@ class Recurrent(nn.Module):
         self.input_size = cells[0].input_size
         self.hidden_size = cells[0].hidden_size
         self.requested_backend = backend
-        self._kernel_options = kernel_options
-        self._choices: dict[tuple[torch.device, torch.dtype], kernels.Choice] = {}
-        explicit = kernels.check_requested(kernel_options, backend, cells[0])
         for layer, cell in enumerate(cells):
             for direction in range(self.num_directions):
                 for name, shape in cell.parameter_shapes().items():
@@ -63,11 +60,7 @@ class Recurrent(nn.Module):
             warnings.warn(
                 "dropout applies between layers, so it has no effect with num_layers=1", UserWarning, stacklevel=3
             )
-        if explicit is not None:
-            self._last = explicit
-        else:
-            first = next(iter(self.parameters()), None)
-            self._choose(*((first.device, first.dtype) if first is not None else (torch.device("cpu"), torch.float32)))
+        self._bind_kernels(kernel_options)
 
     @staticmethod
     def _param_name(name: str, layer: int, direction: int) -> str:
@@ -102,6 +95,17 @@ class Recurrent(nn.Module):
             for direction in range(self.num_directions):
                 cell.reset_parameters(self.weights(layer, direction))
 
+    def _bind_kernels(self, kernel_options: list[KernelSpec]) -> None:
+        """Adopt the candidate kernels; check an explicit request now, or let auto choose for the parameters."""
+        self._kernel_options = kernel_options
+        self._choices: dict[tuple[torch.device, torch.dtype], kernels.Choice] = {}
+        explicit = kernels.check_requested(kernel_options, self.requested_backend, self.cell)
+        if explicit is not None:
+            self._last = explicit
+        else:
+            first = next(iter(self.parameters()), None)
+            self._choose(*((first.device, first.dtype) if first is not None else (torch.device("cpu"), torch.float32)))
+
     def _choose(self, device: torch.device, dtype: torch.dtype) -> kernels.Choice:
         key = (device, dtype)
         choice = self._choices.get(key)
@@ -110,6 +114,20 @@ class Recurrent(nn.Module):
             self._choices[key] = choice
         self._last = choice
         return choice
+
+    # Kernels are functions a plugin provides and may not pickle; a pickled layer keeps its kind and
+    # requested backend and finds its kernels again in the process-wide plugin manager when loaded.
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        for transient in ("_kernel_options", "_choices", "_last"):
+            state.pop(transient, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        from seqkit.plugins import get_plugin_manager
+
+        super().__setstate__(state)
+        self._bind_kernels(kernels.candidates(get_plugin_manager().kernels, self.kind))
 
     # --- running ----------------------------------------------------------------------------------------
 

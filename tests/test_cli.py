@@ -110,3 +110,30 @@ def test_bench_of_a_cell_without_torch_counterpart_gives_absolute_times(capsys):
 def test_bench_with_an_unknown_backend_exits_2(capsys):
     assert main(["bench", "gru", "--backends", "warp", "--repeat", "1"]) == 2
     assert "unknown backend 'warp'" in capsys.readouterr().err
+
+
+def test_bench_with_varied_lengths_runs_torch_nn_on_packed_sequences(capsys):
+    args = [
+        "bench",
+        "lstm",
+        "--batch",
+        "3",
+        "--steps",
+        "4",
+        "--input",
+        "2",
+        "--hidden",
+        "3",
+        "--repeat",
+        "1",
+        "--warmup",
+        "0",
+        "--lengths",
+        "varied",
+        "--bidirectional",
+        "--json",
+    ]
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["lengths"] == "varied"
+    assert [r["backend"] for r in report["results"]] == ["auto", "reference", "torch.nn"]

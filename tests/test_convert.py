@@ -66,3 +66,18 @@ def test_a_cell_without_torch_counterpart_is_refused():
 
     with pytest.raises(seqkit.InvalidArgumentError, match="no registered cell converts from NotATorchLayer"):
         seqkit.from_torch(NotATorchLayer())
+
+
+@pytest.mark.parametrize("backend", ["auto", "reference"])
+def test_a_whole_layer_survives_torch_save_and_deepcopy(backend, tmp_path):
+    import copy
+
+    torch.manual_seed(0)
+    layer = seqkit.create_rnn("lstm", 3, 4, num_layers=2, bidirectional=True, backend=backend)
+    torch.save(layer, tmp_path / "layer.pt")
+    loaded = torch.load(tmp_path / "layer.pt", weights_only=False)
+    clone = copy.deepcopy(layer)
+    x = torch.randn(2, 5, 3)
+    for other in (loaded, clone):
+        torch.testing.assert_close(other(x, [5, 2])[0], layer(x, [5, 2])[0])
+        assert other.backend == layer.backend and other.requested_backend == backend

@@ -126,3 +126,19 @@ def test_cudnn_half_precision_matches_reference(dtype):
     slow.load_state_dict(layer.state_dict())
     x = torch.randn(B, T, I, device="cuda", dtype=dtype)
     torch.testing.assert_close(layer(x)[0], slow(x)[0], atol=2e-2, rtol=2e-2)
+
+
+@pytest.mark.gpu
+def test_cudnn_reads_compacted_weights_without_copying_them_each_call():
+    import warnings
+
+    layer = seqkit.create_rnn("lstm", I, H, num_layers=2, bidirectional=True, backend="cudnn").cuda()
+    before = {n: p.detach().clone() for n, p in layer.named_parameters()}
+    x = torch.randn(B, T, I, device="cuda")
+    layer(x)  # the first call lays the weights out for cuDNN
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "weights are not part of single contiguous chunk of memory"
+        out, _ = layer(x)
+        out.sum().backward()
+    for name, p in layer.named_parameters():
+        assert torch.equal(p.detach(), before[name]), name

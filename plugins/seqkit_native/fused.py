@@ -3,6 +3,7 @@ where the output alone determines the final state."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 
 import torch
@@ -11,6 +12,8 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from seqkit.cell import Cell, Params, State
 from seqkit.lengths import last_step, reverse_within, zero_past_end
+
+log = logging.getLogger(__name__)
 
 _NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 _FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -63,6 +66,8 @@ def runner(kind: str) -> Callable[[Cell, Sequence[Params], Tensor, Tensor | None
         flat = [params[n] for params in weights for n in names]
         # cuDNN keeps what backward needs only in training mode, so "train" follows autograd, not dropout.
         train = torch.is_grad_enabled()
+        if x.is_cuda:
+            _compact_for_cudnn(kind, cell, flat, len(weights) == 2)
         if lengths is None:
             out, *final = op(x, _hx(state), flat, cell.bias, 1, 0.0, train, len(weights) == 2, True)
             return out, tuple(final)
@@ -81,6 +86,29 @@ def runner(kind: str) -> Callable[[Cell, Sequence[Params], Tensor, Tensor | None
         return zero_past_end(out, lengths), (torch.stack(finals),)
 
     return run
+
+
+def _compact_for_cudnn(kind: str, cell: Cell, flat: list[Tensor], bidirectional: bool) -> None:
+    """Lay one layer's weights out in a single buffer, as ``nn.RNNBase.flatten_parameters`` does.
+
+    cuDNN reads such weights in place; otherwise it copies them into a buffer (and warns) at every call.
+    The parameters become views of the buffer, once, so later calls find it already done.
+    """
+    if len({w.untyped_storage().data_ptr() for w in flat}) == 1 or not torch._use_cudnn_rnn_flatten_weight():
+        return
+    if len({w.data_ptr() for w in flat}) != len(flat) or not all(torch.backends.cudnn.is_acceptable(w) for w in flat):
+        return
+    import torch.backends.cudnn.rnn as cudnn_rnn
+
+    mode = {"gru": "GRU", "lstm": "LSTM"}.get(kind) or f"RNN_{cell.nonlinearity.upper()}"
+    try:
+        with torch.cuda.device_of(flat[0]), torch.no_grad():
+            torch._cudnn_rnn_flatten_weight(
+                flat, 4 if cell.bias else 2, cell.input_size, cudnn_rnn.get_cudnn_mode(mode),
+                cell.hidden_size, 0, 1, True, bidirectional,
+            )  # fmt: skip
+    except (RuntimeError, TypeError) as error:  # an internal torch API: fall back to cuDNN's copying
+        log.debug("could not compact %s weights for cuDNN: %s", kind, error)
 
 
 def _hx(state: State) -> Tensor | list[Tensor]:

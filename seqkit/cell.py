@@ -96,6 +96,18 @@ class Cell:
         return f"{type(self).__name__}({self.input_size}, {self.hidden_size}{opts})"
 
 
+def torch_style_shapes(cell: Cell, gates: int, *, bias: bool = True) -> dict[str, tuple[int, ...]]:
+    """Parameter shapes named and laid out as torch.nn's recurrent layers: *gates* blocks of H rows each.
+
+    ``weight_ih`` ``(gates*H, I)``, ``weight_hh`` ``(gates*H, H)`` and, with *bias*, ``bias_ih``/``bias_hh``.
+    """
+    rows = gates * cell.hidden_size
+    shapes = {"weight_ih": (rows, cell.input_size), "weight_hh": (rows, cell.hidden_size)}
+    if bias:
+        shapes.update(bias_ih=(rows,), bias_hh=(rows,))
+    return shapes
+
+
 def build_cell(spec: Spec, input_size: int, hidden_size: int, options: Mapping[str, Any]) -> Cell:
     """Build *spec*'s cell, checking *options* against its builder's signature first."""
     accepted = _keyword_options(spec.build)

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from seqkit.cell import Cell, Params, State, check_bool
+from seqkit.cell import Cell, Params, State, check_bool, torch_style_shapes
 
 
 class LSTMCell(Cell):
@@ -26,11 +26,7 @@ class LSTMCell(Cell):
         return {"bias": self.bias}
 
     def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
-        g, i = 4 * self.hidden_size, self.input_size
-        shapes = {"weight_ih": (g, i), "weight_hh": (g, self.hidden_size)}
-        if self.bias:
-            shapes.update(bias_ih=(g,), bias_hh=(g,))
-        return shapes
+        return torch_style_shapes(self, 4, bias=self.bias)
 
     def project(self, params: Params, x: Tensor) -> Tensor:
         return F.linear(x, params["weight_ih"], params.get("bias_ih"))

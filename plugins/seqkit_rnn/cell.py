@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from seqkit.cell import Cell, Params, State, check_bool
+from seqkit.cell import Cell, Params, State, check_bool, torch_style_shapes
 from seqkit.errors import InvalidArgumentError
 
 NONLINEARITIES = {"tanh": torch.tanh, "relu": torch.relu}
@@ -34,11 +34,7 @@ class ElmanCell(Cell):
         return {"nonlinearity": self.nonlinearity, "bias": self.bias}
 
     def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
-        hs = self.hidden_size
-        shapes = {"weight_ih": (hs, self.input_size), "weight_hh": (hs, hs)}
-        if self.bias:
-            shapes.update(bias_ih=(hs,), bias_hh=(hs,))
-        return shapes
+        return torch_style_shapes(self, 1, bias=self.bias)
 
     def project(self, params: Params, x: Tensor) -> Tensor:
         return F.linear(x, params["weight_ih"], params.get("bias_ih"))

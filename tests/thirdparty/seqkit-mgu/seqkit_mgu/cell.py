@@ -4,12 +4,12 @@ import torch
 from torch.nn import functional as F
 
 import seqkit
+from seqkit.cell import torch_style_shapes
 
 
 class MGUCell(seqkit.Cell):
     def parameter_shapes(self):
-        h, i = self.hidden_size, self.input_size
-        return {"weight_ih": (2 * h, i), "weight_hh": (2 * h, h), "bias_ih": (2 * h,), "bias_hh": (2 * h,)}
+        return torch_style_shapes(self, gates=2)  # weight_ih (2H, I), weight_hh (2H, H), bias_ih, bias_hh
 
     def project(self, params, x):
         return F.linear(x, params["weight_ih"], params["bias_ih"])

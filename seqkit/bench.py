@@ -104,8 +104,27 @@ def measure(
     return {name: statistics.median(times) for name, times in samples.items()}
 
 
+def _check(args: argparse.Namespace) -> tuple[torch.device, list[str]]:
+    for name in ("batch", "steps", "input", "hidden", "layers", "repeat"):
+        if getattr(args, name) < 1:
+            raise InvalidArgumentError(f"--{name} must be at least 1, got {getattr(args, name)}")
+    if args.warmup < 0:
+        raise InvalidArgumentError(f"--warmup must be at least 0, got {args.warmup}")
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    if not backends:
+        raise InvalidArgumentError(f"--backends must name at least one backend, got {args.backends!r}")
+    try:
+        device = torch.device(args.device)
+    except RuntimeError as error:
+        raise InvalidArgumentError(f"--device {args.device!r} is not a device: {error}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidArgumentError("--device cuda: this torch build or machine has no CUDA device")
+    return device, backends
+
+
 def main(args: argparse.Namespace) -> int:
-    device, dtype = torch.device(args.device), DTYPES[args.dtype]
+    device, backends = _check(args)
+    dtype = DTYPES[args.dtype]
     options = _parse_options(args.option)
     shape = dict(num_layers=args.layers, bidirectional=args.bidirectional)
     torch.manual_seed(0)
@@ -115,7 +134,7 @@ def main(args: argparse.Namespace) -> int:
         lengths = torch.randint(1, args.steps + 1, (args.batch,), generator=torch.Generator().manual_seed(0))
         lengths = lengths.to(device)
     layers, contenders = {}, {}
-    for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
+    for backend in backends:
         layer = create_rnn(args.cell, args.input, args.hidden, backend=backend, **shape, **options).to(device, dtype)
         if layers:
             layer.load_state_dict(next(iter(layers.values())).state_dict())

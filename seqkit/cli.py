@@ -14,12 +14,18 @@ EXIT_USAGE = 2
 
 
 def _plugins(args: argparse.Namespace) -> int:
-    from seqkit.plugins import get_plugin_manager
+    from seqkit.plugins import PluginManager
 
-    infos = get_plugin_manager().plugins
+    # Tolerant loading: a broken plugin must not hide the others from the tool that diagnoses it.
+    manager = PluginManager(strict=False)
+    infos = manager.plugins
+    status = 0
+    for error in manager.errors:
+        print(f"seqkit plugins: error: {error}", file=sys.stderr)
+        status = EXIT_USAGE
     if args.json:
         print(json.dumps([info.as_dict() for info in infos], indent=2))
-        return 0
+        return status
     rows = [("PLUGIN", "DISTRIBUTION", "VERSION", "REGISTERS")]
     for info in infos:
         registers = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in info.registers.items()) or "-"
@@ -29,7 +35,7 @@ def _plugins(args: argparse.Namespace) -> int:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[3])
     if not infos:
         print("(no plugins loaded; check SEQKIT_PLUGINS / SEQKIT_DISABLE_PLUGINS)")
-    return 0
+    return status
 
 
 def _bench(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from seqkit.cell import Cell
-from seqkit.errors import KernelUnavailableError, UnknownNameError, suggest
+from seqkit.errors import KernelUnavailableError, PluginError, UnknownNameError, one_line, suggest
 from seqkit.reference import run_reference
 from seqkit.registry import KernelSpec, Provenance, Registry
 
@@ -49,7 +49,7 @@ def check_requested(options: list[KernelSpec], requested: str, cell: Cell) -> Ch
     if requested == AUTO:
         return None
     kernel = _by_name(options, requested, cell)
-    reason = kernel.supports(cell, None, None)
+    reason = _ask(kernel, cell, None, None)
     if reason is not None:
         raise KernelUnavailableError(f"backend '{requested}' cannot run {cell!r}: {reason}")
     return Choice(kernel, f"'{kernel.name}' was requested explicitly")
@@ -60,13 +60,13 @@ def select(options: list[KernelSpec], requested: str, cell: Cell, device: torch.
     where = f"{device.type}/{str(dtype).removeprefix('torch.')}"
     if requested != AUTO:
         kernel = _by_name(options, requested, cell)
-        why_not = kernel.supports(cell, device, dtype)
+        why_not = _ask(kernel, cell, device, dtype)
         if why_not is not None:
             raise KernelUnavailableError(f"backend '{requested}' cannot run {cell!r} on {where}: {why_not}")
         return Choice(kernel, f"'{kernel.name}' was requested explicitly ({where})")
     skipped = []
     for kernel in options:
-        why_not = kernel.supports(cell, device, dtype)
+        why_not = _ask(kernel, cell, device, dtype)
         if why_not is None:
             reason = f"auto chose '{kernel.name}' (priority {kernel.priority}) on {where}"
             if skipped:
@@ -75,6 +75,19 @@ def select(options: list[KernelSpec], requested: str, cell: Cell, device: torch.
             return Choice(kernel, reason)
         skipped.append(f"'{kernel.name}': {why_not}")
     raise KernelUnavailableError(f"no kernel can run {cell!r} on {where}: " + "; ".join(skipped))
+
+
+def _ask(kernel: KernelSpec, cell: Cell, device: torch.device | None, dtype: torch.dtype | None) -> str | None:
+    """The kernel's ``supports`` answer; a kernel whose check fails is the plugin's fault, and says so."""
+    try:
+        answer = kernel.supports(cell, device, dtype)
+    except Exception as exc:
+        raise PluginError(
+            f"kernel '{kernel.key}' of {kernel.provenance} failed in supports(): {type(exc).__name__}: {one_line(exc)}"
+        ) from exc
+    if answer is not None and not isinstance(answer, str):
+        raise PluginError(f"kernel '{kernel.key}' of {kernel.provenance}: supports() must return None or a reason")
+    return answer
 
 
 def _by_name(options: list[KernelSpec], name: str, cell: Cell) -> KernelSpec:

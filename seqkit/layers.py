@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import operator
+import warnings
 from typing import Any
 
 from torch import nn
@@ -37,9 +39,9 @@ def create_rnn(
     """
     manager = plugins or get_plugin_manager()
     spec = manager.cells.get(kind)
-    _check_int("input_size", input_size, minimum=1)
-    _check_int("hidden_size", hidden_size, minimum=1)
-    _check_int("num_layers", num_layers, minimum=1)
+    input_size = _check_int("input_size", input_size, minimum=1)
+    hidden_size = _check_int("hidden_size", hidden_size, minimum=1)
+    num_layers = _check_int("num_layers", num_layers, minimum=1)
     if not isinstance(bidirectional, bool):
         raise InvalidArgumentError(f"bidirectional must be true or false, got {bidirectional!r}")
     if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout < 1:
@@ -58,35 +60,44 @@ def create_rnn(
 def from_torch(module: nn.RNNBase, *, backend: str = "auto", plugins: PluginManager | None = None) -> Recurrent:
     """The seqkit layer equal to a ``torch.nn.GRU/LSTM/RNN`` (same weights, device and dtype).
 
-    The result is batch-first whatever ``module.batch_first`` says. The cell is the registered one whose
-    ``torch_type`` is the module's class.
+    The result is batch-first whatever ``module.batch_first`` says, and keeps which weights are frozen.
+    The cell is the registered one whose ``torch_type`` is the module's class, or its nearest base class.
     """
     manager = plugins or get_plugin_manager()
-    for spec in manager.cells:
-        cell_type = spec.build
-        if isinstance(cell_type, type) and getattr(cell_type, "torch_type", None) is type(module):
-            break
-    else:
+    # the most specific torch.nn class the module is an instance of (subclasses of nn.GRU convert too)
+    matches = [
+        (spec, spec.build)
+        for spec in manager.cells
+        if isinstance(spec.build, type)
+        and getattr(spec.build, "torch_type", None) is not None
+        and isinstance(module, spec.build.torch_type)
+    ]
+    if not matches:
         raise InvalidArgumentError(f"no registered cell converts from {type(module).__name__}")
+    spec, cell_type = min(matches, key=lambda m: type(module).__mro__.index(m[1].torch_type))
     if getattr(module, "proj_size", 0):
         raise InvalidArgumentError(
             f"{type(module).__name__} with proj_size={module.proj_size} has no seqkit equivalent"
         )
     options = cell_type.options_from_torch(module)
-    layer = create_rnn(
-        spec.name,
-        module.input_size,
-        module.hidden_size,
-        num_layers=module.num_layers,
-        bidirectional=module.bidirectional,
-        dropout=module.dropout,
-        backend=backend,
-        plugins=manager,
-        **options,
-    )
+    with warnings.catch_warnings():  # torch.nn warned about dropout with one layer when the module was made
+        warnings.filterwarnings("ignore", message="dropout applies between layers")
+        layer = create_rnn(
+            spec.name,
+            module.input_size,
+            module.hidden_size,
+            num_layers=module.num_layers,
+            bidirectional=module.bidirectional,
+            dropout=module.dropout,
+            backend=backend,
+            plugins=manager,
+            **options,
+        )
     reference = next(module.parameters())
     layer.to(device=reference.device, dtype=reference.dtype)
     layer.load_state_dict(module.state_dict())
+    for name, parameter in module.named_parameters():
+        getattr(layer, name).requires_grad_(parameter.requires_grad)
     layer.train(module.training)
     return layer
 
@@ -112,6 +123,12 @@ def to_torch(layer: Recurrent) -> nn.RNNBase:
     return module
 
 
-def _check_int(name: str, value: object, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+def _check_int(name: str, value: object, *, minimum: int) -> int:
+    """*value* as an int (numpy and torch integers too), or an error naming the argument."""
+    try:
+        number = operator.index(value) if not isinstance(value, bool) else None
+    except TypeError:
+        number = None
+    if number is None or number < minimum:
         raise InvalidArgumentError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return number

@@ -63,7 +63,8 @@ class PluginManager:
     ``entry_points``: load the installed ``seqkit`` entry points (filtered by ``SEQKIT_PLUGINS`` and
     ``SEQKIT_DISABLE_PLUGINS``). ``plugins``: extra ``(name, object)`` pairs registered in-process, as
     tests and notebooks do. Every failure is a one-line :class:`PluginError` naming the plugin and its
-    distribution.
+    distribution. With ``strict=False`` a plugin that fails to import or is invalid is left out and its
+    error kept in :attr:`errors` instead (``seqkit plugins`` lists what works and reports the rest).
     """
 
     def __init__(
@@ -72,10 +73,13 @@ class PluginManager:
         *,
         entry_points: bool = True,
         environ: Mapping[str, str] | None = None,
+        strict: bool = True,
     ) -> None:
         self._pm = pluggy.PluginManager(hookspecs.PROJECT)
         self._pm.add_hookspecs(hookspecs)
         self.infos: dict[str, PluginInfo] = {}
+        self.errors: list[PluginError] = []
+        self._strict = strict
         self.cells: Registry[Spec] = Registry("cell", Spec)
         self.kernels: Registry[KernelSpec] = Registry("kernel", KernelSpec)
         self.tasks: Registry[Spec] = Registry("task", Spec)
@@ -86,9 +90,10 @@ class PluginManager:
         environ = os.environ if environ is None else environ
         if entry_points:
             for ep in self._selected(discover_entry_points(), environ):
-                self._load_entry_point(ep)
+                self._tolerant(self._load_entry_point, ep)
         for name, obj in plugins:
-            self._register(obj, PluginInfo(name, None, None, getattr(obj, "__name__", type(obj).__name__)))
+            info = PluginInfo(name, None, None, getattr(obj, "__name__", type(obj).__name__))
+            self._tolerant(self._register, obj, info)
         for hook_name in hookspecs.REGISTRIES:
             self._collect(hook_name)
 
@@ -129,6 +134,14 @@ class PluginManager:
             log.warning("%s names plugin '%s', which is not installed", DISABLE_ENV, name)
         return [ep for ep in eps if (only is None or ep.name in only) and ep.name not in blocked]
 
+    def _tolerant(self, load: Any, *args: Any) -> None:
+        try:
+            load(*args)
+        except PluginError as error:
+            if self._strict:
+                raise
+            self.errors.append(error)
+
     def _load_entry_point(self, ep: metadata.EntryPoint) -> None:
         dist, version = (ep.dist.metadata["Name"], ep.dist.version) if ep.dist is not None else (None, None)
         info = PluginInfo(ep.name, dist, version, ep.value)
@@ -143,7 +156,7 @@ class PluginManager:
 
     def _register(self, obj: object, info: PluginInfo) -> None:
         if info.name in self.infos:
-            raise PluginError(f"{_label(info)}: a plugin with this name is already loaded")
+            raise PluginError(f"{_label(info)}: {_label(self.infos[info.name])} already has this name")
         try:
             self._pm.register(obj, name=info.name)
         except pluggy.PluginValidationError as exc:
@@ -152,6 +165,7 @@ class PluginManager:
             raise PluginError(f"{_label(info)} could not be registered: {one_line(exc)}") from exc
         for caller in self._pm.get_hookcallers(obj) or []:
             if not caller.has_spec():
+                self._pm.unregister(obj)
                 known = [n for n in dir(hookspecs) if n.startswith("register_")]
                 raise PluginError(
                     f"{_label(info)} implements '{caller.name}', which is not a seqkit hook"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
 from typing import Any
 
@@ -12,7 +13,7 @@ from torch.nn import functional as F
 from seqkit import kernels
 from seqkit.cell import Cell, State
 from seqkit.errors import InvalidArgumentError
-from seqkit.lengths import normalize_lengths
+from seqkit.lengths import normalize_lengths, zero_past_end
 from seqkit.registry import KernelSpec
 
 LayerState = Tensor | tuple[Tensor, ...]
@@ -115,6 +116,25 @@ class Recurrent(nn.Module):
         self._last = choice
         return choice
 
+    def _apply(self, fn: Any, recurse: bool = True) -> Recurrent:
+        """After ``.to()``, ``.double()``, ``.cuda()``: refresh ``backend`` for the new device and dtype."""
+        result = super()._apply(fn, recurse)
+        first = next(iter(self.parameters()), None)
+        if first is not None and self.requested_backend == kernels.AUTO:
+            self._choose(first.device, first.dtype)
+        return result
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Recurrent:
+        """A deep copy that keeps this layer's kernels (even those of a plugin manager of its own)."""
+        clone = type(self).__new__(type(self))
+        memo[id(self)] = clone
+        shared = ("_kernel_options", "_choices", "_last")
+        for key, value in self.__dict__.items():
+            clone.__dict__[key] = (
+                dict(value) if key == "_choices" else value if key in shared else copy.deepcopy(value, memo)
+            )
+        return clone
+
     # Kernels are functions a plugin provides and may not pickle; a pickled layer keeps its kind and
     # requested backend and finds its kernels again in the process-wide plugin manager when loaded.
     def __getstate__(self) -> dict[str, Any]:
@@ -144,12 +164,14 @@ class Recurrent(nn.Module):
     def forward(
         self, x: Tensor, lengths: Tensor | None = None, state: LayerState | None = None
     ) -> tuple[Tensor, LayerState]:
-        if not isinstance(x, Tensor) or x.dim() != 3 or x.shape[-1] != self.input_size:
-            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise InvalidArgumentError(f"input must have shape (batch, time, {self.input_size}), got {shape}")
+        self._check_input(x, 3, "(batch, time, {})")
         batch, steps = x.shape[0], x.shape[1]
         lengths = normalize_lengths(lengths, batch, steps, x.device)
         states = self._unpack_state(state, batch, x)
+        if steps == 0:  # nothing to run: no outputs, and every sequence keeps its initial state
+            return x.new_zeros(batch, 0, self.num_directions * self.hidden_size), self._pack_state(states)
+        if lengths is not None:  # padding never reaches a kernel, so NaN or inf there cannot leak into gradients
+            x = zero_past_end(x, lengths)
         kernel = self._choose(x.device, x.dtype).kernel
         inputs, finals = x, []
         per = self.num_directions
@@ -167,9 +189,7 @@ class Recurrent(nn.Module):
         """One time step through every layer, for autoregressive decoding: ``(B, I)`` -> ``(B, H)``, state."""
         if self.bidirectional:
             raise InvalidArgumentError("step() needs a unidirectional layer: a bidirectional one reads the future")
-        if not isinstance(x_t, Tensor) or x_t.dim() != 2 or x_t.shape[-1] != self.input_size:
-            shape = tuple(x_t.shape) if isinstance(x_t, Tensor) else type(x_t).__name__
-            raise InvalidArgumentError(f"step input must have shape (batch, {self.input_size}), got {shape}")
+        self._check_input(x_t, 2, "(batch, {})", what="step input")
         states = self._unpack_state(state, x_t.shape[0], x_t)
         inputs, finals = x_t, []
         for layer, cell in enumerate(self.cells):
@@ -180,6 +200,19 @@ class Recurrent(nn.Module):
             finals.append(new)
         stacked = tuple(torch.stack(parts, 0) for parts in zip(*finals))
         return inputs, self._pack_state(stacked)
+
+    def _check_input(self, x: object, dims: int, layout: str, what: str = "input") -> None:
+        if not isinstance(x, Tensor) or x.dim() != dims or x.shape[-1] != self.input_size:
+            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise InvalidArgumentError(f"{what} must have shape {layout.format(self.input_size)}, got {shape}")
+        if not x.dtype.is_floating_point:
+            raise InvalidArgumentError(f"{what} must be a floating-point tensor, got {x.dtype}")
+        p = next(iter(self.parameters()), None)
+        if p is not None and x.dtype != p.dtype and not torch.is_autocast_enabled(x.device.type):
+            raise InvalidArgumentError(
+                f"{what} is {x.dtype} but the layer's parameters are {p.dtype}; convert one of them "
+                f"(layer.to({x.dtype}) or x.to({p.dtype}))"
+            )
 
     # --- state layout -----------------------------------------------------------------------------------
 

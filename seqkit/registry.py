@@ -40,6 +40,14 @@ class Spec:
     def key(self) -> str:
         return self.name
 
+    def problem(self) -> str | None:
+        """What is wrong with this entry, or None."""
+        if not isinstance(self.name, str) or not self.name.isidentifier():
+            return "names must be identifiers"
+        if not callable(self.build):
+            return f"build must be callable, got {self.build!r}"
+        return None
+
 
 @dataclass(frozen=True)
 class KernelSpec:
@@ -74,6 +82,23 @@ class KernelSpec:
     def key(self) -> str:
         return f"{self.cell}/{self.name}"
 
+    def problem(self) -> str | None:
+        """What is wrong with this entry, or None."""
+        for label, value in (("cell", self.cell), ("name", self.name)):
+            if not isinstance(value, str) or not value.isidentifier():
+                return f"its {label} must be an identifier, got {value!r}"
+        if self.name in RESERVED_KERNEL_NAMES:
+            return f"the kernel name {self.name!r} is reserved"
+        for label, value in (("run", self.run), ("supports", self.supports)):
+            if not callable(value):
+                return f"{label} must be callable, got {value!r}"
+        if isinstance(self.priority, bool) or not isinstance(self.priority, int):
+            return f"priority must be an integer, got {self.priority!r}"
+        return None
+
+
+RESERVED_KERNEL_NAMES = ("auto", "reference")
+
 
 S = TypeVar("S", Spec, KernelSpec)
 
@@ -92,8 +117,9 @@ class Registry(Generic[S]):
             raise PluginError(
                 f"{provenance} registered {spec!r} as a {self.kind}; expected a seqkit.{self.spec_type.__name__}"
             )
-        if not isinstance(spec.name, str) or not spec.name.isidentifier():
-            raise PluginError(f"{provenance} registered a {self.kind} named {spec.name!r}; names must be identifiers")
+        problem = spec.problem()
+        if problem is not None:
+            raise PluginError(f"{provenance} registered an invalid {self.kind} {spec.key!r}: {problem}")
         existing = self._entries.get(spec.key)
         if existing is not None:
             raise PluginError(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -36,3 +38,14 @@ def assert_close_grads(named_a, named_b, atol, rtol=1e-5):
     for name in a:
         assert a[name].grad is not None, f"no gradient for {name}"
         torch.testing.assert_close(a[name].grad, b[name].grad, atol=atol, rtol=rtol, msg=lambda m, n=name: f"{n}: {m}")
+
+
+def make_distribution(root, dist, version, entry_points, modules):
+    """Write an installed distribution (dist-info with entry points) and its modules under *root*."""
+    info = root / f"{dist.replace('-', '_')}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+    lines = "\n".join(f"{name} = {target}" for name, target in entry_points.items())
+    (info / "entry_points.txt").write_text(f"[seqkit]\n{lines}\n")
+    for name, source in modules.items():
+        (root / f"{name}.py").write_text(textwrap.dedent(source))

@@ -85,3 +85,32 @@ def test_lstm_state_must_be_a_pair():
 def test_an_empty_batch_runs(layer):
     out, state = layer(torch.zeros(0, 4, 3), torch.zeros(0, dtype=torch.long))
     assert out.shape == (0, 4, 4) and state.shape == (2, 0, 4)
+
+
+def test_input_of_another_dtype_than_the_layer_says_how_to_convert(layer):
+    with pytest.raises(
+        InvalidArgumentError,
+        match=r"input is torch.float64 but the layer's parameters are "
+        r"torch.float32; convert one of them",
+    ):
+        layer(torch.zeros(2, 5, 3, dtype=torch.float64))
+
+
+def test_integer_input_is_refused(layer):
+    with pytest.raises(InvalidArgumentError, match="input must be a floating-point tensor, got torch.int64"):
+        layer(torch.zeros(2, 5, 3, dtype=torch.long))
+
+
+def test_autocast_may_feed_a_lower_precision_input():
+    layer = seqkit.create_rnn("gru", 3, 4, backend="reference")
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, _ = layer(torch.zeros(2, 5, 3, dtype=torch.bfloat16))
+    assert out.shape == (2, 5, 4)
+
+
+def test_integer_like_sizes_are_accepted():
+    import numpy as np
+
+    layer = seqkit.create_rnn("gru", np.int64(3), torch.tensor(4), num_layers=np.int32(2))
+    assert (layer.input_size, layer.hidden_size, layer.num_layers) == (3, 4, 2)
+    assert isinstance(layer.hidden_size, int)

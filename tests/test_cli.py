@@ -137,3 +137,29 @@ def test_bench_with_varied_lengths_runs_torch_nn_on_packed_sequences(capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["lengths"] == "varied"
     assert [r["backend"] for r in report["results"]] == ["auto", "reference", "torch.nn"]
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--backends", ","], "--backends must name at least one backend"),
+        (["--repeat", "0"], "--repeat must be at least 1, got 0"),
+        (["--steps", "0"], "--steps must be at least 1, got 0"),
+        (["--device", "nowhere"], "--device 'nowhere' is not a device"),
+    ],
+)
+def test_bench_rejects_bad_arguments_in_one_line(capsys, extra, message):
+    assert main(["bench", "gru", *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_plugins_lists_what_works_and_reports_a_broken_plugin(capsys, tmp_path, monkeypatch):
+    from tests.helpers import make_distribution
+
+    make_distribution(tmp_path, "seqkit-broken", "1.0", {"broken": "seqkit_broken"}, {"seqkit_broken": "import nope\n"})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["plugins", "--json"]) == 2
+    captured = capsys.readouterr()
+    assert "gru" in {p["name"] for p in json.loads(captured.out)}
+    assert captured.err.startswith("seqkit plugins: error: plugin 'broken' (distribution seqkit-broken 1.0) failed")

@@ -81,3 +81,14 @@ def test_a_whole_layer_survives_torch_save_and_deepcopy(backend, tmp_path):
     for other in (loaded, clone):
         torch.testing.assert_close(other(x, [5, 2])[0], layer(x, [5, 2])[0])
         assert other.backend == layer.backend and other.requested_backend == backend
+
+
+def test_from_torch_accepts_subclasses_and_keeps_frozen_weights():
+    class MyGRU(nn.GRU):
+        pass
+
+    module = MyGRU(3, 4)
+    module.weight_hh_l0.requires_grad_(False)
+    layer = seqkit.from_torch(module)
+    assert layer.kind == "gru"
+    assert not layer.weight_hh_l0.requires_grad and layer.weight_ih_l0.requires_grad

@@ -117,3 +117,33 @@ def test_bfloat16_runs_close_to_float32(backend):
     got = layer.to(torch.bfloat16)(x.to(torch.bfloat16))[0]
     assert got.dtype == torch.bfloat16
     torch.testing.assert_close(got.float(), expected, atol=3e-2, rtol=3e-2)
+
+
+@pytest.mark.parametrize("kind,backend", CELL_KERNELS)
+def test_an_empty_time_axis_returns_no_outputs_and_the_initial_state(kind, backend):
+    layer = _layer(kind, backend)
+    state = tuple(torch.randn_like(s) for s in as_tuple(layer.init_state(2)))
+    out, final = layer(torch.randn(2, 0, 3, dtype=torch.float64), None, state[0] if len(state) == 1 else state)
+    assert out.shape == (2, 0, 8)
+    for given, got in zip(state, as_tuple(final), strict=True):
+        assert torch.equal(given, got)
+
+
+@pytest.mark.parametrize("kind,backend", CELL_KERNELS)
+def test_nan_in_padding_reaches_neither_outputs_nor_gradients(kind, backend):
+    layer = _layer(kind, backend)
+    clean = torch.randn(3, 5, 3, dtype=torch.float64)
+    clean[1, 2:] = 0
+    dirty = clean.clone()
+    dirty[1, 2:] = float("nan")
+    lengths = torch.tensor([5, 2, 4])
+    results = []
+    for x in (clean, dirty):
+        x = x.requires_grad_()
+        out, state = layer(x, lengths)
+        grads = torch.autograd.grad(random_loss(out, state), [x, *layer.parameters()])
+        results.append((out, grads))
+    (o1, g1), (o2, g2) = results
+    assert torch.equal(o1, o2)
+    for a, b in zip(g1, g2, strict=True):
+        assert torch.equal(a, b)

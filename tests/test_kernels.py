@@ -97,3 +97,21 @@ def test_auto_chooses_cudnn_on_cuda():
     layer = seqkit.create_rnn("gru", 3, 4).cuda()
     layer(torch.randn(2, 3, 3, device="cuda"))
     assert layer.backend == "cudnn"
+
+
+def test_backend_follows_a_dtype_change_before_any_run():
+    layer = seqkit.create_rnn("gru", 3, 4).double()
+    assert "cpu/float64" in layer.backend_reason
+
+
+def test_a_deep_copy_keeps_kernels_from_its_own_plugin_manager():
+    import copy
+
+    hooks, calls = counting_kernel("fast64", priority=500, only_dtype=torch.float64)
+    manager = seqkit.PluginManager([("fast64", hooks)])
+    layer = seqkit.create_rnn("gru", 3, 4, backend="fast64", plugins=manager).double()
+    clone = copy.deepcopy(layer)
+    clone(torch.randn(2, 3, 3, dtype=torch.float64))
+    assert clone.backend == "fast64" and calls == [torch.float64]
+    assert clone.weight_ih_l0 is not layer.weight_ih_l0
+    assert torch.equal(clone.weight_ih_l0, layer.weight_ih_l0)

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import textwrap
 import types
 
 import pytest
 
 import seqkit
 from seqkit import PluginError, PluginManager, Spec
-
-
-def make_distribution(root, dist, version, entry_points, modules):
-    """Write an installed distribution (dist-info with entry points) and its modules under *root*."""
-    info = root / f"{dist.replace('-', '_')}-{version}.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
-    lines = "\n".join(f"{name} = {target}" for name, target in entry_points.items())
-    (info / "entry_points.txt").write_text(f"[seqkit]\n{lines}\n")
-    for name, source in modules.items():
-        (root / f"{name}.py").write_text(textwrap.dedent(source))
+from tests.helpers import make_distribution
 
 
 def plugin(**hooks):
@@ -193,3 +182,58 @@ def test_in_process_plugins_register_alongside_builtins():
     manager = PluginManager([("extra", extra)])
     assert {"gru", "gru_copy"} <= set(manager.cells.names())
     assert manager.cells.get("gru_copy").provenance.distribution is None
+
+
+@pytest.mark.parametrize(
+    "changes,problem",
+    [
+        ({"priority": "high"}, "priority must be an integer, got 'high'"),
+        ({"run": None}, "run must be callable, got None"),
+        ({"name": "reference"}, "the kernel name 'reference' is reserved"),
+        ({"name": "auto"}, "the kernel name 'auto' is reserved"),
+        ({"cell": "not a name"}, "its cell must be an identifier"),
+    ],
+)
+def test_an_invalid_kernel_spec_is_refused_at_registration(changes, problem):
+    from dataclasses import replace
+
+    from seqkit.reference import run_reference
+
+    good = seqkit.KernelSpec(cell="gru", name="mine", run=run_reference, supports=lambda c, d, t: None)
+    bad = plugin(register_kernels=lambda register: register(replace(good, **changes)))
+    with pytest.raises(PluginError, match=rf"plugin 'bad' .* registered an invalid kernel .*: {problem}"):
+        PluginManager([("bad", bad)], entry_points=False)
+
+
+def test_a_kernel_whose_supports_check_raises_is_named():
+    from seqkit.reference import run_reference
+
+    def supports(cell, device, dtype):
+        return 1 / 0
+
+    spec = seqkit.KernelSpec(cell="gru", name="fragile", run=run_reference, supports=supports, priority=999)
+    manager = PluginManager([("fragile", plugin(register_kernels=lambda register: register(spec)))])
+    with pytest.raises(
+        PluginError,
+        match=r"kernel 'gru/fragile' of plugin 'fragile' .* failed in supports\(\): "
+        r"ZeroDivisionError",
+    ):
+        seqkit.create_rnn("gru", 2, 3, plugins=manager)
+
+
+def test_tolerant_loading_keeps_the_working_plugins_and_the_errors(tmp_path, monkeypatch):
+    make_distribution(tmp_path, "seqkit-broken", "1.0", {"broken": "seqkit_broken"}, {"seqkit_broken": "1/0\n"})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    manager = PluginManager(strict=False)
+    assert "gru" in manager.cells
+    assert [str(e) for e in manager.errors] == [
+        "plugin 'broken' (distribution seqkit-broken 1.0) failed to import: ZeroDivisionError: division by zero "
+        "(skip it with SEQKIT_DISABLE_PLUGINS=broken)"
+    ]
+
+
+def test_a_plugin_name_taken_twice_names_the_first_owner():
+    with pytest.raises(
+        PluginError, match=r"plugin 'gru' \(registered in-process\): plugin 'gru' \(distribution seqkit"
+    ):
+        PluginManager([("gru", plugin())])

@@ -71,7 +71,9 @@ def runner(kind: str) -> Callable[[Cell, Sequence[Params], Tensor, Tensor | None
         if lengths is None:
             out, *final = op(x, _hx(state), flat, cell.bias, 1, 0.0, train, len(weights) == 2, True)
             return out, tuple(final)
-        if kind == "lstm":  # c is not in the output, so only packing gives its value at each sequence's end
+        # LSTM's c is not in the output, so only packing gives its value at each sequence's end; cuDNN runs
+        # packed batches natively, and one call keeps both directions in the weight layout it reads in place.
+        if kind == "lstm" or x.is_cuda:
             return _packed(op, cell, flat, x, lengths, state, train, len(weights) == 2)
         outputs, finals = [], []
         per = len(names)

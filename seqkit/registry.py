@@ -57,8 +57,8 @@ class KernelSpec:
       - ``cell``: the :class:`seqkit.Cell` instance of the layer (its options, e.g. ``reset_after``);
       - ``weights``: one mapping of parameter name (``weight_ih``, ...) to tensor per direction
         (two mappings: bidirectional, the second runs in reverse);
-      - ``x``: ``(B, T, I)``; ``lengths``: ``(B,)`` int64 on ``x``'s device, or None when every sequence
-        has length T;
+      - ``x``: ``(B, T, I)``, zero past each sequence's end; ``lengths``: ``(B,)`` int64 on ``x``'s device,
+        or None when every sequence has length T;
       - ``state``: a tuple, one ``(D, B, H)`` tensor per state component (LSTM: ``(h, c)``);
       - returns ``(B, T, D*H)`` outputs (zero past each sequence's end) and the final state tuple,
         taken at each sequence's last real step (for the reverse direction: at its first step).

@@ -1,5 +1,5 @@
-"""Run a gru/lstm/rnn layer through torch's fused operators; variable lengths handled exactly, without packing
-where the output alone determines the final state."""
+"""Run a gru/lstm/rnn layer through torch's fused operators, with variable lengths handled exactly and,
+on CPU, without packing."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from seqkit.cell import Cell, Params, State
 from seqkit.lengths import last_step, reverse_within, zero_past_end
+from seqkit_native import frozen_lstm
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +72,13 @@ def runner(kind: str) -> Callable[[Cell, Sequence[Params], Tensor, Tensor | None
         if lengths is None:
             out, *final = op(x, _hx(state), flat, cell.bias, 1, 0.0, train, len(weights) == 2, True)
             return out, tuple(final)
-        # LSTM's c is not in the output, so only packing gives its value at each sequence's end; cuDNN runs
-        # packed batches natively, and one call keeps both directions in the weight layout it reads in place.
-        if kind == "lstm" or x.is_cuda:
+        # cuDNN runs packed batches natively, in one call that keeps both directions in the weight layout
+        # it reads in place. On CPU packing is slow: LSTM freezes its cell state past each end instead.
+        if x.is_cuda:
+            return _packed(op, cell, flat, x, lengths, state, train, len(weights) == 2)
+        if kind == "lstm":
+            if frozen_lstm.can_freeze(cell, weights):
+                return frozen_lstm.run_frozen(op, cell, weights, x, lengths, state, train)
             return _packed(op, cell, flat, x, lengths, state, train, len(weights) == 2)
         outputs, finals = [], []
         per = len(names)

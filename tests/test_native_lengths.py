@@ -39,3 +39,25 @@ def test_lstm_lengths_match_the_step_loop_on_either_path(monkeypatch, scale, fro
     assert frozen_lstm.can_freeze(fast.cell, [fast.weights(0, d) for d in range(fast.num_directions)]) == frozen
     for a, b in zip(*results, strict=True):
         torch.testing.assert_close(a, b, atol=1e-9 * scale, rtol=1e-9)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("kind,options", [("gru", {}), ("lstm", {}), ("rnn", {"nonlinearity": "relu"})])
+def test_the_packed_path_cuda_takes_matches_the_step_loop(kind, options, bidirectional):
+    from seqkit_native.fused import runner
+
+    from seqkit.lengths import zero_past_end
+    from seqkit.reference import run_reference
+
+    torch.manual_seed(0)
+    layer = seqkit.create_rnn(kind, 3, 5, bidirectional=bidirectional, **options).double()
+    weights = [layer.weights(0, d) for d in range(layer.num_directions)]
+    lengths = torch.tensor([6, 1, 0, 4])
+    x = zero_past_end(torch.randn(4, 6, 3, dtype=torch.float64), lengths)
+    state = tuple(torch.randn(layer.num_directions, 4, 5, dtype=torch.float64) for _ in layer.cell.state_names)
+    results = []
+    for run in (runner(kind, always_pack=True), run_reference):
+        out, final = run(layer.cell, weights, x, lengths, state)
+        results.append((out, *final, *torch.autograd.grad(random_loss(out, final), list(layer.parameters()))))
+    for a, b in zip(*results, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10)

@@ -58,8 +58,13 @@ def supports_cudnn(kind: str) -> Callable[[Cell, torch.device | None, torch.dtyp
     return supports
 
 
-def runner(kind: str) -> Callable[[Cell, Sequence[Params], Tensor, Tensor | None, State], tuple[Tensor, State]]:
-    """The ``KernelSpec.run`` for *kind*: one fused call per layer, or per direction with variable lengths."""
+def runner(
+    kind: str, *, always_pack: bool = False
+) -> Callable[[Cell, Sequence[Params], Tensor, Tensor | None, State], tuple[Tensor, State]]:
+    """The ``KernelSpec.run`` for *kind*: one fused call per layer, or per direction with variable lengths.
+
+    ``always_pack`` takes the packed path on every device (what CUDA runs), so CPU tests can check it.
+    """
 
     def run(cell: Cell, weights: Sequence[Params], x: Tensor, lengths: Tensor | None, state: State):
         op = _operator(kind, cell)
@@ -74,7 +79,7 @@ def runner(kind: str) -> Callable[[Cell, Sequence[Params], Tensor, Tensor | None
             return out, tuple(final)
         # cuDNN runs packed batches natively, in one call that keeps both directions in the weight layout
         # it reads in place. On CPU packing is slow: LSTM freezes its cell state past each end instead.
-        if x.is_cuda:
+        if x.is_cuda or always_pack:
             return _packed(op, cell, flat, x, lengths, state, train, len(weights) == 2)
         if kind == "lstm":
             if frozen_lstm.can_freeze(cell, weights):
@@ -124,7 +129,7 @@ def _hx(state: State) -> Tensor | list[Tensor]:
 
 def _packed(op, cell, flat, x, lengths, state, train, bidirectional) -> tuple[Tensor, State]:
     packed = pack_padded_sequence(x, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
-    hx = [s.index_select(1, packed.sorted_indices) for s in state]
+    hx = _hx(tuple(s.index_select(1, packed.sorted_indices) for s in state))
     data, *final = op(packed.data, packed.batch_sizes, hx, flat, cell.bias, 1, 0.0, train, bidirectional)
     result = PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
     out, _ = pad_packed_sequence(result, batch_first=True, total_length=x.shape[1])

@@ -163,3 +163,12 @@ def test_plugins_lists_what_works_and_reports_a_broken_plugin(capsys, tmp_path, 
     captured = capsys.readouterr()
     assert "gru" in {p["name"] for p in json.loads(captured.out)}
     assert captured.err.startswith("seqkit plugins: error: plugin 'broken' (distribution seqkit-broken 1.0) failed")
+
+
+def test_python_dash_m_seqkit_is_the_same_command():
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "seqkit", "plugins", "--json"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "gru" in {p["name"] for p in json.loads(result.stdout)}

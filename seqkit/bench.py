@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", choices=sorted(DTYPES), default="float32")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeat", type=int, default=20, help="timed rounds (median reported)")
-    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=3, help="untimed calls per backend first (at least 1)")
     parser.add_argument("--forward-only", action="store_true", help="time the forward pass alone, without autograd")
     parser.add_argument(
         "--option",
@@ -108,8 +108,8 @@ def _check(args: argparse.Namespace) -> tuple[torch.device, list[str]]:
     for name in ("batch", "steps", "input", "hidden", "layers", "repeat"):
         if getattr(args, name) < 1:
             raise InvalidArgumentError(f"--{name} must be at least 1, got {getattr(args, name)}")
-    if args.warmup < 0:
-        raise InvalidArgumentError(f"--warmup must be at least 0, got {args.warmup}")
+    if args.warmup < 1:  # the first call pays one-time costs (allocations, kernel selection) that are not speed
+        raise InvalidArgumentError(f"--warmup must be at least 1, got {args.warmup}")
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     if not backends:
         raise InvalidArgumentError(f"--backends must name at least one backend, got {args.backends!r}")

@@ -5,7 +5,9 @@ padded steps and zero elsewhere, carries +K into the forget gate and −K into t
 sequence's end f = σ(+big) = 1 and i = σ(−big) = 0 exactly, and c' = 1·c + 0·g = c bit for bit: the
 final c is the c at the last real step. The final h is read from the outputs there. Saturation is
 guaranteed when K outweighs everything else the gate can see (zero padding, |h| < 1, the biases and
-W_hh's rows); callers check :func:`can_freeze` and pack otherwise.
+W_hh's rows); callers check :func:`can_freeze` and pack otherwise. The bound holds from the first real
+step on (|h| < 1 there); an empty sequence starts its padding from the caller's h0, which nothing bounds,
+so its final state is taken from the initial state instead.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def run_frozen(
         hx = [state[0][d : d + 1], state[1][d : d + 1]]
         out, _, c = op(inputs, hx, flat, cell.bias, 1, 0.0, train, False, True)
         h_final.append(last_step(out, lengths, state[0][d]))
-        c_final.append(c[0])
+        c_final.append(torch.where((lengths > 0)[:, None], c[0], state[1][d]))
         outputs.append(reverse_within(out, lengths) if d else out)
     out = outputs[0] if len(outputs) == 1 else torch.cat(outputs, -1)
     return zero_past_end(out, lengths), (torch.stack(h_final), torch.stack(c_final))

@@ -78,8 +78,11 @@ def runner(
             out, *final = op(x, _hx(state), flat, cell.bias, 1, 0.0, train, len(weights) == 2, True)
             return out, tuple(final)
         # cuDNN runs packed batches natively, in one call that keeps both directions in the weight layout
-        # it reads in place. On CPU packing is slow: LSTM freezes its cell state past each end instead.
-        if x.is_cuda or always_pack:
+        # it reads in place. On CPU packing is slow: LSTM freezes its cell state past each end instead, and
+        # GRU and tanh-RNN run through the padding, where their state stays bounded. A ReLU RNN's need not:
+        # it could overflow there and turn masked gradients into 0 * inf = NaN, so it packs.
+        unbounded = kind == "rnn" and cell.nonlinearity == "relu"
+        if x.is_cuda or always_pack or unbounded:
             return _packed(op, cell, flat, x, lengths, state, train, len(weights) == 2)
         if kind == "lstm":
             if frozen_lstm.can_freeze(cell, weights):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 import warnings
-from typing import Any
+from typing import Any, TypeVar
 
 from torch import nn
 
@@ -93,17 +93,11 @@ def from_torch(module: nn.RNNBase, *, backend: str = "auto", plugins: PluginMana
             plugins=manager,
             **options,
         )
-    reference = next(module.parameters())
-    layer.to(device=reference.device, dtype=reference.dtype)
-    layer.load_state_dict(module.state_dict())
-    for name, parameter in module.named_parameters():
-        getattr(layer, name).requires_grad_(parameter.requires_grad)
-    layer.train(module.training)
-    return layer
+    return _copy_weights(module, layer)
 
 
 def to_torch(layer: Recurrent) -> nn.RNNBase:
-    """The batch-first ``torch.nn`` module equal to *layer*, where torch.nn can express it."""
+    """The batch-first ``torch.nn`` module equal to *layer* (frozen weights too), where torch.nn can express it."""
     cell = layer.cell
     if cell.torch_type is None:
         raise InvalidArgumentError(f"torch.nn has no layer equivalent to cell '{layer.kind}'")
@@ -116,11 +110,21 @@ def to_torch(layer: Recurrent) -> nn.RNNBase:
         batch_first=True,
         **cell.torch_options(),
     )
-    reference = next(layer.parameters())
-    module.to(device=reference.device, dtype=reference.dtype)
-    module.load_state_dict(layer.state_dict())
-    module.train(layer.training)
-    return module
+    return _copy_weights(layer, module)
+
+
+M = TypeVar("M", bound=nn.Module)
+
+
+def _copy_weights(source: nn.Module, target: M) -> M:
+    """*target* with *source*'s weights, device, dtype, frozen weights and train/eval mode."""
+    reference = next(source.parameters())
+    target.to(device=reference.device, dtype=reference.dtype)
+    target.load_state_dict(source.state_dict())
+    for name, parameter in source.named_parameters():
+        target.get_parameter(name).requires_grad_(parameter.requires_grad)
+    target.train(source.training)
+    return target
 
 
 def _check_int(name: str, value: object, *, minimum: int) -> int:

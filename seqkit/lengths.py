@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import torch
 from torch import Tensor
 
 from seqkit.errors import InvalidArgumentError
+
+F = TypeVar("F")
 
 
 def normalize_lengths(lengths: Tensor | None, batch: int, steps: int, device: torch.device) -> Tensor | None:
@@ -61,3 +66,21 @@ def last_step(out: Tensor, lengths: Tensor | None, initial: Tensor) -> Tensor:
     index = (lengths - 1).clamp(min=0)[:, None, None].expand(-1, 1, out.shape[2])
     last = out.gather(1, index).squeeze(1)
     return torch.where((lengths > 0)[:, None], last, initial)
+
+
+def by_direction(
+    directions: int, x: Tensor, lengths: Tensor | None, scan: Callable[[int, Tensor], tuple[Tensor, F]]
+) -> tuple[Tensor, list[F]]:
+    """Run ``scan(direction, inputs) -> (outputs, final)`` forward in time once per direction.
+
+    The reverse direction (1) scans each sequence reversed within its own length, so it starts at the real
+    end; its outputs are put back in input order. Returns the outputs concatenated on the last dimension
+    and each direction's final value.
+    """
+    outputs, finals = [], []
+    for direction in range(directions):
+        reverse = direction == 1
+        out, final = scan(direction, reverse_within(x, lengths) if reverse else x)
+        outputs.append(reverse_within(out, lengths) if reverse else out)
+        finals.append(final)
+    return (outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=-1)), finals

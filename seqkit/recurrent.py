@@ -18,6 +18,9 @@ from seqkit.registry import KernelSpec
 
 LayerState = Tensor | tuple[Tensor, ...]
 
+# What ties a layer to its plugins' kernels: shared by deep copies, left out of pickles.
+_KERNEL_STATE = ("_kernel_options", "_choices", "_last")
+
 
 class Recurrent(nn.Module):
     """A stack of recurrent layers built from one cell kind; batch-first, torch.nn-compatible weights.
@@ -128,10 +131,9 @@ class Recurrent(nn.Module):
         """A deep copy that keeps this layer's kernels (even those of a plugin manager of its own)."""
         clone = type(self).__new__(type(self))
         memo[id(self)] = clone
-        shared = ("_kernel_options", "_choices", "_last")
         for key, value in self.__dict__.items():
             clone.__dict__[key] = (
-                dict(value) if key == "_choices" else value if key in shared else copy.deepcopy(value, memo)
+                dict(value) if key == "_choices" else value if key in _KERNEL_STATE else copy.deepcopy(value, memo)
             )
         return clone
 
@@ -139,7 +141,7 @@ class Recurrent(nn.Module):
     # requested backend and finds its kernels again in the process-wide plugin manager when loaded.
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        for transient in ("_kernel_options", "_choices", "_last"):
+        for transient in _KERNEL_STATE:
             state.pop(transient, None)
         return state
 

@@ -8,21 +8,16 @@ import torch
 from torch import Tensor
 
 from seqkit.cell import Cell, Params, State
-from seqkit.lengths import reverse_within, valid_mask
+from seqkit.lengths import by_direction, valid_mask
 
 
 def run_reference(
     cell: Cell, weights: Sequence[Params], x: Tensor, lengths: Tensor | None, state: State
 ) -> tuple[Tensor, State]:
     """Run one layer (every direction in *weights*) by stepping *cell* through time. Shapes as KernelSpec.run."""
-    outputs, finals = [], []
-    for direction, params in enumerate(weights):
-        reverse = direction == 1
-        inputs = reverse_within(x, lengths) if reverse else x
-        out, final = scan(cell, params, inputs, lengths, tuple(s[direction] for s in state))
-        outputs.append(reverse_within(out, lengths) if reverse else out)
-        finals.append(final)
-    output = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=-1)
+    output, finals = by_direction(
+        len(weights), x, lengths, lambda d, inputs: scan(cell, weights[d], inputs, lengths, tuple(s[d] for s in state))
+    )
     return output, tuple(torch.stack(parts) for parts in zip(*finals))
 
 

@@ -53,27 +53,12 @@ def test_plugins_table_with_nothing_loaded(capsys, monkeypatch):
     assert "no plugins loaded" in capsys.readouterr().out
 
 
+# a small, fast shape for checking what bench reports, not how fast anything is
+TINY = ["--batch", "2", "--steps", "3", "--input", "4", "--hidden", "5", "--repeat", "1", "--warmup", "1"]
+
+
 def test_bench_reports_ratios_to_torch_nn(capsys):
-    args = [
-        "bench",
-        "gru",
-        "--batch",
-        "2",
-        "--steps",
-        "3",
-        "--input",
-        "4",
-        "--hidden",
-        "5",
-        "--repeat",
-        "2",
-        "--warmup",
-        "1",
-        "--backends",
-        "auto,reference",
-        "--json",
-    ]
-    assert main(args) == 0
+    assert main(["bench", "gru", *TINY, "--backends", "auto,reference", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     rows = {r["backend"]: r for r in report["results"]}
     assert rows["auto"]["ran"] == "native" and rows["reference"]["ran"] == "reference"
@@ -82,27 +67,7 @@ def test_bench_reports_ratios_to_torch_nn(capsys):
 
 
 def test_bench_of_a_cell_without_torch_counterpart_gives_absolute_times(capsys):
-    args = [
-        "bench",
-        "gru",
-        "--option",
-        "reset_after=false",
-        "--batch",
-        "2",
-        "--steps",
-        "3",
-        "--input",
-        "4",
-        "--hidden",
-        "5",
-        "--repeat",
-        "1",
-        "--warmup",
-        "1",
-        "--backends",
-        "reference",
-    ]
-    assert main(args) == 0
+    assert main(["bench", "gru", *TINY, "--option", "reset_after=false", "--backends", "reference"]) == 0
     rows = [line.split() for line in capsys.readouterr().out.splitlines()[2:]]
     assert rows == [["reference", "reference", rows[0][2], "-"]]
 
@@ -113,27 +78,7 @@ def test_bench_with_an_unknown_backend_exits_2(capsys):
 
 
 def test_bench_with_varied_lengths_runs_torch_nn_on_packed_sequences(capsys):
-    args = [
-        "bench",
-        "lstm",
-        "--batch",
-        "3",
-        "--steps",
-        "4",
-        "--input",
-        "2",
-        "--hidden",
-        "3",
-        "--repeat",
-        "1",
-        "--warmup",
-        "1",
-        "--lengths",
-        "varied",
-        "--bidirectional",
-        "--json",
-    ]
-    assert main(args) == 0
+    assert main(["bench", "lstm", *TINY, "--lengths", "varied", "--bidirectional", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["lengths"] == "varied"
     assert [r["backend"] for r in report["results"]] == ["auto", "reference", "torch.nn"]

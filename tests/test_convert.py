@@ -92,3 +92,5 @@ def test_from_torch_accepts_subclasses_and_keeps_frozen_weights():
     layer = seqkit.from_torch(module)
     assert layer.kind == "gru"
     assert not layer.weight_hh_l0.requires_grad and layer.weight_ih_l0.requires_grad
+    back = layer.to_torch()
+    assert not back.weight_hh_l0.requires_grad and back.weight_ih_l0.requires_grad

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from seqkit.cell import Cell, Params, State
-from seqkit.lengths import last_step, reverse_within, valid_mask, zero_past_end
+from seqkit.lengths import by_direction, last_step, valid_mask, zero_past_end
 
 K = 1.0e4
 # σ(x) is exactly 0 in float64 once exp(x) underflows (x < −745), and exactly 1 well before; keep that far
@@ -41,22 +41,22 @@ def can_freeze(cell: Cell, weights: Sequence[Params]) -> bool:
 def run_frozen(
     op: Callable, cell: Cell, weights: Sequence[Params], x: Tensor, lengths: Tensor, state: State, train: bool
 ) -> tuple[Tensor, State]:
-    """One direction per dense call; padding is zero (the runner's contract); shapes as KernelSpec.run."""
+    """One dense call per direction; padding is zero (the runner's contract); shapes as KernelSpec.run."""
     hs, steps = cell.hidden_size, x.shape[1]
     padding = (~valid_mask(lengths, steps)).to(x.dtype)[:, :, None]  # (B, T, 1)
     column = x.new_zeros(4 * hs, 1)
     column[:hs] = -K  # input gate: closed
     column[hs : 2 * hs] = K  # forget gate: open
-    outputs, h_final, c_final = [], [], []
-    for d, params in enumerate(weights):
-        inputs = torch.cat([reverse_within(x, lengths) if d else x, padding], dim=-1)
+
+    def scan(d: int, inputs: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        params = weights[d]
         flat = [torch.cat([params["weight_ih"], column], dim=1), params["weight_hh"]]
         if cell.bias:
             flat += [params["bias_ih"], params["bias_hh"]]
         hx = [state[0][d : d + 1], state[1][d : d + 1]]
-        out, _, c = op(inputs, hx, flat, cell.bias, 1, 0.0, train, False, True)
-        h_final.append(last_step(out, lengths, state[0][d]))
-        c_final.append(torch.where((lengths > 0)[:, None], c[0], state[1][d]))
-        outputs.append(reverse_within(out, lengths) if d else out)
-    out = outputs[0] if len(outputs) == 1 else torch.cat(outputs, -1)
-    return zero_past_end(out, lengths), (torch.stack(h_final), torch.stack(c_final))
+        out, _, c = op(torch.cat([inputs, padding], dim=-1), hx, flat, cell.bias, 1, 0.0, train, False, True)
+        h = last_step(out, lengths, state[0][d])
+        return out, (h, torch.where((lengths > 0)[:, None], c[0], state[1][d]))
+
+    out, finals = by_direction(len(weights), x, lengths, scan)
+    return zero_past_end(out, lengths), tuple(torch.stack(parts) for parts in zip(*finals))

@@ -11,7 +11,7 @@ from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from seqkit.cell import Cell, Params, State
-from seqkit.lengths import last_step, reverse_within, zero_past_end
+from seqkit.lengths import by_direction, last_step, zero_past_end
 from seqkit_native import frozen_lstm
 
 log = logging.getLogger(__name__)
@@ -88,16 +88,14 @@ def runner(
             if frozen_lstm.can_freeze(cell, weights):
                 return frozen_lstm.run_frozen(op, cell, weights, x, lengths, state, train)
             return _packed(op, cell, flat, x, lengths, state, train, len(weights) == 2)
-        outputs, finals = [], []
         per = len(names)
-        for d in range(len(weights)):
-            inputs = reverse_within(x, lengths) if d else x
-            out, _ = op(
-                inputs, state[0][d : d + 1], flat[d * per : (d + 1) * per], cell.bias, 1, 0.0, train, False, True
-            )
-            finals.append(last_step(out, lengths, state[0][d]))
-            outputs.append(reverse_within(out, lengths) if d else out)
-        out = outputs[0] if len(outputs) == 1 else torch.cat(outputs, -1)
+
+        def scan(d: int, inputs: Tensor) -> tuple[Tensor, Tensor]:
+            h0 = state[0][d : d + 1]
+            out, _ = op(inputs, h0, flat[d * per : (d + 1) * per], cell.bias, 1, 0.0, train, False, True)
+            return out, last_step(out, lengths, state[0][d])
+
+        out, finals = by_direction(len(weights), x, lengths, scan)
         return zero_past_end(out, lengths), (torch.stack(finals),)
 
     return run

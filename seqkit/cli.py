@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     plugins.set_defaults(handler=_plugins)
 
     from seqkit.bench import add_arguments
+    from seqkit.commands import add_commands
+
+    add_commands(commands)
 
     bench = commands.add_parser("bench", help="time a recurrent layer against torch.nn (forward+backward)")
     add_arguments(bench)
@@ -63,7 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # Texts and key=value overrides may follow options (`predict CKPT --json "text"`); argparse alone stops at them.
+    bucket = "texts" if hasattr(args, "texts") else "overrides" if hasattr(args, "overrides") else None
+    if extra and (bucket is None or any(item.startswith("-") for item in extra)):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        setattr(args, bucket, [*getattr(args, bucket), *extra])
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
     try:
         return args.handler(args)

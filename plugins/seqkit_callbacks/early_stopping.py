@@ -1,0 +1,20 @@
+"""``early_stopping``: Lightning's EarlyStopping, following the task's metric unless told otherwise."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+
+def early_stopping(
+    *, monitor: str | None = None, mode: Literal["min", "max"] | None = None, patience: int = 3, min_delta: float = 0.0
+) -> Any:
+    """Stop after *patience* validations without an improvement of at least *min_delta*.
+
+    seqkit fills ``monitor`` and ``mode`` with the run's monitored metric (the task's, or the recipe's
+    ``monitor``) when the recipe leaves them out.
+    """
+    from pytorch_lightning.callbacks import EarlyStopping
+
+    if monitor is None or mode is None:
+        raise ValueError("early_stopping needs monitor and mode (seqkit fills them in from the run)")
+    return EarlyStopping(monitor=monitor, mode=mode, patience=patience, min_delta=min_delta)

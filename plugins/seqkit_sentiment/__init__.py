@@ -1,0 +1,35 @@
+"""Sentiment classification: the ``sentiment`` task; data sources ``sentence_polarity``, ``synthetic_sentiment``."""
+
+import seqkit
+
+
+@seqkit.hookimpl
+def register_tasks(register):
+    from seqkit_sentiment.task import SentimentTask
+
+    register(
+        seqkit.Spec(
+            "sentiment", build=SentimentTask, description="text → label: embedding, any cell, pooling, classifier"
+        )
+    )
+
+
+@seqkit.hookimpl
+def register_datasets(register):
+    from seqkit_sentiment.polarity import sentence_polarity
+    from seqkit_sentiment.synthetic import synthetic_sentiment
+
+    register(
+        seqkit.Spec(
+            "sentence_polarity",
+            build=sentence_polarity,
+            description="MR sentence polarity v1.0 (Pang & Lee 2005): 5,331 positive and 5,331 negative snippets",
+        )
+    )
+    register(
+        seqkit.Spec(
+            "synthetic_sentiment",
+            build=synthetic_sentiment,
+            description="generated reviews whose polarity depends on word order (negation, contrast); offline",
+        )
+    )

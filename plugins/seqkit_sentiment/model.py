@@ -1,0 +1,72 @@
+"""The sentiment model: embedding → recurrent encoder → pooling over valid steps → classifier."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from seqkit.lengths import valid_mask
+from seqkit.recurrent import Recurrent
+from seqkit.tokenize import PAD_ID
+
+Pooling = Literal["last", "mean", "max", "attention"]
+
+
+class SentimentModel(nn.Module):
+    """``forward(tokens (B, T), lengths (B,)) -> logits (B, C)``; padding never affects the result."""
+
+    def __init__(
+        self, vocab_size: int, embed_dim: int, encoder: Recurrent, num_classes: int, pooling: Pooling, dropout: float
+    ) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD_ID)
+        self.encoder = encoder
+        self.pooling = pooling
+        self.dropout = nn.Dropout(dropout)
+        width = encoder.hidden_size * encoder.num_directions
+        self.attention = (
+            nn.Sequential(nn.Linear(width, width), nn.Tanh(), nn.Linear(width, 1, bias=False))
+            if pooling == "attention"
+            else None
+        )
+        self.classifier = nn.Linear(width, num_classes)
+
+    def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+        outputs, _ = self.encoder(self.dropout(self.embed(tokens)), lengths)  # (B, T, D*H)
+        return self.classifier(
+            self.dropout(
+                pool(
+                    outputs, lengths, self.pooling, self.attention, self.encoder.hidden_size, self.encoder.bidirectional
+                )
+            )
+        )
+
+
+def pool(
+    outputs: Tensor,
+    lengths: Tensor,
+    mode: Pooling,
+    attention: nn.Module | None = None,
+    hidden: int = 0,
+    bidirectional: bool = False,
+) -> Tensor:
+    """``(B, T, W)`` outputs → ``(B, W)`` over each sequence's valid steps only.
+
+    ``last``: the forward direction's output at the last valid step (and, bidirectional, the backward
+    direction's at the first step: each direction's final state).
+    """
+    mask = valid_mask(lengths.to(outputs.device), outputs.shape[1]).unsqueeze(-1)  # (B, T, 1)
+    if mode == "mean":
+        return (outputs * mask).sum(1) / lengths.clamp(min=1).to(outputs.dtype).unsqueeze(-1)
+    if mode == "max":
+        return outputs.masked_fill(~mask, float("-inf")).amax(1)
+    if mode == "attention":
+        scores = attention(outputs).masked_fill(~mask, float("-inf"))  # (B, T, 1)
+        return (torch.softmax(scores, dim=1) * outputs).sum(1)
+    last = (lengths - 1).clamp(min=0).to(outputs.device)
+    forward = outputs[torch.arange(outputs.shape[0], device=outputs.device), last]
+    if not bidirectional:
+        return forward
+    return torch.cat([forward[:, :hidden], outputs[:, 0, hidden:]], dim=-1)

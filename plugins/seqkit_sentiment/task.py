@@ -1,0 +1,103 @@
+"""The ``sentiment`` task: text → one label; cross-entropy, accuracy and macro F1; predict: label and probability."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from seqkit.batching import pad_sequences
+from seqkit.data import DataError, Record
+from seqkit.task import CellFactory, Task
+from seqkit.tokenize import UNK_ID, Tokenizer
+from seqkit_sentiment.model import Pooling, SentimentModel
+
+
+class SentimentTask(Task):
+    """Classify a text into one of the labels seen in training (``labels`` fixes their order instead)."""
+
+    monitor = "val/accuracy"
+    monitor_mode = "max"
+    fields = ("text", "label")
+
+    def __init__(
+        self, *, pooling: Pooling = "max", labels: list[str] | None = None, max_length: int | None = None
+    ) -> None:
+        if pooling not in ("last", "mean", "max", "attention"):
+            raise ValueError(f"pooling must be last, mean, max or attention, got {pooling!r}")
+        if max_length is not None and max_length < 1:
+            raise ValueError(f"max_length must be positive, got {max_length}")
+        self.pooling = pooling
+        self.labels = list(labels) if labels else []
+        self.max_length = max_length
+
+    def setup(self, train: Sequence[Record], tokenizer: Tokenizer) -> None:
+        if not self.labels:
+            self.labels = sorted({str(r["label"]) for r in train})
+        if len(self.labels) < 2:
+            raise DataError(f"sentiment needs at least two labels in the training split, found {self.labels}")
+
+    def texts(self, records: Sequence[Record]) -> list[str]:
+        return [r["text"] for r in records]
+
+    def encode(
+        self, record: Record, tokenizer: Tokenizer, *, source: str = "", index: int = 0
+    ) -> tuple[list[int], int]:
+        label = str(record["label"])
+        if label not in self.labels:
+            raise DataError(
+                f"{source or 'data'} record {index}: unknown label {label!r}; the task's labels are {self.labels}"
+            )
+        ids = tokenizer.encode(record["text"])[: self.max_length] or [UNK_ID]
+        return ids, self.labels.index(label)
+
+    def length(self, example: tuple[list[int], int]) -> int:
+        return len(example[0])
+
+    def collate(self, examples: list[tuple[list[int], int]]) -> dict[str, Tensor]:
+        tokens, lengths = pad_sequences([ids for ids, _ in examples])
+        return {"tokens": tokens, "lengths": lengths, "labels": torch.tensor([y for _, y in examples])}
+
+    def build_model(
+        self, cell_factory: CellFactory, tokenizer: Tokenizer, *, embed_dim: int = 128, dropout: float = 0.0
+    ) -> nn.Module:
+        return SentimentModel(
+            tokenizer.vocab_size, embed_dim, cell_factory(embed_dim), len(self.labels), self.pooling, dropout
+        )
+
+    def forward_loss(self, model: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        logits = model(batch["tokens"], batch["lengths"])
+        return F.cross_entropy(logits.float(), batch["labels"]), logits
+
+    def metrics(self) -> dict[str, Any]:
+        from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+
+        n = len(self.labels) or 2
+        return {"accuracy": MulticlassAccuracy(n, average="micro"), "f1": MulticlassF1Score(n, average="macro")}
+
+    def update_metrics(self, metrics: dict[str, Any], outputs: Tensor, batch: dict[str, Tensor]) -> None:
+        predictions = outputs.argmax(-1)
+        for metric in metrics.values():
+            metric.update(predictions, batch["labels"])
+
+    @torch.no_grad()
+    def predict(self, model: nn.Module, texts: list[str], tokenizer: Tokenizer) -> list[dict[str, Any]]:
+        model.eval()
+        device = next(model.parameters()).device
+        results = []
+        for text in texts:
+            ids = tokenizer.encode(text)[: self.max_length] or [UNK_ID]
+            logits = model(torch.tensor([ids], device=device), torch.tensor([len(ids)], device=device))
+            probs = logits.float().softmax(-1)[0]
+            best = int(probs.argmax())
+            results.append({"text": text, "label": self.labels[best], "probability": round(float(probs[best]), 4)})
+        return results
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"labels": list(self.labels)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.labels = list(state["labels"])

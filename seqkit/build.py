@@ -1,0 +1,153 @@
+"""Recipe → parts, top to bottom: seed → data → tokenizer → task → cell factory → model → LightningModule."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+import pytorch_lightning as pl
+
+import seqkit
+from seqkit.config import cell_options, data_options, split_section, validate
+from seqkit.data import DataError, as_splits
+from seqkit.datamodule import SeqkitData
+from seqkit.errors import SeqkitError
+from seqkit.layers import create_rnn
+from seqkit.module import SeqkitModule
+from seqkit.optim import optim_options
+from seqkit.plugins import PluginManager
+from seqkit.recipes import Recipe
+from seqkit.task import CellFactory, Task
+from seqkit.tokenize import Tokenizer
+
+DEFAULT_SEED = 1234
+
+
+@dataclass
+class Parts:
+    recipe: Recipe
+    seed: int
+    task: Task
+    tokenizer: Tokenizer
+    module: SeqkitModule
+    data: SeqkitData
+    monitor: str
+    mode: str
+
+
+def _args(section: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in section.items() if k != "kind"}
+
+
+def build(
+    recipe: Recipe,
+    manager: PluginManager,
+    *,
+    state: dict[str, Any] | None = None,
+    splits: tuple[str, ...] = ("train", "valid", "test"),
+) -> Parts:
+    """Every part of a run. ``state`` (a checkpoint's ``"seqkit"`` entry) restores the fitted tokenizer and
+    task instead of fitting them on the training split; *splits* limits which splits are encoded."""
+    validate(recipe, manager)
+    r = recipe.data
+    seed = r.get("seed", DEFAULT_SEED)
+    seed = DEFAULT_SEED if seed is None else seed
+    pl.seed_everything(seed, workers=True, verbose=False)
+
+    loading, source_args = split_section(r["data"], data_options)
+    loading = data_options(**loading)
+    source = r["data"]["kind"]
+    records: dict[str, list] = {}
+    if splits:  # predict reads no data: the checkpoint holds the fitted tokenizer and labels
+        produced = _call(recipe, "data", manager.datasets.get(source).build, source_args)
+        records = as_splits(produced, loading["split"], seed, source)
+        if loading["limit"] is not None:
+            records = {name: split[: loading["limit"]] for name, split in records.items()}
+    if "valid" in splits and not records["valid"]:
+        raise SeqkitError(f"data source '{source}' left no validation records; set data.split.valid above 0")
+
+    tokenizer = _call(recipe, "tokenizer", manager.tokenizers.get(r["tokenizer"]["kind"]).build, _args(r["tokenizer"]))
+    task = _call(recipe, "task", manager.tasks.get(r["task"]["kind"]).build, _args(r["task"]))
+    if state is None:
+        tokenizer.fit(task.texts(records["train"]))
+        task.setup(records["train"], tokenizer)
+    else:
+        tokenizer.load_state_dict(state["tokenizer"])
+        task.load_state_dict(state["task"])
+    examples = {
+        name: [task.encode(rec, tokenizer, source=f"{source}/{name}", index=i) for i, rec in enumerate(records[name])]
+        for name in splits
+    }
+
+    model_options = {k: v for k, v in r["model"].items() if k != "cell"}
+    model = task.build_model(cell_factory(r["model"]["cell"], manager), tokenizer, **model_options)
+    monitor = r.get("monitor") or task.monitor
+    mode = task.monitor_mode if monitor == task.monitor else ("min" if monitor.endswith("loss") else "max")
+    extra = {
+        "recipe": r,
+        "recipe_name": recipe.name,
+        "plugins": [info.as_dict() for info in manager.plugins],
+        "seqkit_version": seqkit.__version__,
+    }
+    optim = optim_options(**r.get("optim", {}))
+    module = SeqkitModule(task, model, tokenizer, optim, monitor=monitor, mode=mode, seed=seed, extra=extra)
+    data = SeqkitData(
+        task,
+        examples,
+        batch_size=loading["batch_size"],
+        eval_batch_size=loading["eval_batch_size"],
+        seed=seed,
+        num_workers=loading["num_workers"],
+    )
+    return Parts(recipe, seed, task, tokenizer, module, data, monitor, mode)
+
+
+def _call(recipe: Recipe, section: str, build: Any, options: dict[str, Any]) -> Any:
+    """*build*(**options); a builder's own rejection of a value becomes an error naming the recipe section."""
+    try:
+        return build(**options)
+    except (SeqkitError, DataError):
+        raise
+    except (ValueError, TypeError) as error:
+        kind = recipe.data[section].get("kind")
+        raise SeqkitError(f"{recipe.where(section)}: {section} '{kind}' rejected its options: {error}") from None
+
+
+def cell_factory(section: dict[str, Any], manager: PluginManager) -> CellFactory:
+    """``factory(input_size) -> Recurrent`` from ``model.cell``; a task calls it once per encoder/decoder."""
+    runner, options = split_section(section, cell_options)
+    runner = cell_options(**runner)
+
+    def factory(input_size: int) -> seqkit.Recurrent:
+        return create_rnn(
+            section["kind"],
+            input_size,
+            runner["hidden_size"],
+            num_layers=runner["num_layers"],
+            bidirectional=runner["bidirectional"],
+            dropout=runner["dropout"],
+            backend=runner["backend"],
+            plugins=manager,
+            **options,
+        )
+
+    return factory
+
+
+def callbacks(recipe: Recipe, manager: PluginManager, monitor: str, mode: str) -> list[Any]:
+    """The recipe's named callbacks; ``monitor``/``mode`` default to the run's monitored metric."""
+    built = []
+    for name, options in (recipe.data.get("callbacks") or {}).items():
+        if options is None or options is False:
+            continue
+        options = dict(options) if isinstance(options, dict) else {}
+        build = manager.callbacks.get(name).build
+        accepted = inspect.signature(build).parameters
+        if "monitor" in accepted and options.get("monitor") is None:
+            options["monitor"] = monitor
+        if "mode" in accepted and options.get("mode") is None:
+            chosen = options.get("monitor", monitor)
+            options["mode"] = mode if chosen == monitor else ("min" if chosen.endswith("loss") else "max")
+        built.append(build(**options))
+    return built

@@ -1,0 +1,141 @@
+"""The recipe commands: ``seqkit train|eval|predict|validate|ls``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from seqkit.errors import SeqkitError
+
+SPLIT_PREFIX = {"valid": "val", "test": "test"}
+LISTABLE = ("recipes", "cells", "kernels", "tasks", "datasets", "tokenizers", "callbacks")
+
+
+def add_commands(commands: Any) -> None:
+    train = commands.add_parser("train", help="train a recipe: seqkit train RECIPE [key=value ...]")
+    train.add_argument("recipe", help="a recipe file, or a recipe name from `seqkit ls recipes`")
+    train.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. trainer.max_epochs=3 resume=last")
+    train.set_defaults(handler=_train)
+
+    evaluate = commands.add_parser("eval", help="evaluate a checkpoint on the validation or test split")
+    evaluate.add_argument("checkpoint")
+    evaluate.add_argument("--split", choices=sorted(SPLIT_PREFIX), default="test")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. data.path=other/folder")
+    evaluate.set_defaults(handler=_eval)
+
+    predict = commands.add_parser("predict", help="run a checkpoint on texts")
+    predict.add_argument("checkpoint")
+    predict.add_argument("texts", nargs="*", metavar="TEXT")
+    predict.add_argument("--input", metavar="FILE", help="one text a line; - reads standard input")
+    predict.add_argument("--json", action="store_true", help="one JSON object per line")
+    predict.set_defaults(handler=_predict)
+
+    validate = commands.add_parser("validate", help="check a recipe without running it")
+    validate.add_argument("recipe")
+    validate.add_argument("overrides", nargs="*", metavar="key=value")
+    validate.set_defaults(handler=_validate)
+
+    ls = commands.add_parser("ls", help="list recipes and registered cells, kernels, tasks, datasets, tokenizers")
+    ls.add_argument("what", nargs="?", choices=LISTABLE, help="one list only")
+    ls.set_defaults(handler=_ls)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from seqkit.recipes import load_recipe
+    from seqkit.train import train
+
+    run_dir, metrics = train(load_recipe(args.recipe, args.overrides))
+    print(f"run directory: {run_dir}")
+    for name, value in sorted(metrics.items()):
+        print(f"{name}: {value:.4f}")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    import pytorch_lightning as pl
+
+    from seqkit.checkpoint import load
+
+    parts = load(args.checkpoint, args.overrides, splits=(args.split,))
+    trainer_section = parts.recipe.data.get("trainer") or {}
+    trainer = pl.Trainer(
+        accelerator=trainer_section.get("accelerator", "auto"),
+        devices=1,
+        precision=trainer_section.get("precision"),
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    loader = parts.data.loader(args.split)
+    results = (trainer.validate if args.split == "valid" else trainer.test)(
+        parts.module, dataloaders=loader, verbose=False
+    )
+    metrics = {k: round(float(v), 6) for k, v in sorted(results[0].items())}
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        for name, value in metrics.items():
+            print(f"{name}: {value:.4f}")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from seqkit.checkpoint import load
+
+    texts = list(args.texts)
+    if args.input:
+        stream = sys.stdin if args.input == "-" else _open(args.input)
+        texts += [line.rstrip("\n") for line in stream if line.strip()]
+    if not texts:
+        raise SeqkitError("nothing to predict: give texts as arguments or --input FILE")
+    parts = load(args.checkpoint)
+    for result in parts.task.predict(parts.module.model, texts, parts.tokenizer):
+        if args.json:
+            print(json.dumps(result, ensure_ascii=False))
+        else:
+            print("\t".join(str(v) for k, v in result.items() if k != "text") + "\t" + result.get("text", ""))
+    return 0
+
+
+def _open(path: str) -> Any:
+    try:
+        return open(path, encoding="utf-8")
+    except OSError as error:
+        raise SeqkitError(f"--input {path}: {error.strerror}") from None
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from seqkit.config import validate
+    from seqkit.plugins import get_plugin_manager
+    from seqkit.recipes import load_recipe
+
+    recipe = load_recipe(args.recipe, args.overrides)
+    validate(recipe, get_plugin_manager())
+    r = recipe.data
+    print(f"{recipe.path}: ok — {r['task']['kind']} on {r['data']['kind']} with {r['model']['cell']['kind']}")
+    return 0
+
+
+def _ls(args: argparse.Namespace) -> int:
+    from seqkit.plugins import get_plugin_manager
+    from seqkit.recipes import list_recipes
+
+    manager = get_plugin_manager()
+    for what in [args.what] if args.what else LISTABLE:
+        print(f"{what}:")
+        if what == "recipes":
+            rows = [(name, str(path)) for name, path in list_recipes().items()]
+        elif what == "kernels":
+            rows = [(f"{k.cell}/{k.name}", f"priority {k.priority}; {k.description}") for k in manager.kernels]
+        else:
+            rows = [(spec.name, spec.description) for spec in getattr(manager, what)]
+        width = max((len(name) for name, _ in rows), default=0)
+        for name, text in rows:
+            print(f"  {name.ljust(width)}  {text}")
+        if not rows:
+            print("  (none)")
+    return 0

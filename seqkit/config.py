@@ -1,0 +1,221 @@
+"""Validate a recipe against the registries and the builders' signatures, reporting every problem at once."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from seqkit.errors import suggest
+from seqkit.optim import optim_options
+from seqkit.plugins import PluginManager
+from seqkit.recipes import Recipe, RecipeError
+from seqkit.registry import Registry
+from seqkit.typecheck import check_arguments, type_problem
+
+SECTIONS = (
+    "seed",
+    "data",
+    "tokenizer",
+    "task",
+    "model",
+    "optim",
+    "trainer",
+    "callbacks",
+    "run_dir",
+    "resume",
+    "monitor",
+)
+REQUIRED = ("data", "tokenizer", "task", "model")
+# Keys of trainer: seqkit sets itself (where the run writes, what it logs and checkpoints).
+TRAINER_OWNED = {
+    "callbacks": "name callbacks in the recipe's callbacks section",
+    "logger": "seqkit writes CSV and TensorBoard logs into run_dir",
+    "default_root_dir": "set run_dir instead",
+    "enable_checkpointing": "seqkit always writes best.ckpt and last.ckpt",
+}
+
+
+def data_options(
+    batch_size: int = 32,
+    eval_batch_size: int | None = None,
+    split: dict[str, float] | None = None,
+    num_workers: int = 0,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """The ``data`` keys seqkit itself reads; every other key goes to the data source.
+
+    ``split`` carves validation and test sets out of sources without their own (seeded, deterministic);
+    ``limit`` keeps at most that many records of each split, for quick trials.
+    """
+    return {
+        "limit": limit,
+        "batch_size": batch_size,
+        "eval_batch_size": eval_batch_size or batch_size,
+        "split": dict(split) if split is not None else {"valid": 0.1, "test": 0.1},
+        "num_workers": num_workers,
+    }
+
+
+def cell_options(
+    hidden_size: int, num_layers: int = 1, bidirectional: bool = False, dropout: float = 0.0, backend: str = "auto"
+) -> dict[str, Any]:
+    """The ``model.cell`` keys seqkit's runner reads; every other key is an option of the cell."""
+    return dict(locals())
+
+
+def split_section(section: dict[str, Any], generic: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(seqkit's keys, the entry's keys)`` of a section, minus ``kind``."""
+    names = set(inspect.signature(generic).parameters)
+    own = {k: v for k, v in section.items() if k in names}
+    rest = {k: v for k, v in section.items() if k not in names and k != "kind"}
+    return own, rest
+
+
+def validate(recipe: Recipe, manager: PluginManager) -> None:
+    """Raise :class:`RecipeError` listing every problem of *recipe*, each with file, line and key path."""
+    problems: list[tuple[str, str]] = []
+    data = recipe.data
+    for key in data:
+        if key not in SECTIONS:
+            problems.append(
+                (key, f"unknown section{suggest(str(key), SECTIONS) or '.'} Sections: {', '.join(SECTIONS)}")
+            )
+    for key in REQUIRED:
+        if not isinstance(data.get(key), dict):
+            problems.append((key, "missing section" if key not in data else f"expected a mapping, got {data[key]!r}"))
+    for key, hint in (("seed", int | None), ("run_dir", str | None), ("resume", str | None), ("monitor", str | None)):
+        if key in data and (problem := type_problem(data[key], hint)):
+            problems.append((key, problem))
+    if isinstance(data.get("data"), dict):
+        problems += _entry(data["data"], "data", manager.datasets, "data source", data_options)
+    if isinstance(data.get("tokenizer"), dict):
+        problems += _entry(data["tokenizer"], "tokenizer", manager.tokenizers, "tokenizer")
+    task = None
+    if isinstance(data.get("task"), dict):
+        task_problems = _entry(data["task"], "task", manager.tasks, "task")
+        problems += task_problems
+        if not task_problems:
+            task = _try_build(manager.tasks, data["task"], problems)
+    if isinstance(data.get("model"), dict):
+        problems += _model(data["model"], manager, task, str(data.get("task", {}).get("kind")))
+    optim = data.get("optim", {})
+    if not isinstance(optim, dict):
+        problems.append(("optim", f"expected a mapping, got {optim!r}"))
+    else:
+        problems += check_arguments("optim", optim_options, optim, owner="optim")
+    problems += _trainer(data.get("trainer", {}))
+    problems += _callbacks(data.get("callbacks") or {}, manager)
+    if task is not None and data.get("monitor") is not None:
+        known = ["val/loss"] + [f"val/{name}" for name in task.metrics()]
+        if data["monitor"] not in known:
+            problems.append(
+                (
+                    "monitor",
+                    f"task '{data['task']['kind']}' logs no {data['monitor']!r}"
+                    f"{suggest(data['monitor'], known) or '.'} It logs: {', '.join(known)}",
+                )
+            )
+    if problems:
+        raise RecipeError([f"{recipe.where(path)}: {message}" for path, message in problems])
+
+
+def _entry(
+    section: dict, path: str, registry: Registry, what: str, generic: Any = None, skip: int = 0
+) -> list[tuple[str, str]]:
+    kind = section.get("kind")
+    problems: list[tuple[str, str]] = []
+    own, rest = split_section(section, generic) if generic else ({}, {k: v for k, v in section.items() if k != "kind"})
+    if generic:
+        problems += check_arguments(path, generic, own, owner=path)
+    if kind is None or kind == "???":
+        return [
+            *problems,
+            (f"{path}.kind", f"missing: name a registered {what}: {', '.join(registry.names()) or 'none installed'}"),
+        ]
+    if kind not in registry:
+        near = suggest(str(kind), registry.names())
+        return [
+            *problems,
+            (
+                f"{path}.kind",
+                f"unknown {what} {kind!r}{near or '.'} Registered: {', '.join(registry.names()) or 'none'}",
+            ),
+        ]
+    reserved = set(inspect.signature(generic).parameters) if generic else set()
+    return problems + check_arguments(
+        path, registry.get(kind).build, rest, skip=skip, owner=f"{what} '{kind}'", reserved=reserved
+    )
+
+
+def _try_build(registry: Registry, section: dict, problems: list[tuple[str, str]]) -> Any:
+    try:
+        return registry.get(section["kind"]).build(**{k: v for k, v in section.items() if k != "kind"})
+    except Exception as error:  # a builder's own check (a value out of range) is a recipe problem too
+        problems.append(("task", f"task '{section['kind']}' rejected its options: {error}"))
+        return None
+
+
+def _model(model: dict, manager: PluginManager, task: Any, task_kind: str) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    cell = model.get("cell")
+    if not isinstance(cell, dict):
+        problems.append(
+            (
+                "model.cell",
+                "missing: a mapping with the cell's kind and hidden_size"
+                if cell is None
+                else f"expected a mapping, got {cell!r}",
+            )
+        )
+    else:
+        problems += _entry(cell, "model.cell", manager.cells, "cell", cell_options, skip=2)
+        kind, backend = cell.get("kind"), cell.get("backend", "auto")
+        if kind in manager.cells and isinstance(backend, str):
+            names = ["auto", "reference"] + [k.name for k in manager.kernels if k.cell == kind]
+            if backend not in names:
+                problems.append(
+                    (
+                        "model.cell.backend",
+                        f"no kernel {backend!r} for cell '{kind}'{suggest(backend, names) or '.'} "
+                        f"Available: {', '.join(names)}",
+                    )
+                )
+    if task is not None:
+        options = {k: v for k, v in model.items() if k != "cell"}
+        problems += check_arguments("model", task.build_model, options, skip=2, owner=f"task '{task_kind}' model")
+    return problems
+
+
+def _trainer(trainer: Any) -> list[tuple[str, str]]:
+    if not isinstance(trainer, dict):
+        return [("trainer", f"expected a mapping of pytorch_lightning.Trainer arguments, got {trainer!r}")]
+    from pytorch_lightning import Trainer
+
+    problems = [(f"trainer.{k}", f"not settable here: {why}") for k, why in TRAINER_OWNED.items() if k in trainer]
+    rest = {k: v for k, v in trainer.items() if k not in TRAINER_OWNED}
+    return problems + check_arguments("trainer", Trainer, rest, owner="pytorch_lightning.Trainer")
+
+
+def _callbacks(callbacks: Any, manager: PluginManager) -> list[tuple[str, str]]:
+    if not isinstance(callbacks, dict):
+        return [("callbacks", f"expected a mapping of callback name to its options, got {callbacks!r}")]
+    problems: list[tuple[str, str]] = []
+    for name, options in callbacks.items():
+        if options is None or options is False:
+            continue  # switched off by an override such as callbacks.early_stopping=null
+        if name not in manager.callbacks:
+            near = suggest(str(name), manager.callbacks.names())
+            problems.append(
+                (
+                    f"callbacks.{name}",
+                    f"unknown callback{near or '.'} Registered: {', '.join(manager.callbacks.names()) or 'none'}",
+                )
+            )
+        elif options is not True and not isinstance(options, dict):
+            problems.append((f"callbacks.{name}", f"expected a mapping of options (or true), got {options!r}"))
+        else:
+            opts = options if isinstance(options, dict) else {}
+            problems += check_arguments(
+                f"callbacks.{name}", manager.callbacks.get(name).build, opts, owner=f"callback '{name}'"
+            )
+    return problems

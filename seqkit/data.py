@@ -1,0 +1,118 @@
+"""Data sources' shared plumbing: data paths, one-line data errors, reading text files, seeded splits."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import random
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from seqkit.errors import SeqkitError
+
+Record = dict[str, Any]
+SPLITS = ("train", "valid", "test")
+
+
+class DataError(SeqkitError):
+    """Bad data: the message names the file (and line) at fault and what was expected."""
+
+
+def data_error(path: str | os.PathLike, message: str, line: int | None = None) -> DataError:
+    where = f"{path}:{line}" if line is not None else str(path)
+    return DataError(f"{where}: {message}")
+
+
+def data_root() -> Path | None:
+    """``$SEQKIT_DATA``, the folder relative data paths are resolved against, when set."""
+    root = os.environ.get("SEQKIT_DATA")
+    return Path(root).expanduser() if root else None
+
+
+def resolve_path(path: str | os.PathLike) -> Path:
+    """*path* itself when absolute; else under ``$SEQKIT_DATA`` when that is set; else from the working directory."""
+    path = Path(path).expanduser()
+    root = data_root()
+    if path.is_absolute() or root is None:
+        return path
+    return root / path
+
+
+def require_file(path: Path, what: str = "data file") -> Path:
+    if not path.exists():
+        hint = (
+            ""
+            if path.is_absolute() or data_root()
+            else " (relative paths are resolved against $SEQKIT_DATA; it is unset)"
+        )
+        raise data_error(path, f"{what} not found{hint}")
+    if path.is_dir():
+        raise data_error(path, f"expected a {what}, found a directory")
+    return path
+
+
+def read_lines(path: Path, *, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
+    """``(line number, line)`` pairs of a text file, plain or ``.gz``, without line endings.
+
+    Undecodable bytes, an empty file and empty lines are errors naming the file and line.
+    """
+    require_file(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    count = 0
+    try:
+        with opener(path, "rb") as stream:
+            for count, raw in enumerate(stream, start=1):
+                try:
+                    line = raw.decode(encoding).rstrip("\r\n")
+                except UnicodeDecodeError as error:
+                    raise data_error(path, f"cannot decode byte {raw[error.start]:#04x} as {encoding}", count) from None
+                if not line.strip():
+                    raise data_error(path, "empty line (every line must hold one example)", count)
+                yield count, line
+    except (OSError, EOFError, gzip.BadGzipFile) as error:
+        raise data_error(path, f"cannot read: {error}") from None
+    if count == 0:
+        raise data_error(path, "empty file")
+
+
+def split_records(records: list[Record], fractions: Mapping[str, float], seed: int) -> dict[str, list[Record]]:
+    """A deterministic seeded train/valid/test split: shuffle with *seed*, cut by *fractions* of the whole."""
+    for name, value in fractions.items():
+        if name not in ("valid", "test"):
+            raise SeqkitError(f"data.split: unknown split {name!r}; expected valid and/or test")
+        if not 0 <= value < 1:
+            raise SeqkitError(f"data.split.{name}: expected a fraction in [0, 1), got {value}")
+    if sum(fractions.values()) >= 1:
+        raise SeqkitError(f"data.split: valid + test must leave some training data, got {dict(fractions)}")
+    order = list(range(len(records)))
+    random.Random(seed).shuffle(order)
+    n_valid = round(len(records) * fractions.get("valid", 0.0))
+    n_test = round(len(records) * fractions.get("test", 0.0))
+    pick = [records[i] for i in order]
+    return {"valid": pick[:n_valid], "test": pick[n_valid : n_valid + n_test], "train": pick[n_valid + n_test :]}
+
+
+def as_splits(
+    produced: Mapping[str, Iterable[Record]] | Iterable[Record], fractions: Mapping[str, float], seed: int, source: str
+) -> dict[str, list[Record]]:
+    """Normalize what a data source returned: its own splits, or one collection to split with *fractions*."""
+    if isinstance(produced, Mapping):
+        unknown = set(produced) - set(SPLITS)
+        if unknown:
+            raise SeqkitError(
+                f"data source '{source}' returned unknown splits {sorted(unknown)}; expected {list(SPLITS)}"
+            )
+        splits = {name: list(records) for name, records in produced.items()}
+        if "train" not in splits:
+            raise SeqkitError(f"data source '{source}' returned no 'train' split")
+        missing = [name for name in ("valid", "test") if name not in splits]
+        if missing:
+            # Carve the missing evaluation splits out of train, deterministically.
+            carved = split_records(splits["train"], {name: fractions.get(name, 0.1) for name in missing}, seed)
+            splits.update(carved)
+    else:
+        splits = split_records(list(produced), fractions, seed)
+    if not splits["train"]:
+        raise SeqkitError(f"data source '{source}' produced no training records")
+    return splits

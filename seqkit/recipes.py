@@ -1,0 +1,181 @@
+"""Recipes: find a YAML recipe by path or name, apply ``key=value`` overrides, resolve ``${}``, map keys to lines."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from seqkit.errors import SeqkitError, suggest
+
+
+class RecipeError(SeqkitError):
+    """A recipe that cannot run; every problem found, one per line, each with its file, line and key."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        if len(self.problems) == 1:
+            super().__init__(self.problems[0])
+        else:
+            super().__init__(f"{len(self.problems)} problems in the recipe:\n  " + "\n  ".join(self.problems))
+
+
+@dataclass
+class Recipe:
+    """A loaded recipe: the resolved plain data, where it came from, and which line holds each key."""
+
+    data: dict[str, Any]
+    path: Path | None
+    name: str
+    lines: dict[str, int] = field(default_factory=dict)
+    overrides: list[str] = field(default_factory=list)
+
+    def where(self, key: str) -> str:
+        """``file:line: key`` for messages; the closest enclosing key's line when *key* itself is not in the file."""
+        if key in self.overrides_keys:
+            return f"command line: {key}"
+        probe = key
+        while probe and probe not in self.lines:
+            probe = probe.rpartition(".")[0]
+        source = str(self.path) if self.path else "<recipe>"
+        return f"{source}:{self.lines[probe]}: {key}" if probe else f"{source}: {key}"
+
+    @property
+    def overrides_keys(self) -> set[str]:
+        return {item.partition("=")[0].strip() for item in self.overrides}
+
+
+def recipe_dirs() -> list[Path]:
+    """Where recipe names are looked up: ``$SEQKIT_RECIPES`` (``:``-separated), ``./recipes``, the source tree's."""
+    dirs = [Path(p) for p in os.environ.get("SEQKIT_RECIPES", "").split(os.pathsep) if p]
+    dirs.append(Path.cwd() / "recipes")
+    dirs.append(Path(__file__).resolve().parent.parent / "recipes")
+    unique: list[Path] = []
+    for d in dirs:
+        if d.is_dir() and d.resolve() not in [u.resolve() for u in unique]:
+            unique.append(d)
+    return unique
+
+
+def list_recipes() -> dict[str, Path]:
+    """Every recipe found, by name (its path under a recipe folder, without ``.yaml``)."""
+    found: dict[str, Path] = {}
+    for root in recipe_dirs():
+        for path in sorted(root.rglob("*.yaml")):
+            found.setdefault(path.relative_to(root).with_suffix("").as_posix(), path)
+    return found
+
+
+def find_recipe(name_or_path: str | os.PathLike) -> Path:
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    known = list_recipes()
+    stem = str(name_or_path).removesuffix(".yaml")
+    if stem in known:
+        return known[stem]
+    by_basename = [p for name, p in known.items() if name.rpartition("/")[2] == stem]
+    if len(by_basename) == 1:
+        return by_basename[0]
+    raise SeqkitError(
+        f"recipe {str(name_or_path)!r} not found: no such file, and no recipe of that name"
+        f"{suggest(stem, known) or '.'} `seqkit ls recipes` lists them."
+    )
+
+
+def _line_map(text: str) -> dict[str, int]:
+    """Dotted key path → 1-based line, from YAML's node tree (OmegaConf keeps no positions)."""
+    lines: dict[str, int] = {}
+
+    def walk(node: yaml.Node, prefix: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                path = f"{prefix}.{key.value}" if prefix else str(key.value)
+                lines[path] = key.start_mark.line + 1
+                walk(value, path)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                lines[f"{prefix}.{index}"] = item.start_mark.line + 1
+                walk(item, f"{prefix}.{index}")
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return lines
+    if root is not None:
+        walk(root, "")
+    return lines
+
+
+def load_recipe(name_or_path: str | os.PathLike, overrides: Sequence[str] = ()) -> Recipe:
+    """Read a recipe, apply ``key=value`` overrides and resolve interpolations; errors name file, line and key."""
+    path = find_recipe(name_or_path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        base = OmegaConf.create(text) if text.strip() else OmegaConf.create({})
+    except (yaml.YAMLError, OmegaConfBaseException) as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise RecipeError([f"{where}: not valid YAML: {getattr(error, 'problem', None) or error}"]) from None
+    if not OmegaConf.is_dict(base):
+        raise RecipeError([f"{path}: a recipe is a mapping of sections (seed, data, model, ...), not a list or value"])
+    stem = path.stem
+    return from_config(base, overrides, path=path, name=stem, lines=_line_map(text))
+
+
+def from_config(
+    base: Any,
+    overrides: Sequence[str] = (),
+    *,
+    path: Path | None = None,
+    name: str = "recipe",
+    lines: dict | None = None,
+) -> Recipe:
+    """A :class:`Recipe` from a mapping or OmegaConf config plus overrides (used for checkpoints' recipes too)."""
+    config = OmegaConf.create(base) if not OmegaConf.is_config(base) else base
+    bad = [item for item in overrides if "=" not in item or not item.partition("=")[0].strip()]
+    if bad:
+        raise RecipeError([f"command line: {item!r} is not key=value (e.g. trainer.max_epochs=3)" for item in bad])
+    try:
+        config = OmegaConf.merge(config, OmegaConf.from_dotlist(list(overrides)))
+    except OmegaConfBaseException as error:
+        raise RecipeError(
+            [f"command line: cannot apply overrides: {error.msg if hasattr(error, 'msg') else error}"]
+        ) from None
+    problems = []
+    for key in _keys(config):
+        try:
+            OmegaConf.select(config, key, throw_on_missing=False)
+        except OmegaConfBaseException as error:
+            problems.append(f"{key}: cannot resolve: {_first_line(error)}")
+    if problems:
+        recipe = Recipe({}, path, name, lines or {}, list(overrides))
+        raise RecipeError([f"{recipe.where(p.partition(':')[0])}: {p.partition(': ')[2]}" for p in problems])
+    data = OmegaConf.to_container(config, resolve=True, throw_on_missing=False)
+    return Recipe(data, path, name, lines or {}, list(overrides))
+
+
+def _keys(config: Any, prefix: str = "") -> list[str]:
+    keys = []
+    items = config.items_ex(resolve=False) if OmegaConf.is_dict(config) else enumerate(config)
+    for key, value in items:
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if OmegaConf.is_config(value):
+            keys += _keys(value, path)
+        else:
+            keys.append(path)
+    return keys
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def to_yaml(data: dict[str, Any]) -> str:
+    return OmegaConf.to_yaml(OmegaConf.create(data))

@@ -1,0 +1,75 @@
+"""The task contract: records → examples → batches, the model, its loss, metrics and predictions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from torch import Tensor, nn
+
+from seqkit.data import Record
+from seqkit.recurrent import Recurrent
+from seqkit.tokenize import Tokenizer
+
+# cell_factory(input_size) -> a seqkit.Recurrent built from the recipe's model.cell section.
+CellFactory = Callable[[int], Recurrent]
+
+
+class Task:
+    """Base class of task plugins; ``build(**task_options)`` from the recipe's ``task`` section returns one.
+
+    The wiring calls, in order: :meth:`setup` with the training records (learn a label set, ...),
+    :meth:`encode` on every record, :meth:`build_model`, then per batch :meth:`collate`,
+    :meth:`forward_loss` and :meth:`update_metrics`; :meth:`predict` serves ``seqkit predict``.
+    Everything a task learns from data goes in :meth:`state_dict`, saved in the checkpoint as plain data.
+    """
+
+    #: the metric checkpoints and early stopping follow by default, and whether larger is better
+    monitor: str = "val/loss"
+    monitor_mode: str = "min"
+    #: the record fields this task reads
+    fields: tuple[str, ...] = ()
+
+    def setup(self, train: Sequence[Record], tokenizer: Tokenizer) -> None:
+        """Learn what the task needs from the training records (e.g. the label set)."""
+
+    def texts(self, records: Sequence[Record]) -> list[str]:
+        """The texts the tokenizer is fit on; by default every field but ``label``."""
+        return [str(v) for r in records for k, v in r.items() if k != "label"]
+
+    def encode(self, record: Record, tokenizer: Tokenizer, *, source: str = "", index: int = 0) -> Any:
+        """One record → one example (token ids, label index, ...); *source*/*index* name it in errors."""
+        raise NotImplementedError
+
+    def length(self, example: Any) -> int:
+        """The example's length, for bucketing."""
+        raise NotImplementedError
+
+    def collate(self, examples: list[Any]) -> dict[str, Tensor]:
+        """Examples → one padded batch; lengths go with it so they reach the cell."""
+        raise NotImplementedError
+
+    def build_model(self, cell_factory: CellFactory, tokenizer: Tokenizer, **model_options: Any) -> nn.Module:
+        """The model; ``model_options`` are the recipe's ``model`` keys other than ``cell``."""
+        raise NotImplementedError
+
+    def forward_loss(self, model: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, Any]:
+        """``(scalar loss, outputs)``; outputs are what :meth:`update_metrics` reads."""
+        raise NotImplementedError
+
+    def metrics(self) -> dict[str, Any]:
+        """Fresh torchmetrics metrics by short name (``accuracy``, ``f1``); logged as ``val/<name>``."""
+        return {}
+
+    def update_metrics(self, metrics: dict[str, Any], outputs: Any, batch: dict[str, Tensor]) -> None:
+        raise NotImplementedError
+
+    def predict(self, model: nn.Module, texts: list[str], tokenizer: Tokenizer) -> list[dict[str, Any]]:
+        """One JSON-ready dict per input text."""
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`setup` learned."""

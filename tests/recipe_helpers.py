@@ -1,0 +1,43 @@
+"""Helpers for recipe and training tests: write recipes, run the CLI in-process, a tiny quickstart."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import yaml
+
+from seqkit.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# A few seconds of CPU: the quickstart's corpus, cut small.
+TINY = [
+    "data.size=240",
+    "data.batch_size=16",
+    "model.embed_dim=8",
+    "model.cell.hidden_size=12",
+    "trainer.max_epochs=1",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+]
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    return path
+
+
+def write_recipe(path: Path, data: dict) -> Path:
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def quickstart() -> dict:
+    return yaml.safe_load((ROOT / "recipes" / "quickstart.yaml").read_text())

@@ -1,0 +1,149 @@
+"""``seqkit validate``: every problem of a bad recipe at once, each with file, line, key path and a suggestion."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from recipe_helpers import ROOT, cli, quickstart, write, write_recipe
+
+
+@pytest.mark.parametrize("recipe", sorted((ROOT / "recipes").rglob("*.yaml")), ids=lambda p: p.stem)
+def test_shipped_recipes_are_valid(capsys, recipe):
+    code, out, err = cli(capsys, "validate", recipe)
+    assert code == 0, err
+    assert "ok" in out
+
+
+def test_first_line_of_each_recipe_is_the_command_that_runs_it():
+    for recipe in (ROOT / "recipes").rglob("*.yaml"):
+        assert recipe.read_text().startswith("# seqkit train "), recipe
+
+
+def test_recipe_found_by_name(capsys):
+    assert cli(capsys, "validate", "gru_polarity")[0] == 0
+    code, _, err = cli(capsys, "validate", "quikstart")
+    assert code == 2 and "did you mean 'quickstart'" in err
+
+
+BAD_CASES = {
+    "unknown section": ("optimizer: {lr: 0.1}", "recipe.yaml:9: optimizer: unknown section; did you mean 'optim'?"),
+    "unknown kind": (
+        "tokenizer: {kind: wrod}",
+        "recipe.yaml:8: tokenizer.kind: unknown tokenizer 'wrod'; did you mean 'word'?",
+    ),
+    "unknown data key": (
+        "data: {kind: synthetic_sentiment, sise: 10}",
+        "data.sise: unknown key for data source 'synthetic_sentiment'; did you mean 'size'?",
+    ),
+    "wrong type": (
+        "data: {kind: synthetic_sentiment, batch_size: many}",
+        "data.batch_size: expected an integer, got 'many'",
+    ),
+    "bad choice": (
+        "task: {kind: sentiment, pooling: maximum}",
+        "task.pooling: expected one of 'last', 'mean', 'max', 'attention', got 'maximum'; did you mean 'max'?",
+    ),
+    "missing required": ("model: {cell: {kind: gru}}", "model.cell.hidden_size: missing required value"),
+    "unknown cell option": (
+        "model: {cell: {kind: gru, hidden_size: 8, reset_afterr: true}}",
+        "model.cell.reset_afterr: unknown key for cell 'gru'; did you mean 'reset_after'?",
+    ),
+    "unknown backend": (
+        "model: {cell: {kind: gru, hidden_size: 8, backend: cudn}}",
+        "model.cell.backend: no kernel 'cudn' for cell 'gru'; did you mean 'cudnn'?",
+    ),
+    "trainer key": (
+        "trainer: {max_epoch: 3}",
+        "trainer.max_epoch: unknown key for pytorch_lightning.Trainer; did you mean 'max_epochs'",
+    ),
+    "optim kind": (
+        "optim: {kind: adamm}",
+        "optim.kind: expected one of 'adam', 'adamw', 'sgd', got 'adamm'; did you mean 'adam'",
+    ),
+    "schedule": ("optim: {schedule: cosin}", "did you mean 'cosine'?"),
+    "callback": (
+        "callbacks: {early_stoping: {patience: 1}}",
+        "callbacks.early_stoping: unknown callback; did you mean 'early_stopping'?",
+    ),
+    "monitor": ("monitor: val/acc", "monitor: task 'sentiment' logs no 'val/acc'; did you mean 'val/accuracy'"),
+    "missing value": ("seed: ???", "seed: expected an integer or null, got '???'"),
+    "owned trainer key": ("trainer: {logger: false}", "trainer.logger: not settable here"),
+    "interpolation": ("run_dir: ${nowhere}", "run_dir: cannot resolve"),
+}
+
+
+def _recipe_with(tmp_path, override_line):
+    base = """
+    seed: 1
+    data: {kind: synthetic_sentiment, size: 50}
+    tokenizer: {kind: word}
+    task: {kind: sentiment}
+    model:
+      cell: {kind: gru, hidden_size: 8}
+    optim: {kind: adam}
+    trainer: {max_epochs: 1}
+    """
+    key = override_line.split(":")[0]
+    lines = [line for line in textwrap.dedent(base).strip("\n").splitlines() if not line.strip().startswith(f"{key}:")]
+    if key == "model":
+        lines = [line for line in lines if "cell:" not in line]
+    return write(tmp_path / "recipe.yaml", "\n".join(lines) + "\n" + override_line + "\n")
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CASES))
+def test_bad_recipe_is_reported_with_key_and_suggestion(capsys, tmp_path, case):
+    line, expected = BAD_CASES[case]
+    recipe = _recipe_with(tmp_path, line)
+    code, out, err = cli(capsys, "validate", recipe)
+    assert code == 2, out
+    assert expected in err
+    assert str(recipe) in err
+    assert "Traceback" not in err
+
+
+def test_all_problems_reported_together(capsys, tmp_path):
+    recipe = quickstart()
+    recipe["data"]["batch_size"] = "x"
+    recipe["tokenizer"]["kind"] = "wrod"
+    recipe["model"]["cell"]["hidden_sise"] = 3
+    recipe["optimizer"] = {}
+    path = write_recipe(tmp_path / "many.yaml", recipe)
+    code, _, err = cli(capsys, "validate", path)
+    assert code == 2
+    assert "problems in the recipe" in err
+    for key in ("data.batch_size", "tokenizer.kind", "model.cell.hidden_sise", "optimizer"):
+        assert f": {key}: " in err
+    # each problem names the line of its key in the file
+    lines = path.read_text().splitlines()
+    row = next(i for i, text in enumerate(lines, 1) if "batch_size" in text)
+    assert f"{path}:{row}: data.batch_size" in err
+
+
+def test_overrides_are_validated_and_named_as_command_line(capsys):
+    code, _, err = cli(capsys, "validate", "quickstart", "trainer.max_epochs=three", "model.cell.num_layer=2")
+    assert code == 2
+    assert "command line: trainer.max_epochs: expected" in err
+    assert "command line: model.cell.num_layer: unknown key for cell 'gru'; did you mean 'num_layers'?" in err
+
+
+def test_override_without_equals_sign(capsys):
+    code, _, err = cli(capsys, "validate", "quickstart", "trainer.max_epochs")
+    assert code == 2 and "is not key=value" in err
+
+
+def test_interpolation_and_overrides_apply(tmp_path):
+    from seqkit.recipes import load_recipe
+
+    recipe = quickstart()
+    recipe["model"]["embed_dim"] = "${model.cell.hidden_size}"
+    path = write_recipe(tmp_path / "interp.yaml", recipe)
+    loaded = load_recipe(path, ["model.cell.hidden_size=24"])
+    assert loaded.data["model"]["embed_dim"] == 24
+    assert loaded.name == "interp"
+
+
+def test_invalid_yaml_names_the_line(capsys, tmp_path):
+    path = write(tmp_path / "broken.yaml", "seed: 1\ndata: {kind: table\n")
+    code, _, err = cli(capsys, "validate", path)
+    assert code == 2 and f"{path}:" in err and "not valid YAML" in err

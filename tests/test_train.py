@@ -1,0 +1,135 @@
+"""``seqkit train|eval|predict`` end to end through the CLI: run directory, metrics, checkpoints, exact resume."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from recipe_helpers import TINY, cli
+
+METRICS = {"val/accuracy", "val/f1", "val/loss", "test/accuracy", "test/f1", "test/loss"}
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """One tiny quickstart run shared by the read-only tests below."""
+    from seqkit.cli import main
+
+    run_dir = tmp_path_factory.mktemp("quick") / "run"
+    assert main(["train", "quickstart", *TINY, "trainer.max_epochs=2", f"run_dir={run_dir}"]) == 0
+    return run_dir
+
+
+def test_train_writes_the_run_directory(quick_run):
+    for name in ("best.ckpt", "last.ckpt", "recipe.yaml", "metrics.json", "logs/csv/metrics.csv"):
+        assert (quick_run / name).is_file(), name
+    assert list((quick_run / "logs" / "tensorboard").glob("events.out.tfevents.*"))
+    metrics = json.loads((quick_run / "metrics.json").read_text())
+    assert set(metrics) >= METRICS
+    assert all(0 <= metrics[k] <= 1 for k in METRICS if not k.endswith("loss"))
+    recipe = (quick_run / "recipe.yaml").read_text()
+    assert recipe.startswith("# seqkit train ") and "size: 240" in recipe  # resolved, with the overrides
+
+
+def test_checkpoint_holds_everything_eval_and_predict_need(quick_run):
+    checkpoint = torch.load(quick_run / "best.ckpt", weights_only=True)  # plain data: loads without pickle code
+    saved = checkpoint["seqkit"]
+    assert saved["task"] == {"labels": ["negative", "positive"]}
+    assert saved["tokenizer"]["itos"][:4] == ["<pad>", "<unk>", "<bos>", "<eos>"]
+    assert saved["recipe"]["data"]["kind"] == "synthetic_sentiment"
+    plugins = {p["name"]: p for p in saved["plugins"]}
+    assert plugins["sentiment"]["version"] and "tasks" in plugins["sentiment"]["registers"]
+
+
+def test_train_prints_run_directory_and_metrics(capsys, tmp_path):
+    code, out, _ = cli(capsys, "train", "quickstart", *TINY, f"run_dir={tmp_path / 'r'}")
+    assert code == 0
+    assert f"run directory: {tmp_path / 'r'}" in out
+    assert "test/accuracy: " in out and "val/f1: " in out
+
+
+def test_eval_json_matches_metrics_json(capsys, quick_run):
+    code, out, _ = cli(capsys, "eval", quick_run / "best.ckpt", "--json")
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert len(lines) == 1
+    result = json.loads(lines[0])
+    saved = json.loads((quick_run / "metrics.json").read_text())
+    assert set(result) == {"test/accuracy", "test/f1", "test/loss"}
+    assert result["test/accuracy"] == pytest.approx(saved["test/accuracy"])
+    code, out, _ = cli(capsys, "eval", quick_run / "best.ckpt", "--split", "valid", "--json")
+    assert json.loads(out)["val/f1"] == pytest.approx(saved["val/f1"])
+
+
+def test_predict_from_the_checkpoint_alone(capsys, quick_run, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no recipes, no data here: the checkpoint must suffice
+    monkeypatch.setenv("SEQKIT_DATA", str(tmp_path))
+    code, out, _ = cli(
+        capsys, "predict", quick_run / "best.ckpt", "--json", "the plot was not bad", "the cast is great"
+    )
+    assert code == 0
+    results = [json.loads(line) for line in out.strip().splitlines()]
+    assert [r["text"] for r in results] == ["the plot was not bad", "the cast is great"]
+    assert all(r["label"] in ("negative", "positive") and 0.5 <= r["probability"] <= 1 for r in results)
+    texts = tmp_path / "texts.txt"
+    texts.write_text("the movie was dull\n\nthe story felt charming\n")
+    code, out, _ = cli(capsys, "predict", quick_run / "best.ckpt", "--input", texts)
+    rows = [line.split("\t") for line in out.strip().splitlines()]
+    assert [row[2] for row in rows] == ["the movie was dull", "the story felt charming"]
+    assert all(row[0] in ("negative", "positive") and float(row[1]) >= 0.5 for row in rows)
+
+
+def test_predict_and_eval_errors(capsys, tmp_path, quick_run):
+    code, _, err = cli(capsys, "predict", tmp_path / "missing.ckpt", "text")
+    assert code == 2 and "missing.ckpt not found" in err
+    junk = tmp_path / "junk.ckpt"
+    junk.write_bytes(b"not a checkpoint")
+    code, _, err = cli(capsys, "eval", junk)
+    assert code == 2 and "not a readable seqkit checkpoint" in err
+    code, _, err = cli(capsys, "predict", quick_run / "best.ckpt")
+    assert code == 2 and "nothing to predict" in err
+
+
+def _weights(path):
+    return torch.load(path, weights_only=True)["state_dict"]
+
+
+def test_resume_continues_exactly(capsys, tmp_path):
+    """Two epochs in one go equal one epoch plus a resumed one, weight for weight (dropout included)."""
+    common = [
+        *TINY,
+        "model.dropout=0.3",
+        "optim.schedule=constant",
+        "optim.warmup_steps=20",
+        "callbacks.early_stopping=null",
+    ]
+    assert cli(capsys, "train", "quickstart", *common, "trainer.max_epochs=2", f"run_dir={tmp_path / 'a'}")[0] == 0
+    assert cli(capsys, "train", "quickstart", *common, "trainer.max_epochs=1", f"run_dir={tmp_path / 'b'}")[0] == 0
+    first = _weights(tmp_path / "b" / "last.ckpt")
+    code, _, err = cli(
+        capsys, "train", "quickstart", *common, "trainer.max_epochs=2", f"run_dir={tmp_path / 'b'}", "resume=last"
+    )
+    assert code == 0, err
+    whole, resumed = _weights(tmp_path / "a" / "last.ckpt"), _weights(tmp_path / "b" / "last.ckpt")
+    assert any(not torch.equal(first[k], resumed[k]) for k in first)  # the resumed epoch really trained
+    for key in whole:
+        assert torch.equal(whole[key], resumed[key]), key
+
+
+def test_resume_last_without_a_run(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = cli(capsys, "train", "quickstart", *TINY, "resume=last")
+    assert code == 2 and "no earlier run of 'quickstart'" in err
+
+
+def test_polarity_recipe_on_a_small_slice(capsys, tmp_path):
+    """The real-data recipe, cut to a few hundred snippets of ../shared/data/sentence_polarity."""
+    args = ["data.limit=160", "model.embed_dim=16", "model.cell.hidden_size=16", "trainer.max_epochs=1"]
+    args += ["trainer.enable_progress_bar=false", f"run_dir={tmp_path / 'mr'}"]
+    code, out, err = cli(capsys, "train", "sentiment/gru_polarity", *args)
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "mr" / "metrics.json").read_text())
+    assert set(metrics) >= METRICS
+    code, out, _ = cli(capsys, "predict", tmp_path / "mr" / "best.ckpt", "--json", "a gorgeous , witty film")
+    assert json.loads(out)["label"] in ("positive", "negative")

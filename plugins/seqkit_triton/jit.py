@@ -10,9 +10,15 @@ import triton.language as tl
 
 
 @triton.jit
+def _sigmoid(x):
+    # not tl.sigmoid: Triton's own library functions are decorated when triton is imported, for one mode only
+    return 1.0 / (1.0 + tl.exp(-x))
+
+
+@triton.jit
 def _tanh(x):
     # tanh from sigmoid: exact enough in fp32, and needs no libdevice (the interpreter has none)
-    return 2.0 * tl.sigmoid(2.0 * x) - 1.0
+    return 2.0 * _sigmoid(2.0 * x) - 1.0
 
 
 @triton.jit
@@ -28,7 +34,7 @@ def _tile(w, gate, H, ks, kmask, cols, cmask, ROWS: tl.constexpr):
 def _bias(b, gate, H, cols, cmask, HAS_BIAS: tl.constexpr):
     if HAS_BIAS:
         return tl.load(b + gate * H + cols, mask=cmask, other=0.0).to(tl.float32)
-    return tl.zeros_like(cols).to(tl.float32)
+    return cols.to(tl.float32) * 0.0
 
 
 @triton.jit
@@ -70,8 +76,8 @@ def _fwd_phase(t, PHASE: tl.constexpr, u, s_ub, s_ut, hs, y, s_yb, s_yt, gates, 
     sc = scratch + rows[:, None] * 2 * H
     if PHASE == 0:
         h_all = tl.load(hs + t * B * H + rows[:, None] * H + ks[None, :], mask=mk, other=0.0)
-        r = tl.sigmoid(tl.load(ub, mask=m, other=0.0).to(tl.float32) + _mm(h_all, wr, IEEE) + br[None, :])
-        z = tl.sigmoid(tl.load(ub + H, mask=m, other=0.0).to(tl.float32) + _mm(h_all, wz, IEEE) + bz[None, :])
+        r = _sigmoid(tl.load(ub, mask=m, other=0.0).to(tl.float32) + _mm(h_all, wr, IEEE) + br[None, :])
+        z = _sigmoid(tl.load(ub + H, mask=m, other=0.0).to(tl.float32) + _mm(h_all, wz, IEEE) + bz[None, :])
         if STORE:
             tl.store(g4, r, mask=m)
             tl.store(g4 + H, z, mask=m)

@@ -58,12 +58,12 @@ def gru_backward(
     lens = _lens(lengths, B, T, x.device)
     dA, dh0 = launch.backward(dy, dhT, hs, gates, lens, w_hh, steps, reset_after, persistent)
     dx, dw_ih, dw_hh, db_ih, db_hh = grads.parameter_grads(dA, hs, gates, x, w_ih, reset_after, b_ih is not None)
-    empty = x.new_empty(0)
-    return (
-        dx, dw_ih.to(w_ih.dtype), dw_hh.to(w_hh.dtype),
-        empty if db_ih is None else db_ih.to(w_ih.dtype), empty if db_hh is None else db_hh.to(w_hh.dtype),
-        dh0.to(x.dtype),
-    )  # fmt: skip
+
+    def cast(grad: Tensor | None, like: Tensor) -> Tensor:
+        # an op's outputs may not alias one another: each missing bias gets its own empty tensor
+        return x.new_empty(0) if grad is None else grad.to(like.dtype)
+
+    return dx, cast(dw_ih, w_ih), cast(dw_hh, w_hh), cast(db_ih, w_ih), cast(db_hh, w_hh), dh0.to(x.dtype)
 
 
 @gru_backward.register_fake

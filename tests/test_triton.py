@@ -21,11 +21,10 @@ def interpreter(monkeypatch):
     monkeypatch.setenv("TRITON_INTERPRET", "1")
 
 
-def _run(backend, reset_after, *, B, T, I, H, lengths=None, layers=1, bidirectional=False, bias=True, h0=True):
+def _run(backend, reset_after, *, B, T, I, H, lengths=None, layers=1, bidirectional=False, bias=True, h0=True, **kw):
     torch.manual_seed(0)
-    layer = seqkit.create_rnn(
-        "gru", I, H, num_layers=layers, bidirectional=bidirectional, reset_after=reset_after, bias=bias, backend=backend
-    )
+    shape = dict(num_layers=layers, bidirectional=bidirectional, **kw)  # dropout draws the same masks for both
+    layer = seqkit.create_rnn("gru", I, H, **shape, reset_after=reset_after, bias=bias, backend=backend)
     torch.manual_seed(1)
     x = torch.randn(B, T, I, requires_grad=True)
     state = torch.randn(layers * (2 if bidirectional else 1), B, H, requires_grad=True) if h0 else None
@@ -39,7 +38,7 @@ def _run(backend, reset_after, *, B, T, I, H, lengths=None, layers=1, bidirectio
 CASES = {
     "full": dict(B=3, T=6, I=5, H=20),
     "lengths": dict(B=5, T=7, I=3, H=18, lengths=[7, 1, 4, 0, 6]),  # a length-1 and an empty sequence
-    "bidirectional_2_layers": dict(B=3, T=5, I=4, H=12, lengths=[5, 1, 3], layers=2, bidirectional=True),
+    "bidirectional_2_layers": dict(B=3, T=5, I=4, H=12, lengths=[5, 1, 3], layers=2, bidirectional=True, dropout=0.25),
     "no_bias": dict(B=2, T=4, I=3, H=17, bias=False, h0=False),
     "largest": dict(B=8, T=12, I=6, H=48, lengths=[12, 3, 1, 12, 7, 9, 2, 11]),  # two batch groups
 }

@@ -25,24 +25,23 @@ def _tanh(x):
 def _tile(w, gate, H, ks, kmask, cols, cmask, ROWS: tl.constexpr):
     """A (HP, BH) tile of weight_hh's gate block: [k, c] = W[gate*H + c, k] (ROWS) or W[gate*H + k, c]."""
     mask = kmask[:, None] & cmask[None, :]
-    if ROWS:
-        return tl.load(w + (gate * H + cols[None, :]) * H + ks[:, None], mask=mask, other=0.0)
-    return tl.load(w + (gate * H + ks[:, None]) * H + cols[None, :], mask=mask, other=0.0)
+    if ROWS:  # one return per function: Triton's compiler does not take early returns everywhere
+        tile = tl.load(w + (gate * H + cols[None, :]) * H + ks[:, None], mask=mask, other=0.0)
+    else:
+        tile = tl.load(w + (gate * H + ks[:, None]) * H + cols[None, :], mask=mask, other=0.0)
+    return tile
 
 
 @triton.jit
 def _bias(b, gate, H, cols, cmask, HAS_BIAS: tl.constexpr):
-    if HAS_BIAS:
-        return tl.load(b + gate * H + cols, mask=cmask, other=0.0).to(tl.float32)
-    return cols.to(tl.float32) * 0.0
+    zero = cols.to(tl.float32) * 0.0
+    return tl.load(b + gate * H + cols, mask=cmask, other=0.0).to(tl.float32) if HAS_BIAS else zero
 
 
 @triton.jit
 def _mm(a, tile, IEEE: tl.constexpr):
     """(BB, HP) fp32 @ (HP, BH) tile -> (BB, BH) fp32; operands in the weights' dtype, fp32 ones without TF32."""
-    if IEEE:
-        return tl.dot(a.to(tile.dtype), tile, input_precision="ieee")
-    return tl.dot(a.to(tile.dtype), tile)
+    return tl.dot(a.to(tile.dtype), tile, input_precision="ieee" if IEEE else None)
 
 
 @triton.jit

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 import torch
 
@@ -57,13 +55,20 @@ def test_matches_the_reference_forward_and_backward(backend, reset_after, case):
         torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5, msg=lambda m, i=i: f"gradient {i}: {m}")
 
 
-def test_the_interpreter_really_runs_the_kernels():
+def test_the_interpreter_really_runs_the_kernels(monkeypatch):
+    from seqkit_triton import launch
     from seqkit_triton.loader import device_code, is_interpreted
 
+    modes = []
+
+    def spy(interpret):
+        modes.append(interpret)
+        return device_code(interpret)
+
+    monkeypatch.setattr(launch, "device_code", spy)
     _run("triton_step", True, B=2, T=2, I=2, H=16)
+    assert modes and all(modes)  # every launch asked for the interpreter's kernels (forward and backward)
     assert is_interpreted(device_code(True).fwd_kernel) and is_interpreted(device_code(True).bwd_kernel)
-    assert "seqkit_triton._jit_interpreted" in sys.modules
-    assert "seqkit_triton._jit_compiled" not in sys.modules  # nothing tried to compile for a GPU
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -132,3 +137,22 @@ def test_the_custom_op_passes_torch_library_opcheck():
         torch.tensor([3, 1]),
     )
     torch.library.opcheck(op.gru, (*args, False, False, True))
+
+
+def test_a_barrier_that_cannot_be_passed_raises_instead_of_hanging(monkeypatch):
+    # The interpreter runs programs one after another, so with two hidden slices the first one waits at the
+    # barrier for a program that has not started: exactly a GPU whose programs are not all resident.
+    from dataclasses import replace
+
+    from seqkit_triton import launch
+
+    real_plan = launch.plan
+
+    def two_slices(batch, hidden, device, dtype, persistent):
+        return replace(real_plan(batch, hidden, device, dtype, persistent), BH=16, slices=2)
+
+    monkeypatch.setattr(launch, "plan", two_slices)
+    monkeypatch.setattr(launch, "_MAX_SPIN", 4)
+    layer = seqkit.create_rnn("gru", 3, 20, backend="triton")
+    with pytest.raises(RuntimeError, match="timed out at a barrier"):
+        layer(torch.randn(2, 3, 3))

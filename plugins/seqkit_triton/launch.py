@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import torch
@@ -16,6 +17,8 @@ from seqkit_triton.loader import device_code
 _TILE_BYTES = 96 * 1024
 _MAX_SPIN = 1 << 22  # about a few seconds of polling before a barrier gives up and reports an error
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -28,10 +31,6 @@ class Plan:
     groups: int
     slices: int
     num_warps: int = 4
-
-    @property
-    def variant(self) -> str:
-        return "persistent" if self.persistent else "per-step"
 
 
 def _pow2(n: int, low: int = 16) -> int:
@@ -90,6 +89,8 @@ def forward(
     y = (torch.zeros if steps < T else torch.empty)(B, T, H, device=u.device, dtype=u.dtype)
     gates = (torch.zeros if steps < T else torch.empty)((T, B, 4 * H) if store else (0,), device=u.device)
     p = plan(B, H, u.device, u.dtype, persistent)
+    if persistent and not p.persistent:
+        log.debug("B=%d H=%d %s does not fit a persistent launch on this GPU: runs per-step", B, H, u.dtype)
     if steps > 0:
         scratch = hs if reset_after else torch.empty(B, 2 * H, device=u.device, dtype=torch.float32)
         counter = torch.zeros(p.groups, device=u.device, dtype=torch.int32)

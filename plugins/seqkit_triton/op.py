@@ -30,6 +30,7 @@ def gru(
     B, T = x.shape[0], x.shape[1]
     u = F.linear(x, w_ih, b_ih).contiguous()  # one GEMM for every step's input projection
     steps = _steps(lengths, T)
+    w_hh, b_hh = w_hh.contiguous(), None if b_hh is None else b_hh.contiguous()  # the kernels index row-major
     y, hs, gates, _ = launch.forward(
         u, w_hh, b_hh, h0, _lens(lengths, B, T, x.device), steps, reset_after, persistent, store
     )
@@ -56,7 +57,7 @@ def gru_backward(
         u = F.linear(x[:, :steps], w_ih, b_ih).float().transpose(0, 1)
         gates = grads.recompute_gates(u, hs, w_hh, b_hh, reset_after)
     lens = _lens(lengths, B, T, x.device)
-    dA, dh0 = launch.backward(dy, dhT, hs, gates, lens, w_hh, steps, reset_after, persistent)
+    dA, dh0 = launch.backward(dy, dhT, hs, gates, lens, w_hh.contiguous(), steps, reset_after, persistent)
     dx, dw_ih, dw_hh, db_ih, db_hh = grads.parameter_grads(dA, hs, gates, x, w_ih, reset_after, b_ih is not None)
 
     def cast(grad: Tensor | None, like: Tensor) -> Tensor:

@@ -76,3 +76,11 @@ def test_auto_skip_must_be_callable():
     good = seqkit.get_plugin_manager().kernels.get("gru/triton")
     assert replace(good, auto_skip=None).problem() is None
     assert "auto_skip must be callable" in replace(good, auto_skip=3).problem()
+
+
+def test_a_call_too_large_for_32_bit_indexing_is_refused_before_any_launch():
+    from seqkit_triton import launch
+
+    u = torch.empty_strided((2**16, 2**10, 24), (0, 0, 1))  # B*T*4H >= 2**31, in 24 floats of memory
+    with pytest.raises(seqkit.InvalidArgumentError, match="indexes with 32 bits"):
+        launch.forward(u, torch.empty(24, 8), None, torch.zeros(2**16, 8), None, 2**10, True, False, True)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from seqkit.errors import InvalidArgumentError
 from seqkit_triton.loader import device_code
 
 # A program's three (HP, BH) weight tiles stay on chip for the whole sequence; past this many bytes they
@@ -65,6 +66,15 @@ def _flags(p: Plan, dtype: torch.dtype) -> dict:
     return dict(IEEE=dtype == torch.float32, MAX_SPIN=_MAX_SPIN, BB=p.BB, BH=p.BH, HP=p.HP, num_warps=p.num_warps)
 
 
+def _check_size(u: Tensor, hidden: int) -> None:
+    # the kernels index with 32-bit integers; the largest buffer is the stored gates, (T, B, 4H)
+    if max(u.numel(), (u.shape[1] + 1) * u.shape[0] * 4 * hidden) >= 2**31:
+        raise InvalidArgumentError(
+            f"the Triton GRU indexes with 32 bits: B={u.shape[0]}, T={u.shape[1]}, H={hidden} is too large "
+            "for one call; split the batch or the sequence"
+        )
+
+
 def _check(error: Tensor) -> None:
     if int(error.item()):
         raise RuntimeError(
@@ -84,6 +94,7 @@ def forward(
     *store*) and the plan that ran.
     """
     B, T, H = u.shape[0], u.shape[1], w_hh.shape[1]
+    _check_size(u, H)
     hs = torch.empty(T + 1, B, H, device=u.device, dtype=torch.float32)
     hs[0] = h0
     y = (torch.zeros if steps < T else torch.empty)(B, T, H, device=u.device, dtype=u.dtype)

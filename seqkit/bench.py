@@ -17,6 +17,7 @@ from seqkit.layers import create_rnn
 from seqkit.recurrent import Recurrent
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16, "float16": torch.float16}
+DTYPES.update(fp32=torch.float32, fp64=torch.float64, bf16=torch.bfloat16, fp16=torch.float16)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="full",
         help="varied: lengths uniform in [1, T] (seed 0); torch.nn then runs packed sequences",
     )
-    parser.add_argument("--backends", default="auto,reference", help="comma list of backends (default auto,reference)")
+    parser.add_argument(
+        "--backends",
+        default=None,
+        help="comma list of backends (default auto,reference; with --matrix every kernel that can run here)",
+    )
     parser.add_argument("--dtype", choices=sorted(DTYPES), default="float32")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeat", type=int, default=20, help="timed rounds (median reported)")
@@ -46,7 +51,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="cell option, e.g. --option reset_after=false (repeatable)",
     )
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--json", nargs="?", const="-", default=None, metavar="FILE", help="print one JSON object, or write it to FILE"
+    )
+    parser.add_argument(
+        "--matrix",
+        action="store_true",
+        help="time every available kernel over a shape matrix (B, H, T; I = H), forward and forward+backward",
+    )
+    for axis, gpu, cpu in (
+        ("batch", "1,8,32,64,256", "1,8"),
+        ("hidden", "256,512,1024", "64"),
+        ("steps", "64,256", "16"),
+    ):
+        parser.add_argument(
+            f"--matrix-{axis}", metavar="N,N", help=f"--matrix values (default {gpu} on cuda, {cpu} on cpu)"
+        )
+    parser.add_argument(
+        "--plot", metavar="FILE", help="with --matrix: µs/step against batch size as an image (matplotlib)"
+    )
 
 
 def _parse_options(pairs: list[str]) -> dict[str, object]:
@@ -110,8 +133,9 @@ def _check(args: argparse.Namespace) -> tuple[torch.device, list[str]]:
             raise InvalidArgumentError(f"--{name} must be at least 1, got {getattr(args, name)}")
     if args.warmup < 1:  # the first call pays one-time costs (allocations, kernel selection) that are not speed
         raise InvalidArgumentError(f"--warmup must be at least 1, got {args.warmup}")
-    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    if not backends:
+    raw = args.backends if args.backends is not None else (None if args.matrix else "auto,reference")
+    backends = [b.strip() for b in (raw or "").split(",") if b.strip()]
+    if raw is not None and not backends:
         raise InvalidArgumentError(f"--backends must name at least one backend, got {args.backends!r}")
     try:
         device = torch.device(args.device)
@@ -119,6 +143,8 @@ def _check(args: argparse.Namespace) -> tuple[torch.device, list[str]]:
         raise InvalidArgumentError(f"--device {args.device!r} is not a device: {error}") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise InvalidArgumentError("--device cuda: this torch build or machine has no CUDA device")
+    if args.plot and not args.matrix:
+        raise InvalidArgumentError("--plot draws the --matrix results; add --matrix")
     return device, backends
 
 
@@ -126,6 +152,8 @@ def main(args: argparse.Namespace) -> int:
     device, backends = _check(args)
     dtype = DTYPES[args.dtype]
     options = _parse_options(args.option)
+    if args.matrix:
+        return _matrix(args, device, dtype, backends, options)
     shape = dict(num_layers=args.layers, bidirectional=args.bidirectional)
     torch.manual_seed(0)
     x = torch.randn(args.batch, args.steps, args.input, device=device, dtype=dtype, requires_grad=not args.forward_only)
@@ -169,7 +197,7 @@ def main(args: argparse.Namespace) -> int:
         ],
     }
     if args.json:
-        print(json.dumps(result))
+        _write_json(result, args.json)
         return 0
     s = result["shape"]
     print(
@@ -182,3 +210,19 @@ def main(args: argparse.Namespace) -> int:
         ratio = "-" if row["ratio_to_torch_nn"] is None else f"{row['ratio_to_torch_nn']:.3f}"
         print(f"{row['backend']:<12}{row['ran']:<12}{row['ms']:>10.2f}{ratio:>12}")
     return 0
+
+
+def _write_json(result: dict, target: str) -> None:
+    if target == "-":
+        print(json.dumps(result))
+    else:
+        with open(target, "w") as stream:
+            json.dump(result, stream, indent=1)
+
+
+def _matrix(
+    args: argparse.Namespace, device: torch.device, dtype: torch.dtype, backends: list[str], options: dict
+) -> int:
+    from seqkit import bench_matrix
+
+    return bench_matrix.main(args, device, dtype, backends or None, options)

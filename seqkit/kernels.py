@@ -67,6 +67,8 @@ def select(options: list[KernelSpec], requested: str, cell: Cell, device: torch.
     skipped = []
     for kernel in options:
         why_not = _ask(kernel, cell, device, dtype)
+        if why_not is None and kernel.auto_skip is not None:
+            why_not = _ask(kernel, cell, device, dtype, check="auto_skip")
         if why_not is None:
             reason = f"auto chose '{kernel.name}' (priority {kernel.priority}) on {where}"
             if skipped:
@@ -77,16 +79,18 @@ def select(options: list[KernelSpec], requested: str, cell: Cell, device: torch.
     raise KernelUnavailableError(f"no kernel can run {cell!r} on {where}: " + "; ".join(skipped))
 
 
-def _ask(kernel: KernelSpec, cell: Cell, device: torch.device | None, dtype: torch.dtype | None) -> str | None:
-    """The kernel's ``supports`` answer; a kernel whose check fails is the plugin's fault, and says so."""
+def _ask(
+    kernel: KernelSpec, cell: Cell, device: torch.device | None, dtype: torch.dtype | None, check: str = "supports"
+) -> str | None:
+    """The kernel's ``supports`` (or ``auto_skip``) answer; a check that fails is the plugin's fault, and says so."""
     try:
-        answer = kernel.supports(cell, device, dtype)
+        answer = getattr(kernel, check)(cell, device, dtype)
     except Exception as exc:
         raise PluginError(
-            f"kernel '{kernel.key}' of {kernel.provenance} failed in supports(): {type(exc).__name__}: {one_line(exc)}"
+            f"kernel '{kernel.key}' of {kernel.provenance} failed in {check}(): {type(exc).__name__}: {one_line(exc)}"
         ) from exc
     if answer is not None and not isinstance(answer, str):
-        raise PluginError(f"kernel '{kernel.key}' of {kernel.provenance}: supports() must return None or a reason")
+        raise PluginError(f"kernel '{kernel.key}' of {kernel.provenance}: {check}() must return None or a reason")
     return answer
 
 

@@ -67,7 +67,9 @@ class KernelSpec:
     when it can. ``device`` and ``dtype`` are None when only the cell's options are being checked
     (at construction, before the layer knows where it will run).
 
-    ``backend: auto`` picks the supporting kernel with the highest ``priority``.
+    ``backend: auto`` picks the supporting kernel with the highest ``priority``. ``auto_skip(cell, device,
+    dtype) -> str | None``, when given, says why auto should pass the kernel over although it can run
+    (e.g. it runs there only in a slow emulator); an explicit request ignores it.
     """
 
     cell: str
@@ -76,6 +78,7 @@ class KernelSpec:
     supports: Callable[..., str | None]
     priority: int = 0
     description: str = ""
+    auto_skip: Callable[..., str | None] | None = None
     provenance: Provenance | None = field(default=None, compare=False)
 
     @property
@@ -89,8 +92,8 @@ class KernelSpec:
                 return f"its {label} must be an identifier, got {value!r}"
         if self.name in RESERVED_KERNEL_NAMES:
             return f"the kernel name {self.name!r} is reserved"
-        for label, value in (("run", self.run), ("supports", self.supports)):
-            if not callable(value):
+        for label, value in (("run", self.run), ("supports", self.supports), ("auto_skip", self.auto_skip)):
+            if not callable(value) and not (label == "auto_skip" and value is None):
                 return f"{label} must be callable, got {value!r}"
         if isinstance(self.priority, bool) or not isinstance(self.priority, int):
             return f"priority must be an integer, got {self.priority!r}"

@@ -1,0 +1,51 @@
+"""``seqkit bench --matrix``: what it reports over a (tiny) shape matrix, not how fast anything is."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from seqkit.cli import main
+
+TINY = ["--matrix-batch", "1,2", "--matrix-hidden", "8", "--matrix-steps", "3", "--repeat", "1", "--warmup", "1"]
+
+
+def test_matrix_times_every_kernel_that_runs_here_both_passes(capsys, monkeypatch):
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    assert main(["bench", "gru", "--matrix", *TINY, "--dtype", "fp32", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    rows = report["rows"]
+    assert {(r["B"], r["H"], r["T"]) for r in rows} == {(1, 8, 3), (2, 8, 3)}
+    assert {r["backend"] for r in rows} == {"native", "reference", "torch.nn"}
+    assert {r["pass"] for r in rows} == {"forward", "forward+backward"}
+    for row in rows:
+        assert row["us_per_step"] > 0 and row["tokens_per_s"] > 0
+        assert row["max_error_vs_fp64"] < 1e-5
+        assert row["peak_bytes"] is None  # measured on CUDA only
+        if row["backend"] == "torch.nn":
+            assert row["ratio_to_torch_nn"] == 1.0
+
+
+def test_matrix_writes_json_to_a_file_and_prints_a_table(capsys, tmp_path):
+    target = tmp_path / "out.json"
+    args = ["bench", "gru", "--matrix", *TINY, "--backends", "reference", "--option", "reset_after=false"]
+    assert main([*args, "--json", str(target)]) == 0
+    out = capsys.readouterr().out
+    assert "us/step" in out and "tokens/s" in out
+    rows = json.loads(target.read_text())["rows"]
+    assert {r["backend"] for r in rows} == {"reference"}  # no torch.nn for a reset_before GRU
+    assert all(r["ratio_to_torch_nn"] is None for r in rows)
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--plot", "x.png"], "--plot draws the --matrix results; add --matrix"),
+        (["--matrix", "--matrix-hidden", "8,x"], "--matrix-hidden expects a comma list of integers"),
+        (["--matrix", "--matrix-steps", "0"], "--matrix-steps values must be at least 1"),
+    ],
+)
+def test_matrix_argument_errors_are_one_line(capsys, extra, message):
+    assert main(["bench", "gru", "--repeat", "1", *extra]) == 2
+    assert message in capsys.readouterr().err

@@ -70,9 +70,11 @@ def register_kernels(register: Callable) -> None:
 def register_tasks(register: Callable) -> None:
     """Register tasks: ``register(seqkit.Spec(name, build, description))``.
 
-    A task builds its model from a cell factory and the tokenizers, and defines the loss, the
-    torchmetrics metrics per stage and decoding; ``build(**options)`` receives the recipe's ``task``
-    keys other than ``kind``.
+    ``build(**options)`` receives the recipe's ``task`` keys other than ``kind`` and returns a
+    :class:`seqkit.task.Task`: it learns what it needs from the training records (a label set), encodes
+    records, builds its model from a cell factory and the tokenizer (the recipe's ``model`` keys other
+    than ``cell`` are arguments of its ``build_model``), and defines the loss, the torchmetrics metrics
+    (logged as ``val/<name>`` and ``test/<name>``) and prediction.
     """
 
 
@@ -80,9 +82,13 @@ def register_tasks(register: Callable) -> None:
 def register_datasets(register: Callable) -> None:
     """Register data sources: ``register(seqkit.Spec(name, build, description))``.
 
-    ``build(**options)`` receives the recipe's ``data`` keys other than ``kind`` and returns the splits
-    (``train``, ``valid``, ``test``) as iterables of records such as ``{"text", "label"}`` or
-    ``{"source", "target"}``. Data sources read local files; nothing may download at test time.
+    ``build(**options)`` receives the recipe's ``data`` keys other than ``kind`` and seqkit's own
+    (``batch_size``, ``eval_batch_size``, ``split``, ``num_workers``, ``limit``). It returns either one
+    list of records such as ``{"text", "label"}`` or ``{"source", "target"}``, which seqkit splits with
+    the recipe's seeded ``split`` fractions, or a mapping with ``train`` and optionally ``valid`` and
+    ``test``. Resolve relative paths with :func:`seqkit.data.resolve_path` (``$SEQKIT_DATA``) and
+    report bad data with :func:`seqkit.data.data_error` (file and line). Nothing may download unless
+    the recipe asks (``download: true``), and never at test time.
     """
 
 
@@ -90,8 +96,9 @@ def register_datasets(register: Callable) -> None:
 def register_tokenizers(register: Callable) -> None:
     """Register tokenizers: ``register(seqkit.Spec(name, build, description))``.
 
-    ``build(**options)`` receives the recipe's ``tokenizer`` keys other than ``kind``; the tokenizer is
-    fit on the training split and saved with the checkpoint.
+    ``build(**options)`` receives the recipe's ``tokenizer`` keys other than ``kind`` and returns a
+    :class:`seqkit.tokenize.Tokenizer` (ids 0–3 are ``<pad> <unk> <bos> <eos>``). It is fit on the
+    training split and its ``state_dict()`` (plain data) is saved with the checkpoint.
     """
 
 
@@ -99,8 +106,10 @@ def register_tokenizers(register: Callable) -> None:
 def register_callbacks(register: Callable) -> None:
     """Register Lightning callbacks a recipe may name: ``register(seqkit.Spec(name, build, description))``.
 
-    ``build(**options)`` returns a ``pytorch_lightning.Callback``; a recipe lists them under
-    ``callbacks`` by ``kind``.
+    ``build(**options)`` returns a ``pytorch_lightning.Callback``. A recipe names them as keys of its
+    ``callbacks`` mapping with their options as values (``callbacks: {early_stopping: {patience: 3}}``;
+    ``callbacks.early_stopping=null`` switches one off). Where the builder takes ``monitor`` and
+    ``mode`` and the recipe leaves them out, seqkit passes the run's monitored metric.
     """
 
 

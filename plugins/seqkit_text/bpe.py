@@ -32,8 +32,9 @@ class BPETokenizer(Tokenizer):
         model = lib.Tokenizer(lib.models.BPE(unk_token=UNK))
         steps = [lib.normalizers.NFKC()] + ([lib.normalizers.Lowercase()] if self.lowercase else [])
         model.normalizer = lib.normalizers.Sequence(steps)
-        model.pre_tokenizer = lib.pre_tokenizers.Whitespace()
-        model.decoder = lib.decoders.BPEDecoder()
+        # Metaspace keeps word boundaries in the pieces, so decode restores the spaces.
+        model.pre_tokenizer = lib.pre_tokenizers.Metaspace()
+        model.decoder = lib.decoders.Metaspace()
         return model
 
     def fit(self, texts: Iterable[str]) -> BPETokenizer:

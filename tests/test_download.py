@@ -1,0 +1,89 @@
+"""Fetching a canonical archive when online: SHA-256 verified, cached, resumable, atomic — tested offline."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import io
+import tarfile
+import threading
+
+import pytest
+from seqkit_sentiment.polarity import sentence_polarity
+
+from seqkit.data import DataError
+from seqkit.download import fetch
+
+
+def _archive(tmp_path):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, text in (("rt-polarity.pos", "un film charmant , très réussi\n"), ("rt-polarity.neg", "dull\n")):
+            data = text.encode("latin-1")  # as the canonical archive is
+            info = tarfile.TarInfo(f"rt-polaritydata/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    path = tmp_path / "rt-polaritydata.tar.gz"
+    path.write_bytes(buffer.getvalue())
+    return path, hashlib.sha256(buffer.getvalue()).hexdigest()
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQKIT_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_polarity_downloads_when_absent_and_then_reads_the_cache(tmp_path, cache):
+    archive, digest = _archive(tmp_path)
+    records = sentence_polarity(str(tmp_path / "absent"), download=True, url=archive.as_uri(), sha256=digest)
+    assert records == [
+        {"text": "un film charmant , très réussi", "label": "positive"},
+        {"text": "dull", "label": "negative"},
+    ]
+    assert (cache / "rt-polaritydata.tar.gz").is_file()
+    archive.unlink()  # offline from now on: the cache serves
+    assert sentence_polarity(str(tmp_path / "absent"), download=True, url=archive.as_uri(), sha256=digest) == records
+
+
+def test_corrupted_archive_is_rejected_and_not_cached(tmp_path, cache):
+    archive, digest = _archive(tmp_path)
+    archive.write_bytes(archive.read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(DataError, match="corrupted .*expected " + digest):
+        sentence_polarity(str(tmp_path / "absent"), download=True, url=archive.as_uri(), sha256=digest)
+    assert not list(cache.iterdir())  # neither the archive nor a partial file
+
+
+def test_download_resumes_a_partial_file(tmp_path, cache):
+    payload = bytes(range(256)) * 400
+    digest = hashlib.sha256(payload).hexdigest()
+    requests = []
+
+    class Ranged(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            start = int(self.headers.get("Range", "bytes=0-")[6:].rstrip("-"))
+            requests.append(start)
+            self.send_response(206 if start else 200)
+            self.send_header("Content-Length", str(len(payload) - start))
+            self.end_headers()
+            self.wfile.write(payload[start:])
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Ranged)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        cache.mkdir()
+        (cache / "blob.bin.part").write_bytes(payload[:30000])  # an interrupted earlier download
+        path = fetch(f"http://127.0.0.1:{server.server_port}/blob.bin", digest)
+    finally:
+        server.shutdown()
+    assert requests == [30000]  # only the rest was fetched
+    assert path.read_bytes() == payload
+    assert not (cache / "blob.bin.part").exists()
+
+
+def test_unreachable_url_is_a_clear_error(tmp_path, cache):
+    with pytest.raises(DataError, match="download failed"):
+        fetch((tmp_path / "nowhere.tar.gz").as_uri(), "0" * 64)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
 from seqkit.build import build, callbacks
+from seqkit.checkpoint_io import AtomicCheckpointIO
 from seqkit.errors import SeqkitError
 from seqkit.plugins import PluginManager, get_plugin_manager
 from seqkit.recipes import Recipe, to_yaml
@@ -59,7 +61,12 @@ def trainer_options(recipe: Recipe) -> dict[str, Any]:
     # Our batch sampler shards batches per process itself (Lightning would replace it otherwise).
     options.setdefault("use_distributed_sampler", False)
     options.setdefault("log_every_n_steps", 10)
+    options["plugins"] = [*_as_list(options.get("plugins")), AtomicCheckpointIO()]
     return options
+
+
+def _as_list(value: Any) -> list[Any]:
+    return [] if value is None else list(value) if isinstance(value, (list, tuple)) else [value]
 
 
 def train(recipe: Recipe, manager: PluginManager | None = None) -> tuple[Path, dict[str, float]]:
@@ -75,7 +82,9 @@ def train(recipe: Recipe, manager: PluginManager | None = None) -> tuple[Path, d
     run_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(
         run_dir / "recipe.yaml",
-        f"# seqkit train {run_dir / 'recipe.yaml'}\n" + to_yaml(_without(recipe.data, "resume")),
+        # with its run_dir, so `seqkit train <run>/recipe.yaml resume=last` continues this very run
+        f"# seqkit train {run_dir / 'recipe.yaml'}\n"
+        + to_yaml({**_without(recipe.data, "resume"), "run_dir": str(run_dir)}),
     )
 
     checkpoint = ModelCheckpoint(
@@ -100,11 +109,17 @@ def train(recipe: Recipe, manager: PluginManager | None = None) -> tuple[Path, d
         default_root_dir=run_dir,
     )
     log.info("run directory: %s", run_dir)
-    trainer.fit(parts.module, datamodule=parts.data, ckpt_path=str(resume) if resume else None)
-    if trainer.interrupted:
-        raise SeqkitError(
-            f"training interrupted; resume with: seqkit train {run_dir / 'recipe.yaml'} resume={run_dir / 'last.ckpt'}"
+    try:
+        trainer.fit(parts.module, datamodule=parts.data, ckpt_path=str(resume) if resume else None)
+    except SystemExit:
+        if not trainer.interrupted:
+            raise
+        # Lightning exits on Ctrl-C; say how to continue instead, and let the CLI report the interruption.
+        print(
+            f"seqkit train: to continue: seqkit train {run_dir / 'recipe.yaml'} resume={run_dir / 'last.ckpt'}",
+            file=sys.stderr,
         )
+        raise KeyboardInterrupt from None
     best = checkpoint.best_model_path or str(run_dir / "last.ckpt")
     metrics: dict[str, float] = {}
     for results in (

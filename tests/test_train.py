@@ -133,3 +133,52 @@ def test_polarity_recipe_on_a_small_slice(capsys, tmp_path):
     assert set(metrics) >= METRICS
     code, out, _ = cli(capsys, "predict", tmp_path / "mr" / "best.ckpt", "--json", "a gorgeous , witty film")
     assert json.loads(out)["label"] in ("positive", "negative")
+
+
+def test_ctrl_c_keeps_the_last_checkpoint_and_resume_finishes_the_run(capsys, tmp_path, monkeypatch):
+    """Interrupted in its second epoch, a run keeps epoch 1's last.ckpt intact; resuming ends where an
+    uninterrupted run ends."""
+    import signal
+
+    from seqkit.module import SeqkitModule
+
+    common = [*TINY, "callbacks.early_stopping=null", "optim.schedule=constant", "trainer.max_epochs=2"]
+    assert cli(capsys, "train", "quickstart", *common, f"run_dir={tmp_path / 'whole'}")[0] == 0
+
+    original = SeqkitModule.training_step
+
+    def interrupted(self, batch, batch_idx):
+        if self.current_epoch == 1 and batch_idx == 3:
+            raise KeyboardInterrupt
+        return original(self, batch, batch_idx)
+
+    monkeypatch.setattr(SeqkitModule, "training_step", interrupted)
+    try:
+        code, _, err = cli(capsys, "train", "quickstart", *common, f"run_dir={tmp_path / 'cut'}")
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # Lightning ignores further Ctrl-C
+    assert code == 130 and "interrupted" in err and "resume=" in err
+    checkpoint = torch.load(tmp_path / "cut" / "last.ckpt", weights_only=True)
+    assert checkpoint["epoch"] == 0 and not list((tmp_path / "cut").glob(".*partial"))
+    monkeypatch.setattr(SeqkitModule, "training_step", original)
+    code, _, err = cli(capsys, "train", tmp_path / "cut" / "recipe.yaml", "resume=last")
+    assert code == 0, err
+    whole, resumed = _weights(tmp_path / "whole" / "last.ckpt"), _weights(tmp_path / "cut" / "last.ckpt")
+    assert all(torch.equal(whole[k], resumed[k]) for k in whole)
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        ["model.cell.kind=lstm", "model.cell.num_layers=2", "model.cell.bidirectional=true", "task.pooling=attention"],
+        ["model.cell.kind=rnn", "task.pooling=mean", "trainer.precision=bf16-mixed", "tokenizer.kind=char"],
+        ["model.cell.reset_after=false", "task.pooling=last", "tokenizer.kind=bpe", "tokenizer.vocab_size=60"],
+    ],
+    ids=["lstm-2layer-bidirectional-attention", "rnn-mean-bf16-char", "gru-reset-before-last-bpe"],
+)
+def test_any_cell_pooling_tokenizer_and_precision_train(capsys, tmp_path, variant):
+    code, out, err = cli(capsys, "train", "quickstart", *TINY, *variant, f"run_dir={tmp_path}")
+    assert code == 0, err
+    assert 0 <= json.loads((tmp_path / "metrics.json").read_text())["test/accuracy"] <= 1
+    code, out, _ = cli(capsys, "predict", tmp_path / "best.ckpt", "--json", "the plot was not bad")
+    assert json.loads(out)["label"] in ("positive", "negative")

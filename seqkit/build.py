@@ -90,7 +90,7 @@ def build(
         "plugins": [info.as_dict() for info in manager.plugins],
         "seqkit_version": seqkit.__version__,
     }
-    optim = optim_options(**r.get("optim", {}))
+    optim = optim_options(**(r.get("optim") or {}))
     module = SeqkitModule(task, model, tokenizer, optim, monitor=monitor, mode=mode, seed=seed, extra=extra)
     data = SeqkitData(
         task,

@@ -97,13 +97,14 @@ def validate(recipe: Recipe, manager: PluginManager) -> None:
         if not task_problems:
             task = _try_build(manager.tasks, data["task"], problems)
     if isinstance(data.get("model"), dict):
-        problems += _model(data["model"], manager, task, str(data.get("task", {}).get("kind")))
-    optim = data.get("optim", {})
+        task_kind = data["task"].get("kind") if isinstance(data.get("task"), dict) else None
+        problems += _model(data["model"], manager, task, str(task_kind))
+    optim = data.get("optim") or {}
     if not isinstance(optim, dict):
         problems.append(("optim", f"expected a mapping, got {optim!r}"))
     else:
         problems += check_arguments("optim", optim_options, optim, owner="optim")
-    problems += _trainer(data.get("trainer", {}))
+    problems += _trainer(data.get("trainer") or {})
     problems += _callbacks(data.get("callbacks") or {}, manager)
     if task is not None and data.get("monitor") is not None:
         known = ["val/loss"] + [f"val/{name}" for name in task.metrics()]

@@ -147,3 +147,33 @@ def test_invalid_yaml_names_the_line(capsys, tmp_path):
     path = write(tmp_path / "broken.yaml", "seed: 1\ndata: {kind: table\n")
     code, _, err = cli(capsys, "validate", path)
     assert code == 2 and f"{path}:" in err and "not valid YAML" in err
+
+
+def test_sections_of_the_wrong_shape(capsys, tmp_path):
+    path = write(tmp_path / "shapes.yaml", "data: [1, 2]\ntokenizer: word\ntask: 5\nmodel: {cell: gru}\ntrainer:\n")
+    code, _, err = cli(capsys, "validate", path)
+    assert code == 2
+    assert f"{path}:1: data: expected a mapping, got [1, 2]" in err
+    assert "tokenizer: expected a mapping, got 'word'" in err
+    assert "task: expected a mapping, got 5" in err
+    assert "model.cell: expected a mapping, got 'gru'" in err
+
+
+def test_ls_lists_recipes_and_registries(capsys):
+    code, out, _ = cli(capsys, "ls")
+    assert code == 0
+    for expected in ("recipes:", "quickstart", "sentiment/gru_polarity", "cells:", "gru ", "kernels:", "gru/native"):
+        assert expected in out
+    for expected in (
+        "tasks:",
+        "sentiment ",
+        "datasets:",
+        "sentence_polarity",
+        "table",
+        "tokenizers:",
+        "bpe",
+        "callbacks:",
+    ):
+        assert expected in out
+    code, out, _ = cli(capsys, "ls", "tokenizers")
+    assert out.splitlines()[0] == "tokenizers:" and "recipes:" not in out

@@ -22,6 +22,11 @@ class SentimentModel(nn.Module):
     ) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD_ID)
+        # Unit-length vectors rather than torch's N(0, 1): Adam moves every weight by about lr per step, so
+        # embeddings of size ~1 per coordinate barely change for epochs (on MR: 62% vs 73% after one epoch).
+        nn.init.normal_(self.embed.weight, std=embed_dim**-0.5)
+        with torch.no_grad():
+            self.embed.weight[PAD_ID].zero_()
         self.encoder = encoder
         self.pooling = pooling
         self.dropout = nn.Dropout(dropout)

@@ -57,6 +57,7 @@ def test_plugins_table_with_nothing_loaded(capsys, monkeypatch):
 TINY = ["--batch", "2", "--steps", "3", "--input", "4", "--hidden", "5", "--repeat", "1", "--warmup", "1"]
 
 
+@pytest.mark.usefixtures("without_onednn")
 def test_bench_reports_ratios_to_torch_nn(capsys):
     assert main(["bench", "gru", *TINY, "--backends", "auto,reference", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)

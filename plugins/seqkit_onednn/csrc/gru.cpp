@@ -18,6 +18,7 @@
 using dnnl::memory;
 using tag = memory::format_tag;
 using dt = memory::data_type;
+constexpr dt f32 = dt::f32;
 
 namespace {
 
@@ -43,18 +44,17 @@ struct Problem {
       : T(T), B(B), I(I), H(H), lbr(lbr), type(type) {}
   Problem(const at::Tensor& x, const at::Tensor& w_iter, bool lbr)
       : Problem(x.size(0), x.size(1), x.size(2), w_iter.size(1), lbr, data_type(x)) {}
-  memory::desc src_layer() const { return {{T, B, I}, type, tag::ntc}; }
-  memory::desc dst_layer() const { return {{T, B, H}, type, tag::ntc}; }
-  memory::desc iter() const { return {{1, 1, B, H}, type, tag::ldnc}; }
+  memory::desc src_layer(dt t) const { return {{T, B, I}, t, tag::ntc}; }
+  memory::desc dst_layer(dt t) const { return {{T, B, H}, t, tag::ntc}; }
+  memory::desc iter(dt t) const { return {{1, 1, B, H}, t, tag::ldnc}; }
+  memory::desc src_layer() const { return src_layer(type); }
+  memory::desc dst_layer() const { return dst_layer(type); }
+  memory::desc iter() const { return iter(type); }
   memory::desc user_w_layer(dt t) const { return {{1, 1, I, 3, H}, t, tag::ldgoi}; }
   memory::desc user_w_iter(dt t) const { return {{1, 1, H, 3, H}, t, tag::ldgoi}; }
   memory::desc any_w_layer(dt t) const { return {{1, 1, I, 3, H}, t, tag::any}; }
   memory::desc any_w_iter(dt t) const { return {{1, 1, H, 3, H}, t, tag::any}; }
   memory::desc bias() const { return {{1, 1, lbr ? 4 : 3, H}, dt::f32, tag::ldgo}; }
-  // backward: gradients of activations in the data type, of weights in the weights' type (oneDNN's bf16 rule
-  // is checked at primitive creation: an unsupported combination is an error that names itself)
-  memory::desc diff_w_layer(dt t) const { return any_w_layer(t); }
-  memory::desc diff_w_iter(dt t) const { return any_w_iter(t); }
 };
 
 // Scratch memory is ours to give (not allocated by oneDNN at every call): fresh pages are slow to fault in.
@@ -135,16 +135,20 @@ std::vector<at::Tensor> backward_impl(const at::Tensor& x, const at::Tensor& h0,
   auto fwd = forward_pd<Fwd>(p, dnnl::prop_kind::forward_training);
   typename Bwd::primitive_desc pd(cpu_engine(), dnnl::prop_kind::backward, dnnl::rnn_direction::unidirectional_left2right,
                                   p.src_layer(), p.iter(), p.any_w_layer(p.type), p.any_w_iter(p.type), p.bias(),
-                                  p.dst_layer(), p.iter(), p.src_layer(), p.iter(), p.diff_w_layer(p.type),
-                                  p.diff_w_iter(p.type), p.bias(), p.dst_layer(), p.iter(), fwd,
+                                  p.dst_layer(), p.iter(), p.src_layer(f32), p.iter(f32), p.any_w_layer(f32),
+                                  p.any_w_iter(f32), p.bias(), p.dst_layer(f32), p.iter(f32), fwd,
                                   user_scratchpad());
   TORCH_CHECK(static_cast<int64_t>(pd.workspace_desc().get_size()) <= ws.numel(),
               "seqkit_onednn: the workspace does not match the backward primitive");
   dnnl::stream s(cpu_engine());
-  auto dx = at::empty_like(x);
-  auto dh0 = at::empty_like(h0);
-  auto dw_layer = at::empty_like(w_layer);
-  auto dw_iter = at::empty_like(w_iter);
+  // oneDNN computes every gradient in float32, bfloat16 layers included
+  auto f = x.options().dtype(at::kFloat);
+  auto dy32 = dy.to(at::kFloat).contiguous();
+  auto dhT32 = dhT.to(at::kFloat).contiguous();
+  auto dx = at::empty(x.sizes(), f);
+  auto dh0 = at::empty(h0.sizes(), f);
+  auto dw_layer = at::empty(w_layer.sizes(), f);
+  auto dw_iter = at::empty(w_iter.sizes(), f);
   auto dbias = at::zeros_like(bias);
   auto wl = as_needed(wrap(p.user_w_layer(p.type), w_layer), pd.weights_layer_desc(), s);
   auto wi = as_needed(wrap(p.user_w_iter(p.type), w_iter), pd.weights_iter_desc(), s);
@@ -162,21 +166,22 @@ std::vector<at::Tensor> backward_impl(const at::Tensor& x, const at::Tensor& h0,
       {DNNL_ARG_DST_LAYER, wrap(p.dst_layer(), y)},
       {DNNL_ARG_DST_ITER, wrap(p.iter(), hT)},
       {DNNL_ARG_WORKSPACE, wrap(pd.workspace_desc(), ws)},
-      {DNNL_ARG_DIFF_DST_LAYER, wrap(p.dst_layer(), dy)},
-      {DNNL_ARG_DIFF_DST_ITER, wrap(p.iter(), dhT)},
-      {DNNL_ARG_DIFF_SRC_LAYER, wrap(p.src_layer(), dx)},
-      {DNNL_ARG_DIFF_SRC_ITER, wrap(p.iter(), dh0)},
+      {DNNL_ARG_DIFF_DST_LAYER, wrap(p.dst_layer(f32), dy32)},
+      {DNNL_ARG_DIFF_DST_ITER, wrap(p.iter(f32), dhT32)},
+      {DNNL_ARG_DIFF_SRC_LAYER, wrap(p.src_layer(f32), dx)},
+      {DNNL_ARG_DIFF_SRC_ITER, wrap(p.iter(f32), dh0)},
       {DNNL_ARG_DIFF_WEIGHTS_LAYER, dwl},
       {DNNL_ARG_DIFF_WEIGHTS_ITER, dwi},
       {DNNL_ARG_DIFF_BIAS, wrap(p.bias(), dbias)},
       {DNNL_ARG_SCRATCHPAD, scratchpad(pd.scratchpad_desc())}};
   typename Bwd::primitive(pd).execute(s, args);
-  auto user_dwl = wrap(p.user_w_layer(p.type), dw_layer);
-  auto user_dwi = wrap(p.user_w_iter(p.type), dw_iter);
+  auto user_dwl = wrap(p.user_w_layer(f32), dw_layer);
+  auto user_dwi = wrap(p.user_w_iter(f32), dw_iter);
   dnnl::reorder(dwl, user_dwl).execute(s, dwl, user_dwl);
   dnnl::reorder(dwi, user_dwi).execute(s, dwi, user_dwi);
   s.wait();
-  return {dx, dh0, dw_layer, dw_iter, dbias};
+  auto type = x.scalar_type();  // gradients in each input's own type
+  return {dx.to(type), dh0.to(type), dw_layer.to(type), dw_iter.to(type), dbias};
 }
 
 void check(const std::vector<at::Tensor>& ts) {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import logging
 import os
@@ -127,8 +128,11 @@ def _build() -> ModuleType:
     _ensure_ninja()
     from torch.utils import cpp_extension
 
-    folder = cache_dir()
+    # one folder per oneDNN installation, so environments with different ones do not rebuild over each other
+    digest = hashlib.sha256(f"{found.include}|{found.lib}".encode()).hexdigest()[:10]
+    folder = cache_dir() / digest
     folder.mkdir(parents=True, exist_ok=True)
+    log.info("loading the oneDNN GRU extension from %s (the first time, it is built: about half a minute)", folder)
     start = time.perf_counter()
     module = cpp_extension.load(
         name="seqkit_onednn_gru",
@@ -145,7 +149,10 @@ def _build() -> ModuleType:
     return module
 
 
-def reset() -> None:
-    """Forget this process's outcome, so the next use locates and loads again (for tests)."""
-    global _loaded, _failure
-    _loaded, _failure = None, None
+if __name__ == "__main__":  # python -m seqkit_onednn.build: build now (CI, images) and say where and how long
+    begin = time.perf_counter()
+    try:
+        built = extension()
+    except Unavailable as reason:
+        sys.exit(f"onednn unavailable: {reason}")
+    print(f"oneDNN {built.version()} GRU extension ready in {time.perf_counter() - begin:.1f} s: {built.__file__}")

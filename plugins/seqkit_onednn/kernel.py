@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import torch
 from torch import Tensor
@@ -40,16 +41,20 @@ def onednn_bias(cell: Cell, params: Params, like: Tensor) -> Tensor:
     return torch.stack([u, r, *candidate])
 
 
+@lru_cache(maxsize=256)
+def _workspace_bytes(batch: int, steps: int, inputs: int, hidden: int, reset_after: bool, bf16: bool) -> int:
+    return build.extension().workspace_bytes(batch, steps, inputs, hidden, reset_after, bf16)
+
+
 class _Direction(torch.autograd.Function):
     """One layer and direction forward in time; backward through oneDNN's backward primitive and its workspace."""
 
     @staticmethod
     def forward(ctx, x, h0, w_layer, w_iter, bias, reset_after):
-        ext = build.extension()
         batch, steps, inputs = x.shape
-        size = ext.workspace_bytes(batch, steps, inputs, h0.shape[1], reset_after, x.dtype == torch.bfloat16)
+        size = _workspace_bytes(batch, steps, inputs, h0.shape[1], reset_after, x.dtype == torch.bfloat16)
         ctx.lease = Lease(size)  # the node keeps it until the graph is freed
-        y, h_last = ext.gru_forward(x, h0, w_layer, w_iter, bias, ctx.lease.buffer, reset_after, True)
+        y, h_last = build.extension().gru_forward(x, h0, w_layer, w_iter, bias, ctx.lease.buffer, reset_after, True)
         ctx.reset_after = reset_after
         ctx.save_for_backward(x, h0, w_layer, w_iter, bias, y, h_last)
         return y, h_last

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import random
 
 import pytest
 import torch
@@ -203,3 +204,24 @@ def test_a_failed_build_is_a_reason_not_a_crash(monkeypatch):
     layer(torch.randn(2, 3, I))
     assert layer.backend == "native"
     assert "building the oneDNN extension failed: RuntimeError: Error building extension" in layer.backend_reason
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_random_gru_configurations_in_float32(seed):
+    """test_random_sweep's shapes, lengths and options (gru only), in float32 where oneDNN computes."""
+    from tests.test_random_sweep import _config, _run
+
+    rng = random.Random(seed)
+    c = _config(rng)
+    while c["kind"] != "gru":
+        c = _config(rng)
+    torch.manual_seed(seed)
+    shape = dict(num_layers=c["num_layers"], bidirectional=c["bidirectional"], **c["options"])
+    reference = seqkit.create_rnn("gru", c["input_size"], c["hidden_size"], backend="reference", **shape)
+    layer = seqkit.create_rnn("gru", c["input_size"], c["hidden_size"], backend="onednn", **shape)
+    layer.load_state_dict(reference.state_dict())
+    x = torch.randn(*c["x_shape"], c["input_size"])
+    state = torch.randn_like(reference.init_state(x.shape[0])) if c["with_state"] else None
+    lengths = None if c["lengths"] is None else torch.tensor(c["lengths"])
+    for a, b in zip(_run(layer, x, lengths, state), _run(reference, x, lengths, state), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)

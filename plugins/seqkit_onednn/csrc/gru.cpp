@@ -190,12 +190,28 @@ void check(const std::vector<at::Tensor>& ts) {
   }
 }
 
+// oneDNN reads raw memory by the descriptors: shapes and types must be exactly what they describe.
+void check_problem(const at::Tensor& x, const at::Tensor& h0, const at::Tensor& w_layer, const at::Tensor& w_iter,
+                   const at::Tensor& bias, bool reset_after) {
+  TORCH_CHECK(x.dim() == 3 && w_iter.dim() == 2, "seqkit_onednn: x must be (B, T, I)");
+  auto B = x.size(0), I = x.size(2), H = w_iter.size(1);
+  TORCH_CHECK(h0.sizes() == at::IntArrayRef({B, H}), "seqkit_onednn: h0 must be (B, H)");
+  TORCH_CHECK(w_layer.sizes() == at::IntArrayRef({3 * H, I}), "seqkit_onednn: w_layer must be (3H, I)");
+  TORCH_CHECK(w_iter.sizes() == at::IntArrayRef({3 * H, H}), "seqkit_onednn: w_iter must be (3H, H)");
+  TORCH_CHECK(bias.sizes() == at::IntArrayRef({reset_after ? 4 : 3, H}) && bias.scalar_type() == at::kFloat,
+              "seqkit_onednn: bias must be float32 (4, H) for reset_after, (3, H) otherwise");
+  for (const auto* t : {&h0, &w_layer, &w_iter}) {
+    TORCH_CHECK(t->scalar_type() == x.scalar_type(), "seqkit_onednn: x, h0 and weights must share a dtype");
+  }
+}
+
 }  // namespace
 
 std::vector<at::Tensor> gru_forward(const at::Tensor& x, const at::Tensor& h0, const at::Tensor& w_layer,
                                     const at::Tensor& w_iter, const at::Tensor& bias, const at::Tensor& ws,
                                     bool reset_after, bool training) {
   check({x, h0, w_layer, w_iter, bias, ws});
+  check_problem(x, h0, w_layer, w_iter, bias, reset_after);
   try {
     if (reset_after) return forward_impl<dnnl::lbr_gru_forward>(x, h0, w_layer, w_iter, bias, ws, true, training);
     return forward_impl<dnnl::gru_forward>(x, h0, w_layer, w_iter, bias, ws, false, training);
@@ -209,6 +225,8 @@ std::vector<at::Tensor> gru_backward(const at::Tensor& x, const at::Tensor& h0, 
                                      const at::Tensor& hT, const at::Tensor& ws, const at::Tensor& dy,
                                      const at::Tensor& dhT, bool reset_after) {
   check({x, h0, w_layer, w_iter, bias, y, hT, ws, dy, dhT});
+  check_problem(x, h0, w_layer, w_iter, bias, reset_after);
+  TORCH_CHECK(dy.sizes() == y.sizes() && dhT.sizes() == hT.sizes(), "seqkit_onednn: gradients' shapes differ");
   try {
     if (reset_after)
       return backward_impl<dnnl::lbr_gru_forward, dnnl::lbr_gru_backward>(x, h0, w_layer, w_iter, bias, y, hT, ws,

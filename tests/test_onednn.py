@@ -225,3 +225,18 @@ def test_random_gru_configurations_in_float32(seed):
     lengths = None if c["lengths"] is None else torch.tensor(c["lengths"])
     for a, b in zip(_run(layer, x, lengths, state), _run(reference, x, lengths, state), strict=True):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+def test_bench_times_onednn_beside_the_other_kernels(capsys):
+    import json
+
+    from seqkit.cli import main
+
+    tiny = ["--batch", "2", "--steps", "3", "--input", "4", "--hidden", "5", "--repeat", "1", "--warmup", "1"]
+    assert main(["bench", "gru", *tiny, "--backends", "onednn,native,reference", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["results"]
+    assert [(r["backend"], r["ran"]) for r in rows] == [
+        ("onednn", "onednn"), ("native", "native"), ("reference", "reference"), ("torch.nn", "torch.nn")
+    ]  # fmt: skip
+    assert main(["bench", "gru", *tiny, "--option", "reset_after=false", "--backends", "onednn,reference"]) == 0
+    assert "onednn      onednn" in capsys.readouterr().out

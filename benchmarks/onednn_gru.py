@@ -31,25 +31,31 @@ CONFIGS = [
     {"H": 512},
     # the polarity recipe's shape: embeddings of 128, a bidirectional GRU of 256, batches of 64 real sentences
     {"B": 64, "bidirectional": True, "lengths": "polarity"},
+    # the same with a length-bucketing sampler: 64 neighbours in length order
+    {"B": 64, "bidirectional": True, "lengths": "polarity bucketed"},
 ]
 
 
-def polarity_lengths(batch: int) -> list[int]:
-    """Word counts of *batch* sentences drawn (seed 0) from sentence_polarity, as an unbucketed batch has them."""
+def polarity_lengths(batch: int, bucketed: bool = False) -> list[int]:
+    """Word counts of *batch* sentences drawn (seed 0) from sentence_polarity, as an unbucketed batch has them;
+    *bucketed*: the middle *batch* of 8 * *batch* such sentences sorted by length, as a bucketing sampler's."""
     folder = Path(os.environ.get("SEQKIT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
     counts = []
     for name in ("rt-polarity.neg", "rt-polarity.pos"):
         text = (folder / "sentence_polarity" / name).read_bytes().decode("latin-1")
         counts += [len(line.split()) for line in text.splitlines() if line.strip()]
-    return random.Random(0).sample(counts, batch)
+    if not bucketed:
+        return random.Random(0).sample(counts, batch)
+    pool = sorted(random.Random(0).sample(counts, 8 * batch))
+    return pool[4 * batch : 5 * batch]
 
 
 def run(config: dict) -> dict:
     c = {**DEFAULT, **config}
     dtype = getattr(torch, c["dtype"])
     lengths = None
-    if c["lengths"] == "polarity":
-        lengths = torch.tensor(polarity_lengths(c["B"]))
+    if c["lengths"] in ("polarity", "polarity bucketed"):
+        lengths = torch.tensor(polarity_lengths(c["B"], bucketed=c["lengths"] == "polarity bucketed"))
         c["T"] = int(lengths.max())
     torch.manual_seed(0)
     x = torch.randn(c["B"], c["T"], c["I"], dtype=dtype, requires_grad=True)
@@ -71,7 +77,7 @@ def run(config: dict) -> dict:
     times = measure(contenders, REPEAT, 3, torch.device("cpu"))
     if lengths is not None:
         low, high, mean = int(lengths.min()), int(lengths.max()), float(lengths.float().mean())
-        c["lengths"] = f"polarity (seed 0; {low}..{high}, mean {mean:.1f})"
+        c["lengths"] = f"{c['lengths']} (seed 0; {low}..{high}, mean {mean:.1f})"
     return {
         "config": c,
         "threads": torch.get_num_threads(),

@@ -1,6 +1,7 @@
 """The onednn GRU kernel against torch.nn.GRU, both formulations, in one process: one JSON object per line.
 
     python benchmarks/onednn_gru.py > results.jsonl && python benchmarks/onednn_table.py results.jsonl
+    python benchmarks/onednn_gru.py 0 7 >> results.jsonl   # again, configurations 0 and 7 of CONFIGS only
 
 Each configuration times, in interleaved rounds (median), forward+backward of: onednn reset-after, onednn
 reset-before, native (torch's fused GRU, reset-after) and torch.nn.GRU with the same weights and inputs.
@@ -88,6 +89,7 @@ def run(config: dict) -> dict:
 
 
 if __name__ == "__main__":
-    for config in CONFIGS:
+    chosen = [CONFIGS[int(i)] for i in sys.argv[1:]] or CONFIGS
+    for config in chosen:
         print(json.dumps(run(config)), flush=True)
         print(f"done {config}", file=sys.stderr)

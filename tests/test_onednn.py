@@ -185,6 +185,17 @@ def test_without_the_library_auto_falls_back_and_records_why(monkeypatch, tmp_pa
         seqkit.create_rnn("gru", I, H, backend="onednn")
 
 
+def test_the_wheels_are_found_by_their_file_lists(monkeypatch, tmp_path):
+    import sysconfig
+
+    monkeypatch.delenv("SEQKIT_ONEDNN_ROOT", raising=False)
+    monkeypatch.setattr(sysconfig, "get_paths", lambda: {"data": str(tmp_path)})  # not the interpreter's prefix
+    found = build.locate()
+    assert (found.include / "oneapi/dnnl/dnnl.hpp").is_file() and (found.lib / "libdnnl.so.3").is_file()
+    monkeypatch.setenv("SEQKIT_ONEDNN_ROOT", str(found.lib.parent))  # an explicit prefix is used as is
+    assert build.locate() == found
+
+
 @pytest.mark.usefixtures("forget_the_build")
 def test_without_a_compiler_the_reason_says_so(monkeypatch):
     monkeypatch.setenv("CXX", "no-such-compiler")

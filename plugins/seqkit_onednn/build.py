@@ -46,7 +46,7 @@ def _prefixes() -> list[Path]:
         for f in files:  # the wheels put files under <prefix>/include and <prefix>/lib, outside site-packages
             if f.name in ("dnnl.hpp", "libdnnl.so.3") and f.parent.name in ("dnnl", "lib"):
                 path = Path(f.locate()).resolve()
-                found.append(path.parents[2] if f.name == "dnnl.hpp" else path.parents[1])
+                found.append(path.parents[3] if f.name == "dnnl.hpp" else path.parents[1])
     found.append(Path(sysconfig.get_paths()["data"]))  # the venv's (or interpreter's) prefix
     return list(dict.fromkeys(found))
 

@@ -21,7 +21,7 @@ DTYPES.update(fp32=torch.float32, fp64=torch.float64, bf16=torch.bfloat16, fp16=
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("cell", help="registered cell kind, e.g. gru")
+    parser.add_argument("cell", help="registered cell kind, e.g. gru; or 'cells': every cell with all its kernels")
     parser.add_argument("--batch", type=int, default=32, help="B (default 32)")
     parser.add_argument("--steps", type=int, default=100, help="T (default 100)")
     parser.add_argument("--input", type=int, default=128, help="I (default 128)")

@@ -39,6 +39,10 @@ def _plugins(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    if args.cell == "cells":  # every registered cell at once
+        from seqkit.bench_cells import main as bench_cells
+
+        return bench_cells(args)
     from seqkit.bench import main as bench_main
 
     return bench_main(args)

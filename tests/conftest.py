@@ -24,6 +24,14 @@ def fresh_plugins(monkeypatch):
     seqkit.set_plugin_manager(None)
 
 
+@pytest.fixture
+def without_onednn(monkeypatch):
+    """Leave out the optional ``onednn`` kernel (the extra), which outranks ``native`` for GRU on CPU where installed:
+    for tests of auto's choice among the kernels every installation has."""
+    monkeypatch.setenv("SEQKIT_DISABLE_PLUGINS", "onednn")
+    seqkit.set_plugin_manager(None)
+
+
 def pytest_collection_modifyitems(config, items):
     if torch.cuda.is_available():
         return

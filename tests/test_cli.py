@@ -8,7 +8,8 @@ import subprocess
 
 import pytest
 
-from seqkit.cli import main
+import seqkit
+from seqkit.cli import build_parser, main
 
 SEQKIT = shutil.which("seqkit")
 
@@ -57,6 +58,7 @@ def test_plugins_table_with_nothing_loaded(capsys, monkeypatch):
 TINY = ["--batch", "2", "--steps", "3", "--input", "4", "--hidden", "5", "--repeat", "1", "--warmup", "1"]
 
 
+@pytest.mark.usefixtures("without_onednn")
 def test_bench_reports_ratios_to_torch_nn(capsys):
     assert main(["bench", "gru", *TINY, "--backends", "auto,reference", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -82,6 +84,29 @@ def test_bench_with_varied_lengths_runs_torch_nn_on_packed_sequences(capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["lengths"] == "varied"
     assert [r["backend"] for r in report["results"]] == ["auto", "reference", "torch.nn"]
+
+
+def test_bench_cells_times_every_cell_with_each_kernel_that_can_run_it(capsys):
+    from seqkit.bench_cells import available_kernels
+
+    assert main(["bench", "cells", *TINY, "--json"]) == 0
+    reports = json.loads(capsys.readouterr().out)
+    assert [r["cell"] for r in reports] == seqkit.get_plugin_manager().cells.names()
+    for report in reports:
+        backends = [r["backend"] for r in report["results"]]
+        assert backends[-2:] == ["reference", "torch.nn"] and "cudnn" not in backends
+        assert all(r["ran"] == r["backend"] for r in report["results"])
+    gru = next(r for r in reports if r["cell"] == "gru")
+    args = build_parser().parse_args(["bench", "cells", *TINY])
+    assert [r["backend"] for r in gru["results"]][:-1] == available_kernels("gru", args)
+
+
+def test_bench_cells_prints_one_table(capsys):
+    assert main(["bench", "cells", *TINY]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("cells forward+backward  B=2 T=3 I=4 H=5")
+    assert lines[1].split() == ["cell", "backend", "ms", "x", "torch.nn"]
+    assert any(line.split()[:2] == ["lstm", "native"] for line in lines)
 
 
 @pytest.mark.parametrize(

@@ -83,6 +83,7 @@ def test_the_two_formulations_differ_with_the_same_weights():
     assert not torch.allclose(after(x)[0], before(x)[0], atol=1e-4)
 
 
+@pytest.mark.usefixtures("without_onednn")
 def test_reset_before_chooses_the_reference_kernel_and_says_why_not_native():
     layer = seqkit.create_rnn("gru", 3, 4, reset_after=False)
     assert layer.backend == "reference"

@@ -29,6 +29,7 @@ def counting_kernel(name, priority, only_dtype):
     return hooks, calls
 
 
+@pytest.mark.usefixtures("without_onednn")
 def test_auto_chooses_native_on_cpu_and_reports_what_it_skipped():
     layer = seqkit.create_rnn("gru", 3, 4)
     assert layer.backend == "native"
@@ -36,6 +37,7 @@ def test_auto_chooses_native_on_cpu_and_reports_what_it_skipped():
         assert "auto chose 'native' (priority 50) on cpu/float32; skipped 'cudnn':" in layer.backend_reason
 
 
+@pytest.mark.usefixtures("without_onednn")
 def test_auto_follows_the_device_and_dtype_of_each_call():
     hooks, calls = counting_kernel("fast64", priority=500, only_dtype=torch.float64)
     manager = seqkit.PluginManager([("fast64", hooks)])

@@ -71,7 +71,7 @@ def test_load_list_naming_a_missing_plugin_is_an_error(monkeypatch):
 
 
 def test_disabled_plugins_are_not_loaded(monkeypatch):
-    monkeypatch.setenv("SEQKIT_DISABLE_PLUGINS", "native")
+    monkeypatch.setenv("SEQKIT_DISABLE_PLUGINS", "native,onednn")
     layer = seqkit.create_rnn("gru", 2, 3)
     assert "native" not in {p.name for p in seqkit.get_plugin_manager().plugins}
     assert layer.backend == "reference"

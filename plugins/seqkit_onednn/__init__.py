@@ -1,0 +1,19 @@
+"""Kernel ``onednn`` (CPU) for gru, both formulations, on oneDNN's fused GRU primitives (the ``onednn`` extra)."""
+
+import seqkit
+
+
+@seqkit.hookimpl
+def register_kernels(register):
+    from seqkit_onednn import kernel, support
+
+    register(
+        seqkit.KernelSpec(
+            cell="gru",
+            name="onednn",
+            run=kernel.run,
+            supports=support.supports,
+            priority=support.PRIORITY,
+            description="oneDNN's fused GRU primitives (lbr_gru, gru) on CPU; needs the 'onednn' extra",
+        )
+    )

@@ -1,0 +1,105 @@
+"""The ``onednn`` GRU kernel: torch.nn's layout in, oneDNN's fused primitives per direction, exact lengths."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+import torch
+from torch import Tensor
+
+from seqkit.cell import Cell, Params, State
+from seqkit.lengths import by_direction, last_step, zero_past_end
+from seqkit.reference import run_reference
+from seqkit_onednn import build
+from seqkit_onednn.workspace import Lease
+
+_NO_WORKSPACE = torch.empty(0, dtype=torch.uint8)
+
+
+def _onednn_gates(w: Tensor, hs: int) -> Tensor:
+    """torch's gate blocks (r, z, n) in oneDNN's order (u = z, r, o = n); differentiable, so gradients map back."""
+    return torch.cat([w[hs : 2 * hs], w[:hs], w[2 * hs :]])
+
+
+def onednn_bias(cell: Cell, params: Params, like: Tensor) -> Tensor:
+    """oneDNN's float32 bias ``(G, H)`` from torch's ``bias_ih`` and ``bias_hh``.
+
+    u and r see ``b_i + b_h`` in both formulations, so one bias each is exact (autograd routes its gradient to
+    both). Reset-after (lbr_gru) keeps the candidate's two biases apart, since r multiplies only ``W_hn h + b_hn``:
+    G = 4, the last being u' = b_hn. Reset-before adds ``b_hn`` after ``W_hn (r ⊙ h)``, outside the reset, so
+    it folds into one bias: G = 3.
+    """
+    hs = cell.hidden_size
+    gates = 4 if cell.reset_after else 3
+    if not cell.bias:
+        return torch.zeros(gates, hs, dtype=torch.float32, device=like.device)
+    b_i, b_h = params["bias_ih"].float(), params["bias_hh"].float()
+    u = b_i[hs : 2 * hs] + b_h[hs : 2 * hs]
+    r = b_i[:hs] + b_h[:hs]
+    candidate = [b_i[2 * hs :], b_h[2 * hs :]] if cell.reset_after else [b_i[2 * hs :] + b_h[2 * hs :]]
+    return torch.stack([u, r, *candidate])
+
+
+@lru_cache(maxsize=256)
+def _workspace_bytes(batch: int, steps: int, inputs: int, hidden: int, reset_after: bool, bf16: bool) -> int:
+    return build.extension().workspace_bytes(batch, steps, inputs, hidden, reset_after, bf16)
+
+
+class _Direction(torch.autograd.Function):
+    """One layer and direction forward in time; backward through oneDNN's backward primitive and its workspace."""
+
+    @staticmethod
+    def forward(ctx, x, h0, w_layer, w_iter, bias, reset_after):
+        batch, steps, inputs = x.shape
+        size = _workspace_bytes(batch, steps, inputs, h0.shape[1], reset_after, x.dtype == torch.bfloat16)
+        ctx.lease = Lease(size)  # the node keeps it until the graph is freed
+        y, h_last = build.extension().gru_forward(x, h0, w_layer, w_iter, bias, ctx.lease.buffer, reset_after, True)
+        ctx.reset_after = reset_after
+        ctx.save_for_backward(x, h0, w_layer, w_iter, bias, y, h_last)
+        return y, h_last
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, dy, dh_last):
+        x, h0, w_layer, w_iter, bias, y, h_last = ctx.saved_tensors
+        dy = torch.zeros_like(y) if dy is None else dy.contiguous()
+        dh_last = torch.zeros_like(h_last) if dh_last is None else dh_last.contiguous()
+        grads = build.extension().gru_backward(
+            x, h0, w_layer, w_iter, bias, y, h_last, ctx.lease.buffer, dy, dh_last, ctx.reset_after
+        )
+        return (*grads, None)
+
+
+def direction(cell: Cell, params: Params, x: Tensor, h0: Tensor) -> tuple[Tensor, Tensor]:
+    """``(B, T, I)`` and ``(B, H)`` -> outputs ``(B, T, H)`` and the state after step T, in torch.nn's layout."""
+    hs = cell.hidden_size
+    w_layer = _onednn_gates(params["weight_ih"], hs).contiguous()
+    w_iter = _onednn_gates(params["weight_hh"], hs).contiguous()
+    bias = onednn_bias(cell, params, x).contiguous()
+    x, h0 = x.contiguous(), h0.contiguous()
+    inputs = (x, h0, w_layer, w_iter, bias)
+    if torch.is_grad_enabled() and any(t.requires_grad for t in inputs):
+        return _Direction.apply(*inputs, cell.reset_after)
+    y, h_last = build.extension().gru_forward(*inputs, _NO_WORKSPACE, cell.reset_after, False)
+    return y, h_last
+
+
+def run(cell: Cell, weights: Sequence[Params], x: Tensor, lengths: Tensor | None, state: State) -> tuple[Tensor, State]:
+    """``KernelSpec.run``: one oneDNN call per direction; shapes as there.
+
+    oneDNN has no variable lengths. A GRU's output is its state, so each direction runs the whole padded
+    batch and each sequence's final state is read at its last real step (the reverse direction first
+    reverses every sequence within its own length); outputs past an end are zeroed. Gradients reaching the
+    padded steps are zero, so they change nothing.
+    """
+    if x.shape[0] == 0:  # oneDNN rejects an empty batch; there is nothing to compute
+        return run_reference(cell, weights, x, lengths, state)
+    (h0,) = state
+
+    def scan(d: int, inputs: Tensor) -> tuple[Tensor, Tensor]:
+        out, h_last = direction(cell, weights[d], inputs, h0[d])
+        return out, h_last if lengths is None else last_step(out, lengths, h0[d])
+
+    out, finals = by_direction(len(weights), x, lengths, scan)
+    return zero_past_end(out, lengths), (torch.stack(finals),)

@@ -197,7 +197,7 @@ def main(args: argparse.Namespace) -> int:
         ],
     }
     if args.json:
-        _write_json(result, args.json)
+        write_json(result, args.json)
         return 0
     s = result["shape"]
     print(
@@ -212,7 +212,7 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_json(result: dict, target: str) -> None:
+def write_json(result: dict | list, target: str) -> None:
     if target == "-":
         print(json.dumps(result))
     else:

@@ -9,7 +9,7 @@ import json
 
 import torch
 
-from seqkit.bench import DTYPES, _check
+from seqkit.bench import DTYPES, _check, write_json
 from seqkit.bench import main as bench_one
 from seqkit.errors import InvalidArgumentError
 from seqkit.kernels import candidates
@@ -31,14 +31,14 @@ def main(args: argparse.Namespace) -> int:
         raise InvalidArgumentError("seqkit bench cells uses each cell's default options; --option names one cell's")
     reports = []
     for kind in get_plugin_manager().cells.names():
-        one = argparse.Namespace(**{**vars(args), "cell": kind, "json": True})
+        one = argparse.Namespace(**{**vars(args), "cell": kind, "json": "-"})
         one.backends = ",".join(available_kernels(kind, args))
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             bench_one(one)
         reports.append(json.loads(out.getvalue()))
     if args.json:
-        print(json.dumps(reports))
+        write_json(reports, args.json)
         return 0
     s = reports[0]["shape"] if reports else {}
     print(

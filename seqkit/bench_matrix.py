@@ -133,7 +133,7 @@ def main(
     args: argparse.Namespace, device: torch.device, dtype: torch.dtype, backends: list[str] | None, options: dict
 ) -> int:
     """Run every shape of the matrix and report; *backends* None means every kernel that can run the cell here."""
-    from seqkit.bench import _write_json
+    from seqkit.bench import write_json
 
     args.device_obj, args.dtype_obj = device, dtype
     backends = backends or available(args.cell, options, device, dtype)
@@ -144,7 +144,7 @@ def main(
     result.update(gpu=torch.cuda.get_device_name(device) if device.type == "cuda" else None)
     result.update(threads=torch.get_num_threads(), torch=torch.__version__, machine=platform.machine(), rows=rows)
     if args.json:
-        _write_json(result, args.json)
+        write_json(result, args.json)
         if args.json == "-":
             return 0
     if args.plot:

@@ -34,7 +34,7 @@ def test_on_cuda_cudnn_keeps_reset_after_and_triton_takes_reset_before(fake_cudn
     assert "'cudnn': torch's fused GRU computes only reset_after=true" in choice.reason
 
 
-def test_on_cpu_without_the_interpreter_triton_says_it_needs_a_gpu(monkeypatch):
+def test_on_cpu_without_the_interpreter_triton_says_it_needs_a_gpu(monkeypatch, without_onednn):
     monkeypatch.delenv("TRITON_INTERPRET", raising=False)
     choice = _choose(CPU, False)
     assert choice.kernel.name == "reference"
@@ -45,7 +45,7 @@ def test_on_cpu_without_the_interpreter_triton_says_it_needs_a_gpu(monkeypatch):
 
 
 @pytest.mark.parametrize("reset_after,expected", [(True, "native"), (False, "reference")])
-def test_the_interpreter_is_never_autos_choice_on_cpu(monkeypatch, reset_after, expected):
+def test_the_interpreter_is_never_autos_choice_on_cpu(monkeypatch, reset_after, expected, without_onednn):
     monkeypatch.setenv("TRITON_INTERPRET", "1")
     choice = _choose(CPU, reset_after)
     assert choice.kernel.name == expected

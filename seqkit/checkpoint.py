@@ -67,7 +67,13 @@ def load(
     check_plugins(checkpoint["seqkit"].get("plugins", []), manager, path)
     recipe = recipe_of(checkpoint, path, list(overrides))
     parts = build(recipe, manager, state=checkpoint["seqkit"], splits=splits)
-    missing, unexpected = parts.module.load_state_dict(checkpoint["state_dict"], strict=False)
+    try:
+        missing, unexpected = parts.module.load_state_dict(checkpoint["state_dict"], strict=False)
+    except RuntimeError as error:  # shapes differ: an override changed the model's size
+        raise SeqkitError(
+            f"{path}: the weights do not fit the model the recipe builds; did an override change its size? "
+            f"({one_line(error)[:300]})"
+        ) from None
     if missing or unexpected:
         raise SeqkitError(
             f"{path}: weights do not fit the model the recipe builds "

@@ -70,13 +70,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # After `--` everything is a text or override, even when it starts with "-".
+    tail = argv[argv.index("--") + 1 :] if "--" in argv else []
+    argv = argv[: argv.index("--")] if "--" in argv else argv
     args, extra = parser.parse_known_args(argv)
     # Texts and key=value overrides may follow options (`predict CKPT --json "text"`); argparse alone stops at them.
     bucket = "texts" if hasattr(args, "texts") else "overrides" if hasattr(args, "overrides") else None
     if extra and (bucket is None or any(item.startswith("-") for item in extra)):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    if extra:
-        setattr(args, bucket, [*getattr(args, bucket), *extra])
+    if tail and bucket is None:
+        parser.error(f"unrecognized arguments: -- {' '.join(tail)}")
+    if extra or tail:
+        setattr(args, bucket, [*getattr(args, bucket), *extra, *tail])
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
     try:
         return args.handler(args)

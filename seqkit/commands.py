@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from seqkit.errors import SeqkitError
 
-SPLIT_PREFIX = {"valid": "val", "test": "test"}
+SPLITS = ("test", "valid")
 LISTABLE = ("recipes", "cells", "kernels", "tasks", "datasets", "tokenizers", "callbacks")
 
 
@@ -21,7 +22,7 @@ def add_commands(commands: Any) -> None:
 
     evaluate = commands.add_parser("eval", help="evaluate a checkpoint on the validation or test split")
     evaluate.add_argument("checkpoint")
-    evaluate.add_argument("--split", choices=sorted(SPLIT_PREFIX), default="test")
+    evaluate.add_argument("--split", choices=SPLITS, default="test")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. data.path=other/folder")
     evaluate.set_defaults(handler=_eval)
@@ -45,9 +46,11 @@ def add_commands(commands: Any) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from seqkit.recipes import load_recipe
-    from seqkit.train import train
+    from seqkit.train import is_launcher, train
 
     run_dir, metrics = train(load_recipe(args.recipe, args.overrides))
+    if not is_launcher():
+        return 0
     print(f"run directory: {run_dir}")
     for name, value in sorted(metrics.items()):
         print(f"{name}: {value:.4f}")
@@ -70,11 +73,13 @@ def _eval(args: argparse.Namespace) -> int:
         enable_progress_bar=False,
         enable_model_summary=False,
     )
+    if not parts.data.examples[args.split]:
+        raise SeqkitError(f"the {args.split} split is empty; check data.split or data.path")
     loader = parts.data.loader(args.split)
     results = (trainer.validate if args.split == "valid" else trainer.test)(
         parts.module, dataloaders=loader, verbose=False
     )
-    metrics = {k: round(float(v), 6) for k, v in sorted(results[0].items())}
+    metrics = {k: round(float(v), 6) for k, v in sorted((results[0] if results else {}).items())}
     if args.json:
         print(json.dumps(metrics))
     else:
@@ -88,8 +93,7 @@ def _predict(args: argparse.Namespace) -> int:
 
     texts = list(args.texts)
     if args.input:
-        stream = sys.stdin if args.input == "-" else _open(args.input)
-        texts += [line.rstrip("\n") for line in stream if line.strip()]
+        texts += _read_texts(args.input)
     if not texts:
         raise SeqkitError("nothing to predict: give texts as arguments or --input FILE")
     parts = load(args.checkpoint)
@@ -101,11 +105,15 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open(path: str) -> Any:
+def _read_texts(path: str) -> list[str]:
+    """Non-blank lines of *path* (``-``: standard input), without line endings."""
     try:
-        return open(path, encoding="utf-8")
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
     except OSError as error:
         raise SeqkitError(f"--input {path}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise SeqkitError(f"--input {path}: not UTF-8 text (byte {error.object[error.start]:#04x})") from None
+    return [line for line in text.splitlines() if line.strip()]
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ from seqkit.optim import optim_options
 from seqkit.plugins import PluginManager
 from seqkit.recipes import Recipe, RecipeError
 from seqkit.registry import Registry
-from seqkit.typecheck import check_arguments, type_problem
+from seqkit.typecheck import check_arguments, describe, type_problem
 
 SECTIONS = (
     "seed",
@@ -73,7 +73,7 @@ def split_section(section: dict[str, Any], generic: Any) -> tuple[dict[str, Any]
 
 def validate(recipe: Recipe, manager: PluginManager) -> None:
     """Raise :class:`RecipeError` listing every problem of *recipe*, each with file, line and key path."""
-    problems: list[tuple[str, str]] = []
+    problems: list[tuple[str, str]] = list(recipe.problems)
     data = recipe.data
     for key in data:
         if key not in SECTIONS:
@@ -84,7 +84,9 @@ def validate(recipe: Recipe, manager: PluginManager) -> None:
         if not isinstance(data.get(key), dict):
             problems.append((key, "missing section" if key not in data else f"expected a mapping, got {data[key]!r}"))
     for key, hint in (("seed", int | None), ("run_dir", str | None), ("resume", str | None), ("monitor", str | None)):
-        if key in data and (problem := type_problem(data[key], hint)):
+        if data.get(key) == "???":
+            problems.append((key, f"missing required value ({describe(hint)})"))
+        elif key in data and (problem := type_problem(data[key], hint)):
             problems.append((key, problem))
     if isinstance(data.get("data"), dict):
         problems += _entry(data["data"], "data", manager.datasets, "data source", data_options)
@@ -99,14 +101,15 @@ def validate(recipe: Recipe, manager: PluginManager) -> None:
     if isinstance(data.get("model"), dict):
         task_kind = data["task"].get("kind") if isinstance(data.get("task"), dict) else None
         problems += _model(data["model"], manager, task, str(task_kind))
-    optim = data.get("optim") or {}
+    optim = {} if data.get("optim") is None else data["optim"]
     if not isinstance(optim, dict):
         problems.append(("optim", f"expected a mapping, got {optim!r}"))
     else:
         problems += check_arguments("optim", optim_options, optim, owner="optim")
-    problems += _trainer(data.get("trainer") or {})
-    problems += _callbacks(data.get("callbacks") or {}, manager)
-    if task is not None and data.get("monitor") is not None:
+    problems += _trainer({} if data.get("trainer") is None else data["trainer"])
+    problems += _callbacks({} if data.get("callbacks") is None else data["callbacks"], manager)
+    problems += range_problems(data)
+    if task is not None and isinstance(data.get("monitor"), str) and data["monitor"] != "???":
         known = ["val/loss"] + [f"val/{name}" for name in task.metrics()]
         if data["monitor"] not in known:
             problems.append(
@@ -117,7 +120,11 @@ def validate(recipe: Recipe, manager: PluginManager) -> None:
                 )
             )
     if problems:
-        raise RecipeError([f"{recipe.where(path)}: {message}" for path, message in problems])
+        # One problem per key: a value that failed to resolve is not also "missing".
+        first: dict[str, str] = {}
+        for path, message in problems:
+            first.setdefault(str(path), message)
+        raise RecipeError([f"{recipe.where(path)}: {message}" for path, message in first.items()])
 
 
 def _entry(
@@ -128,6 +135,8 @@ def _entry(
     own, rest = split_section(section, generic) if generic else ({}, {k: v for k, v in section.items() if k != "kind"})
     if generic:
         problems += check_arguments(path, generic, own, owner=path)
+    if kind is not None and not isinstance(kind, str):
+        return [*problems, (f"{path}.kind", f"expected the name of a registered {what}, got {kind!r}")]
     if kind is None or kind == "???":
         return [
             *problems,
@@ -219,4 +228,54 @@ def _callbacks(callbacks: Any, manager: PluginManager) -> list[tuple[str, str]]:
             problems += check_arguments(
                 f"callbacks.{name}", manager.callbacks.get(name).build, opts, owner=f"callback '{name}'"
             )
+    return problems
+
+
+# Values the types allow but the builders reject: key path -> (test, what is expected).
+RANGES: dict[str, tuple[Any, str]] = {
+    "data.batch_size": (lambda v: v >= 1, "at least 1"),
+    "data.eval_batch_size": (lambda v: v is None or v >= 1, "at least 1, or null"),
+    "data.num_workers": (lambda v: v >= 0, "0 or more"),
+    "data.limit": (lambda v: v is None or v >= 1, "at least 1, or null"),
+    "model.cell.hidden_size": (lambda v: v >= 1, "at least 1"),
+    "model.cell.num_layers": (lambda v: v >= 1, "at least 1"),
+    "model.cell.dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "optim.lr": (lambda v: v > 0, "above 0"),
+    "optim.weight_decay": (lambda v: v >= 0, "0 or more"),
+    "optim.momentum": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "optim.eps": (lambda v: v > 0, "above 0"),
+    "optim.warmup_steps": (lambda v: v >= 0, "0 or more"),
+    "optim.warmup_ratio": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "optim.min_lr": (lambda v: v >= 0, "0 or more"),
+    "optim.step_size": (lambda v: v >= 1, "at least 1"),
+    "optim.gamma": (lambda v: v > 0, "above 0"),
+    "optim.patience": (lambda v: v >= 0, "0 or more"),
+    "optim.factor": (lambda v: 0 < v < 1, "in (0, 1)"),
+}
+
+
+def range_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """Out-of-range values, for keys whose type is already right (type errors are reported elsewhere)."""
+    problems = []
+    for path, (test, expected) in RANGES.items():
+        value: Any = data
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not test(value):
+            problems.append((path, f"expected {expected}, got {value!r}"))
+    optim = data.get("optim") if isinstance(data.get("optim"), dict) else {}
+    if optim.get("nesterov") is True and not optim.get("momentum"):
+        problems.append(("optim.nesterov", "nesterov needs optim.momentum above 0"))
+    split = (data.get("data") or {}).get("split") if isinstance(data.get("data"), dict) else None
+    if isinstance(split, dict):
+        for name, value in split.items():
+            if name not in ("valid", "test"):
+                problems.append(
+                    (
+                        f"data.split.{name}",
+                        f"unknown split{suggest(str(name), ['valid', 'test']) or '.'} Expected valid and/or test",
+                    )
+                )
+            elif isinstance(value, (int, float)) and not isinstance(value, bool) and not 0 <= value < 1:
+                problems.append((f"data.split.{name}", f"expected a fraction in [0, 1), got {value!r}"))
     return problems

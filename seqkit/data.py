@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 import random
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,8 @@ def read_lines(path: Path, *, encoding: str = "utf-8") -> Iterator[tuple[int, st
     try:
         with opener(path, "rb") as stream:
             for count, raw in enumerate(stream, start=1):
+                if count == 1 and raw.startswith(b"\xef\xbb\xbf") and encoding.replace("-", "").lower() == "utf8":
+                    raw = raw[3:]  # a byte-order mark, as spreadsheet programs write
                 try:
                     line = raw.decode(encoding).rstrip("\r\n")
                 except UnicodeDecodeError as error:
@@ -70,7 +73,7 @@ def read_lines(path: Path, *, encoding: str = "utf-8") -> Iterator[tuple[int, st
                 if not line.strip():
                     raise data_error(path, "empty line (every line must hold one example)", count)
                 yield count, line
-    except (OSError, EOFError, gzip.BadGzipFile) as error:
+    except (OSError, EOFError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
         raise data_error(path, f"cannot read: {error}") from None
     if count == 0:
         raise data_error(path, "empty file")

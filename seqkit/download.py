@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -48,7 +50,10 @@ def fetch(url: str, sha256: str, filename: str | None = None, *, timeout: float 
             with open(partial, "ab" if resumed else "wb") as out:
                 for block in iter(lambda: response.read(CHUNK), b""):
                     out.write(block)
-    except OSError as error:
+    except urllib.error.HTTPError as error:
+        if error.code != 416:  # 416: nothing left to send, the partial file is already whole
+            raise DataError(f"{url}: download failed ({error}); the partial file {partial} is kept to resume") from None
+    except (OSError, http.client.HTTPException) as error:
         raise DataError(f"{url}: download failed ({error}); the partial file {partial} is kept to resume") from None
     actual = sha256_of(partial)
     if actual != sha256:

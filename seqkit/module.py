@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
 from torch import nn
 
+from seqkit.errors import SeqkitError
 from seqkit.optim import build_optimizer, build_scheduler
 from seqkit.task import Task
 from seqkit.tokenize import Tokenizer
@@ -44,14 +46,17 @@ class SeqkitModule(pl.LightningModule):
         self.mode = mode
         self.seed = seed
         self.extra = dict(extra or {})
+        self.plateau: Any = None
+        self._plateau_state: dict[str, Any] | None = None
         self.stage_metrics = nn.ModuleDict({stage: nn.ModuleDict(task.metrics()) for stage in STAGE_PREFIX})
 
     def forward(self, batch: dict[str, torch.Tensor]) -> Any:
         return self.task.forward_loss(self.model, batch)
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
-        # Randomness (dropout) depends only on the seed and the step, so a resumed run repeats it exactly.
-        torch.manual_seed((self.seed * 1_000_003 + self.global_step) % (2**63))
+        # Randomness (dropout) depends only on the seed, the epoch and the batch, so a resumed run repeats it
+        # exactly (the optimizer step would repeat under gradient accumulation).
+        torch.manual_seed((self.seed * 1_000_003 + self.current_epoch * 100_003 + batch_idx) % (2**63))
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss, _ = self.task.forward_loss(self.model, batch)
@@ -75,9 +80,32 @@ class SeqkitModule(pl.LightningModule):
 
     def configure_optimizers(self) -> Any:
         optimizer = build_optimizer(self.model.parameters(), self.optim)
-        total = max(1, int(self.trainer.estimated_stepping_batches))
+        estimated = self.trainer.estimated_stepping_batches
+        if not math.isfinite(estimated) and self.optim["schedule"] in ("cosine", "linear"):
+            raise SeqkitError(
+                f"optim.schedule={self.optim['schedule']} decays over the whole run, which has no end: "
+                "set trainer.max_epochs or trainer.max_steps"
+            )
+        total = max(1, int(estimated)) if math.isfinite(estimated) else 1
         scheduler = build_scheduler(optimizer, self.optim, total, self.monitor, self.mode)
+        if self.optim["schedule"] == "plateau":
+            # Stepped here, after each validation and before its checkpoints are written (Lightning steps it
+            # after them, so a resumed run would miss a step), and saved with the checkpoint by seqkit.
+            self.plateau = scheduler["scheduler"]
+            if self._plateau_state is not None:
+                self.plateau.load_state_dict(self._plateau_state)
+            return optimizer
         return optimizer if scheduler is None else {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+    def on_validation_epoch_end(self) -> None:
+        if self.plateau is None or self.trainer.sanity_checking or self.trainer.state.fn != "fit":
+            return
+        metric = self.trainer.callback_metrics.get(self.monitor)
+        if metric is not None:
+            self.plateau.step(float(metric))
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._plateau_state = checkpoint.get("seqkit_plateau")
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["seqkit"] = {
@@ -85,6 +113,8 @@ class SeqkitModule(pl.LightningModule):
             "tokenizer": self.tokenizer.state_dict(),
             "task": self.task.state_dict(),
         }
+        if self.plateau is not None:
+            checkpoint["seqkit_plateau"] = self.plateau.state_dict()
 
 
 def _batch_size(batch: dict[str, torch.Tensor]) -> int:

@@ -35,11 +35,16 @@ class Recipe:
     name: str
     lines: dict[str, int] = field(default_factory=dict)
     overrides: list[str] = field(default_factory=list)
+    #: ``(key path, problem)`` found while loading (unresolvable ``${}``), reported with validation's
+    problems: list[tuple[str, str]] = field(default_factory=list)
 
     def where(self, key: str) -> str:
         """``file:line: key`` for messages; the closest enclosing key's line when *key* itself is not in the file."""
-        if key in self.overrides_keys:
-            return f"command line: {key}"
+        key = str(key)
+        for override in self.overrides_keys:
+            # the override set this key, a part of it, or the section it lives in
+            if key == override or key.startswith(override + ".") or override.startswith(key + "."):
+                return f"command line: {key}"
         probe = key
         while probe and probe not in self.lines:
             probe = probe.rpartition(".")[0]
@@ -72,17 +77,20 @@ def list_recipes() -> dict[str, Path]:
     return found
 
 
-def find_recipe(name_or_path: str | os.PathLike) -> Path:
+def find_recipe(name_or_path: str | os.PathLike) -> tuple[Path, str]:
+    """``(file, name)``: a path as given (named by its stem), or a recipe name (``sentiment/gru_polarity``)."""
     path = Path(name_or_path)
     if path.is_file():
-        return path
+        return path, path.stem
     known = list_recipes()
     stem = str(name_or_path).removesuffix(".yaml")
     if stem in known:
-        return known[stem]
-    by_basename = [p for name, p in known.items() if name.rpartition("/")[2] == stem]
+        return known[stem], stem
+    by_basename = [name for name in known if name.rpartition("/")[2] == stem]
     if len(by_basename) == 1:
-        return by_basename[0]
+        return known[by_basename[0]], by_basename[0]
+    if by_basename:
+        raise SeqkitError(f"recipe name {stem!r} is ambiguous: {', '.join(sorted(by_basename))}; give one of these")
     raise SeqkitError(
         f"recipe {str(name_or_path)!r} not found: no such file, and no recipe of that name"
         f"{suggest(stem, known) or '.'} `seqkit ls recipes` lists them."
@@ -115,8 +123,15 @@ def _line_map(text: str) -> dict[str, int]:
 
 def load_recipe(name_or_path: str | os.PathLike, overrides: Sequence[str] = ()) -> Recipe:
     """Read a recipe, apply ``key=value`` overrides and resolve interpolations; errors name file, line and key."""
-    path = find_recipe(name_or_path)
-    text = path.read_text(encoding="utf-8")
+    path, name = find_recipe(name_or_path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise RecipeError(
+            [f"{path}: not UTF-8 text (byte {error.object[error.start]:#04x} at offset {error.start})"]
+        ) from None
+    except OSError as error:
+        raise RecipeError([f"{path}: cannot read: {error.strerror}"]) from None
     try:
         base = OmegaConf.create(text) if text.strip() else OmegaConf.create({})
     except (yaml.YAMLError, OmegaConfBaseException) as error:
@@ -125,8 +140,7 @@ def load_recipe(name_or_path: str | os.PathLike, overrides: Sequence[str] = ()) 
         raise RecipeError([f"{where}: not valid YAML: {getattr(error, 'problem', None) or error}"]) from None
     if not OmegaConf.is_dict(base):
         raise RecipeError([f"{path}: a recipe is a mapping of sections (seed, data, model, ...), not a list or value"])
-    stem = path.stem
-    return from_config(base, overrides, path=path, name=stem, lines=_line_map(text))
+    return from_config(base, overrides, path=path, name=name, lines=_line_map(text))
 
 
 def from_config(
@@ -142,34 +156,31 @@ def from_config(
     bad = [item for item in overrides if "=" not in item or not item.partition("=")[0].strip()]
     if bad:
         raise RecipeError([f"command line: {item!r} is not key=value (e.g. trainer.max_epochs=3)" for item in bad])
-    try:
-        config = OmegaConf.merge(config, OmegaConf.from_dotlist(list(overrides)))
-    except OmegaConfBaseException as error:
-        raise RecipeError(
-            [f"command line: cannot apply overrides: {error.msg if hasattr(error, 'msg') else error}"]
-        ) from None
-    problems = []
-    for key in _keys(config):
+    for item in overrides:
+        try:
+            config = OmegaConf.merge(config, OmegaConf.from_dotlist([item]))
+        except (OmegaConfBaseException, yaml.YAMLError, TypeError, ValueError) as error:
+            raise RecipeError([f"command line: cannot apply {item!r}: {_first_line(error)}"]) from None
+    problems: list[tuple[str, str]] = []
+    for key in _keys(OmegaConf.to_container(config, resolve=False)):
         try:
             OmegaConf.select(config, key, throw_on_missing=False)
         except OmegaConfBaseException as error:
-            problems.append(f"{key}: cannot resolve: {_first_line(error)}")
-    if problems:
-        recipe = Recipe({}, path, name, lines or {}, list(overrides))
-        raise RecipeError([f"{recipe.where(p.partition(':')[0])}: {p.partition(': ')[2]}" for p in problems])
+            problems.append((key, f"cannot resolve: {_first_line(error)}"))
+            # Report it with every other problem: validation sees a missing value here instead.
+            OmegaConf.update(config, key, "???", force_add=True)
     data = OmegaConf.to_container(config, resolve=True, throw_on_missing=False)
-    return Recipe(data, path, name, lines or {}, list(overrides))
+    return Recipe(data, path, name, lines or {}, list(overrides), problems)
 
 
-def _keys(config: Any, prefix: str = "") -> list[str]:
+def _keys(data: Any, prefix: str = "") -> list[str]:
+    """Every leaf's dotted key path (list items by index) of plain, unresolved data."""
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else None
+    if items is None:
+        return [prefix] if prefix else []
     keys = []
-    items = config.items_ex(resolve=False) if OmegaConf.is_dict(config) else enumerate(config)
     for key, value in items:
-        path = f"{prefix}.{key}" if prefix else str(key)
-        if OmegaConf.is_config(value):
-            keys += _keys(value, path)
-        else:
-            keys.append(path)
+        keys += _keys(value, f"{prefix}.{key}" if prefix else str(key))
     return keys
 
 

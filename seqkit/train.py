@@ -16,11 +16,13 @@ from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
 from seqkit.build import build, callbacks
 from seqkit.checkpoint_io import AtomicCheckpointIO
-from seqkit.errors import SeqkitError
+from seqkit.config import validate
+from seqkit.errors import SeqkitError, one_line
 from seqkit.plugins import PluginManager, get_plugin_manager
 from seqkit.recipes import Recipe, to_yaml
 
 log = logging.getLogger(__name__)
+RUN_DIR_VARIABLE = "SEQKIT_RUN_DIR"
 
 
 def run_directory(recipe: Recipe) -> tuple[Path, Path | None]:
@@ -47,7 +49,14 @@ def run_directory(recipe: Recipe) -> tuple[Path, Path | None]:
         return (Path(explicit) if explicit else checkpoint.parent), checkpoint
     if explicit:
         return Path(explicit), None
+    if os.environ.get(RUN_DIR_VARIABLE):  # a DDP worker: the launching process chose the folder
+        return Path(os.environ[RUN_DIR_VARIABLE]), None
     return Path("runs", recipe.name, time.strftime("%Y%m%d-%H%M%S")), None
+
+
+def is_launcher() -> bool:
+    """True in the process the user started; False in the workers Lightning's DDP launches for other ranks."""
+    return int(os.environ.get("LOCAL_RANK", "0")) == 0 and int(os.environ.get("NODE_RANK", "0")) == 0
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -75,20 +84,32 @@ def _as_list(value: Any) -> list[Any]:
 def train(recipe: Recipe, manager: PluginManager | None = None) -> tuple[Path, dict[str, float]]:
     """Train *recipe*; returns the run directory and the final validation and test metrics."""
     manager = manager or get_plugin_manager()
+    validate(recipe, manager)  # before run_dir and resume are read: every problem, and nothing touched yet
     run_dir, resume = run_directory(recipe)
     state = None
     if resume is not None:
         from seqkit.checkpoint import read_checkpoint
 
-        state = read_checkpoint(resume)["seqkit"]
+        saved = read_checkpoint(resume)
+        state = saved["seqkit"]
+        if resume.parent.resolve() != run_dir.resolve():
+            print(
+                f"seqkit train: resuming {resume} into another run_dir ({run_dir}): its best.ckpt will be "
+                "chosen among the epochs trained from here on",
+                file=sys.stderr,
+            )
     parts = build(recipe, manager, state=state)
+    if resume is not None:
+        _check_weights_fit(parts.module, saved["state_dict"], resume)
+    os.environ[RUN_DIR_VARIABLE] = str(run_dir)  # DDP workers inherit it and write into the same folder
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(
-        run_dir / "recipe.yaml",
-        # with its run_dir, so `seqkit train <run>/recipe.yaml resume=last` continues this very run
-        f"# seqkit train {run_dir / 'recipe.yaml'}\n"
-        + to_yaml({**_without(recipe.data, "resume"), "run_dir": str(run_dir)}),
-    )
+    if is_launcher():
+        write_atomic(
+            run_dir / "recipe.yaml",
+            # with its run_dir, so `seqkit train <run>/recipe.yaml resume=last` continues this very run
+            f"# seqkit train {run_dir / 'recipe.yaml'}\n"
+            + to_yaml({**_without(recipe.data, "resume"), "run_dir": str(run_dir)}),
+        )
 
     checkpoint = ModelCheckpoint(
         dirpath=run_dir,
@@ -127,13 +148,23 @@ def train(recipe: Recipe, manager: PluginManager | None = None) -> tuple[Path, d
         raise KeyboardInterrupt from None
     best = checkpoint.best_model_path or str(run_dir / "last.ckpt")
     metrics: dict[str, float] = {}
-    for results in (
-        trainer.validate(parts.module, datamodule=parts.data, ckpt_path=best, verbose=False),
-        trainer.test(parts.module, datamodule=parts.data, ckpt_path=best, verbose=False),
-    ):
-        metrics.update({k: round(float(v), 6) for k, v in results[0].items()})
-    write_atomic(run_dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    for split, evaluate in (("valid", trainer.validate), ("test", trainer.test)):
+        if parts.data.examples.get(split):
+            results = evaluate(parts.module, datamodule=parts.data, ckpt_path=best, verbose=False)
+            metrics.update({k: round(float(v), 6) for k, v in (results[0] if results else {}).items()})
+    if trainer.is_global_zero:
+        write_atomic(run_dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     return run_dir, metrics
+
+
+def _check_weights_fit(module: Any, state_dict: dict[str, Any], path: Path) -> None:
+    try:
+        module.load_state_dict(state_dict)
+    except RuntimeError as error:
+        raise SeqkitError(
+            f"resume: {path} holds weights of another shape than the recipe's model; "
+            f"did an override change its size? ({one_line(error)[:300]})"
+        ) from None
 
 
 def _without(data: dict[str, Any], key: str) -> dict[str, Any]:

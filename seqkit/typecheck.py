@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections.abc
 import inspect
 import types
 import typing
@@ -11,7 +12,6 @@ from typing import Any
 from seqkit.errors import suggest
 
 _BASIC = {int: "an integer", float: "a number", bool: "true or false", str: "a string", type(None): "null"}
-_ABSENT = object()
 
 
 def describe(hint: Any) -> str:
@@ -22,7 +22,7 @@ def describe(hint: Any) -> str:
         return "one of " + ", ".join(repr(v) for v in typing.get_args(hint))
     if origin in (typing.Union, types.UnionType):
         return " or ".join(describe(a) for a in typing.get_args(hint))
-    if origin in (list, tuple, typing.Sequence) or hint in (list, tuple):
+    if origin in (list, tuple, collections.abc.Sequence) or hint in (list, tuple):
         return "a list"
     if origin in (dict, Mapping) or hint is dict:
         return "a mapping"
@@ -56,7 +56,7 @@ def type_problem(value: Any, hint: Any) -> str | None:
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif hint in (bool, str, type(None)):
         ok = isinstance(value, hint)
-    elif origin in (list, tuple, typing.Sequence) or hint in (list, tuple):
+    elif origin in (list, tuple, collections.abc.Sequence) or hint in (list, tuple):
         if not isinstance(value, (list, tuple)):
             return f"expected {describe(hint)}, got {value!r}"
         inner = args[0] if args and (origin is not tuple or (len(args) == 2 and args[1] is Ellipsis)) else None

@@ -67,7 +67,7 @@ BAD_CASES = {
         "callbacks.early_stoping: unknown callback; did you mean 'early_stopping'?",
     ),
     "monitor": ("monitor: val/acc", "monitor: task 'sentiment' logs no 'val/acc'; did you mean 'val/accuracy'"),
-    "missing value": ("seed: ???", "seed: expected an integer or null, got '???'"),
+    "missing value": ("seed: ???", "seed: missing required value"),
     "owned trainer key": ("trainer: {logger: false}", "trainer.logger: not settable here"),
     "interpolation": ("run_dir: ${nowhere}", "run_dir: cannot resolve"),
 }
@@ -177,3 +177,79 @@ def test_ls_lists_recipes_and_registries(capsys):
         assert expected in out
     code, out, _ = cli(capsys, "ls", "tokenizers")
     assert out.splitlines()[0] == "tokenizers:" and "recipes:" not in out
+
+
+REVIEW_CASES = {
+    "interpolation in a list": ("optim:\n  betas:\n    - ${nope}\n    - 0.9\n", "optim.betas.0: cannot resolve"),
+    "??? in a list": ("optim:\n  betas: ['???', 0.9]\n", "optim.betas"),
+    "non-string key": ("1: 2\n", ": 1: unknown section"),
+    "kind that is a list": (
+        "tokenizer: {kind: [word]}\n",
+        "tokenizer.kind: expected the name of a registered tokenizer",
+    ),
+    "monitor that is a number": ("monitor: 5\n", "monitor: expected a string or null, got 5"),
+    "falsy non-mapping section": ("optim: 0\n", "optim: expected a mapping, got 0"),
+    "run_dir left open": ("run_dir: ???\n", "run_dir: missing required value"),
+    "out of range": (
+        "data: {kind: synthetic_sentiment, batch_size: 0}\n",
+        "data.batch_size: expected at least 1, got 0",
+    ),
+    "nesterov without momentum": (
+        "optim: {kind: sgd, nesterov: true}\n",
+        "optim.nesterov: nesterov needs optim.momentum",
+    ),
+    "unknown split": ("data: {kind: synthetic_sentiment, split: {train: 0.5}}\n", "data.split.train: unknown split"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REVIEW_CASES))
+def test_more_bad_recipes_without_tracebacks(capsys, tmp_path, case):
+    extra, expected = REVIEW_CASES[case]
+    base = quickstart()
+    for key in ("optim", "tokenizer", "monitor", "data", "run_dir"):
+        if extra.startswith(f"{key}:"):
+            base.pop(key, None)
+    path = tmp_path / "r.yaml"
+    write_recipe(path, base)
+    path.write_text(path.read_text() + extra)
+    code, _, err = cli(capsys, "validate", path)
+    assert code == 2 and expected in err, err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "overrides,expected",
+    [
+        (["data.split=[1,2]"], "command line: cannot apply 'data.split=[1,2]'"),
+        (["data.size=[1"], "command line: cannot apply 'data.size=[1'"),
+        (["data.size=${nope}", "tokenizer.kind=wrod"], "3 problems"),
+        (["model.cell.foo.bar=1"], "command line: model.cell.foo"),
+    ],
+)
+def test_bad_overrides_are_one_error_each(capsys, overrides, expected):
+    code, _, err = cli(capsys, "validate", "quickstart", *overrides, *(["bogus=1"] if "3 problems" in expected else []))
+    assert code == 2 and expected in err, err
+
+
+def test_train_checks_the_recipe_before_touching_run_dir_or_resume(capsys, tmp_path):
+    code, _, err = cli(capsys, "train", "quickstart", "run_dir=5")
+    assert code == 2 and "command line: run_dir: expected a string or null, got 5" in err
+    code, _, err = cli(capsys, "train", "quickstart", "resume=last", "tokenizer.kind=wrod", f"run_dir={tmp_path}")
+    assert code == 2 and "tokenizer.kind: unknown tokenizer 'wrod'" in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_non_utf8_recipe(capsys, tmp_path):
+    path = tmp_path / "bin.yaml"
+    path.write_bytes(b"\xff\xfe")
+    code, _, err = cli(capsys, "validate", path)
+    assert code == 2 and "not UTF-8 text" in err
+
+
+def test_ambiguous_recipe_name(capsys, tmp_path, monkeypatch):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "x.yaml").write_text("seed: 1\n")
+    monkeypatch.setenv("SEQKIT_RECIPES", str(tmp_path))
+    code, _, err = cli(capsys, "validate", "x")
+    assert code == 2 and "ambiguous: a/x, b/x" in err

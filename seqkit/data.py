@@ -13,6 +13,23 @@ from typing import Any
 from seqkit.errors import SeqkitError
 
 Record = dict[str, Any]
+
+
+class Located(dict):
+    """A record that remembers the file and line it came from, for error messages; equal to the plain dict."""
+
+    __slots__ = ("where",)
+
+    def __init__(self, where: str, **fields: Any) -> None:
+        super().__init__(**fields)
+        self.where = where
+
+
+def where_of(record: Record, fallback: str) -> str:
+    """``file:line`` of a record read from a file, else *fallback*."""
+    return getattr(record, "where", None) or fallback
+
+
 SPLITS = ("train", "valid", "test")
 
 

@@ -102,3 +102,32 @@ def test_split_is_seeded_deterministic_and_disjoint():
     assert sorted(seen) == sorted(r["text"] for r in records)
     with pytest.raises(Exception, match="valid \\+ test must leave some training data"):
         split_records(records, {"valid": 0.5, "test": 0.5}, seed=0)
+
+
+def test_byte_order_mark_and_corrupt_gzip(tmp_path):
+    (tmp_path / "bom.csv").write_bytes("text,label\ngreat,pos\n".encode("utf-8-sig"))
+    assert table(str(tmp_path / "bom.csv")) == [{"text": "great", "label": "pos"}]
+    rows = "".join(f"review number {i * 7919 % 10007}\tpos\n" for i in range(3000))
+    good = gzip.compress(("text\tlabel\n" + rows).encode())
+    middle = len(good) // 2
+    broken = good[:middle] + bytes(b ^ 0xFF for b in good[middle : middle + 40]) + good[middle + 40 :]
+    (tmp_path / "bad.tsv.gz").write_bytes(broken)
+    with pytest.raises(DataError, match=r"bad.tsv.gz(:\d+)?: "):  # a decompression error, or the garbage it made
+        table(str(tmp_path / "bad.tsv.gz"))
+
+
+def test_records_remember_their_file_and_line(capsys, tmp_path):
+    """A label the trained task does not know is reported at its line, also when evaluating a checkpoint."""
+    train = tmp_path / "train.tsv"
+    train.write_text("text\tlabel\n" + "".join(f"good film {i}\tpos\nbad film {i}\tneg\n" for i in range(30)))
+    records = table(str(train))
+    assert records[1].where == f"{train}:3"
+    recipe = quickstart()
+    recipe["data"] = {"kind": "table", "path": str(train), "batch_size": 8}
+    recipe["trainer"].update({"max_epochs": 1, "enable_progress_bar": False})
+    path = write_recipe(tmp_path / "r.yaml", recipe)
+    assert cli(capsys, "train", path, f"run_dir={tmp_path / 'run'}")[0] == 0
+    other = tmp_path / "other.tsv"
+    other.write_text("text\tlabel\n" + "fine\tpos\n" * 20 + "meh\tneutral\n" + "fine\tneg\n" * 20)
+    code, _, err = cli(capsys, "eval", tmp_path / "run" / "best.ckpt", f"data.path={other}", "data.split.test=0.9")
+    assert code == 2 and f"{other}:22: unknown label 'neutral'" in err, err

@@ -182,3 +182,53 @@ def test_any_cell_pooling_tokenizer_and_precision_train(capsys, tmp_path, varian
     assert 0 <= json.loads((tmp_path / "metrics.json").read_text())["test/accuracy"] <= 1
     code, out, _ = cli(capsys, "predict", tmp_path / "best.ckpt", "--json", "the plot was not bad")
     assert json.loads(out)["label"] in ("positive", "negative")
+
+
+def test_plateau_schedule_resumes_exactly(capsys, tmp_path):
+    common = [*TINY, "callbacks.early_stopping=null", "optim.schedule=plateau", "optim.patience=0", "optim.lr=1e-4"]
+    assert cli(capsys, "train", "quickstart", *common, "trainer.max_epochs=3", f"run_dir={tmp_path / 'a'}")[0] == 0
+    assert cli(capsys, "train", "quickstart", *common, "trainer.max_epochs=2", f"run_dir={tmp_path / 'b'}")[0] == 0
+    code, _, err = cli(
+        capsys, "train", "quickstart", *common, "trainer.max_epochs=3", f"run_dir={tmp_path / 'b'}", "resume=last"
+    )
+    assert code == 0, err
+    a, b = (torch.load(tmp_path / d / "last.ckpt", weights_only=True) for d in "ab")
+    assert a["seqkit_plateau"] == b["seqkit_plateau"] and a["seqkit_plateau"]["num_bad_epochs"] >= 0
+    assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
+
+
+def test_empty_test_split_and_shape_changing_overrides(capsys, tmp_path, quick_run):
+    code, _, err = cli(capsys, "train", "quickstart", *TINY, "data.split.test=0", f"run_dir={tmp_path / 'r'}")
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert "val/accuracy" in metrics and not any(k.startswith("test/") for k in metrics)
+    code, _, err = cli(capsys, "eval", quick_run / "best.ckpt", "data.split.test=0")
+    assert code == 2 and "the test split is empty" in err
+    code, _, err = cli(capsys, "eval", quick_run / "best.ckpt", "model.embed_dim=16")
+    assert code == 2 and "did an override change its size?" in err
+    args = [
+        "train",
+        "quickstart",
+        *TINY,
+        "model.embed_dim=16",
+        f"resume={quick_run / 'last.ckpt'}",
+        f"run_dir={tmp_path / 'x'}",
+    ]
+    code, _, err = cli(capsys, *args)
+    assert code == 2 and "did an override change its size?" in err
+
+
+def test_endless_run_with_a_decaying_schedule_is_an_error(capsys, tmp_path):
+    code, _, err = cli(
+        capsys, "train", "quickstart", *TINY, "trainer.max_epochs=-1", "optim.schedule=cosine", f"run_dir={tmp_path}"
+    )
+    assert code == 2 and "set trainer.max_epochs or trainer.max_steps" in err
+
+
+def test_texts_after_double_dash_may_start_with_a_dash(capsys, quick_run, tmp_path):
+    code, out, _ = cli(capsys, "predict", quick_run / "best.ckpt", "--json", "--", "-not bad")
+    assert code == 0 and json.loads(out)["text"] == "-not bad"
+    crlf = tmp_path / "crlf.txt"
+    crlf.write_bytes(b"good\r\nbad\r\n")
+    code, out, _ = cli(capsys, "predict", quick_run / "best.ckpt", "--json", "--input", crlf)
+    assert [json.loads(line)["text"] for line in out.splitlines()] == ["good", "bad"]

@@ -8,7 +8,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from seqkit.data import Record, data_error, read_lines, resolve_path
+from seqkit.data import Located, Record, data_error, read_lines, resolve_path
 from seqkit.download import cache_dir, fetch
 
 URL = "https://www.cs.cornell.edu/people/pabo/movie-review-data/rt-polaritydata.tar.gz"
@@ -42,9 +42,9 @@ def sentence_polarity(
 
 def _read(folder: Path, encoding: str) -> list[Record]:
     return [
-        {"text": text.strip(), "label": label}
+        Located(f"{folder / name}:{line}", text=text.strip(), label=label)
         for label, name in FILES.items()
-        for _, text in read_lines(folder / name, encoding=encoding)
+        for line, text in read_lines(folder / name, encoding=encoding)
     ]
 
 

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqkit.batching import pad_sequences
-from seqkit.data import DataError, Record
+from seqkit.data import DataError, Record, where_of
 from seqkit.task import CellFactory, Task
 from seqkit.tokenize import UNK_ID, Tokenizer
 from seqkit_sentiment.model import Pooling, SentimentModel
@@ -48,9 +48,8 @@ class SentimentTask(Task):
     ) -> tuple[list[int], int]:
         label = str(record["label"])
         if label not in self.labels:
-            raise DataError(
-                f"{source or 'data'} record {index}: unknown label {label!r}; the task's labels are {self.labels}"
-            )
+            where = where_of(record, f"{source or 'data'} record {index}")
+            raise DataError(f"{where}: unknown label {label!r}; the task's labels are {self.labels}")
         ids = tokenizer.encode(record["text"])[: self.max_length] or [UNK_ID]
         return ids, self.labels.index(label)
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from seqkit.data import Record, data_error, read_lines, resolve_path
+from seqkit.data import Located, Record, data_error, read_lines, resolve_path
 
 Field = str | int
 FORMATS = {".tsv": "tsv", ".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}
@@ -68,7 +68,7 @@ def table(
             record[name] = value
         if labels is not None and not pairs and record["label"] not in labels:
             raise data_error(file, f"unknown label {record['label']!r}; expected one of {labels}", line)
-        records.append(record)
+        records.append(Located(f"{file}:{line}", **record))
     return records
 
 
@@ -122,6 +122,7 @@ def lines_per_label(files: dict[str, str], *, encoding: str = "utf-8") -> list[R
         raise data_error("data.files", "name at least one label file: {label: path, ...}")
     records = []
     for label, path in files.items():
-        for _, text in read_lines(resolve_path(path), encoding=encoding):
-            records.append({"text": text.strip(), "label": str(label)})
+        file = resolve_path(path)
+        for line, text in read_lines(file, encoding=encoding):
+            records.append(Located(f"{file}:{line}", text=text.strip(), label=str(label)))
     return records

@@ -39,7 +39,9 @@ def add_commands(commands: Any) -> None:
     validate.add_argument("overrides", nargs="*", metavar="key=value")
     validate.set_defaults(handler=_validate)
 
-    ls = commands.add_parser("ls", help="list recipes and registered cells, kernels, tasks, datasets, tokenizers")
+    ls = commands.add_parser(
+        "ls", help="list recipes and registered cells, kernels, tasks, datasets, tokenizers, callbacks"
+    )
     ls.add_argument("what", nargs="?", choices=LISTABLE, help="one list only")
     ls.set_defaults(handler=_ls)
 

@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +136,8 @@ def train(recipe: Recipe, manager: PluginManager | None = None) -> tuple[Path, d
     log.info("run directory: %s", run_dir)
     parameters = sum(p.numel() for p in parts.module.model.parameters())
     print(f"seqkit train: {recipe.name}: {parameters:,} parameters; writing {run_dir}", file=sys.stderr)
+    # recipe.yaml is ours: Lightning's "checkpoint directory is not empty" would be noise
+    warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
     try:
         trainer.fit(parts.module, datamodule=parts.data, ckpt_path=str(resume) if resume else None)
     except SystemExit:

@@ -24,14 +24,14 @@ class SentimentTask(Task):
     fields = ("text", "label")
 
     def __init__(
-        self, *, pooling: Pooling = "max", labels: list[str] | None = None, max_length: int | None = None
+        self, *, pooling: Pooling = "max", labels: list[str | int] | None = None, max_length: int | None = None
     ) -> None:
         if pooling not in ("last", "mean", "max", "attention"):
             raise ValueError(f"pooling must be last, mean, max or attention, got {pooling!r}")
         if max_length is not None and max_length < 1:
             raise ValueError(f"max_length must be positive, got {max_length}")
         self.pooling = pooling
-        self.labels = list(labels) if labels else []
+        self.labels = [str(label) for label in labels] if labels else []
         self.max_length = max_length
 
     def setup(self, train: Sequence[Record], tokenizer: Tokenizer) -> None:

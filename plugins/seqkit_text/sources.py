@@ -23,7 +23,7 @@ def table(
     source_field: Field | None = None,
     target_field: Field | None = None,
     header: bool = True,
-    labels: list[str] | None = None,
+    labels: list[str | int] | None = None,
     encoding: str = "utf-8",
 ) -> list[Record] | dict[str, list[Record]]:
     """Records from a table: ``{"text", "label"}``, or ``{"source", "target"}`` when ``source_field`` is set.
@@ -66,9 +66,11 @@ def table(
             if not isinstance(value, str) or not value.strip():
                 raise data_error(file, f"field {field!r} ({name}) is empty or not text: {value!r}", line)
             record[name] = value
-        if labels is not None and not pairs and record["label"] not in labels:
+        if labels is not None and not pairs and record["label"] not in [str(label) for label in labels]:
             raise data_error(file, f"unknown label {record['label']!r}; expected one of {labels}", line)
         records.append(Located(f"{file}:{line}", **record))
+    if not records:
+        raise data_error(file, "no records (only a header?)")
     return records
 
 

@@ -27,8 +27,6 @@ class Task:
     #: the metric checkpoints and early stopping follow by default, and whether larger is better
     monitor: str = "val/loss"
     monitor_mode: str = "min"
-    #: the record fields this task reads
-    fields: tuple[str, ...] = ()
 
     def setup(self, train: Sequence[Record], tokenizer: Tokenizer) -> None:
         """Learn what the task needs from the training records (e.g. the label set)."""

@@ -232,3 +232,14 @@ def test_texts_after_double_dash_may_start_with_a_dash(capsys, quick_run, tmp_pa
     crlf.write_bytes(b"good\r\nbad\r\n")
     code, out, _ = cli(capsys, "predict", quick_run / "best.ckpt", "--json", "--input", crlf)
     assert [json.loads(line)["text"] for line in out.splitlines()] == ["good", "bad"]
+
+
+def test_batched_predictions_equal_one_at_a_time(quick_run):
+    from seqkit.checkpoint import load
+
+    parts = load(quick_run / "best.ckpt")
+    texts = ["the plot was not bad", "dull", "the cast is great but the ending felt boring", "x " * 40]
+    together = parts.task.predict(parts.module.model, texts, parts.tokenizer)
+    alone = [parts.task.predict(parts.module.model, [t], parts.tokenizer)[0] for t in texts]
+    assert [r["label"] for r in together] == [r["label"] for r in alone]
+    assert all(abs(a["probability"] - b["probability"]) < 1e-3 for a, b in zip(together, alone))

@@ -15,13 +15,14 @@ from seqkit.task import CellFactory, Task
 from seqkit.tokenize import UNK_ID, Tokenizer
 from seqkit_sentiment.model import Pooling, SentimentModel
 
+PREDICT_BATCH = 256
+
 
 class SentimentTask(Task):
     """Classify a text into one of the labels seen in training (``labels`` fixes their order instead)."""
 
     monitor = "val/accuracy"
     monitor_mode = "max"
-    fields = ("text", "label")
 
     def __init__(
         self, *, pooling: Pooling = "max", labels: list[str | int] | None = None, max_length: int | None = None
@@ -87,12 +88,13 @@ class SentimentTask(Task):
         model.eval()
         device = next(model.parameters()).device
         results = []
-        for text in texts:
-            ids = tokenizer.encode(text)[: self.max_length] or [UNK_ID]
-            logits = model(torch.tensor([ids], device=device), torch.tensor([len(ids)], device=device))
-            probs = logits.float().softmax(-1)[0]
-            best = int(probs.argmax())
-            results.append({"text": text, "label": self.labels[best], "probability": round(float(probs[best]), 4)})
+        for start in range(0, len(texts), PREDICT_BATCH):  # padded batches: lengths keep padding out
+            chunk = texts[start : start + PREDICT_BATCH]
+            tokens, lengths = pad_sequences([tokenizer.encode(t)[: self.max_length] or [UNK_ID] for t in chunk])
+            probs = model(tokens.to(device), lengths.to(device)).float().softmax(-1)
+            best = probs.argmax(-1)
+            for text, label, p in zip(chunk, best.tolist(), probs.gather(1, best[:, None])[:, 0].tolist()):
+                results.append({"text": text, "label": self.labels[label], "probability": round(p, 4)})
         return results
 
     def state_dict(self) -> dict[str, Any]:

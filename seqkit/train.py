@@ -138,8 +138,13 @@ def train(recipe: Recipe, manager: PluginManager | None = None) -> tuple[Path, d
     print(f"seqkit train: {recipe.name}: {parameters:,} parameters; writing {run_dir}", file=sys.stderr)
     # recipe.yaml is ours: Lightning's "checkpoint directory is not empty" would be noise
     warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
+    stopped = _stopped_epoch(saved) if resume is not None else None
+    if stopped is not None:
+        # Lightning does not save that early stopping ended the run: resumed, it would train another epoch.
+        print(f"seqkit train: {resume}: early stopping ended this run at epoch {stopped}; evaluating", file=sys.stderr)
     try:
-        trainer.fit(parts.module, datamodule=parts.data, ckpt_path=str(resume) if resume else None)
+        if stopped is None:
+            trainer.fit(parts.module, datamodule=parts.data, ckpt_path=str(resume) if resume else None)
     except SystemExit:
         if not trainer.interrupted:
             raise
@@ -149,7 +154,9 @@ def train(recipe: Recipe, manager: PluginManager | None = None) -> tuple[Path, d
             file=sys.stderr,
         )
         raise KeyboardInterrupt from None
-    best = checkpoint.best_model_path or str(run_dir / "last.ckpt")
+    best = checkpoint.best_model_path or next(
+        str(p) for p in (run_dir / "best.ckpt", run_dir / "last.ckpt", resume) if p is not None and p.is_file()
+    )
     metrics: dict[str, float] = {}
     for split, evaluate in (("valid", trainer.validate), ("test", trainer.test)):
         if parts.data.examples.get(split):
@@ -158,6 +165,14 @@ def train(recipe: Recipe, manager: PluginManager | None = None) -> tuple[Path, d
     if trainer.is_global_zero:
         write_atomic(run_dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     return run_dir, metrics
+
+
+def _stopped_epoch(checkpoint: dict[str, Any]) -> int | None:
+    """The epoch at which an early-stopping callback ended the checkpoint's run, if one did."""
+    for key, state in (checkpoint.get("callbacks") or {}).items():
+        if key.startswith("EarlyStopping") and isinstance(state, dict) and state.get("stopped_epoch", 0) > 0:
+            return int(state["stopped_epoch"])
+    return None
 
 
 def _check_weights_fit(module: Any, state_dict: dict[str, Any], path: Path) -> None:

@@ -243,3 +243,21 @@ def test_batched_predictions_equal_one_at_a_time(quick_run):
     alone = [parts.task.predict(parts.module.model, [t], parts.tokenizer)[0] for t in texts]
     assert [r["label"] for r in together] == [r["label"] for r in alone]
     assert all(abs(a["probability"] - b["probability"]) < 1e-3 for a, b in zip(together, alone))
+
+
+def test_resuming_a_run_that_stopped_early_trains_no_more(capsys, tmp_path):
+    stop = [
+        *TINY,
+        "trainer.max_epochs=4",
+        "callbacks.early_stopping.patience=1",
+        "callbacks.early_stopping.min_delta=1.0",
+    ]
+    assert cli(capsys, "train", "quickstart", *stop, f"run_dir={tmp_path}")[0] == 0
+    before = torch.load(tmp_path / "last.ckpt", weights_only=True)
+    assert before["epoch"] == 1  # stopped after its second epoch
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    code, _, err = cli(capsys, "train", "quickstart", *stop, f"run_dir={tmp_path}", "resume=last")
+    assert code == 0 and "early stopping ended this run at epoch 1" in err
+    after = torch.load(tmp_path / "last.ckpt", weights_only=True)
+    assert after["global_step"] == before["global_step"]
+    assert json.loads((tmp_path / "metrics.json").read_text()) == metrics

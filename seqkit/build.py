@@ -46,10 +46,13 @@ def build(
     *,
     state: dict[str, Any] | None = None,
     splits: tuple[str, ...] = ("train", "valid", "test"),
+    validated: bool = False,
 ) -> Parts:
     """Every part of a run. ``state`` (a checkpoint's ``"seqkit"`` entry) restores the fitted tokenizer and
-    task instead of fitting them on the training split; *splits* limits which splits are encoded."""
-    validate(recipe, manager)
+    task instead of fitting them on the training split; *splits* limits which splits are encoded;
+    *validated* says the caller has already run :func:`seqkit.config.validate` on this recipe."""
+    if not validated:
+        validate(recipe, manager)
     r = recipe.data
     seed = r.get("seed", DEFAULT_SEED)
     seed = DEFAULT_SEED if seed is None else seed

@@ -99,7 +99,7 @@ def train(recipe: Recipe, manager: PluginManager | None = None) -> tuple[Path, d
                 "chosen among the epochs trained from here on",
                 file=sys.stderr,
             )
-    parts = build(recipe, manager, state=state)
+    parts = build(recipe, manager, state=state, validated=True)
     if resume is not None:
         _check_weights_fit(parts.module, saved["state_dict"], resume)
     os.environ[RUN_DIR_VARIABLE] = str(run_dir)  # DDP workers inherit it and write into the same folder

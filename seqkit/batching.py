@@ -24,13 +24,24 @@ class ExampleDataset(Dataset):
 
 
 class BucketBatchSampler(Sampler[list[int]]):
-    """Batches of indices whose lengths are close, so padding stays small.
+    """Batches of indices whose lengths are close, so padding stays small; sharded for DDP.
 
-    Training (``shuffle=True``): the indices are shuffled with ``seed`` and the epoch, cut into pools of
-    ``pool`` batches, each pool sorted by length and cut into batches, and the batches shuffled — so an
-    epoch's order depends only on the seed and the epoch number, and a resumed run sees the same batches.
-    Evaluation: sorted by length, longest first (the largest batch first, so memory errors come early).
-    Under DDP each of ``num_replicas`` processes takes every ``num_replicas``-th batch from ``rank``.
+    Training (``shuffle=True``) works in *global batches*: all the examples of one optimizer step, over every
+    process and every accumulated micro-batch (``batch_size × num_replicas × accumulate``). The indices are
+    shuffled with ``seed`` and the epoch, cut into pools of ``pool`` global batches, each pool sorted by
+    length and cut into global batches, and these shuffled: an epoch's order depends only on the seed and the
+    epoch number, so a resumed run sees the same batches. Each global batch is then cut, in length order,
+    into ``num_replicas × accumulate`` micro-batches whose sizes differ by at most one; process ``rank`` takes
+    micro-batches ``rank·accumulate … rank·accumulate + accumulate − 1``. So 2 processes with batch b step
+    on exactly the examples that 1 process with batch 2b (or batch b and 2 accumulation steps) steps on, every
+    process gets the same number of batches (DDP steps in lockstep), and no example is dropped. One rule
+    when the data does not divide evenly: the epoch's last global batch may be smaller; when it holds fewer
+    examples than there are micro-batches, it is topped up by repeating its own examples, so that at most
+    ``num_replicas × accumulate − 1`` examples are seen twice in that epoch.
+
+    Evaluation (``shuffle=False``): sorted by length, longest first (so memory errors come early); process
+    ``rank`` takes every ``num_replicas``-th example of that order, so shards are disjoint and together
+    complete — nothing repeated, which would bias the metrics — and their batch counts differ by at most one.
     """
 
     def __init__(
@@ -43,9 +54,14 @@ class BucketBatchSampler(Sampler[list[int]]):
         pool: int = 50,
         num_replicas: int = 1,
         rank: int = 0,
+        accumulate: int = 1,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
+        if num_replicas < 1 or not 0 <= rank < num_replicas:
+            raise ValueError(f"rank must be in [0, num_replicas), got rank={rank}, num_replicas={num_replicas}")
+        if accumulate < 1:
+            raise ValueError(f"accumulate must be positive, got {accumulate}")
         self.lengths = list(lengths)
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -53,6 +69,7 @@ class BucketBatchSampler(Sampler[list[int]]):
         self.pool = pool
         self.num_replicas = num_replicas
         self.rank = rank
+        self.accumulate = accumulate
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -63,40 +80,65 @@ class BucketBatchSampler(Sampler[list[int]]):
         # Lightning calls set_epoch on ``batch_sampler.sampler`` before each epoch (and after a resume).
         return self
 
-    def _batches(self) -> list[list[int]]:
+    @property
+    def global_batch_size(self) -> int:
+        """Examples per optimizer step over all processes (training)."""
+        return self.batch_size * self.num_replicas * self.accumulate
+
+    def global_batches(self) -> list[list[int]]:
+        """This epoch's global batches, in order (training), before they are cut into micro-batches."""
         order = list(range(len(self.lengths)))
-        if not self.shuffle:
-            order.sort(key=lambda i: -self.lengths[i])
-            return [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         rng = random.Random(self.seed * 1_000_003 + self.epoch)
         rng.shuffle(order)
-        span = self.batch_size * self.pool
+        size = self.global_batch_size
+        span = size * self.pool
         batches = []
         for start in range(0, len(order), span):
             pool = sorted(order[start : start + span], key=lambda i: self.lengths[i])
-            batches += [pool[i : i + self.batch_size] for i in range(0, len(pool), self.batch_size)]
+            batches += [pool[i : i + size] for i in range(0, len(pool), size)]
         rng.shuffle(batches)
         return batches
 
-    def _count(self) -> int:
-        if not self.shuffle:
-            return -(-len(self.lengths) // self.batch_size)
-        span = self.batch_size * self.pool
-        return sum(-(-min(span, len(self.lengths) - s) // self.batch_size) for s in range(0, len(self.lengths), span))
+    def _train_batches(self) -> Iterator[list[int]]:
+        parts = self.num_replicas * self.accumulate
+        first = self.rank * self.accumulate
+        for batch in self.global_batches():
+            if len(batch) < parts:
+                batch = [batch[i % len(batch)] for i in range(parts)]
+            yield from _split_evenly(batch, parts)[first : first + self.accumulate]
+
+    def _eval_batches(self) -> list[list[int]]:
+        order = sorted(range(len(self.lengths)), key=lambda i: -self.lengths[i])[self.rank :: self.num_replicas]
+        return [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
 
     def __iter__(self) -> Iterator[list[int]]:
         # A generator: the order is drawn at the first batch, not when the iterator is made. Lightning makes
         # the first epoch's iterator before it calls set_epoch, which after a resume is not epoch 0.
-        batches = self._batches()
-        if self.num_replicas > 1:
-            # Every process gets the same number of batches (DDP steps in lockstep): pad by wrapping around.
-            per_rank = -(-len(batches) // self.num_replicas)
-            batches = (batches * 2)[: per_rank * self.num_replicas]
-            batches = batches[self.rank :: self.num_replicas]
-        yield from batches
+        if self.shuffle:
+            yield from self._train_batches()
+        else:
+            yield from self._eval_batches()
 
     def __len__(self) -> int:
-        return -(-self._count() // self.num_replicas)
+        count = len(self.lengths)
+        if not self.shuffle:
+            mine = len(range(self.rank, count, self.num_replicas))
+            return -(-mine // self.batch_size)
+        size = self.global_batch_size
+        span = size * self.pool
+        steps = sum(-(-min(span, count - start) // size) for start in range(0, count, span))
+        return steps * self.accumulate
+
+
+def _split_evenly(batch: list[int], parts: int) -> list[list[int]]:
+    """*batch* cut in order into *parts* consecutive pieces whose sizes differ by at most one."""
+    base, extra = divmod(len(batch), parts)
+    pieces, start = [], 0
+    for part in range(parts):
+        end = start + base + (part < extra)
+        pieces.append(batch[start:end])
+        start = end
+    return pieces
 
 
 def pad_sequences(sequences: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -119,8 +161,17 @@ def make_loader(
     num_workers: int = 0,
     num_replicas: int = 1,
     rank: int = 0,
+    accumulate: int = 1,
 ) -> DataLoader:
-    sampler = BucketBatchSampler(lengths, batch_size, shuffle=train, seed=seed, num_replicas=num_replicas, rank=rank)
+    sampler = BucketBatchSampler(
+        lengths,
+        batch_size,
+        shuffle=train,
+        seed=seed,
+        num_replicas=num_replicas,
+        rank=rank,
+        accumulate=accumulate if train else 1,
+    )
     return DataLoader(
         ExampleDataset(examples),
         batch_sampler=sampler,

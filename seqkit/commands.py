@@ -47,11 +47,12 @@ def add_commands(commands: Any) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from seqkit.distributed import is_rank_zero
     from seqkit.recipes import load_recipe
-    from seqkit.train import is_launcher, train
+    from seqkit.train import train
 
     run_dir, metrics = train(load_recipe(args.recipe, args.overrides))
-    if not is_launcher():
+    if not is_rank_zero():
         return 0
     print(f"run directory: {run_dir}")
     for name, value in sorted(metrics.items()):

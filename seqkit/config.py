@@ -41,15 +41,19 @@ def data_options(
     split: dict[str, float] | None = None,
     num_workers: int = 0,
     limit: int | None = None,
+    global_batch_size: int | None = None,
 ) -> dict[str, Any]:
     """The ``data`` keys seqkit itself reads; every other key goes to the data source.
 
-    ``split`` carves validation and test sets out of sources without their own (seeded, deterministic);
-    ``limit`` keeps at most that many records of each split, for quick trials.
+    ``batch_size`` is per device; ``global_batch_size`` fixes the examples per optimizer step whatever the
+    number of devices (then ``batch_size`` is the most one device takes at once, and gradient accumulation
+    makes up the rest). ``split`` carves validation and test sets out of sources without their own (seeded,
+    deterministic); ``limit`` keeps at most that many records of each split, for quick trials.
     """
     return {
         "limit": limit,
         "batch_size": batch_size,
+        "global_batch_size": global_batch_size,
         "eval_batch_size": eval_batch_size or batch_size,
         "split": dict(split) if split is not None else {"valid": 0.1, "test": 0.1},
         "num_workers": num_workers,
@@ -237,6 +241,7 @@ RANGES: dict[str, tuple[Any, str]] = {
     "data.eval_batch_size": (lambda v: v is None or v >= 1, "at least 1, or null"),
     "data.num_workers": (lambda v: v >= 0, "0 or more"),
     "data.limit": (lambda v: v is None or v >= 1, "at least 1, or null"),
+    "data.global_batch_size": (lambda v: v is None or v >= 1, "at least 1, or null"),
     "model.cell.hidden_size": (lambda v: v >= 1, "at least 1"),
     "model.cell.num_layers": (lambda v: v >= 1, "at least 1"),
     "model.cell.dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),

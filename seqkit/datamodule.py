@@ -37,6 +37,8 @@ class SeqkitData(pl.LightningDataModule):
         trainer = getattr(self, "trainer", None)
         replicas = trainer.world_size if trainer is not None else 1
         rank = trainer.global_rank if trainer is not None else 0
+        # the sampler forms whole optimizer steps' batches, so it must know how many micro-batches make one
+        accumulate = trainer.accumulate_grad_batches if trainer is not None else 1
         return make_loader(
             examples,
             [self.task.length(e) for e in examples],
@@ -47,6 +49,7 @@ class SeqkitData(pl.LightningDataModule):
             num_workers=self.num_workers,
             num_replicas=replicas,
             rank=rank,
+            accumulate=accumulate,
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
+import torchmetrics
 from torch import nn
 
 from seqkit.errors import SeqkitError
@@ -49,18 +50,27 @@ class SeqkitModule(pl.LightningModule):
         self.plateau: Any = None
         self._plateau_state: dict[str, Any] | None = None
         self.stage_metrics = nn.ModuleDict({stage: nn.ModuleDict(task.metrics()) for stage in STAGE_PREFIX})
+        # the mean loss over every example, whichever process saw it (Lightning's sync_dist would average
+        # the processes' means, which differ in size when the examples do not divide evenly)
+        self.stage_loss = nn.ModuleDict({stage: torchmetrics.MeanMetric() for stage in STAGE_PREFIX})
 
     def forward(self, batch: dict[str, torch.Tensor]) -> Any:
         return self.task.forward_loss(self.model, batch)
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
-        # Randomness (dropout) depends only on the seed, the epoch and the batch, so a resumed run repeats it
-        # exactly (the optimizer step would repeat under gradient accumulation).
-        torch.manual_seed((self.seed * 1_000_003 + self.current_epoch * 100_003 + batch_idx) % (2**63))
+        # Randomness (dropout) depends only on the seed, the epoch, the batch and the process, so a resumed run
+        # repeats it exactly (the optimizer step would repeat under gradient accumulation), and the processes
+        # of a DDP run draw different masks for their different examples.
+        rank = self.trainer.global_rank if self._trainer is not None else 0
+        torch.manual_seed(
+            (self.seed * 1_000_003 + self.current_epoch * 100_003 + batch_idx + rank * 7_919_993) % (2**63)
+        )
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss, _ = self.task.forward_loss(self.model, batch)
-        self.log("train/loss", loss, prog_bar=True, batch_size=_batch_size(batch))
+        # averaged over the processes, so the logged loss is the global batch's (one all-reduce per step)
+        distributed = self._trainer is not None and self.trainer.world_size > 1
+        self.log("train/loss", loss, prog_bar=True, batch_size=_batch_size(batch), sync_dist=distributed)
         return loss
 
     def _evaluate(self, stage: str, batch: dict[str, torch.Tensor]) -> None:
@@ -69,7 +79,8 @@ class SeqkitModule(pl.LightningModule):
         metrics = self.stage_metrics[stage]
         self.task.update_metrics(dict(metrics.items()), outputs, batch)
         prefix = STAGE_PREFIX[stage]
-        self.log(f"{prefix}/loss", loss, batch_size=size, sync_dist=True)
+        self.stage_loss[stage].update(loss.detach(), size)
+        self.log(f"{prefix}/loss", self.stage_loss[stage], batch_size=size)
         self.log_dict({f"{prefix}/{name}": metric for name, metric in metrics.items()}, prog_bar=True, batch_size=size)
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:

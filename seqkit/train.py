@@ -18,6 +18,7 @@ from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from seqkit.build import build, callbacks
 from seqkit.checkpoint_io import AtomicCheckpointIO
 from seqkit.config import validate
+from seqkit.distributed import batch_plan, is_rank_zero, shared_run_name, started_by_external_launcher
 from seqkit.errors import SeqkitError, one_line
 from seqkit.plugins import PluginManager, get_plugin_manager
 from seqkit.recipes import Recipe, to_yaml
@@ -52,12 +53,15 @@ def run_directory(recipe: Recipe) -> tuple[Path, Path | None]:
         return Path(explicit), None
     if os.environ.get(RUN_DIR_VARIABLE):  # a DDP worker: the launching process chose the folder
         return Path(os.environ[RUN_DIR_VARIABLE]), None
+    shared = shared_run_name()
+    if shared:
+        return Path("runs", recipe.name, shared), None
+    if started_by_external_launcher():
+        raise SeqkitError(
+            "run_dir: the processes of this launch cannot agree on a new run folder (torchrun without "
+            "--rdzv-id or --standalone gives them no common id): set run_dir=PATH"
+        )
     return Path("runs", recipe.name, time.strftime("%Y%m%d-%H%M%S")), None
-
-
-def is_launcher() -> bool:
-    """True in the process the user started; False in the workers Lightning's DDP launches for other ranks."""
-    return int(os.environ.get("LOCAL_RANK", "0")) == 0 and int(os.environ.get("NODE_RANK", "0")) == 0
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -104,7 +108,7 @@ def train(recipe: Recipe, manager: PluginManager | None = None) -> tuple[Path, d
         _check_weights_fit(parts.module, saved["state_dict"], resume)
     os.environ[RUN_DIR_VARIABLE] = str(run_dir)  # DDP workers inherit it and write into the same folder
     run_dir.mkdir(parents=True, exist_ok=True)
-    if is_launcher():
+    if is_rank_zero():
         write_atomic(
             run_dir / "recipe.yaml",
             # with its run_dir, so `seqkit train <run>/recipe.yaml resume=last` continues this very run
@@ -133,9 +137,16 @@ def train(recipe: Recipe, manager: PluginManager | None = None) -> tuple[Path, d
         logger=loggers,
         default_root_dir=run_dir,
     )
+    plan = _plan_batches(recipe, trainer, parts)
     log.info("run directory: %s", run_dir)
-    parameters = sum(p.numel() for p in parts.module.model.parameters())
-    print(f"seqkit train: {recipe.name}: {parameters:,} parameters; writing {run_dir}", file=sys.stderr)
+    if trainer.is_global_zero:
+        parameters = sum(p.numel() for p in parts.module.model.parameters())
+        print(
+            f"seqkit train: {recipe.name}: {parameters:,} parameters; global batch {plan.global_batch} = "
+            f"{plan.per_device} per device × {plan.world_size} processes × {plan.accumulate} accumulated; "
+            f"writing {run_dir}",
+            file=sys.stderr,
+        )
     # recipe.yaml is ours: Lightning's "checkpoint directory is not empty" would be noise
     warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
     stopped = _stopped_epoch(saved) if resume is not None else None
@@ -165,6 +176,25 @@ def train(recipe: Recipe, manager: PluginManager | None = None) -> tuple[Path, d
     if trainer.is_global_zero:
         write_atomic(run_dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     return run_dir, metrics
+
+
+def _plan_batches(recipe: Recipe, trainer: pl.Trainer, parts: Any) -> Any:
+    """Fit the batch sizes to the processes the Trainer found (its devices × nodes)."""
+    data = recipe.data.get("data") or {}
+    accumulate = (recipe.data.get("trainer") or {}).get("accumulate_grad_batches")
+    plan = batch_plan(parts.data.batch_size, data.get("global_batch_size"), trainer.world_size, accumulate)
+    trainer.accumulate_grad_batches = plan.accumulate
+    parts.data.batch_size = plan.per_device
+    for logger in trainer.loggers:
+        logger.log_hyperparams(
+            {
+                "global_batch_size": plan.global_batch,
+                "batch_size_per_device": plan.per_device,
+                "accumulate_grad_batches": plan.accumulate,
+                "world_size": plan.world_size,
+            }
+        )
+    return plan
 
 
 def _stopped_epoch(checkpoint: dict[str, Any]) -> int | None:

@@ -1,0 +1,82 @@
+"""How one run spreads over processes: who is rank 0, where every rank writes, how big each batch is."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from seqkit.errors import SeqkitError
+
+
+def is_rank_zero() -> bool:
+    """Whether this is rank 0, known before torch.distributed is up: the process the user started, or rank 0
+    of a torchrun or ``srun`` launch. Lightning's DDP launcher tells the processes it starts their local and
+    node rank; torchrun says ``RANK``; ``srun`` says ``SLURM_PROCID``."""
+    if "RANK" in os.environ:
+        return int(os.environ["RANK"]) == 0
+    # SLURM_PROCID is also set in a plain `sbatch` shell, where the script itself is no rank of a job.
+    if int(os.environ.get("SLURM_NTASKS", "1")) > 1 and "SLURM_PROCID" in os.environ:
+        return int(os.environ["SLURM_PROCID"]) == 0
+    return int(os.environ.get("LOCAL_RANK", "0")) == 0 and int(os.environ.get("NODE_RANK", "0")) == 0
+
+
+def shared_run_name() -> str | None:
+    """A run-directory name every process of one launch agrees on, for launchers that start all ranks at once.
+
+    Lightning's own launcher starts the other ranks from rank 0 and tells them its folder; torchrun and
+    ``srun`` start every rank independently, so each would pick its own timestamp. Their job ids agree.
+    """
+    if int(os.environ.get("SLURM_NTASKS", "1")) > 1 and os.environ.get("SLURM_JOB_ID"):
+        step = os.environ.get("SLURM_STEP_ID")
+        return f"slurm-{os.environ['SLURM_JOB_ID']}" + (f".{step}" if step else "")
+    run_id = os.environ.get("TORCHELASTIC_RUN_ID")
+    if run_id and run_id != "none":
+        return f"torchrun-{run_id}"
+    return None
+
+
+def started_by_external_launcher() -> bool:
+    """True under torchrun or a multi-task ``srun``: every rank was started by the launcher, not by rank 0."""
+    return "TORCHELASTIC_RUN_ID" in os.environ or int(os.environ.get("SLURM_NTASKS", "1")) > 1
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """Per-device micro-batch, accumulation steps, and the global batch they make per optimizer step."""
+
+    per_device: int
+    accumulate: int
+    world_size: int
+
+    @property
+    def global_batch(self) -> int:
+        return self.per_device * self.accumulate * self.world_size
+
+
+def batch_plan(
+    batch_size: int, global_batch_size: int | None, world_size: int, accumulate: int | None = None
+) -> BatchPlan:
+    """What ``data.batch_size`` and ``data.global_batch_size`` mean on *world_size* processes.
+
+    Without a global batch size, ``batch_size`` is per device and the global batch grows with the devices.
+    With one, the global batch is fixed: ``batch_size`` becomes the largest micro-batch a device may take,
+    and gradient accumulation makes up the rest — the fewest accumulation steps that split the global batch
+    evenly over the devices.
+    """
+    if global_batch_size is None:
+        return BatchPlan(batch_size, accumulate or 1, world_size)
+    if accumulate not in (None, 1):
+        raise SeqkitError(
+            "data.global_batch_size sets the gradient accumulation itself: "
+            f"remove trainer.accumulate_grad_batches={accumulate}"
+        )
+    if global_batch_size % world_size:
+        raise SeqkitError(
+            f"data.global_batch_size={global_batch_size} does not split evenly over {world_size} processes: "
+            f"expected a multiple of {world_size}"
+        )
+    per_process = global_batch_size // world_size
+    steps = -(-per_process // batch_size)
+    while per_process % steps:
+        steps += 1
+    return BatchPlan(per_process // steps, steps, world_size)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from dataclasses import dataclass
+from typing import Any
+
+import torch
 
 from seqkit.errors import SeqkitError
 
@@ -80,3 +85,26 @@ def batch_plan(
     while per_process % steps:
         steps += 1
     return BatchPlan(per_process // steps, steps, world_size)
+
+
+def fingerprint(value: Any) -> int:
+    """A 63-bit digest of plain data (a tokenizer's vocabulary, a task's labels), equal on every process
+    that built the same thing."""
+    text = json.dumps(value, sort_keys=True, default=repr)
+    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big") >> 1
+
+
+def check_same_on_every_process(strategy: Any, world_size: int, what: dict[str, Any]) -> None:
+    """Every process built its own vocabulary, labels and splits from the data; DDP silently averages
+    nonsense if they differ (a data file that changed between nodes, an unseeded source). Every process
+    compares all of them, so all fail together instead of the others hanging."""
+    if world_size < 2:
+        return
+    mine = torch.tensor([fingerprint(value) for value in what.values()], dtype=torch.long)
+    every = strategy.all_gather(mine).reshape(world_size, -1)
+    differing = [name for column, name in enumerate(what) if len(set(every[:, column].tolist())) > 1]
+    if differing:
+        raise SeqkitError(
+            f"the {world_size} processes built different {', '.join(differing)} from the data: expected "
+            "every node to read the same data files (and data sources to be seeded)"
+        )

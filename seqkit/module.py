@@ -10,6 +10,7 @@ import torch
 import torchmetrics
 from torch import nn
 
+from seqkit.distributed import check_same_on_every_process
 from seqkit.errors import SeqkitError
 from seqkit.optim import build_optimizer, build_scheduler
 from seqkit.task import Task
@@ -56,6 +57,15 @@ class SeqkitModule(pl.LightningModule):
 
     def forward(self, batch: dict[str, torch.Tensor]) -> Any:
         return self.task.forward_loss(self.model, batch)
+
+    def setup(self, stage: str) -> None:
+        data = getattr(self.trainer, "datamodule", None)
+        sizes = {name: len(split) for name, split in data.examples.items()} if data is not None else {}
+        check_same_on_every_process(
+            self.trainer.strategy,
+            self.trainer.world_size,
+            {"vocabularies": self.tokenizer.state_dict(), "task states": self.task.state_dict(), "splits": sizes},
+        )
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         # Randomness (dropout) depends only on the seed, the epoch, the batch and the process, so a resumed run

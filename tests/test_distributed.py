@@ -183,12 +183,16 @@ TINY = [
 ]
 
 
-def seqkit(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+def launch_env(**variables: str) -> dict[str, str]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **variables}
     for name in ("LOCAL_RANK", "NODE_RANK", "RANK", "WORLD_SIZE", "SEQKIT_RUN_DIR"):
         env.pop(name, None)
+    return env
+
+
+def seqkit(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     result = subprocess.run(
-        [sys.executable, "-m", "seqkit", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "seqkit", *args], cwd=cwd, env=launch_env(), capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return result
@@ -260,3 +264,45 @@ def test_global_batch_size_gives_the_same_steps_on_any_number_of_processes(runs,
     assert "global batch 32 = 8 per device × 2 processes × 2 accumulated" in result.stderr
     assert_same_weights(root / "one-after-2-epochs.ckpt", tmp_path / "a" / "last.ckpt")
     assert_same_weights(root / "one-after-2-epochs.ckpt", tmp_path / "b" / "last.ckpt")
+
+
+def test_torchrun_starts_the_same_run(runs):
+    """torchrun starts every rank itself: they agree on one run folder and train what 1 process does."""
+    root, _, _, _ = runs
+    cwd = root / "torchrun"
+    cwd.mkdir()
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "-m", "seqkit"]
+    arguments = ["train", "quickstart", *TINY, "data.batch_size=16", "trainer.devices=2", "trainer.strategy=ddp"]
+    result = subprocess.run(
+        [*command, *arguments], cwd=cwd, env=launch_env(), capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (folder,) = (cwd / "runs" / "quickstart").iterdir()
+    assert folder.name.startswith("torchrun-")
+    assert result.stdout.count("run directory:") == 1
+    assert_same_weights(root / "one-after-2-epochs.ckpt", folder / "last.ckpt")
+
+
+def test_srun_tasks_start_the_same_run(runs):
+    """Two processes with the variables `srun --ntasks=2` sets, as SLURM would start them on one node."""
+    root, _, _, _ = runs
+    cwd = root / "slurm"
+    cwd.mkdir()
+    arguments = ["train", "quickstart", *TINY, "data.batch_size=16", "trainer.devices=2", "trainer.strategy=ddp"]
+    slurm = {"SLURM_NTASKS": "2", "SLURM_NTASKS_PER_NODE": "2", "SLURM_JOB_NAME": "seqkit", "SLURM_JOB_ID": "4242",
+             "SLURM_NODELIST": "localhost", "SLURM_NODEID": "0"}  # fmt: skip
+    tasks = [
+        subprocess.Popen(
+            [sys.executable, "-m", "seqkit", *arguments],
+            cwd=cwd,
+            env=launch_env(**slurm, SLURM_PROCID=str(rank), SLURM_LOCALID=str(rank)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for rank in range(2)
+    ]
+    outputs = [task.communicate(timeout=300) for task in tasks]
+    assert [task.returncode for task in tasks] == [0, 0], outputs[0][1][-3000:]
+    assert [out.count("run directory:") for out, _ in outputs] == [1, 0]
+    assert_same_weights(root / "one-after-2-epochs.ckpt", cwd / "runs" / "quickstart" / "slurm-4242" / "last.ckpt")

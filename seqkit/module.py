@@ -93,6 +93,19 @@ class SeqkitModule(pl.LightningModule):
         self.log(f"{prefix}/loss", self.stage_loss[stage], batch_size=size)
         self.log_dict({f"{prefix}/{name}": metric for name, metric in metrics.items()}, prog_bar=True, batch_size=size)
 
+    def _start(self, stage: str) -> None:
+        # Lightning resets logged metrics when an epoch ends, but under ddp_spawn the process that evaluates
+        # after fit unpickles the metrics with the training run's last, unfinished state.
+        self.stage_loss[stage].reset()
+        for metric in self.stage_metrics[stage].values():
+            metric.reset()
+
+    def on_validation_epoch_start(self) -> None:
+        self._start("val")
+
+    def on_test_epoch_start(self) -> None:
+        self._start("test")
+
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self._evaluate("val", batch)
 

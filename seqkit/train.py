@@ -169,6 +169,10 @@ def train(recipe: Recipe, manager: PluginManager | None = None) -> tuple[Path, d
         str(p) for p in (run_dir / "best.ckpt", run_dir / "last.ckpt", resume) if p is not None and p.is_file()
     )
     metrics: dict[str, float] = {}
+    if type(trainer.strategy.launcher).__name__ == "_MultiProcessingLauncher":
+        # ddp_spawn starts new processes for each call; Lightning's CSV logger, unpickled there, would rewrite
+        # the training log with the evaluation's columns only and fail. The final metrics go to metrics.json.
+        trainer.loggers = []
     for split, evaluate in (("valid", trainer.validate), ("test", trainer.test)):
         if parts.data.examples.get(split):
             results = evaluate(parts.module, datamodule=parts.data, ckpt_path=best, verbose=False)

@@ -220,7 +220,9 @@ def runs(tmp_path_factory):
         "train", "quickstart", *TINY, "data.batch_size=16", "trainer.devices=2", "trainer.strategy=ddp",
         f"run_dir={two}", cwd=root,
     )  # fmt: skip
-    shutil.copy(one / "last.ckpt", root / "one-after-2-epochs.ckpt")  # later tests resume `one`
+    # a later test resumes `one`
+    shutil.copy(one / "last.ckpt", root / "one-after-2-epochs.ckpt")
+    shutil.copy(one / "metrics.json", root / "one-after-2-epochs.json")
     return root, one, two, result
 
 
@@ -306,3 +308,13 @@ def test_srun_tasks_start_the_same_run(runs):
     assert [task.returncode for task in tasks] == [0, 0], outputs[0][1][-3000:]
     assert [out.count("run directory:") for out, _ in outputs] == [1, 0]
     assert_same_weights(root / "one-after-2-epochs.ckpt", cwd / "runs" / "quickstart" / "slurm-4242" / "last.ckpt")
+
+
+def test_ddp_spawn_trains_and_reports_what_one_process_does(runs, tmp_path):
+    root, _, _, _ = runs
+    seqkit("train", "quickstart", *TINY, "data.batch_size=16", "trainer.devices=2", "trainer.strategy=ddp_spawn",
+           f"run_dir={tmp_path}", cwd=root)  # fmt: skip
+    assert_same_weights(root / "one-after-2-epochs.ckpt", tmp_path / "last.ckpt")
+    reported = json.loads((tmp_path / "metrics.json").read_text())
+    expected = json.loads((root / "one-after-2-epochs.json").read_text())
+    assert reported == pytest.approx(expected, abs=1e-4)

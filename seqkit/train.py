@@ -22,6 +22,7 @@ from seqkit.distributed import batch_plan, is_rank_zero, shared_run_name, starte
 from seqkit.errors import SeqkitError, one_line
 from seqkit.plugins import PluginManager, get_plugin_manager
 from seqkit.recipes import Recipe, to_yaml
+from seqkit.throughput import ExampleThroughput
 
 log = logging.getLogger(__name__)
 RUN_DIR_VARIABLE = "SEQKIT_RUN_DIR"
@@ -127,13 +128,20 @@ def train(recipe: Recipe, manager: PluginManager | None = None) -> tuple[Path, d
     )
     # Lightning's save_last skips epochs where the best did not improve; resuming needs every epoch's state.
     latest = ModelCheckpoint(dirpath=run_dir, filename="last", save_top_k=1, enable_version_counter=False)
+    speed = ExampleThroughput()
     loggers = [
         CSVLogger(run_dir, name="logs", version="csv"),
         TensorBoardLogger(run_dir, name="logs", version="tensorboard", default_hp_metric=False),
     ]
     trainer = pl.Trainer(
         **trainer_options(recipe),
-        callbacks=[checkpoint, latest, LearningRateMonitor(), *callbacks(recipe, manager, parts.monitor, parts.mode)],
+        callbacks=[
+            checkpoint,
+            latest,
+            LearningRateMonitor(),
+            speed,
+            *callbacks(recipe, manager, parts.monitor, parts.mode),
+        ],
         logger=loggers,
         default_root_dir=run_dir,
     )
@@ -168,6 +176,12 @@ def train(recipe: Recipe, manager: PluginManager | None = None) -> tuple[Path, d
     best = checkpoint.best_model_path or next(
         str(p) for p in (run_dir / "best.ckpt", run_dir / "last.ckpt", resume) if p is not None and p.is_file()
     )
+    if speed.rates and trainer.is_global_zero:
+        print(
+            f"seqkit train: {sum(speed.rates) / len(speed.rates):,.0f} training examples/s "
+            f"(mean of {len(speed.rates)} epochs, validation excluded)",
+            file=sys.stderr,
+        )
     metrics: dict[str, float] = {}
     if type(trainer.strategy.launcher).__name__ == "_MultiProcessingLauncher":
         # ddp_spawn starts new processes for each call; Lightning's CSV logger, unpickled there, would rewrite

@@ -41,8 +41,11 @@ def shared_run_name() -> str | None:
 
 
 def started_by_external_launcher() -> bool:
-    """True under torchrun or a multi-task ``srun``: every rank was started by the launcher, not by rank 0."""
-    return "TORCHELASTIC_RUN_ID" in os.environ or int(os.environ.get("SLURM_NTASKS", "1")) > 1
+    """True when rank 0 did not start every process: torchrun, a multi-task ``srun``, or the same command run
+    by hand on each node with ``NODE_RANK`` (Lightning's launcher then starts only that node's processes)."""
+    return (
+        "TORCHELASTIC_RUN_ID" in os.environ or int(os.environ.get("SLURM_NTASKS", "1")) > 1 or "NODE_RANK" in os.environ
+    )
 
 
 @dataclass(frozen=True)

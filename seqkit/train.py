@@ -59,8 +59,8 @@ def run_directory(recipe: Recipe) -> tuple[Path, Path | None]:
         return Path("runs", recipe.name, shared), None
     if started_by_external_launcher():
         raise SeqkitError(
-            "run_dir: the processes of this launch cannot agree on a new run folder (torchrun without "
-            "--rdzv-id or --standalone gives them no common id): set run_dir=PATH"
+            "run_dir: the processes of this launch cannot agree on a new run folder (nodes started by hand, "
+            "or torchrun without --rdzv-id or --standalone, share no id): set run_dir=PATH"
         )
     return Path("runs", recipe.name, time.strftime("%Y%m%d-%H%M%S")), None
 
@@ -89,6 +89,18 @@ def _as_list(value: Any) -> list[Any]:
 
 def train(recipe: Recipe, manager: PluginManager | None = None) -> tuple[Path, dict[str, float]]:
     """Train *recipe*; returns the run directory and the final validation and test metrics."""
+    inherited = os.environ.get(RUN_DIR_VARIABLE)
+    try:
+        return _train(recipe, manager)
+    finally:
+        # The folder is told to the DDP processes this run starts, not to the next run in this process.
+        if inherited is None:
+            os.environ.pop(RUN_DIR_VARIABLE, None)
+        else:
+            os.environ[RUN_DIR_VARIABLE] = inherited
+
+
+def _train(recipe: Recipe, manager: PluginManager | None) -> tuple[Path, dict[str, float]]:
     manager = manager or get_plugin_manager()
     validate(recipe, manager)  # before run_dir and resume are read: every problem, and nothing touched yet
     run_dir, resume = run_directory(recipe)

@@ -318,3 +318,26 @@ def test_ddp_spawn_trains_and_reports_what_one_process_does(runs, tmp_path):
     reported = json.loads((tmp_path / "metrics.json").read_text())
     expected = json.loads((root / "one-after-2-epochs.json").read_text())
     assert reported == pytest.approx(expected, abs=1e-4)
+
+
+def test_nodes_started_by_hand_must_name_their_run_folder(tmp_path, monkeypatch, capsys):
+    from tests.recipe_helpers import TINY, cli
+
+    for name in ("RANK", "LOCAL_RANK", "SEQKIT_RUN_DIR", "TORCHELASTIC_RUN_ID", "SLURM_NTASKS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NODE_RANK", "0")
+    monkeypatch.chdir(tmp_path)
+    code, _, err = cli(capsys, "train", "quickstart", *TINY)
+    assert code == 2 and "set run_dir=PATH" in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_second_run_in_the_same_process_gets_its_own_folder(tmp_path, monkeypatch, capsys):
+    from tests.recipe_helpers import TINY, cli
+
+    monkeypatch.delenv("SEQKIT_RUN_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert cli(capsys, "train", "quickstart", *TINY, "run_dir=first")[0] == 0
+    assert "SEQKIT_RUN_DIR" not in os.environ
+    assert cli(capsys, "train", "quickstart", *TINY)[0] == 0
+    assert len(list((tmp_path / "runs" / "quickstart").iterdir())) == 1

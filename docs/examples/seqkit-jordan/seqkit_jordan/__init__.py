@@ -1,0 +1,10 @@
+"""seqkit plugin: the ``jordan`` cell (Jordan, 1986), whose output, not its hidden state, is fed back."""
+
+import seqkit
+
+
+@seqkit.hookimpl
+def register_cells(register):
+    from seqkit_jordan.cell import JordanCell
+
+    register(seqkit.Spec("jordan", build=JordanCell, description="Jordan network: the previous output fed back"))

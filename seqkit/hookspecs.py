@@ -73,7 +73,7 @@ def register_cells(register: RegisterCell) -> None:
     Example::
 
         @seqkit.hookimpl
-        def register_cells(register):
+        def register_cells(register: RegisterCell) -> None:
             register(seqkit.Spec("mgu", build=MGUCell, description="minimal gated unit"))
     """
 

@@ -69,7 +69,10 @@ def test_file_datasets(tmp_path):
 
 
 def test_a_missing_data_file_says_so(tmp_path):
-    with pytest.raises(DataUnavailable, match="dataset 'table': its data is not here: .*not found"):
+    with pytest.raises(
+        DataUnavailable,
+        match=r"dataset 'table' \(plugin 'text' \(distribution seqkit 0.1.0\)\): its data is not here: .*not found",
+    ):
         check_dataset("table", plugins=MANAGER, path=str(tmp_path / "absent.tsv"))
 
 
@@ -99,6 +102,12 @@ class WrongGradient(Elman):
         return h, (h,)
 
 
+class WrongStateWidth(Elman):
+    def step(self, params, u_t, state):
+        h, _ = super().step(params, u_t, state)
+        return h, (torch.cat([h, h], dim=-1),)  # the state is twice as wide as state_sizes says
+
+
 class IgnoresLengths(Elman):
     def project(self, params, x):
         # mixes every time step, padding included, into each step's input
@@ -123,11 +132,18 @@ def test_a_correct_cell_passes():
     "cell_type,check,message",
     [
         (WrongStateShape, "state layout", r"step returned 1 state component\(s\), expected 2 \('h', 'c'\)"),
+        (
+            WrongStateWidth,
+            "state layout",
+            r"step: state component 'h' has shape \(2, 8\), expected \(batch, 4\) = \(2, 4\) from state_sizes",
+        ),
         (WrongGradient, "gradients", r"autograd's gradient of weight_hh_l0 differs from finite differences"),
         (IgnoresLengths, "lengths", r"sequence 1 \(length 2 of 6\) gives other outputs padded than alone"),
     ],
 )
 def test_a_broken_cell_fails_the_matching_check(cell_type, check, message):
-    with pytest.raises(ConformanceError, match=rf"^cell 'broken': {check}: {message}") as info:
+    with pytest.raises(
+        ConformanceError, match=rf"^cell 'broken' \(plugin 'broken' \(registered in-process\)\): {check}: {message}"
+    ) as info:
         check_cell("broken", plugins=_plugin("broken", cell_type))
     assert info.value.check == check

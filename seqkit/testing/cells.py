@@ -15,7 +15,7 @@ from seqkit.errors import KernelUnavailableError
 from seqkit.layers import create_rnn
 from seqkit.plugins import PluginManager, get_plugin_manager
 from seqkit.recurrent import Recurrent
-from seqkit.testing.common import ConformanceError, as_tuple, close, max_difference, weighted_loss
+from seqkit.testing.common import ConformanceError, as_tuple, close, entry_name, max_difference, weighted_loss
 
 I, H, B, T = 3, 4, 3, 6  # noqa: E741 (input, hidden, batch, time sizes)
 
@@ -36,7 +36,7 @@ def check_cell(
     (``weights_only``); a few optimiser steps lower a loss.
     """
     manager = plugins or get_plugin_manager()
-    entry = f"cell '{kind}'"
+    entry = entry_name(f"cell '{kind}'", manager.cells.get(kind))
     options = dict(options or {})
     checks: list[tuple[str, Callable[[], None]]] = [
         ("build", lambda: _built(manager, kind, options, entry)),
@@ -80,7 +80,7 @@ def check_kernel(
     """
     manager = plugins or get_plugin_manager()
     spec = manager.kernels.get(f"{cell}/{kernel}")
-    entry = f"kernel '{cell}/{kernel}'"
+    entry = entry_name(f"kernel '{cell}/{kernel}'", spec)
     options = dict(options or {})
     probe = build_cell(manager.cells.get(cell), 2, 3, options)
     where = torch.device(device)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -14,6 +16,11 @@ class ConformanceError(AssertionError):
     def __init__(self, entry: str, check: str, problem: str) -> None:
         self.entry, self.check, self.problem = entry, check, problem
         super().__init__(f"{entry}: {check}: {problem}")
+
+
+def entry_name(what: str, spec: Any) -> str:
+    """``cell 'gru' (plugin 'gru' (distribution seqkit 0.1.0))``: the entry and who registered it, for messages."""
+    return f"{what} ({spec.provenance})" if spec.provenance is not None else what
 
 
 class DataUnavailable(SeqkitError):

@@ -12,7 +12,7 @@ import torch
 from seqkit.build import cell_factory
 from seqkit.data import DataError, Record, as_splits
 from seqkit.plugins import PluginManager, get_plugin_manager
-from seqkit.testing.common import ConformanceError, DataUnavailable
+from seqkit.testing.common import ConformanceError, DataUnavailable, entry_name
 
 SPLIT = {"valid": 0.1, "test": 0.1}
 
@@ -25,8 +25,8 @@ def check_dataset(kind: str, *, plugins: PluginManager | None = None, **options:
     records. Raises :class:`DataUnavailable` when its files are missing (nothing may download in a test).
     """
     manager = plugins or get_plugin_manager()
-    entry = f"dataset '{kind}'"
     spec = manager.datasets.get(kind)
+    entry = entry_name(f"dataset '{kind}'", spec)
     first = _load(spec.build, options, entry)
     try:
         splits = as_splits(first, SPLIT, 0, kind)
@@ -86,7 +86,7 @@ def check_task(
     text, the same whether a text is predicted alone or padded beside a longer one; a few steps lower the loss.
     """
     manager = plugins or get_plugin_manager()
-    entry = f"task '{kind}'"
+    entry = entry_name(f"task '{kind}'", manager.tasks.get(kind))
     if records is None:
         if dataset is None:
             raise ValueError("check_task needs records= or dataset= (a registered data source)")

@@ -33,6 +33,9 @@ USE_IT = textwrap.dedent(
         cand = torch.tanh(w_ih[4:] @ x[0, t] + b_ih[4:] + w_hh[4:] @ (f * h) + b_hh[4:])
         h = (1 - f) * h + f * cand
     assert torch.allclose(cell(x[:1])[1][0, 0], h)
+
+    from seqkit.testing import check_cell
+    check_cell("mgu")  # the conformance kit, on an installed third-party cell
     print(cell.backend, seqkit.get_plugin_manager().cells.get("mgu").provenance)
     """
 )

@@ -6,8 +6,9 @@ each run a set of checks on one registered entry and raise :class:`ConformanceEr
 what was expected. They return the names of the checks that passed.
 """
 
-from seqkit.testing.cells import check_cell, check_kernel
+from seqkit.testing.cells import check_cell
 from seqkit.testing.common import ConformanceError, DataUnavailable
+from seqkit.testing.kernels import check_kernel
 from seqkit.testing.tasks import check_dataset, check_task
 
 __all__ = ["ConformanceError", "DataUnavailable", "check_cell", "check_dataset", "check_kernel", "check_task"]

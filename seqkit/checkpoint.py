@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from seqkit.errors import SeqkitError, one_line
+from seqkit.governance import check_checkpoint_plugins
 from seqkit.plugins import PluginManager, get_plugin_manager
 from seqkit.recipes import Recipe, from_config
-
-log = logging.getLogger(__name__)
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -31,25 +29,6 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     return checkpoint
 
 
-def check_plugins(saved: list[dict[str, Any]], manager: PluginManager, path: Path) -> None:
-    """Warn where the plugins installed now differ in version from those the checkpoint was trained with."""
-    installed = {info.name: info for info in manager.plugins}
-    for plugin in saved:
-        now = installed.get(plugin["name"])
-        if now is None:
-            log.warning(
-                "%s was trained with plugin %s (%s %s), which is not installed",
-                path,
-                plugin["name"],
-                plugin.get("distribution"),
-                plugin.get("version"),
-            )
-        elif plugin.get("version") and now.version and now.version != plugin["version"]:
-            log.warning(
-                "%s was trained with plugin %s %s; installed: %s", path, plugin["name"], plugin["version"], now.version
-            )
-
-
 def recipe_of(checkpoint: dict[str, Any], path: Path, overrides: list[str]) -> Recipe:
     saved = checkpoint["seqkit"]
     return from_config(saved["recipe"], overrides, path=path, name=saved.get("recipe_name", "recipe"))
@@ -64,7 +43,7 @@ def load(
     path = Path(path)
     manager = manager or get_plugin_manager()
     checkpoint = read_checkpoint(path)
-    check_plugins(checkpoint["seqkit"].get("plugins", []), manager, path)
+    check_checkpoint_plugins(checkpoint["seqkit"].get("plugins", []), checkpoint["seqkit"]["recipe"], manager, path)
     recipe = recipe_of(checkpoint, path, list(overrides))
     parts = build(recipe, manager, state=checkpoint["seqkit"], splits=splits)
     try:

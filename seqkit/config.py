@@ -6,6 +6,7 @@ import inspect
 from typing import Any
 
 from seqkit.errors import suggest
+from seqkit.governance import requirement_problems
 from seqkit.optim import optim_options
 from seqkit.plugins import PluginManager
 from seqkit.recipes import Recipe, RecipeError
@@ -24,6 +25,7 @@ SECTIONS = (
     "run_dir",
     "resume",
     "monitor",
+    "requires",
 )
 REQUIRED = ("data", "tokenizer", "task", "model")
 # Keys of trainer: seqkit sets itself (where the run writes, what it logs and checkpoints).
@@ -77,8 +79,12 @@ def split_section(section: dict[str, Any], generic: Any) -> tuple[dict[str, Any]
 
 def validate(recipe: Recipe, manager: PluginManager) -> None:
     """Raise :class:`RecipeError` listing every problem of *recipe*, each with file, line and key path."""
-    problems: list[tuple[str, str]] = list(recipe.problems)
     data = recipe.data
+    # Unmet requirements first and alone: the unknown names they would cause are noise.
+    unmet = requirement_problems(data.get("requires"))
+    if unmet:
+        raise RecipeError([f"{recipe.where(path)}: {message}" for path, message in unmet])
+    problems: list[tuple[str, str]] = list(recipe.problems)
     for key in data:
         if key not in SECTIONS:
             problems.append(

@@ -15,11 +15,41 @@ registered entry is first built or run.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Protocol
 
 import pluggy
 
+from seqkit.registry import KernelSpec, Spec
+
 PROJECT = "seqkit"
+
+
+# --- What each hook's ``register`` accepts: annotate a hook implementation's argument with these, and
+# mypy checks that the plugin registers the right kind of entry. ----------------------------------------
+
+
+class RegisterSpec(Protocol):
+    """``register(spec)`` of the hooks whose entries are :class:`seqkit.Spec` (cells, tasks, data, ...)."""
+
+    def __call__(self, spec: Spec, /) -> None: ...
+
+
+class RegisterKernel(Protocol):
+    """``register(spec)`` of :func:`register_kernels`: entries are :class:`seqkit.KernelSpec`."""
+
+    def __call__(self, spec: KernelSpec, /) -> None: ...
+
+
+RegisterCell = RegisterSpec
+"""``register`` of :func:`register_cells`: ``Spec(name, build=(input_size, hidden_size, **options) -> Cell)``."""
+RegisterTask = RegisterSpec
+"""``register`` of :func:`register_tasks`: ``Spec(name, build=(**options) -> seqkit.task.Task)``."""
+RegisterDataset = RegisterSpec
+"""``register`` of :func:`register_datasets`: ``Spec(name, build=(**options) -> records or {split: records})``."""
+RegisterTokenizer = RegisterSpec
+"""``register`` of :func:`register_tokenizers`: ``Spec(name, build=(**options) -> seqkit.tokenize.Tokenizer)``."""
+RegisterCallback = RegisterSpec
+"""``register`` of :func:`register_callbacks`: ``Spec(name, build=(**options) -> pytorch_lightning.Callback)``."""
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
@@ -30,7 +60,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def register_cells(register: Callable) -> None:
+def register_cells(register: RegisterCell) -> None:
     """Register recurrent cells: ``register(seqkit.Spec(name, build, description))``.
 
     ``build(input_size, hidden_size, **options)`` returns a :class:`seqkit.Cell` that defines one time
@@ -43,13 +73,13 @@ def register_cells(register: Callable) -> None:
     Example::
 
         @seqkit.hookimpl
-        def register_cells(register):
+        def register_cells(register: RegisterCell) -> None:
             register(seqkit.Spec("mgu", build=MGUCell, description="minimal gated unit"))
     """
 
 
 @hookspec
-def register_kernels(register: Callable) -> None:
+def register_kernels(register: RegisterKernel) -> None:
     """Register kernels, the fast paths that run a whole layer: ``register(seqkit.KernelSpec(...))``.
 
     A kernel serves one cell kind (``KernelSpec.cell``) and must agree with that cell's step
@@ -67,7 +97,7 @@ def register_kernels(register: Callable) -> None:
 
 
 @hookspec
-def register_tasks(register: Callable) -> None:
+def register_tasks(register: RegisterTask) -> None:
     """Register tasks: ``register(seqkit.Spec(name, build, description))``.
 
     ``build(**options)`` receives the recipe's ``task`` keys other than ``kind`` and returns a
@@ -79,7 +109,7 @@ def register_tasks(register: Callable) -> None:
 
 
 @hookspec
-def register_datasets(register: Callable) -> None:
+def register_datasets(register: RegisterDataset) -> None:
     """Register data sources: ``register(seqkit.Spec(name, build, description))``.
 
     ``build(**options)`` receives the recipe's ``data`` keys other than ``kind`` and seqkit's own
@@ -93,7 +123,7 @@ def register_datasets(register: Callable) -> None:
 
 
 @hookspec
-def register_tokenizers(register: Callable) -> None:
+def register_tokenizers(register: RegisterTokenizer) -> None:
     """Register tokenizers: ``register(seqkit.Spec(name, build, description))``.
 
     ``build(**options)`` receives the recipe's ``tokenizer`` keys other than ``kind`` and returns a
@@ -103,7 +133,7 @@ def register_tokenizers(register: Callable) -> None:
 
 
 @hookspec
-def register_callbacks(register: Callable) -> None:
+def register_callbacks(register: RegisterCallback) -> None:
     """Register Lightning callbacks a recipe may name: ``register(seqkit.Spec(name, build, description))``.
 
     ``build(**options)`` returns a ``pytorch_lightning.Callback``. A recipe names them as keys of its

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import pluggy
@@ -20,6 +22,8 @@ log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "seqkit"
 LOAD_ONLY_ENV = "SEQKIT_PLUGINS"
 DISABLE_ENV = "SEQKIT_DISABLE_PLUGINS"
+TRACE_ENV = "SEQKIT_TRACE_PLUGINS"
+RECIPES_FOLDER = "recipes"
 
 
 @dataclass
@@ -31,6 +35,8 @@ class PluginInfo:
     version: str | None
     module: str
     registers: dict[str, list[str]] = field(default_factory=dict)
+    #: the folder of recipes the plugin's package ships (``<package>/recipes/*.yaml``), if any
+    recipes: Path | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -88,6 +94,9 @@ class PluginManager:
         self.callbacks: Registry[Spec] = Registry("callback", Spec)
 
         environ = os.environ if environ is None else environ
+        self._trace = environ.get(TRACE_ENV, "") == "1"
+        if self._trace:
+            self._pm.add_hookcall_monitoring(_trace_before, _trace_after)
         if entry_points:
             for ep in self._selected(discover_entry_points(), environ):
                 self._tolerant(self._load_entry_point, ep)
@@ -171,6 +180,7 @@ class PluginManager:
                     f"{_label(info)} implements '{caller.name}', which is not a seqkit hook"
                     f"{suggest(caller.name, known) or '.'} Hooks: {', '.join(known)}."
                 )
+        info.recipes = _shipped_recipes(obj)
         self.infos[info.name] = info
 
     def _collect(self, hook_name: str) -> None:
@@ -185,6 +195,8 @@ class PluginManager:
             def register(spec: Any, _p: Provenance = provenance, _names: list[str] = names) -> None:
                 _names.append(registry.add(spec, _p).key)
 
+            if self._trace:
+                _trace(f"{hook_name} → plugin '{info.name}' ({impl.function.__module__}.{impl.function.__name__})")
             try:
                 impl.function(*[register for _ in impl.argnames])
             except PluginError:
@@ -195,7 +207,29 @@ class PluginManager:
                 ) from exc
             if names:
                 info.registers.setdefault(kind, []).extend(names)
+            if self._trace:
+                _trace(f"{hook_name} ← plugin '{info.name}' registered {names or 'nothing'}")
         log.debug("%s: %s", kind, registry.names())
+
+
+def _shipped_recipes(obj: object) -> Path | None:
+    """``<package>/recipes`` beside a plugin module's ``__init__.py``, when it holds recipes."""
+    file = getattr(obj, "__file__", None)
+    folder = Path(file).parent / RECIPES_FOLDER if file else None
+    return folder if folder is not None and folder.is_dir() and any(folder.rglob("*.yaml")) else None
+
+
+def _trace(message: str) -> None:
+    print(f"seqkit trace: {message}", file=sys.stderr, flush=True)
+
+
+def _trace_before(hook_name: str, impls: list[Any], kwargs: dict[str, Any]) -> None:
+    _trace(f"{hook_name}({', '.join(kwargs)}) → {', '.join(i.plugin_name for i in impls) or 'no plugin'}")
+
+
+def _trace_after(outcome: Any, hook_name: str, impls: list[Any], kwargs: dict[str, Any]) -> None:
+    error = outcome.exception
+    _trace(f"{hook_name} ← {'raised ' + type(error).__name__ if error else 'done'}")
 
 
 def _dist_label(ep: metadata.EntryPoint) -> str:

@@ -68,12 +68,24 @@ def recipe_dirs() -> list[Path]:
     return unique
 
 
+def plugin_recipe_dirs() -> dict[str, Path]:
+    """Plugin name -> the ``recipes`` folder its package ships (recipes named ``<plugin>/<recipe>``)."""
+    from seqkit.plugins import get_plugin_manager
+
+    return {info.name: info.recipes for info in get_plugin_manager().plugins if info.recipes is not None}
+
+
 def list_recipes() -> dict[str, Path]:
-    """Every recipe found, by name (its path under a recipe folder, without ``.yaml``)."""
+    """Every recipe found, by name: its path under a recipe folder without ``.yaml``; a plugin's, under its name.
+
+    The folders of :func:`recipe_dirs` come first, then the ``recipes`` folder of each installed plugin
+    package (``seqkit_jordan/recipes/tiny.yaml`` is ``jordan/tiny``).
+    """
     found: dict[str, Path] = {}
-    for root in recipe_dirs():
+    roots = [("", root) for root in recipe_dirs()] + [(f"{name}/", root) for name, root in plugin_recipe_dirs().items()]
+    for prefix, root in roots:
         for path in sorted(root.rglob("*.yaml")):
-            found.setdefault(path.relative_to(root).with_suffix("").as_posix(), path)
+            found.setdefault(prefix + path.relative_to(root).with_suffix("").as_posix(), path)
     return found
 
 

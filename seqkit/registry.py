@@ -92,9 +92,14 @@ class KernelSpec:
                 return f"its {label} must be an identifier, got {value!r}"
         if self.name in RESERVED_KERNEL_NAMES:
             return f"the kernel name {self.name!r} is reserved"
-        for label, value in (("run", self.run), ("supports", self.supports), ("auto_skip", self.auto_skip)):
-            if not callable(value) and not (label == "auto_skip" and value is None):
-                return f"{label} must be callable, got {value!r}"
+        functions: tuple[tuple[str, object], ...] = (
+            ("run", self.run),
+            ("supports", self.supports),
+            ("auto_skip", self.auto_skip),
+        )
+        for label, function in functions:
+            if not callable(function) and not (label == "auto_skip" and function is None):
+                return f"{label} must be callable, got {function!r}"
         if isinstance(self.priority, bool) or not isinstance(self.priority, int):
             return f"priority must be an integer, got {self.priority!r}"
         return None
@@ -111,7 +116,7 @@ class Registry(Generic[S]):
 
     def __init__(self, kind: str, spec_type: type[S]) -> None:
         self.kind = kind
-        self.spec_type = spec_type
+        self.spec_type: type[S] = spec_type
         self._entries: dict[str, S] = {}
 
     def add(self, spec: S, provenance: Provenance) -> S:

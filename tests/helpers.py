@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 import textwrap
 
 import torch
@@ -49,3 +53,22 @@ def make_distribution(root, dist, version, entry_points, modules):
     (info / "entry_points.txt").write_text(f"[seqkit]\n{lines}\n")
     for name, source in modules.items():
         (root / f"{name}.py").write_text(textwrap.dedent(source))
+
+
+def install_packages(tmp_path_factory, *packages):
+    """Build and pip-install *packages* (source folders) into a fresh directory, without build isolation, network
+    or dependencies; an environment for subprocesses that puts them on the path (the dev venv stays untouched)."""
+    target = tmp_path_factory.mktemp("site")
+    sources = tmp_path_factory.mktemp("src")
+    builds = []
+    for package in packages:
+        build = sources / package.name
+        shutil.copytree(package, build, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+        builds.append(str(build))  # built outside the source tree, leaving no build/ behind
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index"]
+    subprocess.run([*pip, "--target", str(target), *builds], check=True)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(target), env.get("PYTHONPATH", "")])
+    env.pop("SEQKIT_PLUGINS", None)
+    env.pop("SEQKIT_DISABLE_PLUGINS", None)
+    return env, target

@@ -1,4 +1,4 @@
-"""The code users copy from the docs runs: the README example and the plugin tutorial's cell."""
+"""The code users copy from the docs runs (the README example, the plugin tutorials' code), and every link holds."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def test_readme_example_runs():
 
 def test_plugin_tutorial_cell_registers_and_runs():
     namespace: dict = {}
-    cell_code, register_code = python_blocks(ROOT / "docs" / "plugins.md")[:2]
+    cell_code, register_code = python_blocks(ROOT / "docs" / "plugins" / "cell-tutorial.md")[:2]
     exec(cell_code, namespace)
     module = types.ModuleType("seqkit_mgu_tutorial")
     module.__dict__.update(namespace)
@@ -46,7 +46,7 @@ def test_plugin_tutorial_data_source_reads_and_reports_bad_lines(tmp_path):
     from seqkit.data import DataError
 
     namespace: dict = {}
-    (block,) = [b for b in python_blocks(ROOT / "docs" / "plugins.md") if "def reviews" in b]
+    (block,) = [b for b in python_blocks(ROOT / "docs" / "plugins" / "task-tutorial.md") if "def reviews" in b]
     exec(block, namespace)
     (tmp_path / "r.tsv").write_text("pos\tfine\nneg\tdull\n")
     assert namespace["reviews"](str(tmp_path / "r.tsv"))[1] == {"text": "dull", "label": "neg"}
@@ -73,3 +73,24 @@ def test_quickstart_as_documented_learns_word_order(tmp_path, monkeypatch, capsy
     assert main(["train", "quickstart"]) == 0
     (metrics,) = [json.loads(p.read_text()) for p in tmp_path.glob("runs/quickstart/*/metrics.json")]
     assert metrics["test/accuracy"] >= 0.9
+
+
+DOCUMENTS = [ROOT / "README.md", ROOT / "recipes" / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+
+
+@pytest.mark.parametrize("doc", DOCUMENTS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_relative_link_points_at_a_file_that_exists(doc):
+    for target in re.findall(r"\]\(([^)\s]+)\)", doc.read_text()):
+        if "://" in target or target.startswith(("#", "mailto:")):
+            continue
+        path = (doc.parent / target.partition("#")[0]).resolve()
+        assert path.exists(), f"{doc.relative_to(ROOT)}: broken link {target}"
+
+
+def test_the_plugin_docs_cover_the_kit_and_the_examples():
+    index = (ROOT / "docs" / "plugins" / "README.md").read_text()
+    for page in ("cell-tutorial.md", "task-tutorial.md", "hooks.md", "testing.md"):
+        assert f"]({page})" in index
+    testing = (ROOT / "docs" / "plugins" / "testing.md").read_text()
+    for check in ("check_cell", "check_kernel", "check_task", "check_dataset"):
+        assert f"## `{check}(" in testing

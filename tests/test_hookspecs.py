@@ -1,15 +1,16 @@
-"""The hook contract is documented: every hook has a full docstring and a section in docs/hooks.md."""
+"""The hook contract is documented: every hook has a full docstring; docs/plugins/hooks.md is generated from them."""
 
 from __future__ import annotations
 
 import inspect
+import re
 from pathlib import Path
 
 import pytest
 
 from seqkit import hookspecs
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "hooks.md"
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "plugins" / "hooks.md"
 HOOKS = [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction) if hasattr(fn, "seqkit_spec")]
 
 
@@ -36,5 +37,21 @@ def test_every_hook_has_a_docstring(name):
 
 
 @pytest.mark.parametrize("name", HOOKS)
-def test_every_hook_has_a_section_in_the_docs(name):
-    assert f"## `{name}(register)`" in DOCS.read_text()
+def test_every_hook_has_a_section_with_its_signature_in_the_docs(name):
+    annotation = inspect.signature(getattr(hookspecs, name)).parameters["register"].annotation
+    assert f"## `{name}(register: {annotation}) -> None`" in DOCS.read_text()
+
+
+def test_the_hook_reference_lists_exactly_the_hooks_and_is_up_to_date():
+    from seqkit.hookdoc import render
+
+    text = DOCS.read_text()
+    assert re.findall(r"^## `(register_\w+)\(", text, flags=re.M) == [h for h in hookdoc_order()]
+    assert text == render(), "docs/plugins/hooks.md is stale: python -m seqkit.hookdoc > docs/plugins/hooks.md"
+
+
+def hookdoc_order():
+    from seqkit.hookdoc import hooks
+
+    assert sorted(hooks()) == sorted(HOOKS)
+    return hooks()

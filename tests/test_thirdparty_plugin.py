@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from helpers import install_packages
 
 PACKAGE = Path(__file__).parent / "thirdparty" / "seqkit-mgu"
 
@@ -34,6 +33,9 @@ USE_IT = textwrap.dedent(
         cand = torch.tanh(w_ih[4:] @ x[0, t] + b_ih[4:] + w_hh[4:] @ (f * h) + b_hh[4:])
         h = (1 - f) * h + f * cand
     assert torch.allclose(cell(x[:1])[1][0, 0], h)
+
+    from seqkit.testing import check_cell
+    check_cell("mgu")  # the conformance kit, on an installed third-party cell
     print(cell.backend, seqkit.get_plugin_manager().cells.get("mgu").provenance)
     """
 )
@@ -42,30 +44,7 @@ USE_IT = textwrap.dedent(
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     """The package installed with pip into a fresh directory; an environment that puts it on the path."""
-    target = tmp_path_factory.mktemp("site")
-    build = tmp_path_factory.mktemp("src") / "seqkit-mgu"
-    shutil.copytree(PACKAGE, build)  # build outside the source tree, leaving no build/ behind
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "--target",
-            str(target),
-            str(build),
-        ],
-        check=True,
-    )
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(target), env.get("PYTHONPATH", "")])
-    env.pop("SEQKIT_PLUGINS", None)
-    env.pop("SEQKIT_DISABLE_PLUGINS", None)
-    return env
+    return install_packages(tmp_path_factory, PACKAGE)[0]
 
 
 def test_the_installed_package_is_listed_by_seqkit_plugins(installed):

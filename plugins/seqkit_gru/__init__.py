@@ -1,10 +1,11 @@
 """The ``gru`` cell: gated recurrent unit, in both published formulations (``reset_after: true|false``)."""
 
 import seqkit
+from seqkit.hookspecs import RegisterCell
 
 
 @seqkit.hookimpl
-def register_cells(register):
+def register_cells(register: RegisterCell) -> None:
     from seqkit_gru.cell import GRUCell
 
     register(

@@ -1,10 +1,11 @@
 """The ``lstm`` cell: long short-term memory, torch.nn.LSTM's formulation and layout."""
 
 import seqkit
+from seqkit.hookspecs import RegisterCell
 
 
 @seqkit.hookimpl
-def register_cells(register):
+def register_cells(register: RegisterCell) -> None:
     from seqkit_lstm.cell import LSTMCell
 
     register(seqkit.Spec("lstm", build=LSTMCell, description="long short-term memory (Hochreiter & Schmidhuber)"))

@@ -1,12 +1,13 @@
 """Kernels ``native`` (CPU) and ``cudnn`` (CUDA) for gru, lstm and rnn, on torch's fused RNN operators."""
 
 import seqkit
+from seqkit.hookspecs import RegisterKernel
 
 CELLS = ("gru", "lstm", "rnn")
 
 
 @seqkit.hookimpl
-def register_kernels(register):
+def register_kernels(register: RegisterKernel) -> None:
     from seqkit_native import fused
 
     for cell in CELLS:

@@ -1,10 +1,11 @@
 """Kernel ``onednn`` (CPU) for gru, both formulations, on oneDNN's fused GRU primitives (the ``onednn`` extra)."""
 
 import seqkit
+from seqkit.hookspecs import RegisterKernel
 
 
 @seqkit.hookimpl
-def register_kernels(register):
+def register_kernels(register: RegisterKernel) -> None:
     from seqkit_onednn import kernel, support
 
     register(

@@ -1,10 +1,11 @@
 """The ``rnn`` cell: Elman's simple recurrent network, with tanh or ReLU."""
 
 import seqkit
+from seqkit.hookspecs import RegisterCell
 
 
 @seqkit.hookimpl
-def register_cells(register):
+def register_cells(register: RegisterCell) -> None:
     from seqkit_rnn.cell import ElmanCell
 
     register(seqkit.Spec("rnn", build=ElmanCell, description="Elman network; nonlinearity tanh or relu"))

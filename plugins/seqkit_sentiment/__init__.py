@@ -1,10 +1,11 @@
 """Sentiment classification: the ``sentiment`` task; data sources ``sentence_polarity``, ``synthetic_sentiment``."""
 
 import seqkit
+from seqkit.hookspecs import RegisterDataset, RegisterTask
 
 
 @seqkit.hookimpl
-def register_tasks(register):
+def register_tasks(register: RegisterTask) -> None:
     from seqkit_sentiment.task import SentimentTask
 
     register(
@@ -15,7 +16,7 @@ def register_tasks(register):
 
 
 @seqkit.hookimpl
-def register_datasets(register):
+def register_datasets(register: RegisterDataset) -> None:
     from seqkit_sentiment.polarity import sentence_polarity
     from seqkit_sentiment.synthetic import synthetic_sentiment
 

@@ -1,10 +1,11 @@
 """Generic text plumbing: tokenizers ``word``, ``char``, ``bpe`` and data sources ``table``, ``lines_per_label``."""
 
 import seqkit
+from seqkit.hookspecs import RegisterDataset, RegisterTokenizer
 
 
 @seqkit.hookimpl
-def register_tokenizers(register):
+def register_tokenizers(register: RegisterTokenizer) -> None:
     from seqkit_text.bpe import BPETokenizer
     from seqkit_text.tokenizers import CharTokenizer, WordTokenizer
 
@@ -20,7 +21,7 @@ def register_tokenizers(register):
 
 
 @seqkit.hookimpl
-def register_datasets(register):
+def register_datasets(register: RegisterDataset) -> None:
     from seqkit_text.sources import lines_per_label, table
 
     register(seqkit.Spec("table", build=table, description="a TSV, CSV or JSONL file, plain or .gz"))

@@ -1,10 +1,11 @@
 """Kernels ``triton`` (persistent) and ``triton_step`` (a launch per step) for the gru cell, written in Triton."""
 
 import seqkit
+from seqkit.hookspecs import RegisterKernel
 
 
 @seqkit.hookimpl
-def register_kernels(register):
+def register_kernels(register: RegisterKernel) -> None:
     from seqkit_triton.run import runner
     from seqkit_triton.support import auto_skip, supports
 

@@ -1,0 +1,118 @@
+"""What a run needs installed: a recipe's ``requires`` and the plugins a checkpoint was trained with."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from importlib import metadata
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+
+from seqkit.errors import SeqkitError
+from seqkit.plugins import PluginManager
+
+log = logging.getLogger(__name__)
+
+
+def requirement_problems(requires: Any) -> list[tuple[str, str]]:
+    """``(key path, problem)`` for each entry of a recipe's ``requires`` list that the installation does not meet.
+
+    Each entry is a pip requirement (``"seqkit-jordan>=0.1"``); a missing or mismatched distribution
+    is reported with the ``pip install`` command that fixes it.
+    """
+    if requires is None:
+        return []
+    if not isinstance(requires, list):
+        return [("requires", f'expected a list of requirements such as ["seqkit-jordan>=0.1"], got {requires!r}')]
+    problems = []
+    for i, text in enumerate(requires):
+        key = f"requires.{i}"
+        try:
+            requirement = Requirement(str(text)) if isinstance(text, str) else None
+        except InvalidRequirement as error:
+            requirement, why = None, str(error)
+        else:
+            why = f"expected a requirement string, got {text!r}"
+        if requirement is None:
+            problems.append((key, f"not a valid requirement {text!r}: {why}"))
+            continue
+        fix = f"pip install '{requirement}'"
+        try:
+            installed = metadata.version(requirement.name)
+        except metadata.PackageNotFoundError:
+            problems.append((key, f"the recipe requires {requirement}, which is not installed; install it with: {fix}"))
+            continue
+        if requirement.specifier and not requirement.specifier.contains(installed, prereleases=True):
+            problems.append(
+                (
+                    key,
+                    f"the recipe requires {requirement}, but {requirement.name} {installed} is installed; "
+                    f"install a matching version with: {fix}",
+                )
+            )
+    return problems
+
+
+def needed_names(recipe: Mapping[str, Any]) -> dict[str, set[str]]:
+    """Registry kind -> the names a recipe uses (its data source, tokenizer, task, cell, callbacks)."""
+
+    def kind_of(*path: str) -> set[str]:
+        value: Any = recipe
+        for part in path:
+            value = value.get(part) if isinstance(value, Mapping) else None
+        return {value} if isinstance(value, str) else set()
+
+    callbacks = recipe.get("callbacks") if isinstance(recipe.get("callbacks"), Mapping) else {}
+    return {
+        "datasets": kind_of("data", "kind"),
+        "tokenizers": kind_of("tokenizer", "kind"),
+        "tasks": kind_of("task", "kind"),
+        "cells": kind_of("model", "cell", "kind"),
+        "kernels": set(),
+        "callbacks": {str(k) for k, v in (callbacks or {}).items() if v not in (None, False)},
+    }
+
+
+def check_checkpoint_plugins(
+    saved: list[dict[str, Any]], recipe: Mapping[str, Any], manager: PluginManager, path: Any
+) -> None:
+    """Compare the plugins a checkpoint was trained with to those installed now.
+
+    A plugin that registered something the recipe uses and is not installed now is an error naming its
+    distribution and the ``pip install`` command; another version installed, or a missing plugin the
+    recipe does not use, is a warning.
+    """
+    installed = {info.name: info for info in manager.plugins}
+    needed = needed_names(recipe)
+    missing = []
+    for plugin in saved:
+        name, dist, version = plugin.get("name"), plugin.get("distribution"), plugin.get("version")
+        now = installed.get(name)
+        if now is None:
+            uses = sorted(
+                f"{kind[:-1]} '{entry}'"
+                for kind, names in (plugin.get("registers") or {}).items()
+                for entry in names
+                if entry in needed.get(kind, set())
+            )
+            if uses:
+                pin = f"{dist}=={version}" if dist and version else (dist or name)
+                missing.append(
+                    f"plugin '{name}' (distribution {dist} {version}), which provides its {', '.join(uses)}; "
+                    f"install it with: pip install '{pin}'"
+                )
+            else:
+                log.warning("%s was trained with plugin %s (%s %s), which is not installed", path, name, dist, version)
+        elif version and now.version and now.version != version:
+            log.warning(
+                "%s was trained with plugin %s from %s %s; installed now: %s %s; results may differ",
+                path,
+                name,
+                dist,
+                version,
+                now.distribution,
+                now.version,
+            )
+    if missing:
+        raise SeqkitError(f"{path} needs " + "; and ".join(missing))

@@ -1,0 +1,286 @@
+"""``check_cell``: a cell's step contract, state layout, lengths, gradients, determinism, saving, learning."""
+
+from __future__ import annotations
+
+import copy
+import io
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from seqkit.cell import Cell, build_cell
+from seqkit.layers import create_rnn
+from seqkit.plugins import PluginManager, get_plugin_manager
+from seqkit.recurrent import Recurrent
+from seqkit.testing.common import ConformanceError, as_tuple, close, entry_name, max_difference, weighted_loss
+
+I, H, B, T = 3, 4, 3, 6  # noqa: E741 (input, hidden, batch, time sizes)
+
+
+def check_cell(
+    kind: str,
+    *,
+    plugins: PluginManager | None = None,
+    options: Mapping[str, Any] | None = None,
+    finite_differences: bool = True,
+) -> list[str]:
+    """Check the registered cell *kind* (built with *options*) against the cell contract; the checks that passed.
+
+    State layout of ``init_state``/``step``; output and state shapes through the runner (2 layers,
+    bidirectional); lengths (a padded sequence gives what it gives alone, zeros past its end, its final
+    state at its last step); ``Recurrent.step`` equals the whole sequence; autograd's gradients against
+    central finite differences (float64); determinism; a ``state_dict`` round trip through ``torch.save``
+    (``weights_only``); a few optimiser steps lower a loss.
+    """
+    manager = plugins or get_plugin_manager()
+    entry = entry_name(f"cell '{kind}'", manager.cells.get(kind))
+    options = dict(options or {})
+    checks: list[tuple[str, Callable[[], None]]] = [
+        ("build", lambda: _built(manager, kind, options, entry)),
+        ("state layout", lambda: _state_layout(_built(manager, kind, options, entry), entry)),
+        ("shapes", lambda: _shapes(build_layer(manager, kind, options), entry)),
+        ("lengths", lambda: padded_equals_alone(build_layer(manager, kind, options), entry, 1e-10)),
+        ("step", lambda: _step_equals_sequence(build_layer(manager, kind, options, bidirectional=False), entry)),
+        ("determinism", lambda: _determinism(manager, kind, options, entry)),
+        ("save/load", lambda: _round_trip(manager, kind, options, entry)),
+        ("training", lambda: _learns(manager, kind, options, entry)),
+    ]
+    if finite_differences:
+        checks.insert(5, ("gradients", lambda: _finite_differences(manager, kind, options, entry)))
+    passed = []
+    for name, check in checks:
+        try:
+            check()
+        except ConformanceError:
+            raise
+        except Exception as error:  # a crash inside a check is a failure of that check, said as such
+            raise ConformanceError(entry, name, f"raised {type(error).__name__}: {error}") from error
+        passed.append(name)
+    return passed
+
+
+# --- building -----------------------------------------------------------------------------------------------
+
+
+def _built(manager: PluginManager, kind: str, options: dict[str, Any], entry: str) -> Cell:
+    cell = build_cell(manager.cells.get(kind), I, H, options)
+    if not isinstance(cell, Cell):
+        raise ConformanceError(entry, "build", f"built {type(cell).__name__}, expected a seqkit.Cell")
+    return cell
+
+
+def build_layer(
+    manager: PluginManager,
+    kind: str,
+    options: dict[str, Any],
+    *,
+    backend: str = "reference",
+    bidirectional: bool = True,
+    layers: int = 2,
+    seed: int = 0,
+) -> Recurrent:
+    torch.manual_seed(seed)
+    return create_rnn(
+        kind, I, H, num_layers=layers, bidirectional=bidirectional, backend=backend, plugins=manager, **options
+    ).double()
+
+
+def _params(cell: Cell) -> dict[str, Tensor]:
+    params = {n: torch.empty(s, dtype=torch.float64) for n, s in cell.parameter_shapes().items()}
+    cell.reset_parameters(params)
+    return params
+
+
+# --- the cell's own contract ----------------------------------------------------------------------------------
+
+
+def _state_layout(cell: Cell, entry: str) -> None:
+    names, sizes = tuple(cell.state_names), tuple(cell.state_sizes)
+    if len(names) != len(sizes):
+        raise ConformanceError(
+            entry,
+            "state layout",
+            f"state_names {names} has {len(names)} components but state_sizes {sizes} has {len(sizes)}",
+        )
+    shapes = cell.parameter_shapes()
+    if not shapes:
+        raise ConformanceError(entry, "state layout", "parameter_shapes() is empty; a cell must have parameters")
+    state = cell.init_state(2, dtype=torch.float64)
+    _expect_state(entry, "init_state(2)", state, names, sizes)
+    params = _params(cell)
+    u = cell.project(params, torch.randn(2, cell.input_size, dtype=torch.float64))
+    h, new = cell.step(params, u, state)
+    if not isinstance(h, Tensor) or tuple(h.shape) != (2, cell.hidden_size):
+        got = tuple(h.shape) if isinstance(h, Tensor) else type(h).__name__
+        raise ConformanceError(
+            entry, "state layout", f"step returned h of shape {got}, expected (2, {cell.hidden_size})"
+        )
+    _expect_state(entry, "step", new, names, sizes)
+
+
+def _expect_state(entry: str, what: str, state: Any, names: tuple[str, ...], sizes: tuple[int, ...]) -> None:
+    if not isinstance(state, tuple) or not all(isinstance(s, Tensor) for s in state):
+        raise ConformanceError(
+            entry, "state layout", f"{what} returned {type(state).__name__}, expected a tuple of tensors {names}"
+        )
+    if len(state) != len(sizes):
+        raise ConformanceError(
+            entry, "state layout", f"{what} returned {len(state)} state component(s), expected {len(sizes)} {names}"
+        )
+    for name, part, size in zip(names, state, sizes):
+        if tuple(part.shape) != (2, size):
+            raise ConformanceError(
+                entry,
+                "state layout",
+                f"{what}: state component '{name}' has shape {tuple(part.shape)}, "
+                f"expected (batch, {size}) = (2, {size}) from state_sizes",
+            )
+
+
+def _shapes(layer: Recurrent, entry: str) -> None:
+    out, state = layer(torch.randn(B, T, I, dtype=torch.float64))
+    if tuple(out.shape) != (B, T, 2 * H):
+        raise ConformanceError(
+            entry, "shapes", f"output shape {tuple(out.shape)}, expected (B, T, D*H) = {(B, T, 2 * H)}"
+        )
+    for name, part, size in zip(layer.cell.state_names, as_tuple(state), layer.cell.state_sizes):
+        if tuple(part.shape) != (4, B, size):
+            raise ConformanceError(
+                entry,
+                "shapes",
+                f"final state '{name}' has shape {tuple(part.shape)}, expected (L*D, B, S) = {(4, B, size)}",
+            )
+
+
+def padded_equals_alone(layer: Recurrent, entry: str, tol: float) -> None:
+    """Each sequence of a padded batch gives what it gives alone: outputs, zeros past its end, its final state."""
+    p = next(layer.parameters())
+    torch.manual_seed(1)
+    x = torch.randn(B, T, I, dtype=p.dtype, device=p.device)
+    x[1, 2:] = 1e3  # padding must not leak into the sequence's result
+    lengths = torch.tensor([T, 2, T - 1], device=p.device)
+    out, state = layer(x, lengths)
+    for b, n in enumerate(lengths.tolist()):
+        alone_out, alone_state = layer(x[b : b + 1, :n])
+        if not close(out[b, :n], alone_out[0], tol):
+            raise ConformanceError(
+                entry,
+                "lengths",
+                f"sequence {b} (length {n} of {T}) gives other outputs padded than alone "
+                f"(max difference {max_difference(out[b, :n], alone_out[0]):.3g}): padding or other steps leak in",
+            )
+        if not torch.all(out[b, n:] == 0):
+            raise ConformanceError(entry, "lengths", f"sequence {b} (length {n}) has non-zero outputs past its end")
+        for name, s, a in zip(layer.cell.state_names, as_tuple(state), as_tuple(alone_state)):
+            if not close(s[:, b], a[:, 0], tol):
+                raise ConformanceError(
+                    entry,
+                    "lengths",
+                    f"sequence {b} (length {n}): final state '{name}' is not its state at its last step",
+                )
+
+
+def _step_equals_sequence(layer: Recurrent, entry: str) -> None:
+    x = torch.randn(B, T, I, dtype=torch.float64)
+    out, final = layer(x)
+    state, outputs = None, []
+    for t in range(T):
+        y, state = layer.step(x[:, t], state)
+        outputs.append(y)
+    if not close(torch.stack(outputs, 1), out, 1e-10):
+        raise ConformanceError(entry, "step", "Recurrent.step() one step at a time differs from the whole sequence")
+    for name, a, b in zip(layer.cell.state_names, as_tuple(state), as_tuple(final)):
+        if not close(a, b, 1e-10):
+            raise ConformanceError(entry, "step", f"state '{name}' after step() differs from the whole sequence's")
+
+
+def _finite_differences(
+    manager: PluginManager, kind: str, options: dict[str, Any], entry: str, eps: float = 1e-6
+) -> None:
+    """Autograd's gradient of every parameter and of the input against central differences, in float64."""
+    torch.manual_seed(0)
+    layer = create_rnn(kind, 2, 3, bidirectional=True, backend="reference", plugins=manager, **options).double()
+    x = torch.randn(2, 4, 2, dtype=torch.float64, requires_grad=True)
+    lengths = torch.tensor([4, 2])
+
+    def loss() -> Tensor:
+        out, state = layer(x, lengths)
+        return weighted_loss(out, state)
+
+    named = [("input", x), *layer.named_parameters()]
+    grads = torch.autograd.grad(loss(), [t for _, t in named], allow_unused=True)
+    for (name, tensor), grad in zip(named, grads):
+        grad = torch.zeros_like(tensor) if grad is None else grad
+        numeric = torch.zeros_like(tensor)
+        flat, nflat = tensor.data.view(-1), numeric.view(-1)
+        with torch.no_grad():
+            for i in range(flat.numel()):
+                keep = float(flat[i])
+                flat[i] = keep + eps
+                up = float(loss())
+                flat[i] = keep - eps
+                down = float(loss())
+                flat[i] = keep
+                nflat[i] = (up - down) / (2 * eps)
+        if name == "input":
+            numeric[1, 2:] = 0  # padding: its gradient is zero by definition
+            grad = grad.clone()
+            grad[1, 2:] = 0
+        if not torch.allclose(grad, numeric, atol=1e-5, rtol=1e-4):
+            raise ConformanceError(
+                entry,
+                "gradients",
+                f"autograd's gradient of {name} differs from finite differences "
+                f"(max difference {max_difference(grad, numeric):.3g}): "
+                "the step's backward does not match what its forward computes",
+            )
+
+
+def _determinism(manager: PluginManager, kind: str, options: dict[str, Any], entry: str) -> None:
+    a, b = build_layer(manager, kind, options), build_layer(manager, kind, options)
+    for (name, p), q in zip(a.named_parameters(), b.parameters()):
+        if not torch.equal(p, q):
+            raise ConformanceError(
+                entry, "determinism", f"parameter {name} differs between two builds with the same seed"
+            )
+    x = torch.randn(B, T, I, dtype=torch.float64)
+    if not torch.equal(a(x)[0], a(x)[0]) or not torch.equal(a(x)[0], b(x)[0]):
+        raise ConformanceError(entry, "determinism", "the same input and weights give different outputs on two runs")
+
+
+def _round_trip(manager: PluginManager, kind: str, options: dict[str, Any], entry: str) -> None:
+    saved = build_layer(manager, kind, options)
+    stream = io.BytesIO()
+    torch.save(saved.state_dict(), stream)
+    stream.seek(0)
+    loaded = build_layer(manager, kind, options, seed=1)
+    loaded.load_state_dict(torch.load(stream, weights_only=True))
+    x = torch.randn(B, T, I, dtype=torch.float64)
+    if not torch.equal(saved(x)[0], loaded(x)[0]) or not torch.equal(saved(x)[0], copy.deepcopy(saved)(x)[0]):
+        raise ConformanceError(
+            entry, "save/load", "a layer loaded from a saved state_dict (or deep-copied) computes otherwise"
+        )
+
+
+def _learns(manager: PluginManager, kind: str, options: dict[str, Any], entry: str, steps: int = 30) -> None:
+    torch.manual_seed(0)
+    layer = create_rnn(kind, I, H, backend="reference", plugins=manager, **options)
+    head = torch.nn.Linear(H, 1)
+    x, target = torch.randn(8, 5, I), torch.randn(8, 5, 1)
+    params = [*layer.parameters(), *head.parameters()]
+    optimizer = torch.optim.Adam(params, lr=0.02)
+    losses = []
+    for _ in range(steps):
+        loss = torch.nn.functional.mse_loss(head(layer(x)[0]), target)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    if not losses[-1] < 0.9 * losses[0]:
+        raise ConformanceError(
+            entry,
+            "training",
+            f"{steps} Adam steps did not lower a regression loss (from {losses[0]:.4f} to {losses[-1]:.4f})",
+        )

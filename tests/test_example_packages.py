@@ -1,0 +1,76 @@
+"""The example plugin packages in docs/examples, built and installed into a temporary location, end to end:
+listed by `seqkit plugins`, their recipes by `seqkit ls`, trained by name through the CLI, their own tests pass."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import install_packages
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
+PACKAGES = ("seqkit-jordan", "seqkit-tagging")
+FAST = ["trainer.max_epochs=1", "data.batch_size=8"]
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    env, _ = install_packages(tmp_path_factory, *(EXAMPLES / name for name in PACKAGES))
+    return env
+
+
+def seqkit(env, *args, cwd=None):
+    result = subprocess.run(
+        [sys.executable, "-m", "seqkit.cli", *map(str, args)], env=env, cwd=cwd, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_both_are_listed_by_seqkit_plugins_and_ls(installed):
+    plugins = {p["name"]: p for p in json.loads(seqkit(installed, "plugins", "--json"))}
+    assert plugins["jordan"] == {
+        "name": "jordan",
+        "distribution": "seqkit-jordan",
+        "version": "0.1.0",
+        "registers": {"cells": ["jordan"]},
+    }
+    assert plugins["tagging"] == {
+        "name": "tagging",
+        "distribution": "seqkit-tagging",
+        "version": "0.1.0",
+        "registers": {"tasks": ["tagging"], "datasets": ["conll"]},
+    }
+    recipes = seqkit(installed, "ls", "recipes")
+    assert "jordan/tiny" in recipes and "tagging/tiny" in recipes
+
+
+@pytest.mark.parametrize("recipe,metric", [("jordan/tiny", "test/accuracy"), ("tagging/tiny", "test/entity_f1")])
+def test_a_tiny_recipe_trains_by_name_through_the_cli(installed, tmp_path, recipe, metric):
+    run_dir = tmp_path / "run"
+    out = seqkit(installed, "train", recipe, f"run_dir={run_dir}", *FAST, cwd=tmp_path)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert 0 <= metrics[metric] <= 1 and metric in out
+    checkpoint = run_dir / "best.ckpt"
+    if recipe == "tagging/tiny":
+        (result,) = [
+            json.loads(line) for line in seqkit(installed, "predict", checkpoint, "--json", "Anna met Tom").splitlines()
+        ]
+        assert len(result["tags"]) == 3
+
+
+def test_the_packages_own_tests_pass(installed, tmp_path):
+    """Their tests run seqkit's conformance kit on what they register, as any plugin author's would."""
+    tests = [str(EXAMPLES / name / "tests") for name in PACKAGES]
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path), *tests],
+        env=installed,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert " passed" in result.stdout

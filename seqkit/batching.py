@@ -54,6 +54,12 @@ class BucketBatchSampler(Sampler[list[int]]):
         self.num_replicas = num_replicas
         self.rank = rank
         self.epoch = 0
+        self.resume_at: tuple[int, int] | None = None  # (epoch, batches already trained in it)
+
+    def resume(self, epoch: int, batches: int) -> None:
+        """Skip the first *batches* of *epoch*'s (this process's) batches once: a run resumed mid-epoch
+        continues with the very batch it would have trained next."""
+        self.resume_at = (int(epoch), int(batches))
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -93,6 +99,9 @@ class BucketBatchSampler(Sampler[list[int]]):
             per_rank = -(-len(batches) // self.num_replicas)
             batches = (batches * 2)[: per_rank * self.num_replicas]
             batches = batches[self.rank :: self.num_replicas]
+        if self.resume_at is not None and self.resume_at[0] == self.epoch:
+            batches = batches[self.resume_at[1] :]  # __len__ stays the whole epoch's: Lightning counts on from there
+        self.resume_at = None
         yield from batches
 
     def __len__(self) -> int:

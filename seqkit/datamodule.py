@@ -31,6 +31,8 @@ class SeqkitData(pl.LightningDataModule):
         self.eval_batch_size = eval_batch_size
         self.seed = seed
         self.num_workers = num_workers
+        self.resume_at: tuple[int, int] | None = None
+        self._train_sampler: Any = None
 
     def loader(self, split: str, *, train: bool = False) -> DataLoader:
         examples = self.examples[split]
@@ -50,7 +52,28 @@ class SeqkitData(pl.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self.loader("train", train=True)
+        loader = self.loader("train", train=True)
+        self._train_sampler = loader.batch_sampler
+        if self.resume_at is not None:
+            self._train_sampler.resume(*self.resume_at)
+        return loader
+
+    def state_dict(self) -> dict[str, Any]:
+        """Where training stands in its epoch, saved with every checkpoint (Lightning calls this).
+
+        ``batches`` counts this process's batches of ``epoch`` that are trained (optimizer stepped);
+        a checkpoint written at an epoch's end holds all of them, and resuming starts the next epoch."""
+        trainer = getattr(self, "trainer", None)
+        if trainer is None or trainer.state.fn != "fit":
+            return {}
+        progress = trainer.fit_loop.epoch_loop.batch_progress.current
+        return {"epoch": int(trainer.current_epoch), "batches": int(progress.processed)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if "epoch" in state and "batches" in state:
+            self.resume_at = (int(state["epoch"]), int(state["batches"]))
+            if self._train_sampler is not None:
+                self._train_sampler.resume(*self.resume_at)
 
     def val_dataloader(self) -> DataLoader:
         return self.loader("valid")

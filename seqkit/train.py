@@ -21,6 +21,7 @@ from seqkit.config import validate
 from seqkit.errors import SeqkitError, one_line
 from seqkit.plugins import PluginManager, get_plugin_manager
 from seqkit.recipes import Recipe, to_yaml
+from seqkit.resilience import DEFAULT_EVERY_N_STEPS, ResumePoints, TrainingStopped
 
 log = logging.getLogger(__name__)
 RUN_DIR_VARIABLE = "SEQKIT_RUN_DIR"
@@ -123,13 +124,21 @@ def train(recipe: Recipe, manager: PluginManager | None = None) -> tuple[Path, d
     )
     # Lightning's save_last skips epochs where the best did not improve; resuming needs every epoch's state.
     latest = ModelCheckpoint(dirpath=run_dir, filename="last", save_top_k=1, enable_version_counter=False)
+    every = recipe.data.get("checkpoint_every_n_steps")
+    points = ResumePoints(run_dir / "last.ckpt", DEFAULT_EVERY_N_STEPS if every is None else every)
     loggers = [
         CSVLogger(run_dir, name="logs", version="csv"),
         TensorBoardLogger(run_dir, name="logs", version="tensorboard", default_hp_metric=False),
     ]
     trainer = pl.Trainer(
         **trainer_options(recipe),
-        callbacks=[checkpoint, latest, LearningRateMonitor(), *callbacks(recipe, manager, parts.monitor, parts.mode)],
+        callbacks=[
+            checkpoint,
+            latest,
+            points,
+            LearningRateMonitor(),
+            *callbacks(recipe, manager, parts.monitor, parts.mode),
+        ],
         logger=loggers,
         default_root_dir=run_dir,
     )
@@ -138,21 +147,26 @@ def train(recipe: Recipe, manager: PluginManager | None = None) -> tuple[Path, d
     print(f"seqkit train: {recipe.name}: {parameters:,} parameters; writing {run_dir}", file=sys.stderr)
     # recipe.yaml is ours: Lightning's "checkpoint directory is not empty" would be noise
     warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
+    # Our data module restores the position in the epoch itself (SeqkitData.state_dict): mid-epoch resume is exact.
+    warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
     stopped = _stopped_epoch(saved) if resume is not None else None
     if stopped is not None:
         # Lightning does not save that early stopping ended the run: resumed, it would train another epoch.
         print(f"seqkit train: {resume}: early stopping ended this run at epoch {stopped}; evaluating", file=sys.stderr)
+    hint = f"seqkit train: to continue: seqkit train {run_dir / 'recipe.yaml'} resume={run_dir / 'last.ckpt'}"
     try:
         if stopped is None:
             trainer.fit(parts.module, datamodule=parts.data, ckpt_path=str(resume) if resume else None)
+        if points.pending is not None:  # the signal came during the last validation: last.ckpt is the final one
+            raise TrainingStopped(points.pending, run_dir / "last.ckpt")
+    except TrainingStopped:
+        print(hint, file=sys.stderr)
+        raise
     except SystemExit:
         if not trainer.interrupted:
             raise
         # Lightning exits on Ctrl-C; say how to continue instead, and let the CLI report the interruption.
-        print(
-            f"seqkit train: to continue: seqkit train {run_dir / 'recipe.yaml'} resume={run_dir / 'last.ckpt'}",
-            file=sys.stderr,
-        )
+        print(hint, file=sys.stderr)
         raise KeyboardInterrupt from None
     best = checkpoint.best_model_path or next(
         str(p) for p in (run_dir / "best.ckpt", run_dir / "last.ckpt", resume) if p is not None and p.is_file()

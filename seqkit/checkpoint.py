@@ -31,12 +31,15 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     return checkpoint
 
 
-def check_plugins(saved: list[dict[str, Any]], manager: PluginManager, path: Path) -> None:
-    """Warn where the plugins installed now differ in version from those the checkpoint was trained with."""
+def check_plugins(saved: list[dict[str, Any]], manager: PluginManager, path: Path) -> list[str]:
+    """Warn where the plugins installed now differ in version from those the checkpoint was trained with;
+    returns the trained-with plugins that are missing now, as ``name (distribution version)``."""
     installed = {info.name: info for info in manager.plugins}
+    missing = []
     for plugin in saved:
         now = installed.get(plugin["name"])
         if now is None:
+            missing.append(f"{plugin['name']} ({plugin.get('distribution')} {plugin.get('version')})")
             log.warning(
                 "%s was trained with plugin %s (%s %s), which is not installed",
                 path,
@@ -48,6 +51,7 @@ def check_plugins(saved: list[dict[str, Any]], manager: PluginManager, path: Pat
             log.warning(
                 "%s was trained with plugin %s %s; installed: %s", path, plugin["name"], plugin["version"], now.version
             )
+    return missing
 
 
 def recipe_of(checkpoint: dict[str, Any], path: Path, overrides: list[str]) -> Recipe:
@@ -64,9 +68,16 @@ def load(
     path = Path(path)
     manager = manager or get_plugin_manager()
     checkpoint = read_checkpoint(path)
-    check_plugins(checkpoint["seqkit"].get("plugins", []), manager, path)
+    missing = check_plugins(checkpoint["seqkit"].get("plugins", []), manager, path)
     recipe = recipe_of(checkpoint, path, list(overrides))
-    parts = build(recipe, manager, state=checkpoint["seqkit"], splits=splits)
+    try:
+        parts = build(recipe, manager, state=checkpoint["seqkit"], splits=splits)
+    except SeqkitError as error:
+        if not missing:
+            raise
+        raise SeqkitError(
+            f"{error} — {path} was trained with plugin(s) not installed now: {', '.join(missing)}"
+        ) from None
     try:
         missing, unexpected = parts.module.load_state_dict(checkpoint["state_dict"], strict=False)
     except RuntimeError as error:  # shapes differ: an override changed the model's size

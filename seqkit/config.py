@@ -246,6 +246,7 @@ RANGES: dict[str, tuple[Any, str]] = {
     "data.eval_batch_size": (lambda v: v is None or v >= 1, "at least 1, or null"),
     "data.num_workers": (lambda v: v >= 0, "0 or more"),
     "data.limit": (lambda v: v is None or v >= 1, "at least 1, or null"),
+    "model.embed_dim": (lambda v: v >= 1, "at least 1"),
     "model.cell.hidden_size": (lambda v: v >= 1, "at least 1"),
     "model.cell.num_layers": (lambda v: v >= 1, "at least 1"),
     "model.cell.dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),

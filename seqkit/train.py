@@ -67,7 +67,7 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(partial, path)
 
 
-def trainer_options(recipe: Recipe) -> dict[str, Any]:
+def trainer_options(recipe: Recipe, run_dir: Path | None = None) -> dict[str, Any]:
     options = dict(recipe.data.get("trainer") or {})
     # Our batch sampler shards batches per process itself (Lightning would replace it otherwise).
     options.setdefault("use_distributed_sampler", False)
@@ -75,7 +75,7 @@ def trainer_options(recipe: Recipe) -> dict[str, Any]:
     # Lightning 2.6's model summary counts FLOPs with torch's FlopCounterMode, whose module hooks stay
     # behind and made every later step ~60x slower on CPU (1 s instead of 15 ms); seqkit logs its own line.
     options.setdefault("enable_model_summary", False)
-    options["plugins"] = [*_as_list(options.get("plugins")), AtomicCheckpointIO()]
+    options["plugins"] = [*_as_list(options.get("plugins")), AtomicCheckpointIO(root=run_dir)]
     return options
 
 
@@ -131,7 +131,7 @@ def train(recipe: Recipe, manager: PluginManager | None = None) -> tuple[Path, d
         TensorBoardLogger(run_dir, name="logs", version="tensorboard", default_hp_metric=False),
     ]
     trainer = pl.Trainer(
-        **trainer_options(recipe),
+        **trainer_options(recipe, run_dir),
         callbacks=[
             checkpoint,
             latest,

@@ -125,7 +125,7 @@ CASES = [
     Case("yaml-not-a-mapping", raw("- a\n- b\n"), [r"r\.yaml", "mapping"]),
     Case("yaml-empty", raw(""), [r"r\.yaml", "missing section"]),
     Case("yaml-python-tag", raw("seed: !!python/object/apply:os.getcwd []\n"), [r"r\.yaml:1", "not valid YAML"]),
-    Case("resolver-call", rec({"run_dir": "${oc.env:HOME}"}), [r"run_dir", "calls a resolver"]),
+    Case("resolver-call", rec({"data.size": "${oc.env:HOME}"}), [r"data\.size", "calls a resolver"]),
     Case("unknown-section", rec({"trainr": {"max_epochs": 1}}), [r"r\.yaml:\d+: trainr", "did you mean 'trainer'"]),
     Case(
         "unknown-data-kind",

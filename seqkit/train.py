@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
@@ -83,8 +86,32 @@ def _as_list(value: Any) -> list[Any]:
     return [] if value is None else list(value) if isinstance(value, (list, tuple)) else [value]
 
 
+@contextlib.contextmanager
+def _process_settings_kept() -> Iterator[None]:
+    """Put back what ``trainer.deterministic`` and friends change for the whole process, so a run's settings
+    do not leak into the next run in the same process (tests, notebooks)."""
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    cudnn = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    workspace = os.environ.get("CUBLAS_WORKSPACE_CONFIG")
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn
+        if workspace is None:
+            os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
+        else:
+            os.environ["CUBLAS_WORKSPACE_CONFIG"] = workspace
+
+
 def train(recipe: Recipe, manager: PluginManager | None = None) -> tuple[Path, dict[str, float]]:
     """Train *recipe*; returns the run directory and the final validation and test metrics."""
+    with _process_settings_kept():
+        return _train(recipe, manager)
+
+
+def _train(recipe: Recipe, manager: PluginManager | None) -> tuple[Path, dict[str, float]]:
     manager = manager or get_plugin_manager()
     validate(recipe, manager)  # before run_dir and resume are read: every problem, and nothing touched yet
     run_dir, resume = run_directory(recipe)

@@ -102,3 +102,13 @@ def test_skip_batch_skips_the_nonfinite_batch(capsys, tmp_path, monkeypatch, cap
     before, after = snapshots
     assert all(torch.equal(before[k], after[k]) for k in before)  # the skipped batch changed nothing
     assert "non-finite training loss (nan) at step 5 (epoch 0, batch 5): batch skipped" in caplog.text
+
+
+def test_trainer_deterministic_does_not_leak_into_later_runs(capsys, tmp_path):
+    assert not torch.are_deterministic_algorithms_enabled()
+    code, _, err = cli(
+        capsys, "train", "quickstart", *TINY, "data.size=80", "trainer.deterministic=true", f"run_dir={tmp_path}"
+    )
+    assert code == 0, err
+    assert not torch.are_deterministic_algorithms_enabled()
+    assert "CUBLAS_WORKSPACE_CONFIG" not in os.environ or os.environ.get("CUBLAS_WORKSPACE_CONFIG") is not None

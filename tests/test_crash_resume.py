@@ -105,7 +105,9 @@ def test_many_random_kills_then_resume_is_exact(whole, tmp_path):
     assert sum(alive for name, alive, _, _ in results if name == "SIGKILL") >= 5
 
 
-@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize(
+    "sig,code", [(signal.SIGTERM, 143), pytest.param(signal.SIGINT, 130, marks=pytest.mark.slow)], ids=["TERM", "INT"]
+)
 def test_a_signal_saves_a_mid_epoch_checkpoint_and_resume_is_exact(capsys, tmp_path, monkeypatch, whole, sig, code):
     from seqkit.module import SeqkitModule
 
@@ -132,23 +134,32 @@ def test_a_signal_saves_a_mid_epoch_checkpoint_and_resume_is_exact(capsys, tmp_p
     assert _same(whole, _weights(tmp_path / "last.ckpt"))
 
 
-def test_mid_epoch_crash_resumes_from_the_step(capsys, tmp_path, monkeypatch, whole):
-    """In-process: a crash at epoch 1, batch 5 leaves last.ckpt after batch 4; resuming continues from there."""
+@pytest.mark.parametrize(
+    "hook,epoch,batch,position",
+    [
+        ("training_step", 1, 5, {"epoch": 1, "batches": 5}),  # mid-epoch: last.ckpt is after batch 4
+        # all batches trained, the epoch not closed
+        pytest.param("validation_step", 0, 0, {"epoch": 0, "batches": 12}, marks=pytest.mark.slow),
+    ],
+    ids=["mid-epoch", "before-epoch-end-validation"],
+)
+def test_a_crash_resumes_from_the_last_step(capsys, tmp_path, monkeypatch, whole, hook, epoch, batch, position):
+    """In-process: a crash (an exception) leaves the last per-step last.ckpt; resuming continues from there."""
     from seqkit.module import SeqkitModule
 
-    original = SeqkitModule.training_step
+    original = getattr(SeqkitModule, hook)
 
-    def crash(self, batch, batch_idx):
-        if self.current_epoch == 1 and batch_idx == 5:
+    def crash(self, batch_, batch_idx):
+        if not self.trainer.sanity_checking and self.current_epoch == epoch and batch_idx == batch:
             raise RuntimeError("simulated crash")
-        return original(self, batch, batch_idx)
+        return original(self, batch_, batch_idx)
 
-    monkeypatch.setattr(SeqkitModule, "training_step", crash)
+    monkeypatch.setattr(SeqkitModule, hook, crash)
     code, _, err = cli(capsys, "train", "quickstart", *COMMON, f"run_dir={tmp_path}")
     assert code == 1 and "simulated crash" in err and "Traceback" not in err
     saved = torch.load(tmp_path / "last.ckpt", weights_only=True)
-    assert saved["epoch"] == 1 and saved["SeqkitData"] == {"epoch": 1, "batches": 5}
-    monkeypatch.setattr(SeqkitModule, "training_step", original)
+    assert saved["epoch"] == epoch and saved["SeqkitData"] == position
+    monkeypatch.setattr(SeqkitModule, hook, original)
     code, _, err = cli(capsys, "train", tmp_path / "recipe.yaml", "resume=last")
     assert code == 0, err
     assert _same(whole, _weights(tmp_path / "last.ckpt"))

@@ -18,6 +18,7 @@ import yaml
 from recipe_helpers import TINY, quickstart
 
 from seqkit.cli import main
+from seqkit.errors import SeqkitError
 
 LABELS = "text\tlabel\nthe film was good\tpositive\nthe film was bad\tnegative\n"
 
@@ -295,3 +296,21 @@ def test_bad_input(case, checkpoint, tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "run").exists(), "a run directory was left behind"
     assert _files(tmp_path) == before, "files were written"
     assert not MARKER.exists(), "the checkpoint ran code"
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    with pytest.raises(SeqkitError, match="none.ckpt not found"):
+        main(["--debug", "eval", str(tmp_path / "none.ckpt")])
+
+
+def test_an_internal_error_is_one_line_without_debug(capsys, monkeypatch):
+    import seqkit.commands
+
+    def broken(args):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(seqkit.commands, "_validate", broken)
+    code = main(["validate", "quickstart"])
+    err = capsys.readouterr().err
+    assert code == 1 and "internal error: ZeroDivisionError: division by zero" in err and "--debug" in err
+    assert "Traceback" not in err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -71,6 +72,12 @@ class BucketBatchSampler(Sampler[list[int]]):
         self.rank = rank
         self.accumulate = accumulate
         self.epoch = 0
+        self.resume_at: tuple[int, int] | None = None  # (epoch, batches already trained in it)
+
+    def resume(self, epoch: int, batches: int) -> None:
+        """Skip the first *batches* of *epoch*'s (this process's) batches once: a run resumed mid-epoch
+        continues with the very batch it would have trained next."""
+        self.resume_at = (int(epoch), int(batches))
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -114,10 +121,12 @@ class BucketBatchSampler(Sampler[list[int]]):
     def __iter__(self) -> Iterator[list[int]]:
         # A generator: the order is drawn at the first batch, not when the iterator is made. Lightning makes
         # the first epoch's iterator before it calls set_epoch, which after a resume is not epoch 0.
-        if self.shuffle:
-            yield from self._train_batches()
-        else:
-            yield from self._eval_batches()
+        batches = self._train_batches() if self.shuffle else iter(self._eval_batches())
+        if self.resume_at is not None and self.resume_at[0] == self.epoch:
+            # __len__ stays the whole epoch's: Lightning counts on from there
+            batches = itertools.islice(batches, self.resume_at[1], None)
+        self.resume_at = None
+        yield from batches
 
     def __len__(self) -> int:
         count = len(self.lengths)

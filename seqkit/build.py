@@ -94,7 +94,17 @@ def build(
         "seqkit_version": seqkit.__version__,
     }
     optim = optim_options(**(r.get("optim") or {}))
-    module = SeqkitModule(task, model, tokenizer, optim, monitor=monitor, mode=mode, seed=seed, extra=extra)
+    module = SeqkitModule(
+        task,
+        model,
+        tokenizer,
+        optim,
+        monitor=monitor,
+        mode=mode,
+        seed=seed,
+        extra=extra,
+        on_nonfinite=r.get("on_nonfinite") or "stop",
+    )
     data = SeqkitData(
         task,
         examples,

@@ -9,12 +9,24 @@ from typing import Any
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
+from seqkit.errors import SeqkitError
+
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """Saves to a temporary file in the same folder, flushes it to disk, then renames it into place."""
+    """Saves to a temporary file in the same folder, flushes it to disk, then renames it into place.
+
+    With *root* (the run directory), a checkpoint path outside it is refused: nothing a recipe sets
+    can make a run write its checkpoints elsewhere.
+    """
+
+    def __init__(self, root: str | os.PathLike | None = None) -> None:
+        super().__init__()
+        self.root = Path(root).resolve() if root is not None else None
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: str | os.PathLike, storage_options: Any = None) -> None:
         path = Path(path)
+        if self.root is not None and not path.resolve().is_relative_to(self.root):
+            raise SeqkitError(f"refusing to write checkpoint {path}: outside the run directory {self.root}")
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{path.name}.partial")
         with open(partial, "wb") as stream:

@@ -8,9 +8,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from seqkit.errors import SeqkitError
+from seqkit.errors import SeqkitError, one_line
 
 EXIT_USAGE = 2
+EXIT_INTERNAL = 1
 
 
 def _plugins(args: argparse.Namespace) -> int:
@@ -51,6 +52,7 @@ def _bench(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="seqkit", description="Plugin-based recurrent sequence modelling.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages (kernel choices, plugins)")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of any error")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     plugins = commands.add_parser("plugins", help="list installed plugins and what each registered")
@@ -84,14 +86,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra or tail:
         setattr(args, bucket, [*getattr(args, bucket), *extra, *tail])
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
+    from seqkit.resilience import TrainingStopped
+
     try:
         return args.handler(args)
     except SeqkitError as error:
+        if args.debug:
+            raise
         print(f"seqkit {args.command}: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        return getattr(error, "exit_code", EXIT_USAGE)
+    except TrainingStopped as stopped:
+        print(f"seqkit {args.command}: {stopped}", file=sys.stderr)
+        return stopped.exit_code
     except KeyboardInterrupt:
+        if args.debug:
+            raise
         print(f"seqkit {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # a bug, not a user error: one line, the traceback with --debug
+        if args.debug:
+            raise
+        print(
+            f"seqkit {args.command}: internal error: {type(error).__name__}: {one_line(error)[:500]} "
+            "(run `seqkit --debug ...` for the traceback, and please report it)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from seqkit.errors import SeqkitError
 
 SPLITS = ("test", "valid")
+PREDICT_CHUNK = 256  # texts predicted at once
 LISTABLE = ("recipes", "cells", "kernels", "tasks", "datasets", "tokenizers", "callbacks")
 
 
@@ -94,29 +97,49 @@ def _eval(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from seqkit.checkpoint import load
 
-    texts = list(args.texts)
-    if args.input:
-        texts += _read_texts(args.input)
-    if not texts:
+    if not args.texts and not args.input:
         raise SeqkitError("nothing to predict: give texts as arguments or --input FILE")
-    parts = load(args.checkpoint)
-    for result in parts.task.predict(parts.module.model, texts, parts.tokenizer):
-        if args.json:
-            print(json.dumps(result, ensure_ascii=False))
-        else:
-            print("\t".join(str(v) for k, v in result.items() if k != "text") + "\t" + result.get("text", ""))
+    stream = _open_input(args.input) if args.input else None
+    try:
+        parts = load(args.checkpoint)
+        count = 0
+        texts = itertools.chain(args.texts, _read_texts(stream, args.input) if stream else ())
+        # Streamed a chunk at a time: memory stays flat however long the input.
+        while chunk := list(itertools.islice(texts, PREDICT_CHUNK)):
+            for result in parts.task.predict(parts.module.model, chunk, parts.tokenizer):
+                if args.json:
+                    print(json.dumps(result, ensure_ascii=False))
+                else:
+                    print("\t".join(str(v) for k, v in result.items() if k != "text") + "\t" + result.get("text", ""))
+                count += 1
+            sys.stdout.flush()
+    finally:
+        if stream is not None and stream is not sys.stdin.buffer:
+            stream.close()
+    if not count:
+        raise SeqkitError(f"nothing to predict: --input {args.input} holds no non-blank line")
     return 0
 
 
-def _read_texts(path: str) -> list[str]:
-    """Non-blank lines of *path* (``-``: standard input), without line endings."""
+def _open_input(path: str) -> Any:
+    if path == "-":
+        return sys.stdin.buffer
+    if Path(path).is_dir():
+        raise SeqkitError(f"--input {path}: expected a file of texts, found a directory")
     try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        return open(path, "rb")
     except OSError as error:
         raise SeqkitError(f"--input {path}: {error.strerror}") from None
-    except UnicodeDecodeError as error:
-        raise SeqkitError(f"--input {path}: not UTF-8 text (byte {error.object[error.start]:#04x})") from None
-    return [line for line in text.splitlines() if line.strip()]
+
+
+def _read_texts(stream: Any, path: str) -> Iterator[str]:
+    """Non-blank lines of *stream* (``-``: standard input), without line endings, one at a time."""
+    from seqkit.data import decoded_lines
+
+    name = "<stdin>" if path == "-" else path
+    for _, line in decoded_lines(stream, name):
+        if line.strip():
+            yield line
 
 
 def _validate(args: argparse.Namespace) -> int:

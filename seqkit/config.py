@@ -26,6 +26,8 @@ SECTIONS = (
     "resume",
     "monitor",
     "requires",
+    "checkpoint_every_n_steps",
+    "on_nonfinite",
 )
 REQUIRED = ("data", "tokenizer", "task", "model")
 # Keys of trainer: seqkit sets itself (where the run writes, what it logs and checkpoints).
@@ -98,6 +100,13 @@ def validate(recipe: Recipe, manager: PluginManager) -> None:
             problems.append((key, f"missing required value ({describe(hint)})"))
         elif key in data and (problem := type_problem(data[key], hint)):
             problems.append((key, problem))
+    every = data.get("checkpoint_every_n_steps")
+    if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 0):
+        expected = "an integer >= 0 (0: only at epoch ends)"
+        problems.append(("checkpoint_every_n_steps", f"expected {expected}, got {every!r}"))
+    policy = data.get("on_nonfinite")
+    if policy is not None and policy not in ("stop", "skip_batch"):
+        problems.append(("on_nonfinite", f"expected stop or skip_batch, got {policy!r}"))
     if isinstance(data.get("data"), dict):
         problems += _entry(data["data"], "data", manager.datasets, "data source", data_options)
     if isinstance(data.get("tokenizer"), dict):
@@ -248,6 +257,7 @@ RANGES: dict[str, tuple[Any, str]] = {
     "data.num_workers": (lambda v: v >= 0, "0 or more"),
     "data.limit": (lambda v: v is None or v >= 1, "at least 1, or null"),
     "data.global_batch_size": (lambda v: v is None or v >= 1, "at least 1, or null"),
+    "model.embed_dim": (lambda v: v >= 1, "at least 1"),
     "model.cell.hidden_size": (lambda v: v >= 1, "at least 1"),
     "model.cell.num_layers": (lambda v: v >= 1, "at least 1"),
     "model.cell.dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),

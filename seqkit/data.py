@@ -31,6 +31,8 @@ def where_of(record: Record, fallback: str) -> str:
 
 
 SPLITS = ("train", "valid", "test")
+# One example a line: a longer line is a broken file (a missing newline, a binary blob), not an example.
+MAX_LINE_BYTES = 1 << 20
 
 
 class DataError(SeqkitError):
@@ -73,20 +75,15 @@ def require_file(path: Path, what: str = "data file") -> Path:
 def read_lines(path: Path, *, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
     """``(line number, line)`` pairs of a text file, plain or ``.gz``, without line endings.
 
-    Undecodable bytes, an empty file and empty lines are errors naming the file and line.
+    Undecodable bytes, an empty file, empty lines and lines over ``MAX_LINE_BYTES`` (1 MiB) are errors
+    naming the file and line. Lines are read one at a time: memory stays flat however long the file.
     """
     require_file(path)
     opener = gzip.open if path.suffix == ".gz" else open
     count = 0
     try:
         with opener(path, "rb") as stream:
-            for count, raw in enumerate(stream, start=1):
-                if count == 1 and raw.startswith(b"\xef\xbb\xbf") and encoding.replace("-", "").lower() == "utf8":
-                    raw = raw[3:]  # a byte-order mark, as spreadsheet programs write
-                try:
-                    line = raw.decode(encoding).rstrip("\r\n")
-                except UnicodeDecodeError as error:
-                    raise data_error(path, f"cannot decode byte {raw[error.start]:#04x} as {encoding}", count) from None
+            for count, line in decoded_lines(stream, path, encoding):
                 if not line.strip():
                     raise data_error(path, "empty line (every line must hold one example)", count)
                 yield count, line
@@ -94,6 +91,23 @@ def read_lines(path: Path, *, encoding: str = "utf-8") -> Iterator[tuple[int, st
         raise data_error(path, f"cannot read: {error}") from None
     if count == 0:
         raise data_error(path, "empty file")
+
+
+def decoded_lines(stream: Any, path: str | os.PathLike, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
+    """``(line number, line)`` of a binary *stream*, decoded, without line endings, one line in memory at a time;
+    an undecodable byte or a line over ``MAX_LINE_BYTES`` is an error naming *path* and the line."""
+    count = 0
+    while raw := stream.readline(MAX_LINE_BYTES + 1):
+        count += 1
+        if len(raw) > MAX_LINE_BYTES:
+            raise data_error(path, f"line longer than {MAX_LINE_BYTES:,} bytes (one example a line)", count)
+        if count == 1 and raw.startswith(b"\xef\xbb\xbf") and encoding.replace("-", "").lower() == "utf8":
+            raw = raw[3:]  # a byte-order mark, as spreadsheet programs write
+        try:
+            line = raw.decode(encoding).rstrip("\r\n")
+        except UnicodeDecodeError as error:
+            raise data_error(path, f"cannot decode byte {raw[error.start]:#04x} as {encoding}", count) from None
+        yield count, line
 
 
 def split_records(records: list[Record], fractions: Mapping[str, float], seed: int) -> dict[str, list[Record]]:

@@ -31,6 +31,8 @@ class SeqkitData(pl.LightningDataModule):
         self.eval_batch_size = eval_batch_size
         self.seed = seed
         self.num_workers = num_workers
+        self.resume_at: tuple[int, int] | None = None
+        self._train_sampler: Any = None
 
     def loader(self, split: str, *, train: bool = False) -> DataLoader:
         examples = self.examples[split]
@@ -53,7 +55,38 @@ class SeqkitData(pl.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self.loader("train", train=True)
+        loader = self.loader("train", train=True)
+        self._train_sampler = loader.batch_sampler
+        self._resume_sampler()
+        return loader
+
+    def _resume_sampler(self) -> None:
+        if self.resume_at is None or self._train_sampler is None:
+            return
+        epoch, steps = self.resume_at
+        # optimizer steps, not batches: a run resumed on another number of processes (with the same global
+        # batch) skips the same examples
+        self._train_sampler.resume(epoch, steps * self._train_sampler.accumulate)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Where training stands in its epoch, saved with every checkpoint (Lightning calls this).
+
+        ``steps`` counts the optimizer steps of ``epoch`` that are trained (each one global batch, over all
+        processes); a checkpoint written at an epoch's end holds all of them, and resuming starts the next
+        epoch."""
+        trainer = getattr(self, "trainer", None)
+        if trainer is None or trainer.state.fn != "fit":
+            return {}
+        progress = trainer.fit_loop.epoch_loop.batch_progress.current
+        return {
+            "epoch": int(trainer.current_epoch),
+            "steps": int(progress.processed) // trainer.accumulate_grad_batches,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if "epoch" in state and "steps" in state:
+            self.resume_at = (int(state["epoch"]), int(state["steps"]))
+            self._resume_sampler()
 
     def val_dataloader(self) -> DataLoader:
         return self.loader("valid")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -13,9 +14,11 @@ from torch import nn
 from seqkit.distributed import check_same_on_every_process
 from seqkit.errors import SeqkitError
 from seqkit.optim import build_optimizer, build_scheduler
+from seqkit.resilience import NonFiniteLossError
 from seqkit.task import Task
 from seqkit.tokenize import Tokenizer
 
+log = logging.getLogger(__name__)
 STAGE_PREFIX = {"val": "val", "test": "test"}
 
 
@@ -38,6 +41,7 @@ class SeqkitModule(pl.LightningModule):
         mode: str,
         seed: int,
         extra: dict[str, Any] | None = None,
+        on_nonfinite: str = "stop",
     ) -> None:
         super().__init__()
         self.task = task
@@ -48,6 +52,8 @@ class SeqkitModule(pl.LightningModule):
         self.mode = mode
         self.seed = seed
         self.extra = dict(extra or {})
+        self.on_nonfinite = on_nonfinite
+        self.skipped_batches = 0
         self.plateau: Any = None
         self._plateau_state: dict[str, Any] | None = None
         self.stage_metrics = nn.ModuleDict({stage: nn.ModuleDict(task.metrics()) for stage in STAGE_PREFIX})
@@ -76,10 +82,26 @@ class SeqkitModule(pl.LightningModule):
             (self.seed * 1_000_003 + self.current_epoch * 100_003 + batch_idx + rank * 7_919_993) % (2**63)
         )
 
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor | None:
         loss, _ = self.task.forward_loss(self.model, batch)
         # averaged over the processes, so the logged loss is the global batch's (one all-reduce per step)
         distributed = self._trainer is not None and self.trainer.world_size > 1
+        nonfinite = not bool(torch.isfinite(loss).all())
+        if distributed:
+            # every process skips or stops together: one alone would leave the others waiting in backward
+            nonfinite = self.trainer.strategy.reduce_boolean_decision(nonfinite, all=False)
+        if nonfinite:
+            where = f"step {self.global_step} (epoch {self.current_epoch}, batch {batch_idx})"
+            if self.on_nonfinite == "skip_batch":
+                # Returning None skips backward and the optimizer step: the weights stay as they were.
+                self.skipped_batches += 1
+                log.warning("non-finite training loss (%s) at %s: batch skipped", float(loss), where)
+                return None
+            raise NonFiniteLossError(
+                f"training loss is {float(loss)} at {where}; stopped before it reached the weights, and "
+                "the last checkpoint (last.ckpt) is the last good one. Lower optim.lr, set "
+                "trainer.gradient_clip_val, or set on_nonfinite=skip_batch to skip such batches"
+            )
         self.log("train/loss", loss, prog_bar=True, batch_size=_batch_size(batch), sync_dist=distributed)
         return loss
 

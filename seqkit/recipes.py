@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,8 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from seqkit.errors import SeqkitError, suggest
+
+RESOLVER_CALL = re.compile(r"\$\{\s*[\w.\-]+\s*:")  # ${oc.env:HOME}, ${any_resolver:...}
 
 
 class RecipeError(SeqkitError):
@@ -174,6 +177,15 @@ def from_config(
         except (OmegaConfBaseException, yaml.YAMLError, TypeError, ValueError) as error:
             raise RecipeError([f"command line: cannot apply {item!r}: {_first_line(error)}"]) from None
     problems: list[tuple[str, str]] = []
+    unresolved = OmegaConf.to_container(config, resolve=False)
+    for key in _keys(unresolved):
+        raw = _raw(unresolved, key)
+        if isinstance(raw, str) and (call := RESOLVER_CALL.search(raw)):
+            # ${name:...} calls a resolver (oc.env, or any a library registered): a recipe is plain data.
+            problems.append(
+                (key, f"{call.group(0)}...}} calls a resolver; recipes may only refer to other keys (${{a.b}})")
+            )
+            OmegaConf.update(config, key, "???", force_add=True)
     for key in _keys(OmegaConf.to_container(config, resolve=False)):
         try:
             OmegaConf.select(config, key, throw_on_missing=False)
@@ -183,6 +195,17 @@ def from_config(
             OmegaConf.update(config, key, "???", force_add=True)
     data = OmegaConf.to_container(config, resolve=True, throw_on_missing=False)
     return Recipe(data, path, name, lines or {}, list(overrides), problems)
+
+
+def _raw(data: Any, key: str) -> Any:
+    for part in key.split("."):
+        if isinstance(data, dict):
+            data = data.get(part)
+        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
+            data = data[int(part)]
+        else:
+            return None
+    return data
 
 
 def _keys(data: Any, prefix: str = "") -> list[str]:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
@@ -22,6 +25,7 @@ from seqkit.distributed import batch_plan, is_rank_zero, shared_run_name, starte
 from seqkit.errors import SeqkitError, one_line
 from seqkit.plugins import PluginManager, get_plugin_manager
 from seqkit.recipes import Recipe, to_yaml
+from seqkit.resilience import DEFAULT_EVERY_N_STEPS, ResumePoints, TrainingStopped
 from seqkit.throughput import ExampleThroughput
 
 log = logging.getLogger(__name__)
@@ -71,7 +75,7 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(partial, path)
 
 
-def trainer_options(recipe: Recipe) -> dict[str, Any]:
+def trainer_options(recipe: Recipe, run_dir: Path | None = None) -> dict[str, Any]:
     options = dict(recipe.data.get("trainer") or {})
     # Our batch sampler shards batches per process itself (Lightning would replace it otherwise).
     options.setdefault("use_distributed_sampler", False)
@@ -79,7 +83,7 @@ def trainer_options(recipe: Recipe) -> dict[str, Any]:
     # Lightning 2.6's model summary counts FLOPs with torch's FlopCounterMode, whose module hooks stay
     # behind and made every later step ~60x slower on CPU (1 s instead of 15 ms); seqkit logs its own line.
     options.setdefault("enable_model_summary", False)
-    options["plugins"] = [*_as_list(options.get("plugins")), AtomicCheckpointIO()]
+    options["plugins"] = [*_as_list(options.get("plugins")), AtomicCheckpointIO(root=run_dir)]
     return options
 
 
@@ -87,11 +91,31 @@ def _as_list(value: Any) -> list[Any]:
     return [] if value is None else list(value) if isinstance(value, (list, tuple)) else [value]
 
 
+@contextlib.contextmanager
+def _process_settings_kept() -> Iterator[None]:
+    """Put back what ``trainer.deterministic`` and friends change for the whole process, so a run's settings
+    do not leak into the next run in the same process (tests, notebooks)."""
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    cudnn = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    workspace = os.environ.get("CUBLAS_WORKSPACE_CONFIG")
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn
+        if workspace is None:
+            os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
+        else:
+            os.environ["CUBLAS_WORKSPACE_CONFIG"] = workspace
+
+
 def train(recipe: Recipe, manager: PluginManager | None = None) -> tuple[Path, dict[str, float]]:
     """Train *recipe*; returns the run directory and the final validation and test metrics."""
     inherited = os.environ.get(RUN_DIR_VARIABLE)
     try:
-        return _train(recipe, manager)
+        with _process_settings_kept():
+            return _train(recipe, manager)
     finally:
         # The folder is told to the DDP processes this run starts, not to the next run in this process.
         if inherited is None:
@@ -141,15 +165,18 @@ def _train(recipe: Recipe, manager: PluginManager | None) -> tuple[Path, dict[st
     # Lightning's save_last skips epochs where the best did not improve; resuming needs every epoch's state.
     latest = ModelCheckpoint(dirpath=run_dir, filename="last", save_top_k=1, enable_version_counter=False)
     speed = ExampleThroughput()
+    every = recipe.data.get("checkpoint_every_n_steps")
+    points = ResumePoints(run_dir / "last.ckpt", DEFAULT_EVERY_N_STEPS if every is None else every)
     loggers = [
         CSVLogger(run_dir, name="logs", version="csv"),
         TensorBoardLogger(run_dir, name="logs", version="tensorboard", default_hp_metric=False),
     ]
     trainer = pl.Trainer(
-        **trainer_options(recipe),
+        **trainer_options(recipe, run_dir),
         callbacks=[
             checkpoint,
             latest,
+            points,
             LearningRateMonitor(),
             speed,
             *callbacks(recipe, manager, parts.monitor, parts.mode),
@@ -169,21 +196,26 @@ def _train(recipe: Recipe, manager: PluginManager | None) -> tuple[Path, dict[st
         )
     # recipe.yaml is ours: Lightning's "checkpoint directory is not empty" would be noise
     warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
+    # Our data module restores the position in the epoch itself (SeqkitData.state_dict): mid-epoch resume is exact.
+    warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
     stopped = _stopped_epoch(saved) if resume is not None else None
     if stopped is not None:
         # Lightning does not save that early stopping ended the run: resumed, it would train another epoch.
         print(f"seqkit train: {resume}: early stopping ended this run at epoch {stopped}; evaluating", file=sys.stderr)
+    hint = f"seqkit train: to continue: seqkit train {run_dir / 'recipe.yaml'} resume={run_dir / 'last.ckpt'}"
     try:
         if stopped is None:
             trainer.fit(parts.module, datamodule=parts.data, ckpt_path=str(resume) if resume else None)
+        if points.pending is not None:  # the signal came during the last validation: last.ckpt is the final one
+            raise TrainingStopped(points.pending, run_dir / "last.ckpt")
+    except TrainingStopped:
+        print(hint, file=sys.stderr)
+        raise
     except SystemExit:
         if not trainer.interrupted:
             raise
         # Lightning exits on Ctrl-C; say how to continue instead, and let the CLI report the interruption.
-        print(
-            f"seqkit train: to continue: seqkit train {run_dir / 'recipe.yaml'} resume={run_dir / 'last.ckpt'}",
-            file=sys.stderr,
-        )
+        print(hint, file=sys.stderr)
         raise KeyboardInterrupt from None
     best = checkpoint.best_model_path or next(
         str(p) for p in (run_dir / "best.ckpt", run_dir / "last.ckpt", resume) if p is not None and p.is_file()

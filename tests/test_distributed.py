@@ -341,3 +341,29 @@ def test_a_second_run_in_the_same_process_gets_its_own_folder(tmp_path, monkeypa
     assert "SEQKIT_RUN_DIR" not in os.environ
     assert cli(capsys, "train", "quickstart", *TINY)[0] == 0
     assert len(list((tmp_path / "runs" / "quickstart").iterdir())) == 1
+
+
+@pytest.mark.slow
+def test_sigterm_stops_every_process_and_one_process_resumes_exactly(tmp_path):
+    """SIGTERM to the launching process of a 2-process run mid-epoch: both save one resume point and stop;
+    1 process with the same global batch continues it to the weights of a run never stopped."""
+    import signal
+    import time
+
+    recipe = ["quickstart", "data.size=2000", *TINY[1:], "trainer.max_epochs=3", "checkpoint_every_n_steps=0"]
+    run = tmp_path / "stopped"
+    launch = [sys.executable, "-m", "seqkit", "train", *recipe, "data.batch_size=16", "trainer.devices=2",
+              "trainer.strategy=ddp", f"run_dir={run}"]  # fmt: skip
+    process = subprocess.Popen(launch, cwd=tmp_path, env=launch_env(), stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not (run / "last.ckpt").exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    time.sleep(0.5)  # into the second epoch
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 143, err[-2000:]
+    assert "SIGTERM: stopped after saving" in err
+    seqkit("train", str(run / "recipe.yaml"), "resume=last", "trainer.devices=1", "trainer.strategy=auto",
+           "data.batch_size=32", cwd=tmp_path)  # fmt: skip
+    seqkit("train", *recipe, "data.batch_size=32", f"run_dir={tmp_path / 'whole'}", cwd=tmp_path)
+    assert_same_weights(tmp_path / "whole" / "last.ckpt", run / "last.ckpt")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     """Saves to a temporary file in the same folder, flushes it to disk, then renames it into place.
 
     With *root* (the run directory), a checkpoint path outside it is refused: nothing a recipe sets
-    can make a run write its checkpoints elsewhere.
+    can make a run write its checkpoints elsewhere. The one exception is the file through which
+    Lightning's ``ddp_spawn`` hands rank 0's weights back to the launching process.
     """
 
     def __init__(self, root: str | os.PathLike | None = None) -> None:
@@ -25,7 +27,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: str | os.PathLike, storage_options: Any = None) -> None:
         path = Path(path)
-        if self.root is not None and not path.resolve().is_relative_to(self.root):
+        outside = self.root is not None and not path.resolve().is_relative_to(self.root)
+        if outside and not _spawn_handoff(path):
             raise SeqkitError(f"refusing to write checkpoint {path}: outside the run directory {self.root}")
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{path.name}.partial")
@@ -34,3 +37,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(partial, path)  # atomic on POSIX and Windows: readers see the old file or the new one
+
+
+def _spawn_handoff(path: Path) -> bool:
+    """Lightning's multiprocessing launcher saves rank 0's weights as ``<mkdtemp()>/.temp.ckpt``."""
+    return path.name == ".temp.ckpt" and path.resolve().parent.parent == Path(tempfile.gettempdir()).resolve()

@@ -39,4 +39,5 @@ class ExampleThroughput(pl.Callback):
         examples = trainer.strategy.reduce(torch.tensor(float(self._examples)), reduce_op="sum")
         rate = float(examples) / elapsed
         self.rates.append(rate)
-        pl_module.log("train/examples_per_s", rate, rank_zero_only=True)
+        # every process has the same count and nearly the same time: their mean is the figure
+        pl_module.log("train/examples_per_s", rate, sync_dist=True)

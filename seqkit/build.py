@@ -13,6 +13,7 @@ from seqkit.config import cell_options, data_options, split_section, validate
 from seqkit.data import DataError, as_splits
 from seqkit.datamodule import SeqkitData
 from seqkit.errors import SeqkitError
+from seqkit.initializers import INIT_KEYS
 from seqkit.layers import create_rnn
 from seqkit.module import SeqkitModule
 from seqkit.optim import optim_options
@@ -142,6 +143,7 @@ def cell_factory(section: dict[str, Any], manager: PluginManager) -> CellFactory
             dropout=runner["dropout"],
             backend=runner["backend"],
             plugins=manager,
+            **{key: runner[key] for key in INIT_KEYS},
             **options,
         )
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import Any, Literal
 
 from seqkit.errors import suggest
 from seqkit.governance import requirement_problems
+from seqkit.initializers import Initializer
 from seqkit.optim import optim_options
 from seqkit.plugins import PluginManager
 from seqkit.recipes import Recipe, RecipeError
@@ -65,9 +66,21 @@ def data_options(
 
 
 def cell_options(
-    hidden_size: int, num_layers: int = 1, bidirectional: bool = False, dropout: float = 0.0, backend: str = "auto"
+    hidden_size: int,
+    num_layers: int = 1,
+    bidirectional: bool = False,
+    dropout: float = 0.0,
+    backend: str = "auto",
+    init: Literal["keras"] | None = None,
+    kernel_init: Initializer | None = None,
+    recurrent_init: Initializer | None = None,
+    bias_init: Initializer | None = None,
+    forget_bias: float | None = None,
+    kernel_l2: float = 0.0,
+    recurrent_l2: float = 0.0,
 ) -> dict[str, Any]:
-    """The ``model.cell`` keys seqkit's runner reads; every other key is an option of the cell."""
+    """The ``model.cell`` keys seqkit's runner reads, for every cell (initialisers and L2 penalties: see
+    :mod:`seqkit.initializers`); every other key is an option of the cell."""
     return dict(locals())
 
 
@@ -261,6 +274,8 @@ RANGES: dict[str, tuple[Any, str]] = {
     "model.cell.hidden_size": (lambda v: v >= 1, "at least 1"),
     "model.cell.num_layers": (lambda v: v >= 1, "at least 1"),
     "model.cell.dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "model.cell.kernel_l2": (lambda v: v >= 0, "0 or more"),
+    "model.cell.recurrent_l2": (lambda v: v >= 0, "0 or more"),
     "optim.lr": (lambda v: v > 0, "above 0"),
     "optim.weight_decay": (lambda v: v >= 0, "0 or more"),
     "optim.momentum": (lambda v: 0 <= v < 1, "in [0, 1)"),
@@ -284,6 +299,10 @@ def range_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
             value = value.get(part) if isinstance(value, dict) else None
         if isinstance(value, (int, float)) and not isinstance(value, bool) and not test(value):
             problems.append((path, f"expected {expected}, got {value!r}"))
+    model = data.get("model") if isinstance(data.get("model"), dict) else {}
+    cell = model.get("cell") if isinstance(model.get("cell"), dict) else {}
+    if cell.get("forget_bias") is not None and cell.get("kind") != "lstm":
+        problems.append(("model.cell.forget_bias", f"forget_bias applies to lstm cells, not {cell.get('kind')!r}"))
     optim = data.get("optim") if isinstance(data.get("optim"), dict) else {}
     if optim.get("nesterov") is True and not optim.get("momentum"):
         problems.append(("optim.nesterov", "nesterov needs optim.momentum above 0"))

@@ -11,6 +11,7 @@ from torch import nn
 from seqkit import kernels
 from seqkit.cell import build_cell
 from seqkit.errors import InvalidArgumentError
+from seqkit.initializers import init_options
 from seqkit.plugins import PluginManager, get_plugin_manager
 from seqkit.recurrent import Recurrent
 
@@ -25,6 +26,13 @@ def create_rnn(
     dropout: float = 0.0,
     backend: str = "auto",
     plugins: PluginManager | None = None,
+    init: str | None = None,
+    kernel_init: str | None = None,
+    recurrent_init: str | None = None,
+    bias_init: str | None = None,
+    forget_bias: float | None = None,
+    kernel_l2: float = 0.0,
+    recurrent_l2: float = 0.0,
     **cell_options: Any,
 ) -> Recurrent:
     """A stack of ``num_layers`` recurrent layers of the registered cell *kind* (``gru``, ``lstm``, ``rnn``, ...).
@@ -33,6 +41,10 @@ def create_rnn(
     a kernel name (``reference``, ``native``, ``cudnn``, ...), which is an error where it cannot run.
     ``cell_options`` go to the cell (GRU: ``reset_after``, ``bias``; RNN: ``nonlinearity``, ``bias``).
     ``plugins``: the plugin manager to look *kind* up in (default: the process-wide one).
+    ``kernel_init``, ``recurrent_init``, ``bias_init`` (``torch``, ``xavier_uniform``, ``xavier_normal``,
+    ``orthogonal``, ``zeros``; ``init="keras"`` for xavier_uniform / orthogonal / zeros), ``forget_bias``
+    (LSTM) and the L2 penalties ``kernel_l2``, ``recurrent_l2`` (see :mod:`seqkit.initializers`) work for
+    every cell.
 
     Returns a :class:`seqkit.Recurrent`: ``forward(x (B, T, I), lengths=None, state=None)`` ->
     ``(output (B, T, D*H), state (L*D, B, H))``, with torch.nn's parameter names.
@@ -54,7 +66,19 @@ def create_rnn(
         for layer in range(num_layers)
     ]
     options = kernels.candidates(manager.kernels, kind)
-    return Recurrent(kind, cells, options, bidirectional=bidirectional, dropout=float(dropout), backend=backend)
+    initial = init_options(
+        kind,
+        init=init,
+        kernel_init=kernel_init,
+        recurrent_init=recurrent_init,
+        bias_init=bias_init,
+        forget_bias=forget_bias,
+        kernel_l2=kernel_l2,
+        recurrent_l2=recurrent_l2,
+    )
+    return Recurrent(
+        kind, cells, options, bidirectional=bidirectional, dropout=float(dropout), backend=backend, init=initial
+    )
 
 
 def from_torch(module: nn.RNNBase, *, backend: str = "auto", plugins: PluginManager | None = None) -> Recurrent:

@@ -14,6 +14,7 @@ from torch import nn
 from seqkit.distributed import check_same_on_every_process
 from seqkit.errors import SeqkitError
 from seqkit.optim import build_optimizer, build_scheduler
+from seqkit.recurrent import Recurrent
 from seqkit.resilience import NonFiniteLossError
 from seqkit.task import Task
 from seqkit.tokenize import Tokenizer
@@ -103,7 +104,18 @@ class SeqkitModule(pl.LightningModule):
                 "trainer.gradient_clip_val, or set on_nonfinite=skip_batch to skip such batches"
             )
         self.log("train/loss", loss, prog_bar=True, batch_size=_batch_size(batch), sync_dist=distributed)
-        return loss
+        penalty = self.weight_penalty()
+        if penalty is None:
+            return loss
+        self.log("train/l2_penalty", penalty, batch_size=_batch_size(batch), sync_dist=distributed)
+        return loss + penalty
+
+    def weight_penalty(self) -> torch.Tensor | None:
+        """The recurrent layers' L2 penalties (``model.cell.kernel_l2``/``recurrent_l2``), added to the training
+        loss only: validation and test report the task's loss alone."""
+        terms = [m.penalty() for m in self.model.modules() if isinstance(m, Recurrent)]
+        terms = [t for t in terms if t is not None]
+        return torch.stack(terms).sum() if terms else None
 
     def _evaluate(self, stage: str, batch: dict[str, torch.Tensor]) -> None:
         loss, outputs = self.task.forward_loss(self.model, batch)

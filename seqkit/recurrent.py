@@ -13,6 +13,7 @@ from torch.nn import functional as F
 from seqkit import kernels
 from seqkit.cell import Cell, State
 from seqkit.errors import InvalidArgumentError
+from seqkit.initializers import InitOptions, apply_initializers, l2_penalty
 from seqkit.lengths import normalize_lengths, zero_past_end
 from seqkit.registry import KernelSpec
 
@@ -44,9 +45,11 @@ class Recurrent(nn.Module):
         bidirectional: bool = False,
         dropout: float = 0.0,
         backend: str = kernels.AUTO,
+        init: InitOptions | None = None,
     ) -> None:
         super().__init__()
         self.kind = kind
+        self.init_options = init or InitOptions()
         self.cells = cells
         self.num_layers = len(cells)
         self.bidirectional = bidirectional
@@ -98,6 +101,14 @@ class Recurrent(nn.Module):
         for layer, cell in enumerate(self.cells):
             for direction in range(self.num_directions):
                 cell.reset_parameters(self.weights(layer, direction))
+                if self.init_options.changes_weights:
+                    apply_initializers(self.weights(layer, direction), cell.hidden_size, self.init_options)
+
+    def penalty(self) -> Tensor | None:
+        """The L2 penalty on the input and recurrent matrices (``kernel_l2``, ``recurrent_l2``), or None."""
+        if not self.init_options.penalised:
+            return None
+        return l2_penalty(dict(self.named_parameters()), self.init_options)
 
     def _bind_kernels(self, kernel_options: list[KernelSpec]) -> None:
         """Adopt the candidate kernels; check an explicit request now, or let auto choose for the parameters."""

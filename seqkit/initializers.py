@@ -1,0 +1,158 @@
+"""Weight initialisers and L2 penalties for any cell's layer, chosen by the role each parameter plays.
+
+A parameter's role comes from its name, as torch.nn and seqkit's cells name them: ``weight_ih`` (and
+``kernel``) multiplies the input, ``weight_hh`` (and ``recurrent``) the previous state, ``bias…`` is a
+bias. Parameters with other names (a layer norm's gain, say) keep the cell's own initialisation.
+Matrices hold ``rows // hidden_size`` gate blocks stacked on top of each other, as in torch.nn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from seqkit.errors import InvalidArgumentError, suggest
+
+Initializer = Literal["torch", "xavier_uniform", "xavier_normal", "orthogonal", "zeros"]
+INITIALIZERS: tuple[str, ...] = ("torch", "xavier_uniform", "xavier_normal", "orthogonal", "zeros")
+# Keras' defaults for its recurrent layers: kernel, recurrent kernel, bias.
+PRESETS: dict[str, tuple[str, str, str]] = {"keras": ("xavier_uniform", "orthogonal", "zeros")}
+ROLES = ("kernel", "recurrent", "bias")
+# the layer options (create_rnn's, recipes' model.cell keys) this module reads
+INIT_KEYS = ("init", "kernel_init", "recurrent_init", "bias_init", "forget_bias", "kernel_l2", "recurrent_l2")
+
+
+def role_of(name: str) -> str | None:
+    """``kernel``, ``recurrent``, ``bias`` or None, from a parameter's name in its cell."""
+    if name.startswith(("weight_ih", "kernel")):
+        return "kernel"
+    if name.startswith(("weight_hh", "recurrent")):
+        return "recurrent"
+    if name.startswith("bias"):
+        return "bias"
+    return None
+
+
+def _blocks(tensor: Tensor, hidden_size: int) -> Iterator[Tensor]:
+    rows = tensor.shape[0]
+    step = hidden_size if tensor.dim() == 2 and hidden_size and rows % hidden_size == 0 else rows
+    for start in range(0, rows, step):
+        yield tensor[start : start + step]
+
+
+def _orthogonal(tensor: Tensor, hidden_size: int) -> None:
+    if tensor.dim() < 2:
+        raise InvalidArgumentError("orthogonal initialises matrices; use it for kernel_init or recurrent_init")
+    # each gate's block on its own: every gate's recurrent matrix keeps the state's norm
+    for block in _blocks(tensor, hidden_size):
+        nn.init.orthogonal_(block)
+
+
+FILLERS: dict[str, Callable[[Tensor, int], None]] = {
+    "xavier_uniform": lambda t, h: nn.init.xavier_uniform_(t) if t.dim() >= 2 else nn.init.zeros_(t),
+    "xavier_normal": lambda t, h: nn.init.xavier_normal_(t) if t.dim() >= 2 else nn.init.zeros_(t),
+    "orthogonal": _orthogonal,
+    "zeros": lambda t, h: nn.init.zeros_(t),
+}
+
+
+@dataclass(frozen=True)
+class InitOptions:
+    """How a layer's weights start and what the training loss adds for their size.
+
+    ``kernel_init``/``recurrent_init``/``bias_init``: one of :data:`INITIALIZERS`, where ``torch`` keeps
+    the cell's own (torch.nn's U(−1/√H, 1/√H) for the built-in cells). ``init: keras`` is xavier_uniform /
+    orthogonal / zeros. ``forget_bias`` (LSTM) starts the forget gate's bias there, so that early on the
+    cell keeps its memory (Jozefowicz et al., 2015 suggest 1). ``kernel_l2``/``recurrent_l2`` add
+    λ·Σ‖W‖² over the input and recurrent matrices to the training loss.
+    """
+
+    kernel_init: str = "torch"
+    recurrent_init: str = "torch"
+    bias_init: str = "torch"
+    forget_bias: float | None = None
+    kernel_l2: float = 0.0
+    recurrent_l2: float = 0.0
+
+    @property
+    def changes_weights(self) -> bool:
+        inits = (self.kernel_init, self.recurrent_init, self.bias_init)
+        return any(i != "torch" for i in inits) or self.forget_bias is not None
+
+    @property
+    def penalised(self) -> bool:
+        return self.kernel_l2 > 0 or self.recurrent_l2 > 0
+
+
+def init_options(
+    kind: str,
+    *,
+    init: str | None = None,
+    kernel_init: str | None = None,
+    recurrent_init: str | None = None,
+    bias_init: str | None = None,
+    forget_bias: float | None = None,
+    kernel_l2: float = 0.0,
+    recurrent_l2: float = 0.0,
+) -> InitOptions:
+    """Checked :class:`InitOptions` for a layer of cell *kind*; a preset (``init``) fills what is not given."""
+    if init is not None and init not in PRESETS:
+        raise InvalidArgumentError(f"init must be one of {', '.join(PRESETS)}, got {init!r}{suggest(init, PRESETS)}")
+    preset = PRESETS.get(init or "", ("torch",) * 3)
+    chosen = dict(zip(ROLES, preset))
+    for role, value in zip(ROLES, (kernel_init, recurrent_init, bias_init)):
+        if value is None:
+            continue
+        if value not in INITIALIZERS:
+            hint = suggest(str(value), INITIALIZERS)
+            raise InvalidArgumentError(f"{role}_init must be one of {', '.join(INITIALIZERS)}, got {value!r}{hint}")
+        chosen[role] = value
+    if chosen["bias"] == "orthogonal":
+        raise InvalidArgumentError("bias_init=orthogonal: biases are vectors; use zeros or torch")
+    if forget_bias is not None and kind != "lstm":
+        raise InvalidArgumentError(f"forget_bias applies to lstm cells, not {kind!r}")
+    for name, value in (("kernel_l2", kernel_l2), ("recurrent_l2", recurrent_l2)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise InvalidArgumentError(f"{name} must be a number 0 or more, got {value!r}")
+    if forget_bias is not None and (isinstance(forget_bias, bool) or not isinstance(forget_bias, int | float)):
+        raise InvalidArgumentError(f"forget_bias must be a number, got {forget_bias!r}")
+    return InitOptions(
+        chosen["kernel"],
+        chosen["recurrent"],
+        chosen["bias"],
+        None if forget_bias is None else float(forget_bias),
+        float(kernel_l2),
+        float(recurrent_l2),
+    )
+
+
+def apply_initializers(params: dict[str, Tensor], hidden_size: int, options: InitOptions) -> None:
+    """Re-initialise one layer and direction's *params* (the cell's names) in place, after the cell's own."""
+    fill = {"kernel": options.kernel_init, "recurrent": options.recurrent_init, "bias": options.bias_init}
+    with torch.no_grad():
+        for name, tensor in params.items():
+            role = role_of(name)
+            if role is not None and fill[role] != "torch":
+                FILLERS[fill[role]](tensor, hidden_size)
+        if options.forget_bias is not None:
+            if "bias_ih" not in params or "bias_hh" not in params:
+                raise InvalidArgumentError("forget_bias needs the cell's biases: it cannot apply with bias=false")
+            # torch.nn's LSTM gate order is input, forget, cell, output; the two biases add up
+            params["bias_ih"][hidden_size : 2 * hidden_size] = options.forget_bias
+            params["bias_hh"][hidden_size : 2 * hidden_size] = 0.0
+
+
+def l2_penalty(params: dict[str, Tensor], options: InitOptions) -> Tensor | None:
+    """λ_kernel·Σ‖W_ih‖² + λ_recurrent·Σ‖W_hh‖² over *params* (one layer's, all directions), or None."""
+    total: Tensor | None = None
+    weights = {"kernel": options.kernel_l2, "recurrent": options.recurrent_l2}
+    for name, tensor in params.items():
+        role = role_of(name)
+        if role in weights and weights[role] > 0 and tensor.dim() >= 2:
+            term = weights[role] * tensor.pow(2).sum()
+            total = term if total is None else total + term
+    return total

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from omegaconf import OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf import OmegaConf, grammar_parser
+from omegaconf.errors import GrammarParseError, OmegaConfBaseException
+from omegaconf.grammar.gen.OmegaConfGrammarParser import OmegaConfGrammarParser
 
 from seqkit.errors import SeqkitError, suggest
-
-RESOLVER_CALL = re.compile(r"\$\{\s*[\w.\-]+\s*:")  # ${oc.env:HOME}, ${any_resolver:...}
 
 
 class RecipeError(SeqkitError):
@@ -180,11 +178,10 @@ def from_config(
     unresolved = OmegaConf.to_container(config, resolve=False)
     for key in _keys(unresolved):
         raw = _raw(unresolved, key)
-        if isinstance(raw, str) and (call := RESOLVER_CALL.search(raw)):
+        call = resolver_call(raw) if isinstance(raw, str) else None
+        if call is not None:
             # ${name:...} calls a resolver (oc.env, or any a library registered): a recipe is plain data.
-            problems.append(
-                (key, f"{call.group(0)}...}} calls a resolver; recipes may only refer to other keys (${{a.b}})")
-            )
+            problems.append((key, f"{call} calls a resolver; recipes may only refer to other keys (${{a.b}})"))
             OmegaConf.update(config, key, "???", force_add=True)
     for key in _keys(OmegaConf.to_container(config, resolve=False)):
         try:
@@ -195,6 +192,24 @@ def from_config(
             OmegaConf.update(config, key, "???", force_add=True)
     data = OmegaConf.to_container(config, resolve=True, throw_on_missing=False)
     return Recipe(data, path, name, lines or {}, list(overrides), problems)
+
+
+def resolver_call(text: str) -> str | None:
+    """The first resolver call in *text* (``${oc.env:HOME}``, or one whose name is itself interpolated,
+    ``${${name}:HOME}``), found with OmegaConf's own grammar; None when it only refers to keys."""
+    if "${" not in text:
+        return None
+    try:
+        tree = grammar_parser.parse(text)
+    except GrammarParseError:
+        return None  # not an interpolation OmegaConf can read: resolving it reports the error
+    pending = [tree]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, OmegaConfGrammarParser.InterpolationResolverContext):
+            return str(node.getText())
+        pending.extend(node.getChild(i) for i in reversed(range(node.getChildCount() or 0)))
+    return None
 
 
 def _raw(data: Any, key: str) -> Any:

@@ -26,6 +26,19 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         ) from None
     if not isinstance(checkpoint, dict) or "seqkit" not in checkpoint or "state_dict" not in checkpoint:
         raise SeqkitError(f"{path}: not a seqkit checkpoint (no 'seqkit' entry); was it written by `seqkit train`?")
+    meta = checkpoint["seqkit"]
+    plugins = meta.get("plugins", []) if isinstance(meta, dict) else None
+    if (
+        not isinstance(meta, dict)
+        or not isinstance(meta.get("recipe"), dict)
+        or not isinstance(checkpoint["state_dict"], dict)
+        or not isinstance(plugins, list)
+        or not all(isinstance(p, dict) and isinstance(p.get("name"), str) for p in plugins)
+    ):
+        raise SeqkitError(
+            f"{path}: a damaged seqkit checkpoint: expected its 'seqkit' entry to hold the recipe (a mapping) and "
+            "the plugins (a list of mappings), and a state_dict"
+        )
     return checkpoint
 
 

@@ -86,7 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra or tail:
         setattr(args, bucket, [*getattr(args, bucket), *extra, *tail])
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
-    from seqkit.resilience import TrainingStopped
+    from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+    from seqkit.resilience import EXIT_SIGTERM, TrainingStopped
 
     try:
         return args.handler(args)
@@ -103,6 +105,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"seqkit {args.command}: interrupted", file=sys.stderr)
         return 130
+    except SIGTERMException:
+        # Lightning's own handler, active outside seqkit's training loop (sanity check, validate, test), exits
+        # with status 0; a terminated command must not look like a finished one.
+        print(f"seqkit {args.command}: terminated (SIGTERM)", file=sys.stderr)
+        return EXIT_SIGTERM
     except Exception as error:  # a bug, not a user error: one line, the traceback with --debug
         if args.debug:
             raise

@@ -299,6 +299,15 @@ def range_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
             value = value.get(part) if isinstance(value, dict) else None
         if isinstance(value, (int, float)) and not isinstance(value, bool) and not test(value):
             problems.append((path, f"expected {expected}, got {value!r}"))
+    trainer = data.get("trainer") if isinstance(data.get("trainer"), dict) else {}
+    loading = data.get("data") if isinstance(data.get("data"), dict) else {}
+    if loading.get("global_batch_size") is not None and trainer.get("accumulate_grad_batches") not in (None, 1):
+        problems.append(
+            (
+                "trainer.accumulate_grad_batches",
+                "data.global_batch_size sets the gradient accumulation itself: remove one of the two",
+            )
+        )
     model = data.get("model") if isinstance(data.get("model"), dict) else {}
     cell = model.get("cell") if isinstance(model.get("cell"), dict) else {}
     if cell.get("forget_bias") is not None and cell.get("kind") != "lstm":

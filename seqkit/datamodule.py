@@ -8,6 +8,7 @@ import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
 from seqkit.batching import make_loader
+from seqkit.errors import SeqkitError
 from seqkit.task import Task
 
 
@@ -78,15 +79,38 @@ class SeqkitData(pl.LightningDataModule):
         if trainer is None or trainer.state.fn != "fit":
             return {}
         progress = trainer.fit_loop.epoch_loop.batch_progress.current
+        accumulate = trainer.accumulate_grad_batches
         return {
             "epoch": int(trainer.current_epoch),
-            "steps": int(progress.processed) // trainer.accumulate_grad_batches,
+            "steps": int(progress.processed) // accumulate,
+            "epoch_steps": int(trainer.num_training_batches) // accumulate,
+            "global_batch": self.batch_size * trainer.world_size * accumulate,
+            "accumulate": accumulate,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if "epoch" in state and "steps" in state:
-            self.resume_at = (int(state["epoch"]), int(state["steps"]))
-            self._resume_sampler()
+        if "epoch" not in state or "steps" not in state:
+            return
+        trainer = getattr(self, "trainer", None)
+        mid_epoch = int(state["steps"]) < int(state.get("epoch_steps", state["steps"] + 1))
+        if mid_epoch and trainer is not None:
+            now = (
+                self.batch_size * trainer.world_size * trainer.accumulate_grad_batches,
+                trainer.accumulate_grad_batches,
+            )
+            then = (state.get("global_batch", now[0]), state.get("accumulate", now[1]))
+            if now != then:
+                # Other global batches are other examples per step, and Lightning counts the epoch's batches in
+                # the saved run's units: the rest of the epoch would repeat some examples and skip others.
+                raise SeqkitError(
+                    f"resume: the checkpoint stopped in the middle of epoch {state['epoch']} with a global batch of "
+                    f"{then[0]} ({then[1]} accumulated); this run's would be {now[0]} ({now[1]} accumulated). "
+                    "Expected the same data.batch_size × devices × accumulation (data.global_batch_size keeps the "
+                    "global batch, but resuming mid-epoch also needs the same accumulation), or resume from a "
+                    "checkpoint written at an epoch's end"
+                )
+        self.resume_at = (int(state["epoch"]), int(state["steps"]))
+        self._resume_sampler()
 
     def val_dataloader(self) -> DataLoader:
         return self.loader("valid")

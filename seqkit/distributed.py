@@ -103,9 +103,10 @@ def check_same_on_every_process(strategy: Any, world_size: int, what: dict[str, 
     compares all of them, so all fail together instead of the others hanging."""
     if world_size < 2:
         return
-    mine = torch.tensor([fingerprint(value) for value in what.values()], dtype=torch.long)
+    # on the device: NCCL, the GPUs' backend, has no CPU tensors
+    mine = torch.tensor([fingerprint(value) for value in what.values()], dtype=torch.long, device=strategy.root_device)
     every = strategy.all_gather(mine).reshape(world_size, -1)
-    differing = [name for column, name in enumerate(what) if len(set(every[:, column].tolist())) > 1]
+    differing = [name for column, name in enumerate(what) if len(set(every[:, column].cpu().tolist())) > 1]
     if differing:
         raise SeqkitError(
             f"the {world_size} processes built different {', '.join(differing)} from the data: expected "

@@ -73,6 +73,13 @@ class SeqkitModule(pl.LightningModule):
             self.trainer.world_size,
             {"vocabularies": self.tokenizer.state_dict(), "task states": self.task.state_dict(), "splits": sizes},
         )
+        world = self.trainer.world_size
+        small = [f"{name} ({count})" for name, count in sizes.items() if name != "train" and 0 < count < world]
+        if small:
+            # a process with no examples would skip evaluation while the others wait for its metrics
+            raise SeqkitError(
+                f"{', '.join(small)}: fewer examples than the {world} processes: expected at least one each"
+            )
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         # Randomness (dropout) depends only on the seed, the epoch, the batch and the process, so a resumed run

@@ -36,7 +36,8 @@ class ExampleThroughput(pl.Callback):
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         elapsed = max(time.perf_counter() - self._start - self._paused, 1e-9)
-        examples = trainer.strategy.reduce(torch.tensor(float(self._examples)), reduce_op="sum")
+        count = torch.tensor(float(self._examples), device=pl_module.device)  # NCCL reduces GPU tensors only
+        examples = trainer.strategy.reduce(count, reduce_op="sum")
         rate = float(examples) / elapsed
         self.rates.append(rate)
         # every process has the same count and nearly the same time: their mean is the figure

@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 import time
 import warnings
@@ -17,6 +18,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from seqkit.build import build, callbacks
 from seqkit.checkpoint_io import AtomicCheckpointIO
@@ -143,16 +145,6 @@ def _train(recipe: Recipe, manager: PluginManager | None) -> tuple[Path, dict[st
     parts = build(recipe, manager, state=state, validated=True)
     if resume is not None:
         _check_weights_fit(parts.module, saved["state_dict"], resume)
-    os.environ[RUN_DIR_VARIABLE] = str(run_dir)  # DDP workers inherit it and write into the same folder
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if is_rank_zero():
-        write_atomic(
-            run_dir / "recipe.yaml",
-            # with its run_dir, so `seqkit train <run>/recipe.yaml resume=last` continues this very run
-            f"# seqkit train {run_dir / 'recipe.yaml'}\n"
-            + to_yaml({**_without(recipe.data, "resume"), "run_dir": str(run_dir)}),
-        )
-
     checkpoint = ModelCheckpoint(
         dirpath=run_dir,
         filename="best",
@@ -184,7 +176,17 @@ def _train(recipe: Recipe, manager: PluginManager | None) -> tuple[Path, dict[st
         logger=loggers,
         default_root_dir=run_dir,
     )
-    plan = _plan_batches(recipe, trainer, parts)
+    plan = _plan_batches(recipe, trainer, parts)  # the last check that can fail: nothing is written before it
+    os.environ[RUN_DIR_VARIABLE] = str(run_dir)  # DDP workers inherit it and write into the same folder
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if is_rank_zero():
+        write_atomic(
+            run_dir / "recipe.yaml",
+            # with its run_dir, so `seqkit train <run>/recipe.yaml resume=last` continues this very run
+            f"# seqkit train {run_dir / 'recipe.yaml'}\n"
+            + to_yaml({**_without(recipe.data, "resume"), "run_dir": str(run_dir)}),
+        )
+    _log_plan(trainer, plan)
     log.info("run directory: %s", run_dir)
     if trainer.is_global_zero:
         parameters = sum(p.numel() for p in parts.module.model.parameters())
@@ -206,14 +208,17 @@ def _train(recipe: Recipe, manager: PluginManager | None) -> tuple[Path, dict[st
     try:
         if stopped is None:
             trainer.fit(parts.module, datamodule=parts.data, ckpt_path=str(resume) if resume else None)
-        if points.pending is not None:  # the signal came during the last validation: last.ckpt is the final one
-            raise TrainingStopped(points.pending, run_dir / "last.ckpt")
+        pending = points.pending is not None
+        if trainer.world_size > 1:  # every process stops, or none: the others would wait in evaluation
+            pending = trainer.strategy.reduce_boolean_decision(pending, all=False)
+        if pending:  # the signal came during the last validation: last.ckpt is the final one
+            raise TrainingStopped(points.pending or signal.SIGTERM, run_dir / "last.ckpt")
     except TrainingStopped:
         print(hint, file=sys.stderr)
         raise
-    except SystemExit:
-        if not trainer.interrupted:
-            raise
+    except SystemExit as stop:
+        if not trainer.interrupted or isinstance(stop, SIGTERMException):
+            raise  # a SIGTERM before training began (sanity check): the CLI exits 143
         # Lightning exits on Ctrl-C; say how to continue instead, and let the CLI report the interruption.
         print(hint, file=sys.stderr)
         raise KeyboardInterrupt from None
@@ -245,8 +250,18 @@ def _plan_batches(recipe: Recipe, trainer: pl.Trainer, parts: Any) -> Any:
     data = recipe.data.get("data") or {}
     accumulate = (recipe.data.get("trainer") or {}).get("accumulate_grad_batches")
     plan = batch_plan(parts.data.batch_size, data.get("global_batch_size"), trainer.world_size, accumulate)
+    if parts.module.on_nonfinite == "skip_batch" and (plan.world_size > 1 or plan.accumulate > 1):
+        # Lightning cannot skip a step on some processes only, nor one micro-batch of an accumulated step
+        raise SeqkitError(
+            f"on_nonfinite: skip_batch works on one process without gradient accumulation; this run has "
+            f"{plan.world_size} processes × {plan.accumulate} accumulated: use on_nonfinite=stop"
+        )
     trainer.accumulate_grad_batches = plan.accumulate
     parts.data.batch_size = plan.per_device
+    return plan
+
+
+def _log_plan(trainer: pl.Trainer, plan: Any) -> None:
     for logger in trainer.loggers:
         logger.log_hyperparams(
             {
@@ -256,7 +271,6 @@ def _plan_batches(recipe: Recipe, trainer: pl.Trainer, parts: Any) -> Any:
                 "world_size": plan.world_size,
             }
         )
-    return plan
 
 
 def _stopped_epoch(checkpoint: dict[str, Any]) -> int | None:

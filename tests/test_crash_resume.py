@@ -129,7 +129,7 @@ def test_a_signal_saves_a_mid_epoch_checkpoint_and_resume_is_exact(capsys, tmp_p
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers put back
     assert result == code and f"{sig.name}: stopped after saving" in err and "resume=" in err
     saved = torch.load(tmp_path / "last.ckpt", weights_only=True)
-    assert saved["global_step"] == 5 and saved["SeqkitData"] == {"epoch": 0, "steps": 5}
+    assert saved["global_step"] == 5 and saved["SeqkitData"]["epoch"] == 0 and saved["SeqkitData"]["steps"] == 5
     assert not list(tmp_path.glob(".*.partial")) and not (tmp_path / "metrics.json").exists()
     monkeypatch.setattr(SeqkitModule, "training_step", original)
     result, _, err = cli(capsys, "train", tmp_path / "recipe.yaml", "resume=last")
@@ -162,7 +162,7 @@ def test_a_crash_resumes_from_the_last_step(capsys, tmp_path, monkeypatch, whole
     code, _, err = cli(capsys, "train", "quickstart", *COMMON, f"run_dir={tmp_path}")
     assert code == 1 and "simulated crash" in err and "Traceback" not in err
     saved = torch.load(tmp_path / "last.ckpt", weights_only=True)
-    assert saved["epoch"] == epoch and saved["SeqkitData"] == position
+    assert saved["epoch"] == epoch and position.items() <= saved["SeqkitData"].items()
     monkeypatch.setattr(SeqkitModule, hook, original)
     code, _, err = cli(capsys, "train", tmp_path / "recipe.yaml", "resume=last")
     assert code == 0, err

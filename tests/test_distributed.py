@@ -122,6 +122,8 @@ def test_batch_plan_errors_name_the_key():
 
 
 class FakeStrategy:
+    root_device = torch.device("cpu")
+
     def __init__(self, others: list[torch.Tensor]) -> None:
         self.others = others
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -32,6 +33,11 @@ def add_commands(commands: Any) -> None:
     predict.add_argument("texts", nargs="*", metavar="TEXT")
     predict.add_argument("--input", metavar="FILE", help="one text a line; - reads standard input")
     predict.add_argument("--json", action="store_true", help="one JSON object per line")
+    predict.add_argument("--beam-size", type=int, metavar="K", help="generation tasks: beam width (1: greedy)")
+    predict.add_argument("--n-best", type=int, metavar="N", help="generation tasks: return the N best outputs")
+    predict.add_argument(
+        "--attention-plot", metavar="OUT.png", help="generation tasks: draw the source–target attention"
+    )
     predict.set_defaults(handler=_predict)
 
     validate = commands.add_parser("validate", help="check a recipe without running it")
@@ -99,12 +105,30 @@ def _predict(args: argparse.Namespace) -> int:
         texts += _read_texts(args.input)
     if not texts:
         raise SeqkitError("nothing to predict: give texts as arguments or --input FILE")
+    # Generation options reach the task's predict as keyword arguments, only when given.
+    options = {
+        name: value
+        for name, value in (
+            ("beam_size", args.beam_size),
+            ("n_best", args.n_best),
+            ("attention_plot", args.attention_plot),
+        )
+        if value is not None
+    }
     parts = load(args.checkpoint)
-    for result in parts.task.predict(parts.module.model, texts, parts.tokenizer):
+    accepted = inspect.signature(parts.task.predict).parameters
+    refused = [name for name in options if name not in accepted]
+    if refused:
+        flags = ", ".join("--" + name.replace("_", "-") for name in refused)
+        raise SeqkitError(f"{flags}: task '{parts.recipe.data['task']['kind']}' does not generate text")
+    for result in parts.task.predict(parts.module.model, texts, parts.tokenizer, **options):
         if args.json:
             print(json.dumps(result, ensure_ascii=False))
         else:
-            print("\t".join(str(v) for k, v in result.items() if k != "text") + "\t" + result.get("text", ""))
+            shown = [str(v) for k, v in result.items() if k not in ("text", "n_best")]
+            print("\t".join(shown) + "\t" + result.get("text", ""))
+            for other in result.get("n_best", [])[1:]:
+                print(f"  {other['output']}\t{other['score']}")
     return 0
 
 

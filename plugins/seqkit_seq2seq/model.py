@@ -120,6 +120,13 @@ class Seq2SeqModel(nn.Module):
     # -- one decoder step ----------------------------------------------------------------------------------
     def step(self, previous: Tensor, state: State, memory: Memory) -> tuple[Tensor, Tensor, State, Tensor]:
         """``previous (N,)`` token ids → ``(log_probs (N, V'), attention (N, S), state, coverage_loss (N,))``."""
+        attentional, weights, p_gen, state, coverage_loss = self._advance(previous, state, memory)
+        return self._output(attentional, weights, p_gen, memory), weights, state, coverage_loss
+
+    def _advance(
+        self, previous: Tensor, state: State, memory: Memory
+    ) -> tuple[Tensor, Tensor, Tensor | None, State, Tensor]:
+        """The recurrent part of a step: attentional state ``(N, H)``, attention ``(N, S)``, p_gen ``(N, 1)``."""
         parts, feed, coverage = state
         tokens = previous.masked_fill(previous >= self.target_vocab, UNK_ID)  # copied words enter as <unk>
         x = self.dropout(self.target_embed(tokens))
@@ -129,21 +136,26 @@ class Seq2SeqModel(nn.Module):
         new_parts = (new_parts,) if isinstance(new_parts, Tensor) else tuple(new_parts)
         context, weights = self.attention(h, memory.outputs, memory.keys, memory.mask, coverage)
         attentional = torch.tanh(self.combine(torch.cat([context, h], dim=-1)))  # (N, H)
+        p_gen = None
+        if self.gate is not None:
+            p_gen = torch.sigmoid(self.gate(torch.cat([context, h, x], dim=-1)).float())  # (N, 1)
+        coverage_loss = torch.minimum(weights, coverage).sum(-1)
+        return attentional, weights, p_gen, (new_parts, attentional, coverage + weights), coverage_loss
+
+    def _output(self, attentional: Tensor, weights: Tensor, p_gen: Tensor | None, memory: Memory) -> Tensor:
+        """Log-probabilities ``(…, V')`` from attentional states ``(…, H)`` (any leading dimensions)."""
         out = self.dropout(attentional)
         if self.out_proj is not None:
             out = self.out_proj(out)
-        logits = self.generator(out).float()  # (N, V)
-        if self.gate is None:
-            log_probs = F.log_softmax(logits, dim=-1)
-        else:
-            p_gen = torch.sigmoid(self.gate(torch.cat([context, h, x], dim=-1)).float())  # (N, 1)
-            probs = torch.softmax(logits, dim=-1) * p_gen
-            if memory.n_ext:
-                probs = torch.cat([probs, probs.new_zeros(probs.shape[0], memory.n_ext)], dim=-1)
-            probs = probs.scatter_add(1, memory.source_ext, (1 - p_gen) * weights.float())
-            log_probs = probs.clamp_min(1e-12).log()
-        coverage_loss = torch.minimum(weights, coverage).sum(-1)
-        return log_probs, weights, (new_parts, attentional, coverage + weights), coverage_loss
+        logits = self.generator(out).float()  # (…, V)
+        if p_gen is None:
+            return F.log_softmax(logits, dim=-1)
+        probs = torch.softmax(logits, dim=-1) * p_gen
+        if memory.n_ext:
+            probs = torch.cat([probs, probs.new_zeros(*probs.shape[:-1], memory.n_ext)], dim=-1)
+        index = memory.source_ext if weights.dim() == 2 else memory.source_ext.unsqueeze(1).expand_as(weights)
+        probs = probs.scatter_add(-1, index, (1 - p_gen) * weights.float())
+        return probs.clamp_min(1e-12).log()
 
     def reorder(self, state: State, memory: Memory, index: Tensor) -> tuple[State, Memory]:
         """Rows *index* of the state and memory (beam search expands and reorders hypotheses with it)."""
@@ -153,13 +165,18 @@ class Seq2SeqModel(nn.Module):
     def forward(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
         memory, state = self.encode(batch["source"], batch["lengths"], batch.get("source_ext"), _n_ext(batch))
         inputs = batch["target_in"]  # (B, T): <bos> y1 … y_{n-1}
-        log_probs, attention, coverage = [], [], []
+        states, attention, gates, coverage = [], [], [], []
         for t in range(inputs.shape[1]):
-            lp, weights, state, cov = self.step(inputs[:, t], state, memory)
-            log_probs.append(lp)
+            attentional, weights, p_gen, state, cov = self._advance(inputs[:, t], state, memory)
+            states.append(attentional)
             attention.append(weights)
+            gates.append(p_gen)
             coverage.append(cov)
-        return torch.stack(log_probs, 1), torch.stack(attention, 1), torch.stack(coverage, 1)
+        weights = torch.stack(attention, 1)  # (B, T, S)
+        p_gen = None if self.gate is None else torch.stack(gates, 1)  # (B, T, 1)
+        # one output projection for every step at once: the largest matrix product, batched
+        log_probs = self._output(torch.stack(states, 1), weights, p_gen, memory)
+        return log_probs, weights, torch.stack(coverage, 1)
 
 
 def _n_ext(batch: dict[str, Tensor]) -> int:

@@ -114,27 +114,25 @@ def greedy_search(
     limit_t = torch.tensor(limits, device=device)
     tokens = torch.full((batch, 1), BOS_ID, dtype=torch.long, device=device)
     total = torch.zeros(batch, device=device)
-    ended = [None] * batch
+    ended = torch.full((batch,), -1, dtype=torch.long, device=device)  # the step each sentence emitted <eos>
     attention = []
     for t in range(max(limits) + 1):
         log_probs, weights, state, _ = model.step(tokens[:, -1], state, memory)
         attention.append(weights)
         log_probs = constrain(log_probs.float(), tokens[:, 1:], t, limit_t, options)
         best, choice = log_probs.max(-1)
-        for b in range(batch):
-            if ended[b] is None:
-                total[b] += best[b]
-                if int(choice[b]) == EOS_ID:
-                    ended[b] = t
+        alive = ended < 0
+        total = total + torch.where(alive, best, torch.zeros_like(best))
+        ended = torch.where(alive & (choice == EOS_ID), torch.full_like(ended, t), ended)
         tokens = torch.cat([tokens, choice.unsqueeze(1)], 1)
-        if all(e is not None for e in ended):
+        if bool((ended >= 0).all()):
             break
     weights = torch.stack(attention, 1)  # (B, T, S)
     results = []
-    for b in range(batch):
-        end = ended[b]
-        lp = float(total[b])
-        results.append([Hypothesis(tokens[b, 1 : end + 1].tolist(), lp / options.penalty(end + 1), lp, weights[b, : end + 1])])
+    for b, (end, lp) in enumerate(zip(ended.tolist(), total.tolist())):
+        results.append(
+            [Hypothesis(tokens[b, 1 : end + 1].tolist(), lp / options.penalty(end + 1), lp, weights[b, : end + 1])]
+        )
     return results
 
 
@@ -170,14 +168,14 @@ def beam_search(
         vocab = log_probs.shape[-1]
         candidates = (scores.view(-1, 1) + log_probs).view(batch, k * vocab)
         top_scores, top_ids = candidates.topk(min(2 * k, k * vocab), dim=-1)
-        new_scores = torch.full((batch, k), NEG_INF, device=device)
-        source_rows = torch.arange(batch * k, device=device).view(batch, k).clone()
-        new_tokens = torch.full((batch, k), PAD_ID, dtype=torch.long, device=device)
-        for b in range(batch):
+        new_scores = [[NEG_INF] * k for _ in range(batch)]
+        source_rows = [[b * k + i for i in range(k)] for b in range(batch)]
+        new_tokens = [[PAD_ID] * k for _ in range(batch)]
+        for b, (row_scores, row_ids) in enumerate(zip(top_scores.tolist(), top_ids.tolist())):
             if done[b]:
                 continue
             alive = 0
-            for rank, (s, idx) in enumerate(zip(top_scores[b].tolist(), top_ids[b].tolist())):
+            for rank, (s, idx) in enumerate(zip(row_scores, row_ids)):
                 if s == NEG_INF:
                     break
                 row, token = b * k + idx // vocab, idx % vocab
@@ -186,20 +184,20 @@ def beam_search(
                         seq = tokens[row, 1:].tolist()
                         finished[b].append(Hypothesis(seq, s / options.penalty(len(seq) + 1), s, history[row]))
                     continue
-                new_scores[b, alive], source_rows[b, alive], new_tokens[b, alive] = s, row, token
+                new_scores[b][alive], source_rows[b][alive], new_tokens[b][alive] = s, row, token
                 alive += 1
                 if alive == k:
                     break
-            if alive == 0 or _settled(finished[b], float(new_scores[b, 0]), limits[b], options):
+            if alive == 0 or _settled(finished[b], new_scores[b][0], limits[b], options):
                 done[b] = True
-                new_scores[b] = NEG_INF
+                new_scores[b] = [NEG_INF] * k
         if all(done):
             break
-        index = source_rows.view(-1)
-        tokens = torch.cat([tokens.index_select(0, index), new_tokens.view(-1, 1)], 1)
+        index = torch.tensor(source_rows, device=device).view(-1)
+        tokens = torch.cat([tokens.index_select(0, index), torch.tensor(new_tokens, device=device).view(-1, 1)], 1)
         attention = history.index_select(0, index)
         state, memory = model.reorder(state, memory, index)
-        scores = new_scores
+        scores = torch.tensor(new_scores, device=device)
     return [sorted(hyps, key=lambda h: -h.score)[: options.n_best] for hyps in finished]
 
 

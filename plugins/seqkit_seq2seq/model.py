@@ -83,9 +83,7 @@ class Seq2SeqModel(nn.Module):
         self.encoder = encoder
         self.decoder = decoder
         enc_width = encoder.num_layers * encoder.num_directions * encoder.hidden_size
-        self.bridge = nn.ModuleList(
-            nn.Linear(enc_width, decoder.num_layers * hidden) for _ in encoder.cell.state_sizes
-        )
+        self.bridge = nn.ModuleList(nn.Linear(enc_width, decoder.num_layers * hidden) for _ in encoder.cell.state_sizes)
         self.attention = Attention(attention, hidden, memory, coverage=coverage)
         self.combine = nn.Linear(memory + hidden, hidden, bias=False)
         self.dropout = nn.Dropout(dropout)
@@ -109,7 +107,10 @@ class Seq2SeqModel(nn.Module):
         parts = (final,) if isinstance(final, Tensor) else tuple(final)  # each (L*D, B, H)
         layers = self.decoder.num_layers
         init = tuple(
-            torch.tanh(bridge(p.transpose(0, 1).reshape(batch, -1))).view(batch, layers, -1).transpose(0, 1).contiguous()
+            torch.tanh(bridge(p.transpose(0, 1).reshape(batch, -1)))
+            .view(batch, layers, -1)
+            .transpose(0, 1)
+            .contiguous()
             for bridge, p in zip(self.bridge, parts)
         )
         feed = outputs.new_zeros(batch, self.decoder.hidden_size)

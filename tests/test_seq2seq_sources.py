@@ -6,10 +6,10 @@ import gzip
 
 import pytest
 from seqkit_summarization.sources import scitldr
+from seqkit_text.sources import table
 from seqkit_translation.sources import multi30k, tatoeba
 
 from seqkit.data import DataError
-from seqkit_text.sources import table
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ REVERSE = [
 
 @pytest.fixture(scope="module")
 def reverse_run(tmp_path_factory):
-    from seqkit.cli import main
-
     import torch
+
+    from seqkit.cli import main
 
     run_dir = tmp_path_factory.mktemp("reverse") / "run"
     threads = torch.get_num_threads()
@@ -59,7 +59,7 @@ def test_predict_from_the_checkpoint_alone(capsys, reverse_run, tmp_path):
     assert code == 0
     result = json.loads(out)
     assert result["output"] == "w5 w4 w3 w2 w1"
-    assert [h["output"] for h in result["n_best"]][0] == result["output"] and len(result["n_best"]) == 2
+    assert next(h["output"] for h in result["n_best"]) == result["output"] and len(result["n_best"]) == 2
     assert result["n_best"][0]["score"] >= result["n_best"][1]["score"]
     code, out, _ = cli(capsys, "predict", run_dir / "best.ckpt", source, "--beam-size", "1")
     assert code == 0 and out.split("\t")[0] == "w5 w4 w3 w2 w1"

@@ -11,7 +11,8 @@ AttentionKind = Literal["additive", "dot", "general"]
 
 
 class Attention(nn.Module):
-    """``forward(query (B, H), memory (B, S, M), mask (B, S), coverage (B, S) | None) -> (context (B, M), weights (B, S))``.
+    """``forward(query (B, H), memory (B, S, M), keys, mask (B, S), coverage (B, S) | None)``
+    ``-> (context (B, M), weights (B, S))``; ``keys`` is :meth:`keys` of the memory, computed once per source.
 
     ``weights`` sum to 1 over each row's valid source positions and are exactly 0 on padding. ``dot``
     needs ``M == H``. With ``coverage`` (See et al., 2017), the additive score also sees the attention

@@ -22,7 +22,7 @@ class Example:
 
 
 def source_ids(text: str, tokenizer: Tokenizer, max_length: int | None) -> list[int]:
-    return tokenizer.encode(text)[:max_length] + [EOS_ID]
+    return [*tokenizer.encode(text)[:max_length], EOS_ID]
 
 
 def extend(

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqkit.data import DataError, Record, where_of
@@ -254,8 +253,8 @@ class Seq2SeqTask(Task):
                     n = start + i
                     path = Path(attention_plot)
                     path = path if n == 0 else path.with_name(f"{path.stem}-{n + 1}{path.suffix}")
-                    source_pieces = tokenizer.split(text)[: self.max_source_length] + ["</s>"]
-                    target_pieces = self._pieces(found[0].tokens, batch, i) + ["</s>"]
+                    source_pieces = [*tokenizer.split(text)[: self.max_source_length], "</s>"]
+                    target_pieces = [*self._pieces(found[0].tokens, batch, i), "</s>"]
                     plot_attention(found[0].attention.cpu(), source_pieces, target_pieces, path)
         return results
 

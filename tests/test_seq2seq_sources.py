@@ -88,3 +88,28 @@ def test_unknown_direction_is_a_one_line_recipe_error(capsys, shared_data):
     code, _, err = cli(capsys, "train", "translation/gru_tatoeba", "data.direction=en-fr")
     assert code != 0
     assert "data" in err and "en-de or de-en" in err and "Traceback" not in err
+
+
+def test_named_sources_download_when_absent(tmp_path, monkeypatch):
+    """``download: true`` fetches the canonical files into the cache (here from file:// URLs, never the network)."""
+    import json
+    import zipfile
+
+    monkeypatch.setenv("SEQKIT_CACHE", str(tmp_path / "cache"))
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    with zipfile.ZipFile(remote / "deu-eng.zip", "w") as z:
+        z.writestr("deu.txt", "Hi.\tHallo!\tCC-BY 2.0 (France) Attribution: tatoeba.org\n")
+    got = tatoeba(str(tmp_path / "absent.tsv"), download=True, url=(remote / "deu-eng.zip").as_uri())
+    assert got == [{"source": "Hi.", "target": "Hallo!"}]
+    for stem in ("train", "val", "test_2016_flickr"):
+        for lang in ("en", "de"):
+            with gzip.open(remote / f"{stem}.{lang}.gz", "wt", encoding="utf-8") as f:
+                f.write(f"{stem} {lang}\n")
+    splits = multi30k(str(tmp_path / "absent"), download=True, url=remote.as_uri())
+    assert splits["test"] == [{"source": "test_2016_flickr en", "target": "test_2016_flickr de"}]
+    row = {"source": ["One.", "Two."], "target": ["Short."], "title": "T"}
+    for stem in ("train", "dev", "test"):
+        (remote / f"{stem}.jsonl").write_text(json.dumps(row) + "\n", encoding="utf-8")
+    splits = scitldr(str(tmp_path / "absent"), download=True, url=remote.as_uri())
+    assert splits["valid"] == [{"source": "One. Two.", "target": "Short.", "references": ["Short."]}]

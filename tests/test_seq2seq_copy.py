@@ -38,7 +38,7 @@ def test_copy_targets_use_extended_ids_and_the_loss_is_finite():
     task, tokenizer, model = tiny(coverage_weight=1.0)
     example = task.encode({"source": "the zebra sat", "target": "zebra sat"}, tokenizer)
     vocab = tokenizer.vocab_size
-    assert example.oovs == ["zebra"]
+    assert task._oovs[example.id] == ["zebra"] and example.n_oovs == 1
     assert example.source_ext[1] == vocab and example.target_ext[0] == vocab
     batch = task.collate([example, task.encode({"source": "a dog ran", "target": "dog ran"}, tokenizer)])
     model.train()

@@ -15,10 +15,10 @@ from seqkit.tokenize import BOS_ID, EOS_ID, UNK_ID, Tokenizer
 class Example:
     source: list[int]  # source ids, ending in <eos>
     target: list[int]  # target ids, without <bos>/<eos>
-    references: list[str]  # the texts outputs are scored against (detokenized, as in the data)
+    id: int  # the task's key for what a batch cannot hold as a tensor: references, copied words
     source_ext: list[int] | None = None  # source ids with out-of-vocabulary pieces as V + k (copy)
     target_ext: list[int] | None = None  # target ids, out-of-vocabulary pieces found in the source as V + k
-    oovs: list[str] | None = None  # the pieces behind V + k, k = 0, 1, …
+    n_oovs: int = 0  # how many pieces the temporary ids V + k stand for
 
 
 def source_ids(text: str, tokenizer: Tokenizer, max_length: int | None) -> list[int]:
@@ -51,26 +51,25 @@ def extend(
     return ext, target_ext, oovs
 
 
-def collate(examples: list[Example]) -> dict[str, object]:
+def collate(examples: list[Example]) -> dict[str, Tensor]:
     """Padded ``source (B, S)``, ``lengths (B,)``, ``target_in``/``target_out (B, T)`` (``<bos>`` y / y ``<eos>``),
-    copy ids when present; ``references`` and ``oovs`` ride along as lists of strings."""
+    ``example_id (B,)`` and, with copying, ``source_ext (B, S)`` and ``n_ext`` (a scalar)."""
     source, lengths = pad_sequences([e.source for e in examples])
     copy = examples[0].source_ext is not None
     targets = [e.target_ext if copy else e.target for e in examples]
     target_in, _ = pad_sequences([[BOS_ID, *t] for t in targets])
     target_out, target_lengths = pad_sequences([[*t, EOS_ID] for t in targets])
-    batch: dict[str, object] = {
+    batch: dict[str, Tensor] = {
         "source": source,
         "lengths": lengths,
         "target_in": target_in,
         "target_out": target_out,
         "target_lengths": target_lengths,
-        "references": [e.references for e in examples],
+        "example_id": torch.tensor([e.id for e in examples]),
     }
     if copy:
         batch["source_ext"], _ = pad_sequences([e.source_ext for e in examples])
-        batch["n_ext"] = torch.tensor(max(len(e.oovs) for e in examples))
-        batch["oovs"] = [e.oovs for e in examples]
+        batch["n_ext"] = torch.tensor(max(e.n_oovs for e in examples))
     return batch
 
 
@@ -81,7 +80,3 @@ def pieces_text(ids: list[int], tokenizer: Tokenizer, oovs: list[str] | None) ->
         return tokenizer.decode(ids)
     pieces = [oovs[i - vocab] if i >= vocab else tokenizer.itos[i] for i in ids if i > EOS_ID or i == UNK_ID]
     return tokenizer.join(pieces)
-
-
-def as_tensor_batch(batch: dict[str, object]) -> dict[str, Tensor]:
-    return {k: v for k, v in batch.items() if isinstance(v, Tensor)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import Tensor
 
 
@@ -36,6 +37,8 @@ def rouge(key: str) -> Any:
 
     class Rouge(ROUGEScore):
         def compute(self) -> Tensor:
+            if not self._update_count:  # nothing scored (torchmetrics would answer NaN): 0, as BLEU answers
+                return torch.tensor(0.0)
             return super().compute()[f"{key}_fmeasure"] * 100
 
     return Rouge(rouge_keys=(key,), accumulate="best")

@@ -91,6 +91,10 @@ class Seq2SeqTask(Task):
         self._target: Tokenizer | None = None
         self._target_state: dict[str, Any] | None = None
         self._decode_tokenizer: Tokenizer | None = None  # the target side's, set by build_model
+        # What batches cannot hold as tensors, by Example.id: reference texts and the copy mechanism's
+        # out-of-vocabulary source pieces (batches carry the ids, so they stay dicts of tensors).
+        self._references: list[list[str]] = []
+        self._oovs: list[list[str]] = []
 
     # -- vocabularies ------------------------------------------------------------------------------------
     def texts(self, records: Sequence[Record]) -> list[str]:
@@ -127,15 +131,17 @@ class Seq2SeqTask(Task):
             if not isinstance(record.get(key), str) or not record[key].strip():
                 raise DataError(f"{where}: record has no {key} text")
         target_tok = self.target_tokenizer(tokenizer)
-        refs = list(record.get("references") or [record["target"]])
         src = source_ids(record["source"], tokenizer, self.max_source_length)
         tgt = target_tok.encode(record["target"])[: self.max_target_length]
-        if not self.copy:
-            return Example(src, tgt, refs)
-        ext, target_ext, oovs = extend(
-            record["source"], record["target"], tokenizer, self.max_source_length, self.max_target_length
-        )
-        return Example(src, tgt, refs, ext, target_ext, oovs)
+        oovs: list[str] = []
+        ext = target_ext = None
+        if self.copy:
+            ext, target_ext, oovs = extend(
+                record["source"], record["target"], tokenizer, self.max_source_length, self.max_target_length
+            )
+        self._references.append(list(record.get("references") or [record["target"]]))
+        self._oovs.append(oovs)
+        return Example(src, tgt, len(self._references) - 1, ext, target_ext, len(oovs))
 
     def length(self, example: Example) -> int:
         return max(len(example.source), len(example.target) + 1)
@@ -191,15 +197,24 @@ class Seq2SeqTask(Task):
         outputs: dict[str, Any] = {}
         if not model.training:  # evaluation: decode, so metrics score real outputs
             hyps = self.generate(model, batch, self.decoding.get(self.stage, "greedy"))
-            outputs["hypotheses"] = [self._text(h[0].tokens, batch, i) for i, h in enumerate(hyps)]
+            oovs = self._batch_oovs(batch)
+            outputs["hypotheses"] = [pieces_text(h[0].tokens, self._decode_tokenizer, o) for h, o in zip(hyps, oovs)]
         return total, outputs
 
     def begin_stage(self, stage: str) -> None:
         self.stage = stage
 
     def update_metrics(self, metrics: dict[str, Any], outputs: dict[str, Any], batch: dict[str, Any]) -> None:
+        if "hypotheses" not in outputs:  # a training-mode forward decodes nothing
+            return
+        ids = batch["example_id"].tolist()
+        references = [self._references[i] if 0 <= i < len(self._references) else [""] for i in ids]
         for metric in metrics.values():
-            metric.update(outputs["hypotheses"], batch["references"])
+            metric.update(outputs["hypotheses"], references)
+
+    def _batch_oovs(self, batch: dict[str, Any]) -> list[list[str]]:
+        ids = batch["example_id"].tolist()
+        return [self._oovs[i] if 0 <= i < len(self._oovs) else [] for i in ids]
 
     # -- decoding ----------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -208,10 +223,6 @@ class Seq2SeqTask(Task):
     ) -> list[list[Hypothesis]]:
         memory, state = model.encode(batch["source"], batch["lengths"], batch.get("source_ext"), _n_ext(batch))
         return search(model, memory, state, batch["lengths"], options or self.search, mode)
-
-    def _text(self, ids: list[int], batch: dict[str, Any], i: int) -> str:
-        oovs = batch["oovs"][i] if "oovs" in batch else None
-        return pieces_text(ids, self._decode_tokenizer, oovs)
 
     @torch.no_grad()
     def predict(
@@ -238,11 +249,15 @@ class Seq2SeqTask(Task):
         results = []
         for start in range(0, len(texts), PREDICT_BATCH):
             chunk = texts[start : start + PREDICT_BATCH]
-            examples = [self._source_example(t, tokenizer) for t in chunk]
-            batch = {k: v.to(device) if isinstance(v, Tensor) else v for k, v in collate(examples).items()}
+            pairs = [self._source_example(t, tokenizer, i) for i, t in enumerate(chunk)]
+            oovs = [o for _, o in pairs]
+            batch = {k: v.to(device) for k, v in collate([e for e, _ in pairs]).items()}
             hyps = self.generate(model, batch, "greedy" if size == 1 else "beam", options)
             for i, (text, found) in enumerate(zip(chunk, hyps)):
-                outs = [{"output": self._text(h.tokens, batch, i), "score": round(h.score, 4)} for h in found]
+                outs = [
+                    {"output": pieces_text(h.tokens, self._decode_tokenizer, oovs[i]), "score": round(h.score, 4)}
+                    for h in found
+                ]
                 result = {"text": text, **outs[0]}
                 if best > 1:
                     result["n_best"] = outs
@@ -254,20 +269,19 @@ class Seq2SeqTask(Task):
                     path = Path(attention_plot)
                     path = path if n == 0 else path.with_name(f"{path.stem}-{n + 1}{path.suffix}")
                     source_pieces = [*tokenizer.split(text)[: self.max_source_length], "</s>"]
-                    target_pieces = [*self._pieces(found[0].tokens, batch, i), "</s>"]
+                    target_pieces = [*self._pieces(found[0].tokens, oovs[i]), "</s>"]
                     plot_attention(found[0].attention.cpu(), source_pieces, target_pieces, path)
         return results
 
-    def _source_example(self, text: str, tokenizer: Tokenizer) -> Example:
+    def _source_example(self, text: str, tokenizer: Tokenizer, index: int) -> tuple[Example, list[str]]:
         src = source_ids(text, tokenizer, self.max_source_length)
         if not self.copy:
-            return Example(src, [], [])
+            return Example(src, [], index), []
         ext, _, oovs = extend(text, None, tokenizer, self.max_source_length, None)
-        return Example(src, [], [], ext, [], oovs)
+        return Example(src, [], index, ext, [], len(oovs)), oovs
 
-    def _pieces(self, ids: list[int], batch: dict[str, Any], i: int) -> list[str]:
+    def _pieces(self, ids: list[int], oovs: list[str]) -> list[str]:
         tok = self._decode_tokenizer
-        oovs = batch["oovs"][i] if "oovs" in batch else []
         return [oovs[t - tok.vocab_size] if t >= tok.vocab_size else tok.itos[t] for t in ids]
 
 

@@ -129,19 +129,26 @@ def _call(recipe: Recipe, section: str, build: Any, options: dict[str, Any]) -> 
 
 
 def cell_factory(section: dict[str, Any], manager: PluginManager) -> CellFactory:
-    """``factory(input_size) -> Recurrent`` from ``model.cell``; a task calls it once per encoder/decoder."""
+    """``factory(input_size, **changes) -> Recurrent`` from ``model.cell``; a task calls it once per encoder/decoder.
+
+    *changes* override the section's runner options for one layer stack (a decoder passes ``bidirectional=False``).
+    """
     runner, options = split_section(section, cell_options)
     runner = cell_options(**runner)
 
-    def factory(input_size: int) -> seqkit.Recurrent:
+    def factory(input_size: int, **changes: Any) -> seqkit.Recurrent:
+        unknown = set(changes) - set(runner)
+        if unknown:
+            raise TypeError(f"cell factory: unknown options {sorted(unknown)}; expected some of {sorted(runner)}")
+        chosen = {**runner, **changes}
         return create_rnn(
             section["kind"],
             input_size,
-            runner["hidden_size"],
-            num_layers=runner["num_layers"],
-            bidirectional=runner["bidirectional"],
-            dropout=runner["dropout"],
-            backend=runner["backend"],
+            chosen["hidden_size"],
+            num_layers=chosen["num_layers"],
+            bidirectional=chosen["bidirectional"],
+            dropout=chosen["dropout"],
+            backend=chosen["backend"],
             plugins=manager,
             **{key: runner[key] for key in INIT_KEYS},
             **options,

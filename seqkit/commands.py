@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import itertools
 import json
 import sys
@@ -35,6 +36,11 @@ def add_commands(commands: Any) -> None:
     predict.add_argument("texts", nargs="*", metavar="TEXT")
     predict.add_argument("--input", metavar="FILE", help="one text a line; - reads standard input")
     predict.add_argument("--json", action="store_true", help="one JSON object per line")
+    predict.add_argument("--beam-size", type=int, metavar="K", help="generation tasks: beam width (1: greedy)")
+    predict.add_argument("--n-best", type=int, metavar="N", help="generation tasks: return the N best outputs")
+    predict.add_argument(
+        "--attention-plot", metavar="OUT.png", help="generation tasks: draw the source–target attention"
+    )
     predict.set_defaults(handler=_predict)
 
     validate = commands.add_parser("validate", help="check a recipe without running it")
@@ -99,20 +105,39 @@ def _predict(args: argparse.Namespace) -> int:
 
     if not args.texts and not args.input:
         raise SeqkitError("nothing to predict: give texts as arguments or --input FILE")
+    # Generation options reach the task's predict as keyword arguments, only when given.
+    options = {
+        name: value
+        for name, value in (
+            ("beam_size", args.beam_size),
+            ("n_best", args.n_best),
+            ("attention_plot", args.attention_plot),
+        )
+        if value is not None
+    }
     stream = _open_input(args.input) if args.input else None
     try:
         parts = load(args.checkpoint)
+        accepted = inspect.signature(parts.task.predict).parameters
+        refused = [name for name in options if name not in accepted]
+        if refused:
+            flags = ", ".join("--" + name.replace("_", "-") for name in refused)
+            raise SeqkitError(f"{flags}: task '{parts.recipe.data['task']['kind']}' does not generate text")
         count = 0
         texts = itertools.chain(args.texts, _read_texts(stream, args.input) if stream else ())
         # Streamed a chunk at a time: memory stays flat however long the input.
         while chunk := list(itertools.islice(texts, PREDICT_CHUNK)):
-            for result in parts.task.predict(parts.module.model, chunk, parts.tokenizer):
+            for result in parts.task.predict(parts.module.model, chunk, parts.tokenizer, **options):
                 if args.json:
                     print(json.dumps(result, ensure_ascii=False))
                 else:
-                    print("\t".join(str(v) for k, v in result.items() if k != "text") + "\t" + result.get("text", ""))
+                    shown = [str(v) for k, v in result.items() if k not in ("text", "n_best")]
+                    print("\t".join(shown) + "\t" + result.get("text", ""))
+                    for other in result.get("n_best", [])[1:]:
+                        print(f"  {other['output']}\t{other['score']}")
                 count += 1
             sys.stdout.flush()
+            options.pop("attention_plot", None)  # the plot shows the first text, drawn with the first chunk
     finally:
         if stream is not None and stream is not sys.stdin.buffer:
             stream.close()

@@ -30,15 +30,18 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def fetch(url: str, sha256: str, filename: str | None = None, *, timeout: float = 60.0) -> Path:
+def fetch(url: str, sha256: str | None, filename: str | None = None, *, timeout: float = 60.0) -> Path:
     """The cached file for *url*, downloading it first if absent.
+
+    ``sha256=None`` (for sources whose canonical file changes over time) accepts whatever was downloaded,
+    unverified, and reuses the cached file as it is.
 
     A download goes to ``<name>.part``; an interrupted one resumes from where it stopped when the
     server honours HTTP ranges. Only a file whose SHA-256 matches becomes ``<name>`` (an atomic
     rename), so the cache never holds a partial or corrupted archive under its final name.
     """
     target = cache_dir() / (filename or url.rstrip("/").rpartition("/")[2])
-    if target.exists() and sha256_of(target) == sha256:
+    if target.exists() and (sha256 is None or sha256_of(target) == sha256):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".part")
@@ -56,7 +59,7 @@ def fetch(url: str, sha256: str, filename: str | None = None, *, timeout: float 
     except (OSError, http.client.HTTPException) as error:
         raise DataError(f"{url}: download failed ({error}); the partial file {partial} is kept to resume") from None
     actual = sha256_of(partial)
-    if actual != sha256:
+    if sha256 is not None and actual != sha256:
         partial.unlink()
         raise DataError(
             f"{url}: downloaded file is corrupted (SHA-256 {actual}, expected {sha256}); removed, try again"

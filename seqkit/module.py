@@ -138,6 +138,7 @@ class SeqkitModule(pl.LightningModule):
         # Lightning resets logged metrics when an epoch ends, but under ddp_spawn the process that evaluates
         # after fit unpickles the metrics with the training run's last, unfinished state.
         self.stage_loss[stage].reset()
+        self.task.begin_stage(stage)
         for metric in self.stage_metrics[stage].values():
             metric.reset()
 

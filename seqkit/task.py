@@ -11,7 +11,9 @@ from seqkit.data import Record
 from seqkit.recurrent import Recurrent
 from seqkit.tokenize import Tokenizer
 
-# cell_factory(input_size) -> a seqkit.Recurrent built from the recipe's model.cell section.
+# cell_factory(input_size, **changes) -> a seqkit.Recurrent built from the recipe's model.cell section; *changes*
+# override its runner options (hidden_size, num_layers, bidirectional, dropout, backend) for one stack, e.g. a
+# decoder's bidirectional=False.
 CellFactory = Callable[[int], Recurrent]
 
 
@@ -58,6 +60,9 @@ class Task:
     def metrics(self) -> dict[str, Any]:
         """Fresh torchmetrics metrics by short name (``accuracy``, ``f1``); logged as ``val/<name>``."""
         return {}
+
+    def begin_stage(self, stage: str) -> None:
+        """Called before each evaluation epoch with ``"val"`` or ``"test"`` (e.g. to choose a decoding mode)."""
 
     def update_metrics(self, metrics: dict[str, Any], outputs: Any, batch: dict[str, Tensor]) -> None:
         raise NotImplementedError

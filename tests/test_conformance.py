@@ -20,6 +20,10 @@ KERNELS = [
 DATASETS = {
     "sentence_polarity": {"path": "sentence_polarity"},
     "synthetic_sentiment": {"size": 200},
+    "synthetic_pairs": {"size": 200},
+    "tatoeba": {"path": "tatoeba_deu_eng/deu-eng.tsv"},
+    "multi30k": {"path": "multi30k"},
+    "scitldr": {"path": "scitldr"},
     "table": None,  # needs a file: written by the test
     "lines_per_label": None,
 }
@@ -29,7 +33,7 @@ def test_every_registered_entry_has_a_conformance_test():
     assert {"gru", "lstm", "rnn"} <= set(MANAGER.cells.names())
     assert {("gru", "native"), ("lstm", "native"), ("rnn", "native")} <= set(KERNELS)
     assert set(MANAGER.datasets.names()) == set(DATASETS)
-    assert MANAGER.tasks.names() == ["sentiment"]
+    assert sorted(MANAGER.tasks.names()) == ["sentiment", "summarization", "translation"]
 
 
 @pytest.mark.parametrize("kind", MANAGER.cells.names())
@@ -48,6 +52,16 @@ def test_kernel(cell, kernel):
 
 def test_task():
     check_task("sentiment", dataset="synthetic_sentiment", dataset_options={"size": 200}, plugins=MANAGER)
+
+
+@pytest.mark.parametrize(
+    ("kind", "options"),
+    [("translation", {}), ("translation", {"shared_vocab": False}), ("summarization", {"copy": True})],
+)
+def test_generation_tasks(kind, options):
+    pairs = {"size": 120, "max_length": 6}
+    model = {"embed_dim": 8}
+    check_task(kind, dataset="synthetic_pairs", dataset_options=pairs, model_options=model, plugins=MANAGER, **options)
 
 
 @pytest.mark.parametrize("kind", [k for k, options in DATASETS.items() if options is not None])

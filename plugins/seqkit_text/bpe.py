@@ -56,6 +56,9 @@ class BPETokenizer(Tokenizer):
     def split(self, text: str) -> list[str]:
         return self._model.encode(text).tokens
 
+    def join(self, pieces: list[str]) -> str:
+        return self._model.decoder.decode(pieces)
+
     def encode(self, text: str) -> list[int]:
         return list(self._model.encode(text).ids)
 

@@ -1,0 +1,17 @@
+"""The shared sequence-to-sequence stack (attention, encoder–decoder, greedy and beam search, copy mechanism)
+and the offline ``synthetic_pairs`` data source; the translation and summarization tasks build on it."""
+
+import seqkit
+
+
+@seqkit.hookimpl
+def register_datasets(register):
+    from seqkit_seq2seq.synthetic import synthetic_pairs
+
+    register(
+        seqkit.Spec(
+            "synthetic_pairs",
+            build=synthetic_pairs,
+            description="generated source → target pairs (copy or reverse a random sequence); offline",
+        )
+    )

@@ -1,0 +1,23 @@
+"""Summarization: the ``summarization`` task (pointer-generator, coverage); data source ``scitldr``."""
+
+import seqkit
+
+
+@seqkit.hookimpl
+def register_tasks(register):
+    from seqkit_summarization.task import SummarizationTask
+
+    register(
+        seqkit.Spec(
+            "summarization",
+            build=SummarizationTask,
+            description="document → summary: encoder–decoder with copy mechanism and coverage, ROUGE",
+        )
+    )
+
+
+@seqkit.hookimpl
+def register_datasets(register):
+    from seqkit_summarization.sources import scitldr
+
+    register(seqkit.Spec("scitldr", build=scitldr, description="SciTLDR-A: paper abstract → one-sentence TLDR"))

@@ -1,0 +1,28 @@
+"""Machine translation: the ``translation`` task; data sources ``tatoeba`` and ``multi30k``."""
+
+import seqkit
+
+
+@seqkit.hookimpl
+def register_tasks(register):
+    from seqkit_translation.task import TranslationTask
+
+    register(
+        seqkit.Spec(
+            "translation",
+            build=TranslationTask,
+            description="source → target text: attentional encoder–decoder, beam search, BLEU and chrF",
+        )
+    )
+
+
+@seqkit.hookimpl
+def register_datasets(register):
+    from seqkit_translation.sources import multi30k, tatoeba
+
+    register(
+        seqkit.Spec("tatoeba", build=tatoeba, description="Tatoeba English–German sentence pairs (ManyThings export)")
+    )
+    register(
+        seqkit.Spec("multi30k", build=multi30k, description="Multi30k task 1 English–German captions, official splits")
+    )

@@ -34,7 +34,8 @@ class BucketBatchSampler(Sampler[list[int]]):
     epoch number, so a resumed run sees the same batches. Each global batch is then cut, in length order,
     into ``num_replicas × accumulate`` micro-batches whose sizes differ by at most one; process ``rank`` takes
     micro-batches ``rank·accumulate … rank·accumulate + accumulate − 1``. So 2 processes with batch b step
-    on exactly the examples that 1 process with batch 2b (or batch b and 2 accumulation steps) steps on, every
+    on exactly the examples that 1 process with batch 2b (or batch b and 2 accumulation steps) steps on (the
+    module weighs each process's loss by its share, see ``Task.batch_weight``), every
     process gets the same number of batches (DDP steps in lockstep), and no example is dropped. One rule
     when the data does not divide evenly: the epoch's last global batch may be smaller; when it holds fewer
     examples than there are micro-batches, it is topped up by repeating its own examples, so that at most

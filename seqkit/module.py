@@ -111,6 +111,13 @@ class SeqkitModule(pl.LightningModule):
                 "trainer.gradient_clip_val, or set on_nonfinite=skip_batch to skip such batches"
             )
         self.log("train/loss", loss, prog_bar=True, batch_size=_batch_size(batch), sync_dist=distributed)
+        if distributed:
+            # DDP averages the processes' gradients, which weighs each process's mean loss alike; weighted by
+            # its share of the step's examples (or tokens), the step follows the mean over the whole global
+            # batch, as on one device.
+            weight = torch.tensor(float(self.task.batch_weight(batch)), device=loss.device)
+            total = self.trainer.strategy.reduce(weight.clone(), reduce_op="sum")
+            loss = loss * weight * self.trainer.world_size / total.clamp(min=1)
         penalty = self.weight_penalty()
         if penalty is None:
             return loss
@@ -130,7 +137,7 @@ class SeqkitModule(pl.LightningModule):
         metrics = self.stage_metrics[stage]
         self.task.update_metrics(dict(metrics.items()), outputs, batch)
         prefix = STAGE_PREFIX[stage]
-        self.stage_loss[stage].update(loss.detach(), size)
+        self.stage_loss[stage].update(loss.detach(), self.task.batch_weight(batch))
         self.log(f"{prefix}/loss", self.stage_loss[stage], batch_size=size)
         self.log_dict({f"{prefix}/{name}": metric for name, metric in metrics.items()}, prog_bar=True, batch_size=size)
 

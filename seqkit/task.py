@@ -45,6 +45,12 @@ class Task:
         """The example's length, for bucketing."""
         raise NotImplementedError
 
+    def batch_weight(self, batch: dict[str, Tensor]) -> int:
+        """How many items ``forward_loss``'s loss is the mean over: the batch's examples by default; a task
+        whose loss is a mean over tokens returns its token count. Losses are averaged with these weights
+        across batches and processes, so a split's loss does not depend on how it was batched."""
+        return int(batch["lengths"].shape[0])
+
     def collate(self, examples: list[Any]) -> dict[str, Tensor]:
         """Examples → one padded batch; lengths go with it so they reach the cell."""
         raise NotImplementedError

@@ -369,3 +369,19 @@ def test_sigterm_stops_every_process_and_one_process_resumes_exactly(tmp_path):
            "data.batch_size=32", cwd=tmp_path)  # fmt: skip
     seqkit("train", *recipe, "data.batch_size=32", f"run_dir={tmp_path / 'whole'}", cwd=tmp_path)
     assert_same_weights(tmp_path / "whole" / "last.ckpt", run / "last.ckpt")
+
+
+def test_a_token_level_loss_trains_the_same_on_two_processes(tmp_path):
+    """Translation's loss is a mean over target tokens, which the two halves of a global batch hold unequally:
+    each process's share is weighted by its tokens, so 2 × 16 still steps as 1 × 32, and the generation
+    metrics (BLEU, chrF) and the token-weighted loss are computed over the whole split."""
+    recipe = ["translation/gru_reverse", "data.size=200", "trainer.max_epochs=1", "trainer.enable_progress_bar=false",
+              "model.cell.backend=native"]  # fmt: skip
+    seqkit("train", *recipe, "data.batch_size=32", f"run_dir={tmp_path / 'one'}", cwd=tmp_path)
+    seqkit("train", *recipe, "data.batch_size=16", "trainer.devices=2", "trainer.strategy=ddp",
+           f"run_dir={tmp_path / 'two'}", cwd=tmp_path)  # fmt: skip
+    assert_same_weights(tmp_path / "one" / "last.ckpt", tmp_path / "two" / "last.ckpt")
+    one = json.loads((tmp_path / "one" / "metrics.json").read_text())
+    two = json.loads((tmp_path / "two" / "metrics.json").read_text())
+    assert {"val/bleu", "val/chrf", "val/loss"} <= one.keys()
+    assert two == pytest.approx(one, abs=1e-4)

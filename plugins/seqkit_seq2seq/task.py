@@ -181,6 +181,9 @@ class Seq2SeqTask(Task):
             coverage=self.coverage_weight > 0,
         )
 
+    def batch_weight(self, batch: dict[str, Any]) -> int:
+        return int(batch["target_lengths"].sum())  # the loss is a mean over target tokens (with <eos>)
+
     def forward_loss(self, model: nn.Module, batch: dict[str, Any]) -> tuple[Tensor, dict[str, Any]]:
         log_probs, _, coverage = model(batch)  # (B, T, V'), (B, T, S), (B, T)
         gold = batch["target_out"]

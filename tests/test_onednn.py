@@ -251,3 +251,25 @@ def test_bench_times_onednn_beside_the_other_kernels(capsys):
     ]  # fmt: skip
     assert main(["bench", "gru", *tiny, "--option", "reset_after=false", "--backends", "onednn,reference"]) == 0
     assert "onednn      onednn" in capsys.readouterr().out
+
+
+def test_the_workspace_pool_shares_nearby_sizes_and_stays_bounded(monkeypatch):
+    from seqkit_onednn import workspace
+
+    workspace.clear()
+    assert workspace.bucket(100_000) == workspace.bucket(100_001) >= 100_001
+    assert workspace.bucket(100_000) <= 100_000 * 1.125
+    monkeypatch.setattr(workspace, "POOL_BYTES", 2**20)
+    sizes = range(100_000, 100_000 + 60 * 4_000, 4_000)  # 60 different lengths' worth of buffers
+    for size in sizes:
+        lease = workspace.Lease(size)
+        assert lease.buffer.numel() >= size
+        del lease
+        assert workspace.pooled_bytes() <= 2**20
+    assert workspace.pooled_bytes() == sum(size * len(v) for size, v in workspace._free.items())
+    assert len(workspace._free) < len({workspace.bucket(size) for size in sizes})  # the oldest sizes went
+    before = workspace.pooled_bytes()
+    reused = workspace.Lease(sizes[-1])  # the most recent size is still pooled: taken, not allocated
+    assert workspace.pooled_bytes() == before - workspace.bucket(sizes[-1])
+    del reused
+    workspace.clear()

@@ -6,17 +6,31 @@ the forward pass itself on a small CPU; a buffer handed back when its autograd n
 
 from __future__ import annotations
 
+import os
 import threading
-from collections import defaultdict
+from collections import OrderedDict
 
 import torch
 from torch import Tensor
 
 # Free buffers kept per size; more than this many at once are left to the allocator.
 KEEP = 8
+# All free buffers together stay under this many bytes (the least recently returned sizes go first):
+# batches of many different lengths would otherwise each leave their own buffers behind.
+POOL_BYTES = int(float(os.environ.get("SEQKIT_ONEDNN_POOL_MB", "512")) * 2**20)
 
-_free: defaultdict[int, list[Tensor]] = defaultdict(list)
+_free: OrderedDict[int, list[Tensor]] = OrderedDict()
+_pooled = 0  # bytes held in _free
 _lock = threading.Lock()
+
+
+def bucket(size: int) -> int:
+    """*size* rounded up to one of eight steps per power of two, so that nearby lengths share buffers
+    (at most 12.5 % more memory than asked)."""
+    if size <= 4096:
+        return 4096
+    step = (1 << (size.bit_length() - 1)) // 8  # an eighth of the power of two at or below size
+    return -(-size // step) * step
 
 
 class Lease:
@@ -27,25 +41,46 @@ class Lease:
     """
 
     def __init__(self, size: int) -> None:
+        global _pooled
+        self.size = bucket(size)
         with _lock:
-            free = _free[size]
+            free = _free.get(self.size)
             self.buffer = free.pop() if free else None
+            if self.buffer is not None:
+                _pooled -= self.size
         if self.buffer is None:
-            self.buffer = torch.empty(max(size, 1), dtype=torch.uint8)
-        self.size = size
+            self.buffer = torch.empty(self.size, dtype=torch.uint8)
 
     def __del__(self) -> None:
+        global _pooled
         buffer = getattr(self, "buffer", None)
         if buffer is None:
             return
-        with _lock:
-            free = _free[self.size]
-            if len(free) < KEEP:
-                free.append(buffer)
         self.buffer = None
+        with _lock:
+            free = _free.setdefault(self.size, [])
+            _free.move_to_end(self.size)
+            if len(free) >= KEEP or self.size > POOL_BYTES:
+                return
+            free.append(buffer)
+            _pooled += self.size
+            while _pooled > POOL_BYTES:
+                oldest, buffers = next(iter(_free.items()))
+                if buffers:
+                    buffers.pop()
+                    _pooled -= oldest
+                if not buffers:
+                    del _free[oldest]
+
+
+def pooled_bytes() -> int:
+    """Bytes held by free buffers now."""
+    return _pooled
 
 
 def clear() -> None:
     """Give every free buffer back to the allocator."""
+    global _pooled
     with _lock:
         _free.clear()
+        _pooled = 0

@@ -2,10 +2,11 @@
 and the offline ``synthetic_pairs`` data source; the translation and summarization tasks build on it."""
 
 import seqkit
+from seqkit.hookspecs import RegisterDataset
 
 
 @seqkit.hookimpl
-def register_datasets(register):
+def register_datasets(register: RegisterDataset) -> None:
     from seqkit_seq2seq.synthetic import synthetic_pairs
 
     register(

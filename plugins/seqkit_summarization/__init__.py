@@ -1,10 +1,11 @@
 """Summarization: the ``summarization`` task (pointer-generator, coverage); data source ``scitldr``."""
 
 import seqkit
+from seqkit.hookspecs import RegisterDataset, RegisterTask
 
 
 @seqkit.hookimpl
-def register_tasks(register):
+def register_tasks(register: RegisterTask) -> None:
     from seqkit_summarization.task import SummarizationTask
 
     register(
@@ -17,7 +18,7 @@ def register_tasks(register):
 
 
 @seqkit.hookimpl
-def register_datasets(register):
+def register_datasets(register: RegisterDataset) -> None:
     from seqkit_summarization.sources import scitldr
 
     register(seqkit.Spec("scitldr", build=scitldr, description="SciTLDR-A: paper abstract → one-sentence TLDR"))

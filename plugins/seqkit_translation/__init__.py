@@ -1,10 +1,11 @@
 """Machine translation: the ``translation`` task; data sources ``tatoeba`` and ``multi30k``."""
 
 import seqkit
+from seqkit.hookspecs import RegisterDataset, RegisterTask
 
 
 @seqkit.hookimpl
-def register_tasks(register):
+def register_tasks(register: RegisterTask) -> None:
     from seqkit_translation.task import TranslationTask
 
     register(
@@ -17,7 +18,7 @@ def register_tasks(register):
 
 
 @seqkit.hookimpl
-def register_datasets(register):
+def register_datasets(register: RegisterDataset) -> None:
     from seqkit_translation.sources import multi30k, tatoeba
 
     register(

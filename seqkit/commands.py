@@ -36,8 +36,8 @@ def add_commands(commands: Any) -> None:
     predict.add_argument("texts", nargs="*", metavar="TEXT")
     predict.add_argument("--input", metavar="FILE", help="one text a line; - reads standard input")
     predict.add_argument("--json", action="store_true", help="one JSON object per line")
-    predict.add_argument("--beam-size", type=int, metavar="K", help="generation tasks: beam width (1: greedy)")
-    predict.add_argument("--n-best", type=int, metavar="N", help="generation tasks: return the N best outputs")
+    predict.add_argument("--beam-size", type=_positive, metavar="K", help="generation tasks: beam width (1: greedy)")
+    predict.add_argument("--n-best", type=_positive, metavar="N", help="generation tasks: return the N best outputs")
     predict.add_argument(
         "--attention-plot", metavar="OUT.png", help="generation tasks: draw the source–target attention"
     )
@@ -53,6 +53,16 @@ def add_commands(commands: Any) -> None:
     )
     ls.add_argument("what", nargs="?", choices=LISTABLE, help="one list only")
     ls.set_defaults(handler=_ls)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -137,7 +147,8 @@ def _predict(args: argparse.Namespace) -> int:
                         print(f"  {other['output']}\t{other['score']}")
                 count += 1
             sys.stdout.flush()
-            options.pop("attention_plot", None)  # the plot shows the first text, drawn with the first chunk
+            # one plot per text, numbered within a call: only the first chunk's, so none overwrites another
+            options.pop("attention_plot", None)
     finally:
         if stream is not None and stream is not sys.stdin.buffer:
             stream.close()

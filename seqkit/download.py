@@ -37,15 +37,18 @@ def fetch(url: str, sha256: str | None, filename: str | None = None, *, timeout:
     unverified, and reuses the cached file as it is.
 
     A download goes to ``<name>.part``; an interrupted one resumes from where it stopped when the
-    server honours HTTP ranges. Only a file whose SHA-256 matches becomes ``<name>`` (an atomic
-    rename), so the cache never holds a partial or corrupted archive under its final name.
+    server honours HTTP ranges and the file has a checksum (without one, it starts over). Only a file
+    whose SHA-256 matches becomes ``<name>`` (an atomic rename), so the cache never holds a partial or
+    corrupted archive under its final name.
     """
     target = cache_dir() / (filename or url.rstrip("/").rpartition("/")[2])
     if target.exists() and (sha256 is None or sha256_of(target) == sha256):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".part")
-    offset = partial.stat().st_size if partial.exists() else 0
+    # Without a checksum nothing could tell a stale partial file (an older upstream version) from this one's
+    # beginning, so such downloads always start over.
+    offset = partial.stat().st_size if partial.exists() and sha256 is not None else 0
     request = urllib.request.Request(url, headers={"Range": f"bytes={offset}-"} if offset else {})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:

@@ -52,3 +52,17 @@ def test_synthetic_pairs_are_deterministic():
     assert synthetic_pairs(mode="reverse", size=5, seed=3) == synthetic_pairs(mode="reverse", size=5, seed=3)
     record = synthetic_pairs(mode="reverse", size=1)[0]
     assert record["target"].split() == record["source"].split()[::-1]
+
+
+def test_a_row_cannot_emit_another_rows_copied_word():
+    """The batch's second row has no unknown word: the temporary id of the first row's 'zebra' names no
+    word for it and must be impossible, not merely improbable."""
+    task, tokenizer, model = tiny()
+    vocab = tokenizer.vocab_size
+    examples = [task.encode({"source": s, "target": "sat"}, tokenizer) for s in ("the zebra sat", "the cat sat")]
+    model.eval()
+    with torch.no_grad():
+        log_probs, _, _ = model(task.collate(examples))
+    assert log_probs.shape[-1] == vocab + 1
+    assert torch.isfinite(log_probs[0, :, vocab]).all()  # zebra's own row can copy it
+    assert torch.isneginf(log_probs[1, :, vocab]).all()

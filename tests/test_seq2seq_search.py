@@ -9,7 +9,7 @@ import torch
 from seqkit_seq2seq.attention import Attention
 from seqkit_seq2seq.search import SearchOptions, beam_search, greedy_search
 
-from seqkit.tokenize import EOS_ID
+from seqkit.tokenize import EOS_ID, UNK_ID
 
 A, B, C = 4, 5, 6
 VOCAB = 7
@@ -136,3 +136,15 @@ def test_attention_sums_to_one_and_ignores_padding(kind):
 def test_dot_attention_needs_equal_widths():
     with pytest.raises(ValueError, match="general"):
         Attention("dot", 8, 16)
+
+
+@pytest.mark.parametrize("mode", ["greedy", "beam"])
+def test_when_every_continuation_is_forbidden_the_hypothesis_ends(mode):
+    """Four usable words (<unk> and three), no word twice, at least six words: after four, only <eos> is left."""
+    anything = {(): {A: 0.5, B: 0.3, C: 0.2}}
+    width = {} if mode == "greedy" else {"beam_size": 2, "n_best": 2}
+    found = run(TreeModel(anything), mode, min_length=6, no_repeat_ngram_size=1, **width)[0]
+    assert found, "no hypothesis at all"
+    for hypothesis in found:
+        assert sorted(hypothesis.tokens) == [UNK_ID, A, B, C]
+        assert math.isfinite(hypothesis.log_prob) and math.isfinite(hypothesis.score)

@@ -63,6 +63,12 @@ def test_predict_from_the_checkpoint_alone(capsys, reverse_run, tmp_path):
     assert result["n_best"][0]["score"] >= result["n_best"][1]["score"]
     code, out, _ = cli(capsys, "predict", run_dir / "best.ckpt", source, "--beam-size", "1")
     assert code == 0 and out.split("\t")[0] == "w5 w4 w3 w2 w1"
+    # impossible generation options are the user's to fix: one line, exit 2
+    code, _, err = cli(capsys, "predict", run_dir / "best.ckpt", source, "--beam-size", "2", "--n-best", "5")
+    assert code == 2 and "n_best" in err and "--n-best" in err and "Traceback" not in err
+    with pytest.raises(SystemExit) as usage:
+        cli(capsys, "predict", run_dir / "best.ckpt", source, "--beam-size", "0")
+    assert usage.value.code == 2 and "expected a positive integer, got 0" in capsys.readouterr().err
 
 
 def test_attention_plot_from_the_checkpoint(capsys, reverse_run, tmp_path):

@@ -156,7 +156,17 @@ class Seq2SeqModel(nn.Module):
             probs = torch.cat([probs, probs.new_zeros(*probs.shape[:-1], memory.n_ext)], dim=-1)
         index = memory.source_ext if weights.dim() == 2 else memory.source_ext.unsqueeze(1).expand_as(weights)
         probs = probs.scatter_add(-1, index, (1 - p_gen) * weights.float())
-        return probs.clamp_min(1e-12).log()
+        log_probs = probs.clamp_min(1e-12).log()
+        if not memory.n_ext:
+            return log_probs
+        # A row owns only the temporary ids of its own source's words; the batch's others name no word for it.
+        vocab = log_probs.shape[-1] - memory.n_ext
+        ids = torch.arange(vocab, vocab + memory.n_ext, device=probs.device)
+        owned = (memory.source_ext.unsqueeze(-1) == ids).any(1)  # (N, n_ext)
+        if log_probs.dim() == 3:
+            owned = owned.unsqueeze(1)
+        extended = log_probs[..., vocab:].masked_fill(~owned, float("-inf"))
+        return torch.cat([log_probs[..., :vocab], extended], dim=-1)
 
     def reorder(self, state: State, memory: Memory, index: Tensor) -> tuple[State, Memory]:
         """Rows *index* of the state and memory (beam search expands and reorders hypotheses with it)."""

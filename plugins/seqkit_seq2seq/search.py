@@ -96,6 +96,11 @@ def constrain(log_probs: Tensor, history: Tensor, step: int, limits: Tensor, opt
             banned = [seq[i + n - 1] for i in range(len(seq) - n + 1) if tuple(seq[i : i + n - 1]) == prefix]
             if banned:
                 log_probs[row, banned] = NEG_INF
+    stuck = ~torch.isfinite(log_probs).any(-1)
+    if stuck.any():
+        # Every continuation is forbidden (a small vocabulary under min_length and n-gram blocking): ending
+        # here is the one way on, as in fairseq, rather than a hypothesis with no tokens or a -inf score.
+        log_probs[stuck, EOS_ID] = torch.where(torch.isfinite(eos[stuck]), eos[stuck], torch.zeros_like(eos[stuck]))
     force = limits <= step
     if force.any():
         log_probs[force] = NEG_INF

@@ -211,7 +211,10 @@ class Seq2SeqTask(Task):
         if "hypotheses" not in outputs:  # a training-mode forward decodes nothing
             return
         ids = batch["example_id"].tolist()
-        references = [self._references[i] if 0 <= i < len(self._references) else [""] for i in ids]
+        if any(not 0 <= i < len(self._references) for i in ids):
+            # scoring against an empty reference would give a wrong BLEU/ROUGE without a word
+            raise SeqkitError("a batch holds an example this task did not encode: its references are unknown")
+        references = [self._references[i] for i in ids]
         for metric in metrics.values():
             metric.update(outputs["hypotheses"], references)
 
@@ -246,7 +249,10 @@ class Seq2SeqTask(Task):
         model.eval()
         size = beam_size if beam_size is not None else self.search.beam_size
         best = n_best if n_best is not None else self.search.n_best
-        options = SearchOptions(**{**vars(self.search), "beam_size": size, "n_best": best})
+        try:
+            options = SearchOptions(**{**vars(self.search), "beam_size": size, "n_best": best})
+        except ValueError as error:  # e.g. --n-best above the beam size
+            raise SeqkitError(f"predict: {error} (--beam-size, --n-best, or the recipe's task section)") from None
         self._decode_tokenizer = self.target_tokenizer(tokenizer)
         device = next(model.parameters()).device
         results = []

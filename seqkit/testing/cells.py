@@ -14,7 +14,15 @@ from seqkit.cell import Cell, build_cell
 from seqkit.layers import create_rnn
 from seqkit.plugins import PluginManager, get_plugin_manager
 from seqkit.recurrent import Recurrent
-from seqkit.testing.common import ConformanceError, as_tuple, close, entry_name, max_difference, weighted_loss
+from seqkit.testing.common import (
+    ConformanceError,
+    as_tuple,
+    close,
+    entry_name,
+    losses_under_adam,
+    max_difference,
+    weighted_loss,
+)
 
 I, H, B, T = 3, 4, 3, 6  # noqa: E741 (input, hidden, batch, time sizes)
 
@@ -270,14 +278,7 @@ def _learns(manager: PluginManager, kind: str, options: dict[str, Any], entry: s
     head = torch.nn.Linear(H, 1)
     x, target = torch.randn(8, 5, I), torch.randn(8, 5, 1)
     params = [*layer.parameters(), *head.parameters()]
-    optimizer = torch.optim.Adam(params, lr=0.02)
-    losses = []
-    for _ in range(steps):
-        loss = torch.nn.functional.mse_loss(head(layer(x)[0]), target)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(float(loss.detach()))
+    losses = losses_under_adam(lambda: torch.nn.functional.mse_loss(head(layer(x)[0]), target), params, steps)
     if not losses[-1] < 0.9 * losses[0]:
         raise ConformanceError(
             entry,

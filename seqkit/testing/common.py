@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
@@ -46,3 +47,16 @@ def max_difference(a: Tensor, b: Tensor) -> float:
 
 def close(a: Tensor, b: Tensor, tol: float) -> bool:
     return a.shape == b.shape and (a.numel() == 0 or bool(torch.allclose(a, b, atol=tol, rtol=tol, equal_nan=False)))
+
+
+def losses_under_adam(loss: Callable[[], Tensor], parameters: Iterable[Tensor], steps: int) -> list[float]:
+    """The loss before each of *steps* Adam steps (lr 0.02) on *parameters*."""
+    optimizer = torch.optim.Adam(list(parameters), lr=0.02)
+    losses = []
+    for _ in range(steps):
+        value = loss()
+        optimizer.zero_grad()
+        value.backward()
+        optimizer.step()
+        losses.append(float(value.detach()))
+    return losses

@@ -12,7 +12,7 @@ import torch
 from seqkit.build import cell_factory
 from seqkit.data import DataError, Record, as_splits
 from seqkit.plugins import PluginManager, get_plugin_manager
-from seqkit.testing.common import ConformanceError, DataUnavailable, entry_name
+from seqkit.testing.common import ConformanceError, DataUnavailable, entry_name, losses_under_adam
 
 SPLIT = {"valid": 0.1, "test": 0.1}
 
@@ -231,14 +231,7 @@ def _predict(task: Any, model: Any, tok: Any, records: list[Record], entry: str)
 
 
 def _learns(task: Any, model: Any, batch: dict[str, torch.Tensor], entry: str, steps: int = 25) -> None:
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
-    losses = []
-    for _ in range(steps):
-        loss = task.forward_loss(model, batch)[0]
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(float(loss.detach()))
+    losses = losses_under_adam(lambda: task.forward_loss(model, batch)[0], model.parameters(), steps)
     if not losses[-1] < 0.9 * losses[0]:
         raise ConformanceError(
             entry,

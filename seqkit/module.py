@@ -100,6 +100,8 @@ class SeqkitModule(pl.LightningModule):
             nonfinite = self.trainer.strategy.reduce_boolean_decision(nonfinite, all=False)
         if nonfinite:
             where = f"step {self.global_step} (epoch {self.current_epoch}, batch {batch_idx})"
+            if bool(torch.isfinite(loss).all()):
+                where += " on another process"  # this one's own loss is fine
             if self.on_nonfinite == "skip_batch":
                 # Returning None skips backward and the optimizer step: the weights stay as they were.
                 self.skipped_batches += 1

@@ -100,15 +100,15 @@ class SeqkitModule(pl.LightningModule):
             nonfinite = self.trainer.strategy.reduce_boolean_decision(nonfinite, all=False)
         if nonfinite:
             where = f"step {self.global_step} (epoch {self.current_epoch}, batch {batch_idx})"
-            if bool(torch.isfinite(loss).all()):
-                where += " on another process"  # this one's own loss is fine
+            # this process's own loss may be fine: then another process's was not
+            value = "not finite on another process" if bool(torch.isfinite(loss).all()) else str(float(loss))
             if self.on_nonfinite == "skip_batch":
                 # Returning None skips backward and the optimizer step: the weights stay as they were.
                 self.skipped_batches += 1
-                log.warning("non-finite training loss (%s) at %s: batch skipped", float(loss), where)
+                log.warning("non-finite training loss (%s) at %s: batch skipped", value, where)
                 return None
             raise NonFiniteLossError(
-                f"training loss is {float(loss)} at {where}; stopped before it reached the weights, and "
+                f"training loss is {value} at {where}; stopped before it reached the weights, and "
                 "the last checkpoint (last.ckpt) is the last good one. Lower optim.lr, set "
                 "trainer.gradient_clip_val, or set on_nonfinite=skip_batch to skip such batches"
             )

@@ -55,7 +55,9 @@ WORDS = st.lists(
 def test_bpe_round_trips_normalized_text(text):
     tok = _tokenizer("bpe", vocab_size=500, min_freq=1, lowercase=False).fit([text, text])
     normalized = tok._model.normalizer.normalize_str(text)
-    assert tok.decode(tok.encode(text)) == normalized
+    # NFKC turns a few symbols into a space and a combining mark ("´" → " ́"); at the very start of the
+    # text that space is the one Metaspace's decoding drops, as it drops its own word-initial marker.
+    assert tok.decode(tok.encode(text)) == normalized.lstrip(" ")
 
 
 LAYERS = st.tuples(

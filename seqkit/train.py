@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -236,13 +237,38 @@ def _train(recipe: Recipe, manager: PluginManager | None) -> tuple[Path, dict[st
         # ddp_spawn starts new processes for each call; Lightning's CSV logger, unpickled there, would rewrite
         # the training log with the evaluation's columns only and fail. The final metrics go to metrics.json.
         trainer.loggers = []
-    for split, evaluate in (("valid", trainer.validate), ("test", trainer.test)):
-        if parts.data.examples.get(split):
-            results = evaluate(parts.module, datamodule=parts.data, ckpt_path=best, verbose=False)
-            metrics.update({k: round(float(v), 6) for k, v in (results[0] if results else {}).items()})
+    try:
+        with _sigterm_stops(run_dir / "last.ckpt"):
+            for split, evaluate in (("valid", trainer.validate), ("test", trainer.test)):
+                if parts.data.examples.get(split):
+                    results = evaluate(parts.module, datamodule=parts.data, ckpt_path=best, verbose=False)
+                    metrics.update({k: round(float(v), 6) for k, v in (results[0] if results else {}).items()})
+    except TrainingStopped:
+        print(hint, file=sys.stderr)
+        raise
     if trainer.is_global_zero:
         write_atomic(run_dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     return run_dir, metrics
+
+
+@contextlib.contextmanager
+def _sigterm_stops(checkpoint: Path) -> Iterator[None]:
+    """Training is over and *checkpoint* is its last state: a SIGTERM while the best one is evaluated stops
+    with status 143 and the resume hint, whether it comes between Lightning's calls (where no handler of
+    Lightning's is installed and the process would simply die) or during one (Lightning's own exception)."""
+
+    def stop(signum: int, frame: Any) -> None:
+        raise TrainingStopped(signum, checkpoint)
+
+    installed = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, stop) if installed else None
+    try:
+        yield
+    except SIGTERMException:
+        raise TrainingStopped(signal.SIGTERM, checkpoint) from None
+    finally:
+        if installed:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 def _plan_batches(recipe: Recipe, trainer: pl.Trainer, parts: Any) -> Any:

@@ -75,9 +75,11 @@ def kill_and_resume(whole, run_dir, seed, sig=signal.SIGKILL, max_delay=2.0):
     _, err = process.communicate(timeout=120)
     step = torch.load(run_dir / "last.ckpt", weights_only=True)["global_step"]
     assert not list(run_dir.glob(".*.partial")) or sig == signal.SIGKILL  # a kill may leave a temp file, never a ckpt
-    if sig == signal.SIGTERM and alive:
+    # a signal that lands after the run finished (metrics written, the process on its way out) just ends it
+    finished = (run_dir / "metrics.json").exists()
+    if sig == signal.SIGTERM and alive and not finished:
         assert process.returncode == 143 and "resume=" in err, err
-    if sig == signal.SIGINT and alive:
+    if sig == signal.SIGINT and alive and not finished:
         assert process.returncode == 130 and "resume=" in err, err
     from seqkit.cli import main
 
@@ -104,7 +106,7 @@ def test_sigkill_at_random_moments_then_resume_is_exact(whole, tmp_path):
 @pytest.mark.slow
 def test_many_random_kills_then_resume_is_exact(whole, tmp_path):
     """The issue's measure: at least five real SIGKILLs at random moments, plus SIGTERM and SIGINT from outside."""
-    results = _trials(whole, tmp_path, 8, [signal.SIGKILL] * 3 + [signal.SIGTERM])
+    results = _trials(whole, tmp_path, 8, [signal.SIGKILL] * 3 + [signal.SIGTERM], max_delay=0.5)
     assert sum(alive for name, alive, _, _ in results if name == "SIGKILL") >= 5
 
 

@@ -213,7 +213,7 @@ def _model(model: dict, manager: PluginManager, task: Any, task_kind: str) -> li
         problems += _entry(cell, "model.cell", manager.cells, "cell", cell_options, skip=2)
         kind, backend = cell.get("kind"), cell.get("backend", "auto")
         if kind in manager.cells and isinstance(backend, str):
-            names = ["auto", "reference"] + [k.name for k in manager.kernels if k.cell == kind]
+            names = ["auto", "generic", "reference"] + [k.name for k in manager.kernels if k.cell == kind]
             if backend not in names:
                 problems.append(
                     (

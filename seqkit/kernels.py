@@ -11,6 +11,7 @@ from seqkit.cell import Cell
 from seqkit.errors import KernelUnavailableError, PluginError, UnknownNameError, one_line, suggest
 from seqkit.reference import run_reference
 from seqkit.registry import KernelSpec, Provenance, Registry
+from seqkit.scan import run_generic
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,17 @@ REFERENCE = KernelSpec(
     provenance=Provenance("seqkit"),
 )
 
+GENERIC = KernelSpec(
+    cell="*",
+    name="generic",
+    run=run_generic,
+    supports=lambda cell, device, dtype: None,
+    priority=10,
+    description="the cell's step with its input part hoisted into one GEMM and a lean time loop; "
+    "auto's choice for cells without a dedicated kernel, on every device",
+    provenance=Provenance("seqkit"),
+)
+
 
 @dataclass(frozen=True)
 class Choice:
@@ -36,9 +48,9 @@ class Choice:
 
 
 def candidates(kernels: Registry[KernelSpec], cell_kind: str) -> list[KernelSpec]:
-    """The kernels registered for *cell_kind*, plus ``reference``, best (highest priority) first."""
+    """The kernels registered for *cell_kind*, plus ``generic`` and ``reference``, best (highest priority) first."""
     found = [k for k in kernels if k.cell == cell_kind]
-    return sorted([*found, REFERENCE], key=lambda k: (-k.priority, k.name))
+    return sorted([*found, GENERIC, REFERENCE], key=lambda k: (-k.priority, k.name))
 
 
 def check_requested(options: list[KernelSpec], requested: str, cell: Cell) -> Choice | None:

@@ -105,7 +105,7 @@ class KernelSpec:
         return None
 
 
-RESERVED_KERNEL_NAMES = ("auto", "reference")
+RESERVED_KERNEL_NAMES = ("auto", "reference", "generic")
 
 
 S = TypeVar("S", Spec, KernelSpec)

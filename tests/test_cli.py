@@ -90,23 +90,31 @@ def test_bench_cells_times_every_cell_with_each_kernel_that_can_run_it(capsys):
     from seqkit.bench_cells import available_kernels
 
     assert main(["bench", "cells", *TINY, "--json"]) == 0
-    reports = json.loads(capsys.readouterr().out)
-    assert [r["cell"] for r in reports] == seqkit.get_plugin_manager().cells.names()
-    for report in reports:
-        backends = [r["backend"] for r in report["results"]]
-        assert backends[-2:] == ["reference", "torch.nn"] and "cudnn" not in backends
-        assert all(r["ran"] == r["backend"] for r in report["results"])
-    gru = next(r for r in reports if r["cell"] == "gru")
+    reports = json.loads(capsys.readouterr().out)["cells"]
+    kinds = seqkit.get_plugin_manager().cells.names()
+    assert [(r["cell"], r["options"]) for r in reports] == [
+        (kind, options) for kind in kinds for options in [{}, *([{"reset_after": False}] if kind == "gru" else [])]
+    ]
     args = build_parser().parse_args(["bench", "cells", *TINY])
-    assert [r["backend"] for r in gru["results"]][:-1] == available_kernels("gru", args)
+    for report in reports:
+        rows = {r["backend"]: r for r in report["results"]}
+        kernels = available_kernels(report["cell"], args, report["options"])
+        assert list(rows) == [*kernels, "generic (step only)", "reference (step only)", "torch.nn.GRU"]
+        assert "cudnn" not in rows and {"generic", "reference"} <= set(kernels)
+        assert rows["torch.nn.GRU"]["ratio_to_torch_nn_gru"] == 1.0
+        assert rows["reference"]["speedup_over_step_loop"] == 1
+        assert rows["reference (step only)"]["speedup_over_step_loop"] == 1
+        assert all(r["ms"] > 0 for r in rows.values())
+        assert rows["generic (step only)"]["ran"] == "generic"
 
 
 def test_bench_cells_prints_one_table(capsys):
     assert main(["bench", "cells", *TINY]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("cells forward+backward  B=2 T=3 I=4 H=5")
-    assert lines[1].split() == ["cell", "backend", "ms", "x", "torch.nn"]
+    assert lines[1].split() == ["cell", "backend", "ran", "ms", "x", "GRU", "x", "faster"]
     assert any(line.split()[:2] == ["lstm", "native"] for line in lines)
+    assert any(line.split()[:4] == ["gru", "reset_after=False", "generic", "(step"] for line in lines)
 
 
 @pytest.mark.parametrize(

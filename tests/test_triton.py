@@ -156,3 +156,28 @@ def test_a_barrier_that_cannot_be_passed_raises_instead_of_hanging(monkeypatch):
     layer = seqkit.create_rnn("gru", 3, 20, backend="triton")
     with pytest.raises(RuntimeError, match="timed out at a barrier"):
         layer(torch.randn(2, 3, 3))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_plan_that_runs_out_of_gpu_resources_falls_back_to_a_smaller_one(backend, monkeypatch):
+    from seqkit_triton import launch
+    from triton.runtime.errors import OutOfResources
+
+    monkeypatch.setattr(launch, "_working", {})
+    flags, refused = launch._flags, []
+
+    def first_plan_too_big(p, dtype):
+        if not refused or refused[0] == p:  # the compiler's answer for the first plan tried, each time
+            refused.append(p)
+            raise OutOfResources(262144, 232448, "shared memory")
+        return flags(p, dtype)
+
+    monkeypatch.setattr(launch, "_flags", first_plan_too_big)
+    case = dict(B=5, T=7, I=3, H=18, lengths=[7, 1, 4, 0, 6])
+    got = _run(backend, False, **case)
+    want = _run("reference", False, **case)
+    for a, b in zip([got[0], got[1], *got[2]], [want[0], want[1], *want[2]]):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    assert len(refused) == 2  # forward and backward each refused their first plan once
+    assert {key[0] for key in launch._working} == {"forward", "backward"}
+    assert all(p != refused[0] for p in launch._working.values())

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -62,6 +64,42 @@ def plan(batch: int, hidden: int, device: torch.device, dtype: torch.dtype, pers
     return Plan(False, BB, 32, HP, groups, -(-hidden // 32))
 
 
+def _fallbacks(p: Plan) -> list[Plan]:
+    """*p*, then smaller plans to try when the compiler says *p* needs more registers or shared memory than the
+    GPU has: per-step instead of persistent, then narrower slices and smaller batch groups, then more warps."""
+    tried = [p]
+    BB, HP, batch, hidden = p.BB, p.HP, p.groups * p.BB, p.slices * p.BH
+    for bb, bh, warps in ((BB, 32, 4), (BB, 16, 4), (16, 16, 4), (16, 16, 8)):
+        bb = min(bb, BB)
+        option = Plan(False, bb, bh, HP, -(-batch // bb), -(-hidden // bh), warps)
+        if option not in tried:
+            tried.append(option)
+    return tried
+
+
+# (pass, B, H, dtype, persistent requested) -> the plan that compiled, once a larger one ran out of resources
+_working: dict[tuple[Any, ...], Plan] = {}
+
+
+def _launch_with_fallback(key: tuple[Any, ...], first: Plan, run: Callable[[Plan], None]) -> Plan:
+    """``run(plan)`` with *first*, or the first smaller plan that compiles on this GPU (remembered per shape)."""
+    from triton.runtime.errors import OutOfResources
+
+    options = [_working[key]] if key in _working else _fallbacks(first)
+    for i, option in enumerate(options):
+        try:
+            run(option)
+        except OutOfResources as exc:
+            if i + 1 == len(options):
+                raise
+            log.warning("Triton GRU: %s does not fit this GPU (%s); trying %s", option, exc, options[i + 1])
+            continue
+        if option != first:
+            _working[key] = option
+        return option
+    raise AssertionError("unreachable")
+
+
 def _flags(p: Plan, dtype: torch.dtype) -> dict:
     return dict(IEEE=dtype == torch.float32, MAX_SPIN=_MAX_SPIN, BB=p.BB, BH=p.BH, HP=p.HP, num_warps=p.num_warps)
 
@@ -104,20 +142,24 @@ def forward(
         log.debug("B=%d H=%d %s does not fit a persistent launch on this GPU: runs per-step", B, H, u.dtype)
     if steps > 0:
         scratch = hs if reset_after else torch.empty(B, 2 * H, device=u.device, dtype=torch.float32)
-        counter = torch.zeros(p.groups, device=u.device, dtype=torch.int32)
-        error = torch.zeros(1, device=u.device, dtype=torch.int32)
         kernel = device_code(u.device.type != "cuda").fwd_kernel
-        args = (u, u.stride(0), u.stride(1), hs, y, y.stride(0), y.stride(1), gates if store else hs, scratch, lens)
-        args += (w_hh, w_hh if b_hh is None else b_hh, counter, error, B, H)
-        flags = dict(RESET_AFTER=reset_after, HAS_BIAS=b_hh is not None, STORE=store, **_flags(p, u.dtype))
-        grid = (p.groups, p.slices)
-        if p.persistent:
-            kernel[grid](0, steps, *args, PERSISTENT=True, PHASE=0, **flags)
-            _check(error)
-        else:
-            for t in range(steps):
-                for phase in (0,) if reset_after else (0, 1):
-                    kernel[grid](t, steps, *args, PERSISTENT=False, PHASE=phase, **flags)
+
+        def run(p: Plan) -> None:
+            counter = torch.zeros(p.groups, device=u.device, dtype=torch.int32)
+            error = torch.zeros(1, device=u.device, dtype=torch.int32)
+            args = (u, u.stride(0), u.stride(1), hs, y, y.stride(0), y.stride(1), gates if store else hs, scratch)
+            args += (lens, w_hh, w_hh if b_hh is None else b_hh, counter, error, B, H)
+            flags = dict(RESET_AFTER=reset_after, HAS_BIAS=b_hh is not None, STORE=store, **_flags(p, u.dtype))
+            grid = (p.groups, p.slices)
+            if p.persistent:
+                kernel[grid](0, steps, *args, PERSISTENT=True, PHASE=0, **flags)
+                _check(error)
+            else:
+                for t in range(steps):
+                    for phase in (0,) if reset_after else (0, 1):
+                        kernel[grid](t, steps, *args, PERSISTENT=False, PHASE=phase, **flags)
+
+        p = _launch_with_fallback(("forward", B, H, u.dtype, persistent), p, run)
     hs[steps + 1 :] = hs[steps]
     return y, hs, gates, p
 
@@ -134,19 +176,25 @@ def backward(
     if steps == 0:
         return dA, carry
     dy = dy.contiguous()
-    p = plan(B, H, hs.device, w_hh.dtype, persistent)
-    counter = torch.zeros(p.groups, device=hs.device, dtype=torch.int32)
-    error = torch.zeros(1, device=hs.device, dtype=torch.int32)
+    first = plan(B, H, hs.device, w_hh.dtype, persistent)
     kernel = device_code(hs.device.type != "cuda").bwd_kernel
-    args = (dy, dy.stride(0), dy.stride(1), hs, gates, dA, carry, lens, w_hh, counter, error, B, H)
-    flags = dict(RESET_AFTER=reset_after, **_flags(p, w_hh.dtype))
-    grid = (p.groups, p.slices)
-    if p.persistent:
-        kernel[grid](steps - 1, steps, *args, PERSISTENT=True, PHASE=0, FINISH=False, **flags)
-        _check(error)
-        return dA, carry
-    for t in range(steps - 1, -1, -1):
-        for phase in (0,) if reset_after else (0, 1):
-            kernel[grid](t, steps, *args, PERSISTENT=False, PHASE=phase, FINISH=False, **flags)
-    kernel[grid](-1, steps, *args, PERSISTENT=False, PHASE=0, FINISH=True, **flags)
+    start = carry.clone()
+
+    def run(p: Plan) -> None:
+        carry.copy_(start)  # a launch that ran out of resources may have left it half-updated
+        counter = torch.zeros(p.groups, device=hs.device, dtype=torch.int32)
+        error = torch.zeros(1, device=hs.device, dtype=torch.int32)
+        args = (dy, dy.stride(0), dy.stride(1), hs, gates, dA, carry, lens, w_hh, counter, error, B, H)
+        flags = dict(RESET_AFTER=reset_after, **_flags(p, w_hh.dtype))
+        grid = (p.groups, p.slices)
+        if p.persistent:
+            kernel[grid](steps - 1, steps, *args, PERSISTENT=True, PHASE=0, FINISH=False, **flags)
+            _check(error)
+            return
+        for t in range(steps - 1, -1, -1):
+            for phase in (0,) if reset_after else (0, 1):
+                kernel[grid](t, steps, *args, PERSISTENT=False, PHASE=phase, FINISH=False, **flags)
+        kernel[grid](-1, steps, *args, PERSISTENT=False, PHASE=0, FINISH=True, **flags)
+
+    _launch_with_fallback(("backward", B, H, w_hh.dtype, persistent), first, run)
     return dA, carry

@@ -54,6 +54,7 @@ def check_cell(
         ("determinism", lambda: _determinism(manager, kind, options, entry)),
         ("save/load", lambda: _round_trip(manager, kind, options, entry)),
         ("training", lambda: _learns(manager, kind, options, entry)),
+        ("generic kernel", lambda: _generic_kernel(manager, kind, options)),
     ]
     if finite_differences:
         checks.insert(5, ("gradients", lambda: _finite_differences(manager, kind, options, entry)))
@@ -67,6 +68,13 @@ def check_cell(
             raise ConformanceError(entry, name, f"raised {type(error).__name__}: {error}") from error
         passed.append(name)
     return passed
+
+
+def _generic_kernel(manager: PluginManager, kind: str, options: dict[str, Any]) -> None:
+    """The generic kernel, auto's choice for a cell without a kernel of its own, agrees with the step loop."""
+    from seqkit.testing.kernels import check_kernel  # it builds on this module's helpers
+
+    check_kernel(kind, "generic", plugins=manager, options=options)
 
 
 # --- building -----------------------------------------------------------------------------------------------

@@ -38,12 +38,12 @@ class Split:
         """``(B, T, I)`` -> one tuple of hoisted values per step (computed on the time-major ``(T*B, I)`` rows)."""
         batch, steps = x.shape[0], x.shape[1]
         rows = x.transpose(0, 1).reshape(steps * batch, x.shape[2])
-        values = self.hoisted(rows, *(params[n] for n in self.names))
+        values = self.hoisted.forward(rows, *(params[n] for n in self.names))
         per_value = [v.reshape(steps, batch, *v.shape[1:]).unbind(0) for v in values]
         return list(zip(*per_value)) if per_value else [()] * steps
 
     def step(self, params: Params, hoisted: tuple[Tensor, ...], state: State) -> tuple[Tensor, State]:
-        h, *new = self.recurrent(*hoisted, *state, *(params[n] for n in self.names))
+        h, *new = self.recurrent.forward(*hoisted, *state, *(params[n] for n in self.names))  # no Module hooks
         return h, tuple(new)
 
 

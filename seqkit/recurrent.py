@@ -202,10 +202,11 @@ class Recurrent(nn.Module):
         regs = self.regularizers
         stepwise = self.training and regs.per_step
         if stepwise:  # only the step loop draws per-step masks; eval mode keeps the kernel chosen above
+            names = regs.names(per_step=True)
             self._last = kernels.Choice(
                 kernels.REFERENCE,
-                f"{' and '.join(regs.names(per_step=True))} need per-step masks in training, so the step loop "
-                f"runs (in eval: {choice.kernel.name!r}, {choice.reason})",
+                f"{' and '.join(names)} need{'s' if len(names) == 1 else ''} per-step masks in training, so the "
+                f"step loop runs (in eval: {choice.kernel.name!r}, {choice.reason})",
             )
         inputs, finals = x, []
         per = self.num_directions

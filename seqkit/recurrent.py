@@ -75,10 +75,11 @@ class Recurrent(nn.Module):
         self._bind_kernels(kernel_options)
         if self.regularizers.per_step and backend not in (kernels.AUTO, kernels.REFERENCE.name):
             # a fused kernel has no per-step hook for the masks: refuse rather than train without them
+            names = self.regularizers.names(per_step=True)
             raise KernelUnavailableError(
-                f"backend '{backend}' cannot apply {' and '.join(self.regularizers.names(per_step=True))} in "
-                "training: they need per-step masks, which only the step loop draws; use backend 'auto' (the "
-                "step loop in training, the best kernel in eval) or 'reference'"
+                f"backend '{backend}' cannot apply {' and '.join(names)} in training: "
+                f"{'it needs' if len(names) == 1 else 'they need'} per-step masks, which only the step loop "
+                "draws; use backend 'auto' (the step loop in training, the best kernel in eval) or 'reference'"
             )
 
     @staticmethod

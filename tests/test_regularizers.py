@@ -210,6 +210,31 @@ def gru_reference(params, x, h, mask):
     return torch.stack(outs, 1), h
 
 
+def lstm_reference(params, x, h, c, mask):
+    """torch.nn.LSTM's equations with the mask on the h that enters W_hh only; c and the carried h unmasked."""
+    outs = []
+    for x_t in x.unbind(1):
+        gates = x_t @ params["weight_ih"].T + params["bias_ih"] + (h * mask) @ params["weight_hh"].T + params["bias_hh"]
+        i, f, g, o = gates.chunk(4, -1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        outs.append(h)
+    return torch.stack(outs, 1), h
+
+
+def test_lstm_masks_only_the_h_of_its_recurrent_matmul():
+    p = 0.5
+    layer, _ = _pair("lstm", "recurrent_dropout", p)
+    x, _ = _inputs()
+    h0, c0 = torch.randn(1, 4, 8, dtype=torch.float64), torch.randn(1, 4, 8, dtype=torch.float64)
+    torch.manual_seed(5)
+    out, _ = layer(x, state=(h0, c0))
+    torch.manual_seed(5)
+    mask = torch.empty(4, 8, dtype=torch.float64).bernoulli_(1 - p) / (1 - p)
+    params = {k: v.detach() for k, v in layer.weights(0, 0).items()}
+    torch.testing.assert_close(out, lstm_reference(params, x, h0[0], c0[0], mask)[0], atol=1e-12, rtol=0)
+
+
 def test_built_in_cells_apply_the_mask_only_where_h_enters_the_matmul():
     p = 0.5
     layer, _ = _pair("gru", "recurrent_dropout", p)

@@ -53,7 +53,10 @@ class Cell:
         raise NotImplementedError
 
     def step(self, params: Params, u_t: Tensor, state: State) -> tuple[Tensor, State]:
-        """One step: ``u_t`` ``(B, P)`` (this step's slice of :meth:`project`) and ``state`` -> ``(h_t, state)``."""
+        """One step: ``u_t`` ``(B, P)`` (this step's slice of :meth:`project`) and ``state`` -> ``(h_t, state)``.
+
+        A cell with ``takes_recurrent_mask = True`` also accepts ``recurrent_mask=`` (None, or ``(B, S_0)``).
+        """
         raise NotImplementedError
 
     def project(self, params: Params, x: Tensor) -> Tensor:

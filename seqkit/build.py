@@ -19,6 +19,7 @@ from seqkit.module import SeqkitModule
 from seqkit.optim import optim_options
 from seqkit.plugins import PluginManager
 from seqkit.recipes import Recipe
+from seqkit.regularizers import REGULARIZER_KEYS
 from seqkit.task import CellFactory, Task
 from seqkit.tokenize import Tokenizer
 
@@ -151,6 +152,7 @@ def cell_factory(section: dict[str, Any], manager: PluginManager) -> CellFactory
             backend=chosen["backend"],
             plugins=manager,
             **{key: runner[key] for key in INIT_KEYS},
+            **{key: chosen[key] for key in REGULARIZER_KEYS},
             **options,
         )
 

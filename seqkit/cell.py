@@ -35,6 +35,12 @@ class Cell:
 
     state_names: ClassVar[tuple[str, ...]] = ("h",)
     torch_type: ClassVar[type[nn.RNNBase] | None] = None
+    # True when step() takes ``recurrent_mask=`` (B, S_0) and multiplies the h that enters its recurrent
+    # matmuls by it (variational recurrent dropout, as Gal & Ghahramani and Keras apply it). A cell that
+    # leaves it False gets the mask applied by the runner to ``state[0]`` as passed into step().
+    takes_recurrent_mask: ClassVar[bool] = False
+    # True when the gates are laid out as torch.nn.LSTM's (i, f, g, o blocks of bias_ih/bias_hh): forget_bias applies.
+    lstm_gates: ClassVar[bool] = False
 
     def __init__(self, input_size: int, hidden_size: int) -> None:
         self.input_size = input_size
@@ -47,7 +53,10 @@ class Cell:
         raise NotImplementedError
 
     def step(self, params: Params, u_t: Tensor, state: State) -> tuple[Tensor, State]:
-        """One step: ``u_t`` ``(B, P)`` (this step's slice of :meth:`project`) and ``state`` -> ``(h_t, state)``."""
+        """One step: ``u_t`` ``(B, P)`` (this step's slice of :meth:`project`) and ``state`` -> ``(h_t, state)``.
+
+        A cell with ``takes_recurrent_mask = True`` also accepts ``recurrent_mask=`` (None, or ``(B, S_0)``).
+        """
         raise NotImplementedError
 
     def project(self, params: Params, x: Tensor) -> Tensor:
@@ -61,6 +70,13 @@ class Cell:
     def options(self) -> dict[str, Any]:
         """The options this cell was built with (``create_rnn``'s ``**cell_options``)."""
         return {}
+
+    def recurrent_parameters(self) -> tuple[str, ...]:
+        """The names of the matrices that multiply the previous state (``weight_drop`` masks these).
+
+        By default every parameter whose name starts with ``weight_hh``, as torch.nn names them.
+        """
+        return tuple(name for name in self.parameter_shapes() if name.startswith("weight_hh"))
 
     # --- defaults subclasses may override -----------------------------------------------------------
 

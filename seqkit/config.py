@@ -78,9 +78,13 @@ def cell_options(
     forget_bias: float | None = None,
     kernel_l2: float = 0.0,
     recurrent_l2: float = 0.0,
+    zoneout: float = 0.0,
+    recurrent_dropout: float = 0.0,
+    weight_drop: float = 0.0,
 ) -> dict[str, Any]:
     """The ``model.cell`` keys seqkit's runner reads, for every cell (initialisers and L2 penalties: see
-    :mod:`seqkit.initializers`); every other key is an option of the cell."""
+    :mod:`seqkit.initializers`; regularisers: :mod:`seqkit.regularizers`); every other key is an option of
+    the cell."""
     return dict(locals())
 
 
@@ -274,6 +278,9 @@ RANGES: dict[str, tuple[Any, str]] = {
     "model.cell.hidden_size": (lambda v: v >= 1, "at least 1"),
     "model.cell.num_layers": (lambda v: v >= 1, "at least 1"),
     "model.cell.dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "model.cell.zoneout": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "model.cell.recurrent_dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "model.cell.weight_drop": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "model.cell.kernel_l2": (lambda v: v >= 0, "0 or more"),
     "model.cell.recurrent_l2": (lambda v: v >= 0, "0 or more"),
     "optim.lr": (lambda v: v > 0, "above 0"),

@@ -98,8 +98,13 @@ def init_options(
     forget_bias: float | None = None,
     kernel_l2: float = 0.0,
     recurrent_l2: float = 0.0,
+    lstm_gates: bool | None = None,
 ) -> InitOptions:
-    """Checked :class:`InitOptions` for a layer of cell *kind*; a preset (``init``) fills what is not given."""
+    """Checked :class:`InitOptions` for a layer of cell *kind*; a preset (``init``) fills what is not given.
+
+    *lstm_gates*: whether the cell lays its gates out as torch.nn.LSTM does (``Cell.lstm_gates``), so that
+    ``forget_bias`` applies; None means "only the ``lstm`` cell".
+    """
     if init is not None and init not in PRESETS:
         raise InvalidArgumentError(f"init must be one of {', '.join(PRESETS)}, got {init!r}{suggest(init, PRESETS)}")
     preset = PRESETS.get(init or "", ("torch",) * 3)
@@ -113,7 +118,7 @@ def init_options(
         chosen[role] = value
     if chosen["bias"] == "orthogonal":
         raise InvalidArgumentError("bias_init=orthogonal: biases are vectors; use zeros or torch")
-    if forget_bias is not None and kind != "lstm":
+    if forget_bias is not None and not (kind == "lstm" if lstm_gates is None else lstm_gates):
         raise InvalidArgumentError(f"forget_bias applies to lstm cells, not {kind!r}")
     for name, value in (("kernel_l2", kernel_l2), ("recurrent_l2", recurrent_l2)):
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:

@@ -14,6 +14,7 @@ from seqkit.errors import InvalidArgumentError
 from seqkit.initializers import init_options
 from seqkit.plugins import PluginManager, get_plugin_manager
 from seqkit.recurrent import Recurrent
+from seqkit.regularizers import regularizers
 
 
 def create_rnn(
@@ -33,6 +34,9 @@ def create_rnn(
     forget_bias: float | None = None,
     kernel_l2: float = 0.0,
     recurrent_l2: float = 0.0,
+    zoneout: float = 0.0,
+    recurrent_dropout: float = 0.0,
+    weight_drop: float = 0.0,
     **cell_options: Any,
 ) -> Recurrent:
     """A stack of ``num_layers`` recurrent layers of the registered cell *kind* (``gru``, ``lstm``, ``rnn``, ...).
@@ -44,7 +48,8 @@ def create_rnn(
     ``kernel_init``, ``recurrent_init``, ``bias_init`` (``torch``, ``xavier_uniform``, ``xavier_normal``,
     ``orthogonal``, ``zeros``; ``init="keras"`` for xavier_uniform / orthogonal / zeros), ``forget_bias``
     (LSTM) and the L2 penalties ``kernel_l2``, ``recurrent_l2`` (see :mod:`seqkit.initializers`) work for
-    every cell.
+    every cell. ``zoneout``, ``recurrent_dropout`` and ``weight_drop`` (probabilities in [0, 1); see
+    :mod:`seqkit.regularizers`) regularise any cell in training and change nothing in eval mode.
 
     Returns a :class:`seqkit.Recurrent`: ``forward(x (B, T, I), lengths=None, state=None)`` ->
     ``(output (B, T, D*H), state (L*D, B, H))``, with torch.nn's parameter names.
@@ -75,9 +80,18 @@ def create_rnn(
         forget_bias=forget_bias,
         kernel_l2=kernel_l2,
         recurrent_l2=recurrent_l2,
+        lstm_gates=type(cells[0]).lstm_gates or None,
     )
+    regularize = regularizers(zoneout=zoneout, recurrent_dropout=recurrent_dropout, weight_drop=weight_drop)
     return Recurrent(
-        kind, cells, options, bidirectional=bidirectional, dropout=float(dropout), backend=backend, init=initial
+        kind,
+        cells,
+        options,
+        bidirectional=bidirectional,
+        dropout=float(dropout),
+        backend=backend,
+        init=initial,
+        regularize=regularize,
     )
 
 

@@ -12,10 +12,11 @@ from torch.nn import functional as F
 
 from seqkit import kernels
 from seqkit.cell import Cell, State
-from seqkit.errors import InvalidArgumentError
+from seqkit.errors import InvalidArgumentError, KernelUnavailableError
 from seqkit.initializers import InitOptions, apply_initializers, l2_penalty
 from seqkit.lengths import normalize_lengths, zero_past_end
 from seqkit.registry import KernelSpec
+from seqkit.regularizers import Regularizers, drop_weights, recurrent_mask, regularized_step, run_regularized
 
 LayerState = Tensor | tuple[Tensor, ...]
 
@@ -34,6 +35,8 @@ class Recurrent(nn.Module):
 
     Parameters are named as torch.nn names them (``weight_ih_l0``, ``bias_hh_l1_reverse``, ...).
     ``backend`` is the kernel that ran last (``backend_reason`` says why it was chosen).
+    ``regularize`` (zoneout, recurrent_dropout, weight_drop; see :mod:`seqkit.regularizers`) acts in training
+    only; zoneout and recurrent_dropout then run the step loop, whatever kernel eval mode chooses.
     """
 
     def __init__(
@@ -46,10 +49,12 @@ class Recurrent(nn.Module):
         dropout: float = 0.0,
         backend: str = kernels.AUTO,
         init: InitOptions | None = None,
+        regularize: Regularizers | None = None,
     ) -> None:
         super().__init__()
         self.kind = kind
         self.init_options = init or InitOptions()
+        self.regularizers = regularize or Regularizers()
         self.cells = cells
         self.num_layers = len(cells)
         self.bidirectional = bidirectional
@@ -68,6 +73,15 @@ class Recurrent(nn.Module):
                 "dropout applies between layers, so it has no effect with num_layers=1", UserWarning, stacklevel=3
             )
         self._bind_kernels(kernel_options)
+        if self.regularizers.per_step and backend not in (kernels.AUTO, kernels.GENERIC.name, kernels.REFERENCE.name):
+            # a fused kernel has no per-step hook for the masks: refuse rather than train without them
+            names = self.regularizers.names(per_step=True)
+            raise KernelUnavailableError(
+                f"backend '{backend}' cannot apply {' and '.join(names)} in training: "
+                f"{'it needs' if len(names) == 1 else 'they need'} per-step masks, which only the step loop "
+                "draws; use backend 'auto' (the generic kernel's loop in training, the best kernel in eval), "
+                "'generic' or 'reference'"
+            )
 
     @staticmethod
     def _param_name(name: str, layer: int, direction: int) -> str:
@@ -159,6 +173,7 @@ class Recurrent(nn.Module):
     def __setstate__(self, state: dict[str, Any]) -> None:
         from seqkit.plugins import get_plugin_manager
 
+        state.setdefault("regularizers", Regularizers())  # layers pickled before regularisers existed
         super().__setstate__(state)
         self._bind_kernels(kernels.candidates(get_plugin_manager().kernels, self.kind))
 
@@ -185,21 +200,40 @@ class Recurrent(nn.Module):
             return x.new_zeros(batch, 0, self.num_directions * self.hidden_size), self._pack_state(states)
         if lengths is not None:  # padding never reaches a kernel, so NaN or inf there cannot leak into gradients
             x = zero_past_end(x, lengths)
-        kernel = self._choose(x.device, x.dtype).kernel
+        choice = self._choose(x.device, x.dtype)
+        regs = self.regularizers
+        stepwise = self.training and regs.per_step
+        if stepwise:  # only the step loop draws per-step masks; eval mode keeps the kernel chosen above
+            names = regs.names(per_step=True)
+            self._last = kernels.Choice(
+                kernels.REFERENCE,
+                f"{' and '.join(names)} need{'s' if len(names) == 1 else ''} per-step masks in training, so the "
+                f"step loop runs (in eval: {choice.kernel.name!r}, {choice.reason})",
+            )
         inputs, finals = x, []
         per = self.num_directions
         for layer, cell in enumerate(self.cells):
             if layer > 0 and self.dropout > 0:
                 inputs = F.dropout(inputs, self.dropout, self.training)
             weights = [self.weights(layer, d) for d in range(per)]
+            if self.training and regs.weight_drop > 0:
+                weights = [drop_weights(cell, w, regs.weight_drop) for w in weights]
             layer_state = tuple(s[layer * per : (layer + 1) * per] for s in states)
-            inputs, final = kernel.run(cell, weights, inputs, lengths, layer_state)
+            if stepwise:
+                traced = self.requested_backend != kernels.REFERENCE.name  # 'reference' runs the step as written
+                inputs, final = run_regularized(cell, weights, inputs, lengths, layer_state, regs, traced=traced)
+            else:
+                inputs, final = choice.kernel.run(cell, weights, inputs, lengths, layer_state)
             finals.append(final)
         stacked = tuple(torch.cat(parts, 0) for parts in zip(*finals))
         return inputs, self._pack_state(stacked)
 
     def step(self, x_t: Tensor, state: LayerState | None = None) -> tuple[Tensor, LayerState]:
-        """One time step through every layer, for autoregressive decoding: ``(B, I)`` -> ``(B, H)``, state."""
+        """One time step through every layer, for autoregressive decoding: ``(B, I)`` -> ``(B, H)``, state.
+
+        In training, regularisers draw fresh masks at every call: zoneout as in the whole sequence, but
+        ``weight_drop`` and ``recurrent_dropout`` per step (a step does not know where its sequence began).
+        """
         if self.bidirectional:
             raise InvalidArgumentError("step() needs a unidirectional layer: a bidirectional one reads the future")
         self._check_input(x_t, 2, "(batch, {})", what="step input")
@@ -208,8 +242,14 @@ class Recurrent(nn.Module):
         for layer, cell in enumerate(self.cells):
             if layer > 0 and self.dropout > 0:
                 inputs = F.dropout(inputs, self.dropout, self.training)
-            params = self.weights(layer, 0)
-            inputs, new = cell.step(params, cell.project(params, inputs), tuple(s[layer] for s in states))
+            params, previous = self.weights(layer, 0), tuple(s[layer] for s in states)
+            if self.training and self.regularizers.active:
+                regs = self.regularizers
+                params = drop_weights(cell, params, regs.weight_drop)
+                mask = recurrent_mask(cell, x_t.shape[0], regs.recurrent_dropout, inputs)
+                inputs, new = regularized_step(cell, params, cell.project(params, inputs), previous, mask, regs.zoneout)
+            else:
+                inputs, new = cell.step(params, cell.project(params, inputs), previous)
             finals.append(new)
         stacked = tuple(torch.stack(parts, 0) for parts in zip(*finals))
         return inputs, self._pack_state(stacked)
@@ -259,6 +299,8 @@ class Recurrent(nn.Module):
             text += ", bidirectional=True"
         if self.dropout:
             text += f", dropout={self.dropout}"
+        for name in self.regularizers.names():
+            text += f", {name}={getattr(self.regularizers, name)}"
         return text + f", backend={self.requested_backend!r}"
 
     def to_torch(self) -> nn.RNNBase:

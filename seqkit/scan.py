@@ -45,10 +45,12 @@ def run_generic(
     return output, tuple(torch.stack(parts) for parts in zip(*finals))
 
 
-def plan(cell: Cell) -> tuple[Project, Step]:
-    """How *cell* runs here: its own ``project``/``step``, or the traced split of a step-only cell."""
+def plan(cell: Cell, *, traced: bool = True) -> tuple[Project, Step]:
+    """How *cell* runs here: its own ``project``/``step``, or (*traced*) the traced split of a step-only cell."""
     if type(cell).project is not Cell.project:  # project is defined on batch-first input, (B, T, I)
         return (lambda params, x: list(cell.project(params, x).unbind(1))), cell.step
+    if not traced:
+        return (lambda params, x: list(x.unbind(1))), cell.step
     if cell not in _splits:
         _splits[cell] = split_step(cell)
     split = _splits[cell]

@@ -30,7 +30,7 @@ DATASETS = {
 
 
 def test_every_registered_entry_has_a_conformance_test():
-    assert {"gru", "lstm", "rnn"} <= set(MANAGER.cells.names())
+    assert {"gru", "lstm", "rnn", "ln_gru", "ln_lstm"} <= set(MANAGER.cells.names())
     assert {("gru", "native"), ("lstm", "native"), ("rnn", "native")} <= set(KERNELS)
     assert set(MANAGER.datasets.names()) == set(DATASETS)
     assert sorted(MANAGER.tasks.names()) == ["sentiment", "summarization", "translation"]

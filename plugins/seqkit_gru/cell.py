@@ -21,6 +21,7 @@ class GRUCell(Cell):
     """
 
     torch_type = nn.GRU
+    takes_recurrent_mask = True
 
     def __init__(self, input_size: int, hidden_size: int, *, reset_after: bool = True, bias: bool = True) -> None:
         super().__init__(input_size, hidden_size)
@@ -37,21 +38,25 @@ class GRUCell(Cell):
     def project(self, params: Params, x: Tensor) -> Tensor:
         return F.linear(x, params["weight_ih"], params.get("bias_ih"))
 
-    def step(self, params: Params, u_t: Tensor, state: State) -> tuple[Tensor, State]:
+    def step(
+        self, params: Params, u_t: Tensor, state: State, *, recurrent_mask: Tensor | None = None
+    ) -> tuple[Tensor, State]:
         (h,) = state
+        # recurrent dropout reaches only the h that enters the matmuls, never the carried state
+        h_in = h if recurrent_mask is None else h * recurrent_mask
         hs = self.hidden_size
         w_hh, b_hh = params["weight_hh"], params.get("bias_hh")
         u_r, u_z, u_n = u_t.split(hs, dim=-1)
         if self.reset_after:
-            g_r, g_z, g_n = F.linear(h, w_hh, b_hh).split(hs, dim=-1)
+            g_r, g_z, g_n = F.linear(h_in, w_hh, b_hh).split(hs, dim=-1)
             r = torch.sigmoid(u_r + g_r)
             z = torch.sigmoid(u_z + g_z)
             n = torch.tanh(u_n + r * g_n)
         else:
-            g_r, g_z = F.linear(h, w_hh[: 2 * hs], None if b_hh is None else b_hh[: 2 * hs]).split(hs, dim=-1)
+            g_r, g_z = F.linear(h_in, w_hh[: 2 * hs], None if b_hh is None else b_hh[: 2 * hs]).split(hs, dim=-1)
             r = torch.sigmoid(u_r + g_r)
             z = torch.sigmoid(u_z + g_z)
-            n = torch.tanh(u_n + F.linear(r * h, w_hh[2 * hs :], None if b_hh is None else b_hh[2 * hs :]))
+            n = torch.tanh(u_n + F.linear(r * h_in, w_hh[2 * hs :], None if b_hh is None else b_hh[2 * hs :]))
         h = n + z * (h - n)
         return h, (h,)
 

@@ -16,6 +16,8 @@ class LSTMCell(Cell):
 
     state_names = ("h", "c")
     torch_type = nn.LSTM
+    takes_recurrent_mask = True
+    lstm_gates = True
 
     def __init__(self, input_size: int, hidden_size: int, *, bias: bool = True) -> None:
         super().__init__(input_size, hidden_size)
@@ -31,9 +33,12 @@ class LSTMCell(Cell):
     def project(self, params: Params, x: Tensor) -> Tensor:
         return F.linear(x, params["weight_ih"], params.get("bias_ih"))
 
-    def step(self, params: Params, u_t: Tensor, state: State) -> tuple[Tensor, State]:
+    def step(
+        self, params: Params, u_t: Tensor, state: State, *, recurrent_mask: Tensor | None = None
+    ) -> tuple[Tensor, State]:
         h, c = state
-        gates = u_t + F.linear(h, params["weight_hh"], params.get("bias_hh"))
+        h_in = h if recurrent_mask is None else h * recurrent_mask  # recurrent dropout: the matmul's h only
+        gates = u_t + F.linear(h_in, params["weight_hh"], params.get("bias_hh"))
         i, f, g, o = gates.chunk(4, dim=-1)
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)

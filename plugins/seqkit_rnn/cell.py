@@ -18,6 +18,7 @@ class ElmanCell(Cell):
     """Elman (1990): the previous hidden state feeds back into the next step."""
 
     torch_type = nn.RNN
+    takes_recurrent_mask = True
 
     def __init__(self, input_size: int, hidden_size: int, *, nonlinearity: str = "tanh", bias: bool = True) -> None:
         super().__init__(input_size, hidden_size)
@@ -39,8 +40,12 @@ class ElmanCell(Cell):
     def project(self, params: Params, x: Tensor) -> Tensor:
         return F.linear(x, params["weight_ih"], params.get("bias_ih"))
 
-    def step(self, params: Params, u_t: Tensor, state: State) -> tuple[Tensor, State]:
+    def step(
+        self, params: Params, u_t: Tensor, state: State, *, recurrent_mask: Tensor | None = None
+    ) -> tuple[Tensor, State]:
         (h,) = state
+        if recurrent_mask is not None:  # recurrent dropout: h enters only the matmul here
+            h = h * recurrent_mask
         h = self.activation(u_t + F.linear(h, params["weight_hh"], params.get("bias_hh")))
         return h, (h,)
 

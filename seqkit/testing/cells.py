@@ -14,6 +14,7 @@ from seqkit.cell import Cell, build_cell
 from seqkit.layers import create_rnn
 from seqkit.plugins import PluginManager, get_plugin_manager
 from seqkit.recurrent import Recurrent
+from seqkit.regularizers import REGULARIZER_KEYS
 from seqkit.testing.common import (
     ConformanceError,
     as_tuple,
@@ -41,18 +42,29 @@ def check_cell(
     state at its last step); ``Recurrent.step`` equals the whole sequence; autograd's gradients against
     central finite differences (float64); determinism; a ``state_dict`` round trip through ``torch.save``
     (``weights_only``); a few optimiser steps lower a loss.
+
+    *options* may include the runner's regularisers (``zoneout``, ``recurrent_dropout``, ``weight_drop``):
+    then the checks that compare outputs (lengths, step, determinism, save/load) run in eval mode, where
+    regularisers change nothing; gradients and training run in training mode, the gradients with the same
+    masks for every evaluation of the loss (the global generator is reseeded each time).
     """
     manager = plugins or get_plugin_manager()
     entry = entry_name(f"cell '{kind}'", manager.cells.get(kind))
     options = dict(options or {})
+    regularized = any(options.get(key) for key in REGULARIZER_KEYS)
+
+    def layer(**changes: Any) -> Recurrent:
+        built = build_layer(manager, kind, options, **changes)
+        return built.eval() if regularized else built
+
     checks: list[tuple[str, Callable[[], None]]] = [
         ("build", lambda: _built(manager, kind, options, entry)),
         ("state layout", lambda: _state_layout(_built(manager, kind, options, entry), entry)),
         ("shapes", lambda: _shapes(build_layer(manager, kind, options), entry)),
-        ("lengths", lambda: padded_equals_alone(build_layer(manager, kind, options), entry, 1e-10)),
-        ("step", lambda: _step_equals_sequence(build_layer(manager, kind, options, bidirectional=False), entry)),
-        ("determinism", lambda: _determinism(manager, kind, options, entry)),
-        ("save/load", lambda: _round_trip(manager, kind, options, entry)),
+        ("lengths", lambda: padded_equals_alone(layer(), entry, 1e-10)),
+        ("step", lambda: _step_equals_sequence(layer(bidirectional=False), entry)),
+        ("determinism", lambda: _determinism(layer, entry)),
+        ("save/load", lambda: _round_trip(layer, entry)),
         ("training", lambda: _learns(manager, kind, options, entry)),
         ("generic kernel", lambda: _generic_kernel(manager, kind, options)),
     ]
@@ -74,14 +86,19 @@ def _generic_kernel(manager: PluginManager, kind: str, options: dict[str, Any]) 
     """The generic kernel, auto's choice for a cell without a kernel of its own, agrees with the step loop."""
     from seqkit.testing.kernels import check_kernel  # it builds on this module's helpers
 
-    check_kernel(kind, "generic", plugins=manager, options=options)
+    from seqkit.regularizers import REGULARIZER_KEYS
+
+    # the layer's regularisers act in training only; the kernel checks compare outputs of the cell itself
+    cell_options = {k: v for k, v in options.items() if k not in REGULARIZER_KEYS}
+    check_kernel(kind, "generic", plugins=manager, options=cell_options)
 
 
 # --- building -----------------------------------------------------------------------------------------------
 
 
 def _built(manager: PluginManager, kind: str, options: dict[str, Any], entry: str) -> Cell:
-    cell = build_cell(manager.cells.get(kind), I, H, options)
+    cell_options = {k: v for k, v in options.items() if k not in REGULARIZER_KEYS}  # those are the runner's
+    cell = build_cell(manager.cells.get(kind), I, H, cell_options)
     if not isinstance(cell, Cell):
         raise ConformanceError(entry, "build", f"built {type(cell).__name__}, expected a seqkit.Cell")
     return cell
@@ -222,6 +239,7 @@ def _finite_differences(
     lengths = torch.tensor([4, 2])
 
     def loss() -> Tensor:
+        torch.manual_seed(1)  # regularisers draw the same masks at every evaluation, so the loss is smooth
         out, state = layer(x, lengths)
         return weighted_loss(out, state)
 
@@ -254,8 +272,8 @@ def _finite_differences(
             )
 
 
-def _determinism(manager: PluginManager, kind: str, options: dict[str, Any], entry: str) -> None:
-    a, b = build_layer(manager, kind, options), build_layer(manager, kind, options)
+def _determinism(layer: Callable[..., Recurrent], entry: str) -> None:
+    a, b = layer(), layer()
     for (name, p), q in zip(a.named_parameters(), b.parameters()):
         if not torch.equal(p, q):
             raise ConformanceError(
@@ -266,12 +284,12 @@ def _determinism(manager: PluginManager, kind: str, options: dict[str, Any], ent
         raise ConformanceError(entry, "determinism", "the same input and weights give different outputs on two runs")
 
 
-def _round_trip(manager: PluginManager, kind: str, options: dict[str, Any], entry: str) -> None:
-    saved = build_layer(manager, kind, options)
+def _round_trip(layer: Callable[..., Recurrent], entry: str) -> None:
+    saved = layer()
     stream = io.BytesIO()
     torch.save(saved.state_dict(), stream)
     stream.seek(0)
-    loaded = build_layer(manager, kind, options, seed=1)
+    loaded = layer(seed=1)
     loaded.load_state_dict(torch.load(stream, weights_only=True))
     x = torch.randn(B, T, I, dtype=torch.float64)
     if not torch.equal(saved(x)[0], loaded(x)[0]) or not torch.equal(saved(x)[0], copy.deepcopy(saved)(x)[0]):

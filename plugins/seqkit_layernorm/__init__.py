@@ -1,0 +1,18 @@
+"""The ``ln_gru`` and ``ln_lstm`` cells: layer-normalised GRU and LSTM (Ba, Kiros & Hinton, 2016)."""
+
+import seqkit
+from seqkit.hookspecs import RegisterCell
+
+
+@seqkit.hookimpl
+def register_cells(register: RegisterCell) -> None:
+    from seqkit_layernorm.cells import LayerNormGRUCell, LayerNormLSTMCell
+
+    register(
+        seqkit.Spec(
+            "ln_gru",
+            build=LayerNormGRUCell,
+            description="layer-normalised GRU (Ba et al., 2016), reset gate after the recurrent matmul",
+        )
+    )
+    register(seqkit.Spec("ln_lstm", build=LayerNormLSTMCell, description="layer-normalised LSTM (Ba et al., 2016)"))

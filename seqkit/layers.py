@@ -33,6 +33,7 @@ def create_rnn(
     forget_bias: float | None = None,
     kernel_l2: float = 0.0,
     recurrent_l2: float = 0.0,
+    tbptt_steps: int | None = None,
     **cell_options: Any,
 ) -> Recurrent:
     """A stack of ``num_layers`` recurrent layers of the registered cell *kind* (``gru``, ``lstm``, ``rnn``, ...).
@@ -44,7 +45,8 @@ def create_rnn(
     ``kernel_init``, ``recurrent_init``, ``bias_init`` (``torch``, ``xavier_uniform``, ``xavier_normal``,
     ``orthogonal``, ``zeros``; ``init="keras"`` for xavier_uniform / orthogonal / zeros), ``forget_bias``
     (LSTM) and the L2 penalties ``kernel_l2``, ``recurrent_l2`` (see :mod:`seqkit.initializers`) work for
-    every cell.
+    every cell. ``tbptt_steps``: train with truncated backpropagation through time, that many steps per chunk
+    (see :mod:`seqkit.tbptt`); None (default) backpropagates through the whole sequence.
 
     Returns a :class:`seqkit.Recurrent`: ``forward(x (B, T, I), lengths=None, state=None)`` ->
     ``(output (B, T, D*H), state (L*D, B, H))``, with torch.nn's parameter names.
@@ -77,7 +79,14 @@ def create_rnn(
         recurrent_l2=recurrent_l2,
     )
     return Recurrent(
-        kind, cells, options, bidirectional=bidirectional, dropout=float(dropout), backend=backend, init=initial
+        kind,
+        cells,
+        options,
+        bidirectional=bidirectional,
+        dropout=float(dropout),
+        backend=backend,
+        init=initial,
+        tbptt_steps=tbptt_steps,
     )
 
 

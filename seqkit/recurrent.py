@@ -16,6 +16,7 @@ from seqkit.errors import InvalidArgumentError
 from seqkit.initializers import InitOptions, apply_initializers, l2_penalty
 from seqkit.lengths import normalize_lengths, zero_past_end
 from seqkit.registry import KernelSpec
+from seqkit.tbptt import check_steps, layer_runner
 
 LayerState = Tensor | tuple[Tensor, ...]
 
@@ -32,6 +33,10 @@ class Recurrent(nn.Module):
       - ``state``: ``(L*D, B, H)`` like torch.nn (a tuple such as LSTM's ``(h, c)`` when the cell has
         several state components), the state at each sequence's last real step.
 
+    ``tbptt_steps``: when set, training runs (train mode, grad enabled) cut each layer's gradient every that
+    many steps in each direction's scan order, carrying the state forward detached (see :mod:`seqkit.tbptt`);
+    forward values are unchanged.
+
     Parameters are named as torch.nn names them (``weight_ih_l0``, ``bias_hh_l1_reverse``, ...).
     ``backend`` is the kernel that ran last (``backend_reason`` says why it was chosen).
     """
@@ -46,8 +51,10 @@ class Recurrent(nn.Module):
         dropout: float = 0.0,
         backend: str = kernels.AUTO,
         init: InitOptions | None = None,
+        tbptt_steps: int | None = None,
     ) -> None:
         super().__init__()
+        self.tbptt_steps = tbptt_steps
         self.kind = kind
         self.init_options = init or InitOptions()
         self.cells = cells
@@ -72,6 +79,15 @@ class Recurrent(nn.Module):
     @staticmethod
     def _param_name(name: str, layer: int, direction: int) -> str:
         return f"{name}_l{layer}" + ("_reverse" if direction else "")
+
+    @property
+    def tbptt_steps(self) -> int | None:
+        """Time steps per truncated-BPTT chunk while training, or None for full backpropagation through time."""
+        return self.__dict__.get("_tbptt_steps")  # layers pickled before the option existed have none
+
+    @tbptt_steps.setter
+    def tbptt_steps(self, value: int | None) -> None:
+        self.__dict__["_tbptt_steps"] = check_steps(value)
 
     @property
     def cell(self) -> Cell:
@@ -186,6 +202,7 @@ class Recurrent(nn.Module):
         if lengths is not None:  # padding never reaches a kernel, so NaN or inf there cannot leak into gradients
             x = zero_past_end(x, lengths)
         kernel = self._choose(x.device, x.dtype).kernel
+        run = layer_runner(kernel.run, self.tbptt_steps, self.training)
         inputs, finals = x, []
         per = self.num_directions
         for layer, cell in enumerate(self.cells):
@@ -193,7 +210,7 @@ class Recurrent(nn.Module):
                 inputs = F.dropout(inputs, self.dropout, self.training)
             weights = [self.weights(layer, d) for d in range(per)]
             layer_state = tuple(s[layer * per : (layer + 1) * per] for s in states)
-            inputs, final = kernel.run(cell, weights, inputs, lengths, layer_state)
+            inputs, final = run(cell, weights, inputs, lengths, layer_state)
             finals.append(final)
         stacked = tuple(torch.cat(parts, 0) for parts in zip(*finals))
         return inputs, self._pack_state(stacked)

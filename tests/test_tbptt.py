@@ -204,3 +204,29 @@ def test_validate_names_the_line(capsys, tmp_path):
     assert code == 2 and f"{path}:5: task.tbptt_steps: expected at least 1" in err, err
     path.write_text(path.read_text().replace("tbptt_steps: 0", "tbptt_steps: 4"))
     assert cli(capsys, "validate", path)[0] == 0
+
+
+def test_a_task_that_names_tbptt_steps_receives_it_and_its_model_is_chunked():
+    from seqkit_sentiment.task import SentimentTask
+
+    from seqkit.build import build
+    from seqkit.recipes import load_recipe
+
+    received = []
+
+    def own(pooling: str = "last", tbptt_steps: int | None = None) -> SentimentTask:
+        received.append(tbptt_steps)
+        return SentimentTask(pooling=pooling)
+
+    class Plugin:
+        @staticmethod
+        @seqkit.hookimpl
+        def register_tasks(register):
+            register(seqkit.Spec("own_tbptt", build=own, description="sentiment that reads tbptt_steps"))
+
+    manager = seqkit.PluginManager([("own_tbptt", Plugin)])
+    recipe = load_recipe("quickstart", [*TINY, "task.kind=own_tbptt", "task.tbptt_steps=2"])
+    parts = build(recipe, manager, splits=("train", "valid"))
+    assert received and set(received) == {2}
+    layers = [m for m in parts.module.modules() if isinstance(m, seqkit.Recurrent)]
+    assert layers and all(layer.tbptt_steps == 2 for layer in layers)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import inspect
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import pytorch_lightning as pl
+from torch import nn
 
 import seqkit
-from seqkit.config import cell_options, data_options, split_section, validate
+from seqkit.config import cell_options, data_options, split_section, task_builder_options, validate
 from seqkit.data import DataError, as_splits
 from seqkit.datamodule import SeqkitData
 from seqkit.errors import SeqkitError
@@ -73,7 +75,8 @@ def build(
         raise SeqkitError(f"data source '{source}' left no validation records; set data.split.valid above 0")
 
     tokenizer = _call(recipe, "tokenizer", manager.tokenizers.get(r["tokenizer"]["kind"]).build, _args(r["tokenizer"]))
-    task = _call(recipe, "task", manager.tasks.get(r["task"]["kind"]).build, _args(r["task"]))
+    build_task = manager.tasks.get(r["task"]["kind"]).build
+    task = _call(recipe, "task", build_task, task_builder_options(r["task"], build_task))
     if state is None:
         tokenizer.fit(task.texts(records["train"]))
         task.setup(records["train"], tokenizer)
@@ -87,6 +90,7 @@ def build(
 
     model_options = {k: v for k, v in r["model"].items() if k != "cell"}
     model = task.build_model(cell_factory(r["model"]["cell"], manager), tokenizer, **model_options)
+    set_tbptt(model, r["task"].get("tbptt_steps"), recipe)
     monitor = r.get("monitor") or task.monitor
     mode = task.monitor_mode if monitor == task.monitor else ("min" if monitor.endswith("loss") else "max")
     extra = {
@@ -127,6 +131,17 @@ def _call(recipe: Recipe, section: str, build: Any, options: dict[str, Any]) -> 
     except (ValueError, TypeError) as error:
         kind = recipe.data[section].get("kind")
         raise SeqkitError(f"{recipe.where(section)}: {section} '{kind}' rejected its options: {error}") from None
+
+
+def set_tbptt(model: nn.Module, steps: int | None, recipe: Recipe) -> None:
+    """Apply ``task.tbptt_steps`` to every ``seqkit.Recurrent`` in *model* (encoders, decoders, nested ones)."""
+    layers = [m for m in model.modules() if isinstance(m, seqkit.Recurrent)]
+    for layer in layers:
+        layer.tbptt_steps = steps
+    if steps is not None and not layers:
+        # Not an error: the task may run its recurrence another way; but the option then does nothing.
+        where = recipe.where("task.tbptt_steps")
+        warnings.warn(f"{where}: the task's model has no seqkit.Recurrent, so it has no effect", stacklevel=2)
 
 
 def cell_factory(section: dict[str, Any], manager: PluginManager) -> CellFactory:

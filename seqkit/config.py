@@ -65,6 +65,24 @@ def data_options(
     }
 
 
+def task_options(tbptt_steps: int | None = None) -> dict[str, Any]:
+    """The ``task`` keys seqkit itself reads, for every task; every other key goes to the task's builder.
+
+    ``tbptt_steps``: train with truncated backpropagation through time, that many steps per chunk, in every
+    ``seqkit.Recurrent`` of the task's model (see :mod:`seqkit.tbptt`); null backpropagates through whole
+    sequences. A task whose builder itself names a ``tbptt_steps`` parameter receives the value as well.
+    """
+    return {"tbptt_steps": tbptt_steps}
+
+
+def task_builder_options(section: dict[str, Any], build: Any) -> dict[str, Any]:
+    """The ``task`` keys the task's builder receives: all but ``kind`` and seqkit's own, which it gets only
+    when its signature names them (so a task that declared such an option before seqkit owned it keeps it)."""
+    own, rest = split_section(section, task_options)
+    named = set(inspect.signature(build).parameters)
+    return {**rest, **{k: v for k, v in own.items() if k in named}}
+
+
 def cell_options(
     hidden_size: int,
     num_layers: int = 1,
@@ -130,7 +148,7 @@ def validate(recipe: Recipe, manager: PluginManager) -> None:
         problems += _entry(data["tokenizer"], "tokenizer", manager.tokenizers, "tokenizer")
     task = None
     if isinstance(data.get("task"), dict):
-        task_problems = _entry(data["task"], "task", manager.tasks, "task")
+        task_problems = _entry(data["task"], "task", manager.tasks, "task", task_options)
         problems += task_problems
         if not task_problems:
             task = _try_build(manager.tasks, data["task"], problems)
@@ -195,7 +213,8 @@ def _entry(
 
 def _try_build(registry: Registry, section: dict, problems: list[tuple[str, str]]) -> Any:
     try:
-        return registry.get(section["kind"]).build(**{k: v for k, v in section.items() if k != "kind"})
+        build = registry.get(section["kind"]).build
+        return build(**task_builder_options(section, build))
     except Exception as error:  # a builder's own check (a value out of range) is a recipe problem too
         problems.append(("task", f"task '{section['kind']}' rejected its options: {error}"))
         return None
@@ -274,6 +293,7 @@ RANGES: dict[str, tuple[Any, str]] = {
     "data.num_workers": (lambda v: v >= 0, "0 or more"),
     "data.limit": (lambda v: v is None or v >= 1, "at least 1, or null"),
     "data.global_batch_size": (lambda v: v is None or v >= 1, "at least 1, or null"),
+    "task.tbptt_steps": (lambda v: v is None or v >= 1, "at least 1 (time steps per chunk), or null (full BPTT)"),
     "model.embed_dim": (lambda v: v >= 1, "at least 1"),
     "model.cell.hidden_size": (lambda v: v >= 1, "at least 1"),
     "model.cell.num_layers": (lambda v: v >= 1, "at least 1"),

@@ -105,6 +105,10 @@ def register_tasks(register: RegisterTask) -> None:
     records, builds its model from a cell factory and the tokenizer (the recipe's ``model`` keys other
     than ``cell`` are arguments of its ``build_model``), and defines the loss, the torchmetrics metrics
     (logged as ``val/<name>`` and ``test/<name>``) and prediction.
+
+    seqkit reads one ``task`` key itself, for every task: ``tbptt_steps`` (truncated backpropagation
+    through time, applied to every ``seqkit.Recurrent`` in the built model). ``build`` receives it only
+    when its signature names a ``tbptt_steps`` parameter.
     """
 
 

@@ -37,6 +37,7 @@ def create_rnn(
     zoneout: float = 0.0,
     recurrent_dropout: float = 0.0,
     weight_drop: float = 0.0,
+    tbptt_steps: int | None = None,
     **cell_options: Any,
 ) -> Recurrent:
     """A stack of ``num_layers`` recurrent layers of the registered cell *kind* (``gru``, ``lstm``, ``rnn``, ...).
@@ -50,6 +51,8 @@ def create_rnn(
     (LSTM) and the L2 penalties ``kernel_l2``, ``recurrent_l2`` (see :mod:`seqkit.initializers`) work for
     every cell. ``zoneout``, ``recurrent_dropout`` and ``weight_drop`` (probabilities in [0, 1); see
     :mod:`seqkit.regularizers`) regularise any cell in training and change nothing in eval mode.
+    ``tbptt_steps``: train with truncated backpropagation through time, that many steps per chunk
+    (see :mod:`seqkit.tbptt`); None (default) backpropagates through the whole sequence.
 
     Returns a :class:`seqkit.Recurrent`: ``forward(x (B, T, I), lengths=None, state=None)`` ->
     ``(output (B, T, D*H), state (L*D, B, H))``, with torch.nn's parameter names.
@@ -92,6 +95,7 @@ def create_rnn(
         backend=backend,
         init=initial,
         regularize=regularize,
+        tbptt_steps=tbptt_steps,
     )
 
 

@@ -17,6 +17,7 @@ from seqkit.initializers import InitOptions, apply_initializers, l2_penalty
 from seqkit.lengths import normalize_lengths, zero_past_end
 from seqkit.registry import KernelSpec
 from seqkit.regularizers import Regularizers, drop_weights, recurrent_mask, regularized_step, run_regularized
+from seqkit.tbptt import check_steps, layer_runner
 
 LayerState = Tensor | tuple[Tensor, ...]
 
@@ -32,6 +33,10 @@ class Recurrent(nn.Module):
       - ``output``: ``(B, T, D*H)`` from the last layer, zero past each sequence's end;
       - ``state``: ``(L*D, B, H)`` like torch.nn (a tuple such as LSTM's ``(h, c)`` when the cell has
         several state components), the state at each sequence's last real step.
+
+    ``tbptt_steps``: when set, training runs (train mode, grad enabled) cut each layer's gradient every that
+    many steps in each direction's scan order, carrying the state forward detached (see :mod:`seqkit.tbptt`);
+    forward values are unchanged.
 
     Parameters are named as torch.nn names them (``weight_ih_l0``, ``bias_hh_l1_reverse``, ...).
     ``backend`` is the kernel that ran last (``backend_reason`` says why it was chosen).
@@ -50,8 +55,10 @@ class Recurrent(nn.Module):
         backend: str = kernels.AUTO,
         init: InitOptions | None = None,
         regularize: Regularizers | None = None,
+        tbptt_steps: int | None = None,
     ) -> None:
         super().__init__()
+        self.tbptt_steps = tbptt_steps
         self.kind = kind
         self.init_options = init or InitOptions()
         self.regularizers = regularize or Regularizers()
@@ -86,6 +93,15 @@ class Recurrent(nn.Module):
     @staticmethod
     def _param_name(name: str, layer: int, direction: int) -> str:
         return f"{name}_l{layer}" + ("_reverse" if direction else "")
+
+    @property
+    def tbptt_steps(self) -> int | None:
+        """Time steps per truncated-BPTT chunk while training, or None for full backpropagation through time."""
+        return self.__dict__.get("_tbptt_steps")  # layers pickled before the option existed have none
+
+    @tbptt_steps.setter
+    def tbptt_steps(self, value: int | None) -> None:
+        self.__dict__["_tbptt_steps"] = check_steps(value)
 
     @property
     def cell(self) -> Cell:
@@ -202,14 +218,21 @@ class Recurrent(nn.Module):
             x = zero_past_end(x, lengths)
         choice = self._choose(x.device, x.dtype)
         regs = self.regularizers
-        stepwise = self.training and regs.per_step
-        if stepwise:  # only the step loop draws per-step masks; eval mode keeps the kernel chosen above
+        kernel_run = choice.kernel.run
+        if self.training and regs.per_step:  # only a step loop draws per-step masks; eval keeps the kernel above
             names = regs.names(per_step=True)
+            traced = self.requested_backend != kernels.REFERENCE.name  # 'reference' runs the step as written
             self._last = kernels.Choice(
-                kernels.REFERENCE,
+                kernels.GENERIC if traced else kernels.REFERENCE,
                 f"{' and '.join(names)} need{'s' if len(names) == 1 else ''} per-step masks in training, so the "
-                f"step loop runs (in eval: {choice.kernel.name!r}, {choice.reason})",
+                f"{'generic kernel' if traced else 'reference step loop'} runs (in eval: {choice.kernel.name!r}, "
+                f"{choice.reason})",
             )
+
+            def kernel_run(cell, weights, inputs, lengths, state):  # type: ignore[no-untyped-def]
+                return run_regularized(cell, weights, inputs, lengths, state, regs, traced=traced)
+
+        run = layer_runner(kernel_run, self.tbptt_steps, self.training)
         inputs, finals = x, []
         per = self.num_directions
         for layer, cell in enumerate(self.cells):
@@ -219,11 +242,7 @@ class Recurrent(nn.Module):
             if self.training and regs.weight_drop > 0:
                 weights = [drop_weights(cell, w, regs.weight_drop) for w in weights]
             layer_state = tuple(s[layer * per : (layer + 1) * per] for s in states)
-            if stepwise:
-                traced = self.requested_backend != kernels.REFERENCE.name  # 'reference' runs the step as written
-                inputs, final = run_regularized(cell, weights, inputs, lengths, layer_state, regs, traced=traced)
-            else:
-                inputs, final = choice.kernel.run(cell, weights, inputs, lengths, layer_state)
+            inputs, final = run(cell, weights, inputs, lengths, layer_state)
             finals.append(final)
         stacked = tuple(torch.cat(parts, 0) for parts in zip(*finals))
         return inputs, self._pack_state(stacked)

@@ -242,7 +242,7 @@ def test_built_in_cells_apply_the_mask_only_where_h_enters_the_matmul():
     h0 = torch.randn(1, 4, 8, dtype=torch.float64)
     torch.manual_seed(5)
     out, final = layer(x, state=h0)
-    assert "step loop" in layer.backend_reason and layer.backend == "reference"
+    assert "generic kernel runs" in layer.backend_reason and layer.backend == "generic"
     torch.manual_seed(5)  # the runner's only draw: one (B, H) mask for the layer's one direction
     mask = torch.empty(4, 8, dtype=torch.float64).bernoulli_(1 - p) / (1 - p)
     params = {k: v.detach() for k, v in layer.weights(0, 0).items()}
@@ -352,7 +352,7 @@ def test_an_explicit_fused_backend_refuses_per_step_regularisers():
 def test_backend_reason_says_why_training_runs_the_step_loop():
     layer = seqkit.create_rnn("lstm", 3, 4, zoneout=0.1, recurrent_dropout=0.2)
     layer(torch.randn(2, 3, 3))
-    assert layer.backend == "reference"
+    assert layer.backend == "generic"
     assert layer.backend_reason.startswith("zoneout and recurrent_dropout need per-step masks in training")
     assert "'native'" in layer.backend_reason
     layer.eval()(torch.randn(2, 3, 3))

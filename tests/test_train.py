@@ -95,10 +95,12 @@ def _weights(path):
     return torch.load(path, weights_only=True)["state_dict"]
 
 
-def test_resume_continues_exactly(capsys, tmp_path):
-    """Two epochs in one go equal one epoch plus a resumed one, weight for weight (dropout included)."""
+@pytest.mark.parametrize("tbptt", [[], ["task.tbptt_steps=3"]], ids=["full_bptt", "tbptt"])
+def test_resume_continues_exactly(capsys, tmp_path, tbptt):
+    """Two epochs in one go equal one epoch plus a resumed one, weight for weight (dropout and TBPTT included)."""
     common = [
         *TINY,
+        *tbptt,
         "model.dropout=0.3",
         "optim.schedule=constant",
         "optim.warmup_steps=20",

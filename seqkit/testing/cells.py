@@ -84,9 +84,8 @@ def check_cell(
 
 def _generic_kernel(manager: PluginManager, kind: str, options: dict[str, Any]) -> None:
     """The generic kernel, auto's choice for a cell without a kernel of its own, agrees with the step loop."""
-    from seqkit.testing.kernels import check_kernel  # it builds on this module's helpers
-
     from seqkit.regularizers import REGULARIZER_KEYS
+    from seqkit.testing.kernels import check_kernel  # it builds on this module's helpers
 
     # the layer's regularisers act in training only; the kernel checks compare outputs of the cell itself
     cell_options = {k: v for k, v in options.items() if k not in REGULARIZER_KEYS}

@@ -67,7 +67,7 @@ def test_reset_before_matches_hand_formula(layers, bidirectional):
     ref_out, ref_final = hand_stack(layer, x, lengths, h0)
     ref_grads = torch.autograd.grad(random_loss(ref_out, ref_final), list(layer.parameters()))
 
-    assert layer.backend == "reference"
+    assert layer.backend == "generic"
     torch.testing.assert_close(out, ref_out, atol=1e-12, rtol=1e-10)
     torch.testing.assert_close(final, ref_final, atol=1e-12, rtol=1e-10)
     for (name, _), g, r in zip(layer.named_parameters(), grads, ref_grads, strict=True):
@@ -84,9 +84,9 @@ def test_the_two_formulations_differ_with_the_same_weights():
 
 
 @pytest.mark.usefixtures("without_onednn")
-def test_reset_before_chooses_the_reference_kernel_and_says_why_not_native():
+def test_reset_before_chooses_the_generic_kernel_and_says_why_not_native():
     layer = seqkit.create_rnn("gru", 3, 4, reset_after=False)
-    assert layer.backend == "reference"
+    assert layer.backend == "generic"
     assert "'native': torch's fused GRU computes only reset_after=true" in layer.backend_reason
 
 

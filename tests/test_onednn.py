@@ -180,7 +180,7 @@ def test_without_the_library_auto_falls_back_and_records_why(monkeypatch, tmp_pa
     assert "'onednn': oneDNN headers (oneapi/dnnl/dnnl.hpp) not found under" in layer.backend_reason
     assert "pip install 'seqkit[onednn]'" in layer.backend_reason
     before = seqkit.create_rnn("gru", I, H, reset_after=False)
-    assert before.backend == "reference" and "'onednn': oneDNN headers" in before.backend_reason
+    assert before.backend == "generic" and "'onednn': oneDNN headers" in before.backend_reason
     with pytest.raises(seqkit.KernelUnavailableError, match="backend 'onednn' cannot run .*not found under"):
         seqkit.create_rnn("gru", I, H, backend="onednn")
 

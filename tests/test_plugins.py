@@ -74,7 +74,7 @@ def test_disabled_plugins_are_not_loaded(monkeypatch):
     monkeypatch.setenv("SEQKIT_DISABLE_PLUGINS", "native,onednn")
     layer = seqkit.create_rnn("gru", 2, 3)
     assert "native" not in {p.name for p in seqkit.get_plugin_manager().plugins}
-    assert layer.backend == "reference"
+    assert layer.backend == "generic"
 
 
 def test_a_plugin_that_fails_to_import_is_named_with_its_distribution(tmp_path, monkeypatch):

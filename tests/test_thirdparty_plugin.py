@@ -68,7 +68,7 @@ def test_the_installed_package_is_listed_by_seqkit_plugins(installed):
 def test_the_installed_cell_is_used_through_create_rnn(installed):
     result = subprocess.run([sys.executable, "-c", USE_IT], env=installed, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "reference plugin 'mgu' (distribution seqkit-mgu 0.2.0)"
+    assert result.stdout.strip() == "generic plugin 'mgu' (distribution seqkit-mgu 0.2.0)"
 
 
 def test_the_package_can_be_blocked(installed):

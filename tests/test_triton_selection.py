@@ -37,14 +37,14 @@ def test_on_cuda_cudnn_keeps_reset_after_and_triton_takes_reset_before(fake_cudn
 def test_on_cpu_without_the_interpreter_triton_says_it_needs_a_gpu(monkeypatch, without_onednn):
     monkeypatch.delenv("TRITON_INTERPRET", raising=False)
     choice = _choose(CPU, False)
-    assert choice.kernel.name == "reference"
+    assert choice.kernel.name == "generic"
     assert "'triton': needs a CUDA device; set TRITON_INTERPRET=1" in choice.reason
     if not torch.cuda.is_available():
         with pytest.raises(seqkit.KernelUnavailableError, match="backend 'triton' cannot run .*needs a CUDA device"):
             seqkit.create_rnn("gru", 3, 8, backend="triton")
 
 
-@pytest.mark.parametrize("reset_after,expected", [(True, "native"), (False, "reference")])
+@pytest.mark.parametrize("reset_after,expected", [(True, "native"), (False, "generic")])
 def test_the_interpreter_is_never_autos_choice_on_cpu(monkeypatch, reset_after, expected, without_onednn):
     monkeypatch.setenv("TRITON_INTERPRET", "1")
     choice = _choose(CPU, reset_after)

@@ -41,7 +41,7 @@ class Recurrent(nn.Module):
     Parameters are named as torch.nn names them (``weight_ih_l0``, ``bias_hh_l1_reverse``, ...).
     ``backend`` is the kernel that ran last (``backend_reason`` says why it was chosen).
     ``regularize`` (zoneout, recurrent_dropout, weight_drop; see :mod:`seqkit.regularizers`) acts in training
-    only; zoneout and recurrent_dropout then run the step loop, whatever kernel eval mode chooses.
+    only; zoneout and recurrent_dropout then run the generic kernel's step loop, whatever kernel eval mode chooses.
     """
 
     def __init__(

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from seqkit.cell import Cell, Params, State
 from seqkit.errors import InvalidArgumentError
-from seqkit.lengths import reverse_within
+from seqkit.lengths import by_direction
 
 # KernelSpec.run: (cell, weights, x (B, T, I), lengths (B,) or None, state (D, B, H) parts) -> (output, state)
 Run = Callable[[Cell, Sequence[Params], Tensor, Tensor | None, State], tuple[Tensor, State]]
@@ -33,15 +33,14 @@ def run_truncated(
     chunk boundary, counted in each direction's own scan order (the reverse direction's chunks start at each
     sequence's real end). Shapes as ``KernelSpec.run``: ``x`` ``(B, T, I)``, state parts ``(D, B, H)``.
     """
-    outputs, finals = [], []
-    for direction, params in enumerate(weights):
-        reverse = direction == 1
-        inputs = reverse_within(x, lengths) if reverse else x
-        initial = tuple(s[direction : direction + 1] for s in state)
-        out, final = _scan_chunks(run, steps, cell, params, inputs, lengths, initial)
-        outputs.append(reverse_within(out, lengths) if reverse else out)
-        finals.append(final)
-    output = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=-1)
+    output, finals = by_direction(
+        len(weights),
+        x,
+        lengths,
+        lambda d, inputs: _scan_chunks(
+            run, steps, cell, weights[d], inputs, lengths, tuple(s[d : d + 1] for s in state)
+        ),
+    )
     return output, tuple(torch.cat(parts, 0) for parts in zip(*finals))
 
 

@@ -1,24 +1,67 @@
-"""Checkpoints are written whole or not at all: a crash or Ctrl-C mid-write leaves the previous file intact."""
+"""Checkpoints are written whole or not at all, and only inside the run directory: no path a checkpoint holds
+can make seqkit read, write or delete anything elsewhere."""
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+from pytorch_lightning.callbacks import ModelCheckpoint
 
 from seqkit.errors import SeqkitError
+
+# ModelCheckpoint state entries holding one path each; "best_k_models" maps paths to scores.
+PATH_FIELDS = ("best_model_path", "kth_best_model_path", "last_model_path")
+
+
+@contextmanager
+def exclusive_temporary(path: Path) -> Iterator[IO[bytes]]:
+    """A new file beside *path* with a random name, created with ``O_EXCL`` (a planted file or symlink is never
+    followed nor reused), renamed over *path* once written and flushed, removed if writing fails."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(name, path)  # replaces a symlink at *path* itself, never the file it points to
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(name)
+        raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write *text* to *path* whole or not at all (see :func:`exclusive_temporary`)."""
+    with exclusive_temporary(path) as stream:
+        stream.write(text.encode("utf-8"))
+
+
+def inside(path: str | os.PathLike, root: Path) -> bool:
+    """Whether *path*, symlinks resolved, lies in *root* (a URL or any other scheme never does)."""
+    text = os.fspath(path)
+    if not text or "://" in text or "\0" in text:
+        return False
+    try:
+        return Path(text).resolve().is_relative_to(root.resolve())
+    except (OSError, ValueError, RuntimeError):
+        return False
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Saves to a temporary file in the same folder, flushes it to disk, then renames it into place.
 
-    With *root* (the run directory), a checkpoint path outside it is refused: nothing a recipe sets
-    can make a run write its checkpoints elsewhere. The one exception is the file through which
-    Lightning's ``ddp_spawn`` hands rank 0's weights back to the launching process.
+    With *root* (the run directory), a checkpoint path outside it is refused, for writing and for removal:
+    nothing a recipe or a checkpoint sets can make a run write or delete files elsewhere. The one exception
+    is the file through which Lightning's ``ddp_spawn`` hands rank 0's weights back to the launching process.
     """
 
     def __init__(self, root: str | os.PathLike | None = None) -> None:
@@ -27,16 +70,65 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: str | os.PathLike, storage_options: Any = None) -> None:
         path = Path(path)
-        outside = self.root is not None and not path.resolve().is_relative_to(self.root)
+        outside = self.root is not None and not inside(path, self.root)
         if outside and not _spawn_handoff(path):
             raise SeqkitError(f"refusing to write checkpoint {path}: outside the run directory {self.root}")
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.partial")
-        with open(partial, "wb") as stream:
-            torch.save(checkpoint, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(partial, path)  # atomic on POSIX and Windows: readers see the old file or the new one
+        with exclusive_temporary(path) as stream:
+            try:
+                torch.save(checkpoint, stream)
+            except RuntimeError as error:  # torch's writer reports a full disk or a size limit without its errno
+                if "write" not in str(error).lower():
+                    raise
+                full = shutil.disk_usage(path.parent).free < (1 << 20)
+                code = errno.ENOSPC if full else errno.EFBIG
+                raise OSError(code, os.strerror(code), str(path)) from None
+
+    def remove_checkpoint(self, path: str | os.PathLike) -> None:
+        """Remove one checkpoint file inside the run directory; never a folder, a link's target, or a URL."""
+        path = Path(os.fspath(path))
+        if self.root is not None and not inside(path, self.root) and not _spawn_handoff(path):
+            raise SeqkitError(f"refusing to remove {path}: outside the run directory {self.root}")
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+
+
+class ConfinedCheckpoint(ModelCheckpoint):
+    """Lightning's ModelCheckpoint whose restored state keeps only paths to files in its own folder.
+
+    A checkpoint is data from anywhere: Lightning would load its ``best_model_path`` (a URL included, with
+    ``weights_only=False``) and delete its recorded paths (recursively). Every path that does not resolve into
+    this run's folder, or names no file there, is dropped before Lightning sees it.
+    """
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(confined_state(state_dict, Path(self.dirpath or ".")))
+
+    def _remove_checkpoint(self, trainer: Any, filepath: str) -> None:
+        if inside(filepath, Path(self.dirpath or ".")):
+            super()._remove_checkpoint(trainer, filepath)
+
+
+def confined_state(state: Any, root: Path) -> dict[str, Any]:
+    """A copy of ModelCheckpoint's *state* with every path outside *root* (or to no file) dropped."""
+    state = dict(state) if isinstance(state, dict) else {}
+
+    def kept(value: Any) -> bool:
+        return isinstance(value, str) and inside(value, root) and Path(value).is_file()
+
+    for key in PATH_FIELDS:
+        if key in state and not kept(state[key]):
+            state[key] = ""
+    state.setdefault("best_model_path", "")
+    models = state.get("best_k_models")
+    if models is not None:
+        state["best_k_models"] = {k: v for k, v in models.items() if kept(k)} if isinstance(models, dict) else {}
+    if "dirpath" in state and not isinstance(state["dirpath"], str):
+        state["dirpath"] = ""  # Lightning only compares it with its own: another folder restores no scores
+    score = state.get("best_model_score")
+    if score is not None and not isinstance(score, (torch.Tensor, float, int)):
+        state["best_model_score"] = None
+    return state
 
 
 def _spawn_handoff(path: Path) -> bool:

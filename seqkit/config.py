@@ -29,6 +29,7 @@ SECTIONS = (
     "requires",
     "checkpoint_every_n_steps",
     "on_nonfinite",
+    "overwrite",
 )
 REQUIRED = ("data", "tokenizer", "task", "model")
 # Keys of trainer: seqkit sets itself (where the run writes, what it logs and checkpoints).
@@ -130,7 +131,13 @@ def validate(recipe: Recipe, manager: PluginManager) -> None:
     for key in REQUIRED:
         if not isinstance(data.get(key), dict):
             problems.append((key, "missing section" if key not in data else f"expected a mapping, got {data[key]!r}"))
-    for key, hint in (("seed", int | None), ("run_dir", str | None), ("resume", str | None), ("monitor", str | None)):
+    for key, hint in (
+        ("seed", int | None),
+        ("run_dir", str | None),
+        ("resume", str | None),
+        ("monitor", str | None),
+        ("overwrite", bool | None),
+    ):
         if data.get(key) == "???":
             problems.append((key, f"missing required value ({describe(hint)})"))
         elif key in data and (problem := type_problem(data[key], hint)):

@@ -37,3 +37,9 @@ def suggest(name: str, candidates: Iterable[str]) -> str:
 def one_line(text: object) -> str:
     """Collapse a (possibly multi-line) message to one line, so each error stays a single line."""
     return " ".join(str(text).split())
+
+
+def printable(text: object) -> str:
+    """*text* with control characters (newlines, ANSI escapes, NUL) shown escaped: text from a checkpoint, a
+    plugin or a file can then neither forge lines of output nor drive the terminal."""
+    return "".join(c if c.isprintable() or c == " " else ascii(c)[1:-1] for c in str(text))

@@ -17,18 +17,19 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
+from pytorch_lightning.callbacks import LearningRateMonitor
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from seqkit.build import build, callbacks
-from seqkit.checkpoint_io import AtomicCheckpointIO
+from seqkit.checkpoint_io import AtomicCheckpointIO, ConfinedCheckpoint, write_text_atomic
 from seqkit.config import validate
 from seqkit.distributed import batch_plan, is_rank_zero, shared_run_name, started_by_external_launcher
 from seqkit.errors import SeqkitError, one_line
 from seqkit.plugins import PluginManager, get_plugin_manager
 from seqkit.recipes import Recipe, to_yaml
 from seqkit.resilience import DEFAULT_EVERY_N_STEPS, ResumePoints, TrainingStopped
+from seqkit.run_dir import check_run_dir, cleaned_up_on_failure, clear_outputs, disk_errors_explained
 from seqkit.throughput import ExampleThroughput
 
 log = logging.getLogger(__name__)
@@ -73,9 +74,7 @@ def run_directory(recipe: Recipe) -> tuple[Path, Path | None]:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
+    write_text_atomic(path, text)
 
 
 def trainer_options(recipe: Recipe, run_dir: Path | None = None) -> dict[str, Any]:
@@ -131,7 +130,9 @@ def _train(recipe: Recipe, manager: PluginManager | None) -> tuple[Path, dict[st
     manager = manager or get_plugin_manager()
     validate(recipe, manager)  # before run_dir and resume are read: every problem, and nothing touched yet
     run_dir, resume = run_directory(recipe)
-    state = None
+    if is_rank_zero() and not (os.environ.get(RUN_DIR_VARIABLE) and not recipe.data.get("run_dir")):
+        check_run_dir(run_dir, resume, bool(recipe.data.get("overwrite")))
+    state = saved = None
     if resume is not None:
         from seqkit.checkpoint import read_checkpoint
 
@@ -146,7 +147,7 @@ def _train(recipe: Recipe, manager: PluginManager | None) -> tuple[Path, dict[st
     parts = build(recipe, manager, state=state, validated=True)
     if resume is not None:
         _check_weights_fit(parts.module, saved["state_dict"], resume)
-    checkpoint = ModelCheckpoint(
+    checkpoint = ConfinedCheckpoint(
         dirpath=run_dir,
         filename="best",
         monitor=parts.monitor,
@@ -156,7 +157,7 @@ def _train(recipe: Recipe, manager: PluginManager | None) -> tuple[Path, dict[st
         auto_insert_metric_name=False,
     )
     # Lightning's save_last skips epochs where the best did not improve; resuming needs every epoch's state.
-    latest = ModelCheckpoint(dirpath=run_dir, filename="last", save_top_k=1, enable_version_counter=False)
+    latest = ConfinedCheckpoint(dirpath=run_dir, filename="last", save_top_k=1, enable_version_counter=False)
     speed = ExampleThroughput()
     every = recipe.data.get("checkpoint_every_n_steps")
     points = ResumePoints(run_dir / "last.ckpt", DEFAULT_EVERY_N_STEPS if every is None else every)
@@ -179,13 +180,32 @@ def _train(recipe: Recipe, manager: PluginManager | None) -> tuple[Path, dict[st
     )
     plan = _plan_batches(recipe, trainer, parts)  # the last check that can fail: nothing is written before it
     os.environ[RUN_DIR_VARIABLE] = str(run_dir)  # DDP workers inherit it and write into the same folder
+    hint = f"seqkit train: to continue: seqkit train {run_dir / 'recipe.yaml'} resume={run_dir / 'last.ckpt'}"
+    with cleaned_up_on_failure(run_dir, is_rank_zero()), disk_errors_explained(run_dir, hint):
+        ours = (checkpoint, points, speed)
+        return _fit_and_evaluate(recipe, run_dir, resume, saved, parts, trainer, plan, ours)
+
+
+def _fit_and_evaluate(
+    recipe: Recipe,
+    run_dir: Path,
+    resume: Path | None,
+    saved: Any,
+    parts: Any,
+    trainer: pl.Trainer,
+    plan: Any,
+    ours: tuple[ConfinedCheckpoint, ResumePoints, ExampleThroughput],
+) -> tuple[Path, dict[str, float]]:
+    checkpoint, points, speed = ours
+    if recipe.data.get("overwrite") and resume is None and run_dir.is_dir() and is_rank_zero():
+        clear_outputs(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     if is_rank_zero():
         write_atomic(
             run_dir / "recipe.yaml",
             # with its run_dir, so `seqkit train <run>/recipe.yaml resume=last` continues this very run
             f"# seqkit train {run_dir / 'recipe.yaml'}\n"
-            + to_yaml({**_without(recipe.data, "resume"), "run_dir": str(run_dir)}),
+            + to_yaml({**_without(_without(recipe.data, "resume"), "overwrite"), "run_dir": str(run_dir)}),
         )
     _log_plan(trainer, plan)
     log.info("run directory: %s", run_dir)
@@ -201,14 +221,15 @@ def _train(recipe: Recipe, manager: PluginManager | None) -> tuple[Path, dict[st
     warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
     # Our data module restores the position in the epoch itself (SeqkitData.state_dict): mid-epoch resume is exact.
     warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
-    stopped = _stopped_epoch(saved) if resume is not None else None
+    stopped = _stopped_epoch(saved) if saved is not None else None
     if stopped is not None:
         # Lightning does not save that early stopping ended the run: resumed, it would train another epoch.
         print(f"seqkit train: {resume}: early stopping ended this run at epoch {stopped}; evaluating", file=sys.stderr)
     hint = f"seqkit train: to continue: seqkit train {run_dir / 'recipe.yaml'} resume={run_dir / 'last.ckpt'}"
     try:
         if stopped is None:
-            trainer.fit(parts.module, datamodule=parts.data, ckpt_path=str(resume) if resume else None)
+            ckpt = str(resume) if resume else None
+            trainer.fit(parts.module, datamodule=parts.data, ckpt_path=ckpt, weights_only=True)
         pending = points.pending is not None
         if trainer.world_size > 1:  # every process stops, or none: the others would wait in evaluation
             pending = trainer.strategy.reduce_boolean_decision(pending, all=False)
@@ -241,7 +262,9 @@ def _train(recipe: Recipe, manager: PluginManager | None) -> tuple[Path, dict[st
         with _sigterm_stops(run_dir / "last.ckpt"):
             for split, evaluate in (("valid", trainer.validate), ("test", trainer.test)):
                 if parts.data.examples.get(split):
-                    results = evaluate(parts.module, datamodule=parts.data, ckpt_path=best, verbose=False)
+                    results = evaluate(
+                        parts.module, datamodule=parts.data, ckpt_path=best, verbose=False, weights_only=True
+                    )
                     metrics.update({k: round(float(v), 6) for k, v in (results[0] if results else {}).items()})
     except TrainingStopped:
         print(hint, file=sys.stderr)

@@ -14,6 +14,7 @@ from omegaconf.errors import GrammarParseError, OmegaConfBaseException
 from omegaconf.grammar.gen.OmegaConfGrammarParser import OmegaConfGrammarParser
 
 from seqkit.errors import SeqkitError, suggest
+from seqkit.recipe_guard import dotted, expansion_problems, leaves, reference_problem, shape_problem, yaml_shape_problem
 
 
 class RecipeError(SeqkitError):
@@ -140,13 +141,19 @@ def load_recipe(name_or_path: str | os.PathLike, overrides: Sequence[str] = ()) 
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
+        utf16 = "; it looks like UTF-16: save it as UTF-8" if error.object[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
         raise RecipeError(
-            [f"{path}: not UTF-8 text (byte {error.object[error.start]:#04x} at offset {error.start})"]
+            [f"{path}: not UTF-8 text (byte {error.object[error.start]:#04x} at offset {error.start}){utf16}"]
         ) from None
     except OSError as error:
         raise RecipeError([f"{path}: cannot read: {error.strerror}"]) from None
+    too_big = yaml_shape_problem(text)
+    if too_big:
+        raise RecipeError([f"{path}: not a recipe seqkit will read: {too_big}"])
     try:
         base = OmegaConf.create(text) if text.strip() else OmegaConf.create({})
+    except ValueError as error:  # e.g. an integer of thousands of digits (Python's conversion limit)
+        raise RecipeError([f"{_line_of_long_number(path, text)}: not a usable value: {_first_line(error)}"]) from None
     except (yaml.YAMLError, OmegaConfBaseException) as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
@@ -164,34 +171,80 @@ def from_config(
     name: str = "recipe",
     lines: dict | None = None,
 ) -> Recipe:
-    """A :class:`Recipe` from a mapping or OmegaConf config plus overrides (used for checkpoints' recipes too)."""
-    config = OmegaConf.create(base) if not OmegaConf.is_config(base) else base
+    """A :class:`Recipe` from a mapping or OmegaConf config plus overrides (used for checkpoints' recipes too).
+
+    Whatever its origin, a recipe is data: every ``${}`` calling a resolver is refused (whatever its key looks
+    like), and its size, depth and the expansion of its references are bounded (:mod:`seqkit.recipe_guard`).
+    """
+    source = str(path) if path else "<recipe>"
+    plain = OmegaConf.to_container(base, resolve=False) if OmegaConf.is_config(base) else base
+    too_big = shape_problem(plain)
+    if too_big:
+        raise RecipeError([f"{source}: not a recipe seqkit will read: {too_big}"])
     bad = [item for item in overrides if "=" not in item or not item.partition("=")[0].strip()]
     if bad:
         raise RecipeError([f"command line: {item!r} is not key=value (e.g. trainer.max_epochs=3)" for item in bad])
+    try:
+        config = OmegaConf.create(plain)
+    except (OmegaConfBaseException, ValueError, TypeError) as error:
+        raise RecipeError([f"{source}: not a recipe seqkit will read: {_first_line(error)}"]) from None
     for item in overrides:
         try:
             config = OmegaConf.merge(config, OmegaConf.from_dotlist([item]))
         except (OmegaConfBaseException, yaml.YAMLError, TypeError, ValueError) as error:
             raise RecipeError([f"command line: cannot apply {item!r}: {_first_line(error)}"]) from None
-    problems: list[tuple[str, str]] = []
     unresolved = OmegaConf.to_container(config, resolve=False)
-    for key in _keys(unresolved):
-        raw = _raw(unresolved, key)
-        call = resolver_call(raw) if isinstance(raw, str) else None
-        if call is not None:
-            # ${name:...} calls a resolver (oc.env, or any a library registered): a recipe is plain data.
-            problems.append((key, f"{call} calls a resolver; recipes may only refer to other keys (${{a.b}})"))
-            OmegaConf.update(config, key, "???", force_add=True)
-    for key in _keys(OmegaConf.to_container(config, resolve=False)):
-        try:
-            OmegaConf.select(config, key, throw_on_missing=False)
-        except OmegaConfBaseException as error:
-            problems.append((key, f"cannot resolve: {_first_line(error)}"))
-            # Report it with every other problem: validation sees a missing value here instead.
-            OmegaConf.update(config, key, "???", force_add=True)
+    too_big = shape_problem(unresolved)
+    if too_big:
+        raise RecipeError([f"{source} with its overrides: not a recipe seqkit will read: {too_big}"])
+    problems: list[tuple[str, str]] = []
+    refused: dict[tuple, str] = {}
+    for key, raw in leaves(unresolved):
+        problem = reference_problem(raw) if isinstance(raw, str) and "${" in raw else None
+        if problem:
+            refused[key] = problem
+    refused.update({k: v for k, v in expansion_problems(_replaced(unresolved, refused)).items() if k not in refused})
+    for key, problem in refused.items():
+        problems.append((dotted(key), problem))
+    config = OmegaConf.create(_replaced(unresolved, refused))
+    _check_resolves(config, (), problems)
     data = OmegaConf.to_container(config, resolve=True, throw_on_missing=False)
     return Recipe(data, path, name, lines or {}, list(overrides), problems)
+
+
+def _replaced(data: Any, paths: dict[tuple, str]) -> Any:
+    """A copy of *data* with the value at each of *paths* replaced by ``???`` (missing)."""
+    if not paths:
+        return data
+
+    def copy(node: Any, at: tuple) -> Any:
+        if at in paths:
+            return "???"
+        if isinstance(node, dict):
+            return {k: copy(v, (*at, k)) for k, v in node.items()}
+        if isinstance(node, list):
+            return [copy(v, (*at, i)) for i, v in enumerate(node)]
+        return node
+
+    return copy(data, ())
+
+
+def _check_resolves(config: Any, at: tuple, problems: list[tuple[str, str]]) -> None:
+    """Resolve each value once; one that cannot be is reported with every other problem, and validation then
+    sees a missing value there instead."""
+    keys = list(config.keys()) if OmegaConf.is_dict(config) else list(range(len(config)))
+    for key in keys:
+        if OmegaConf.is_missing(config, key):
+            continue
+        node = config._get_node(key)
+        if OmegaConf.is_config(node) and not OmegaConf.is_interpolation(config, key):
+            _check_resolves(node, (*at, key), problems)
+            continue
+        try:
+            config[key]
+        except OmegaConfBaseException as error:
+            problems.append((dotted((*at, key)), f"cannot resolve: {_first_line(error)}"))
+            config[key] = "???"
 
 
 def resolver_call(text: str) -> str | None:
@@ -212,26 +265,11 @@ def resolver_call(text: str) -> str | None:
     return None
 
 
-def _raw(data: Any, key: str) -> Any:
-    for part in key.split("."):
-        if isinstance(data, dict):
-            data = data.get(part)
-        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
-            data = data[int(part)]
-        else:
-            return None
-    return data
-
-
-def _keys(data: Any, prefix: str = "") -> list[str]:
-    """Every leaf's dotted key path (list items by index) of plain, unresolved data."""
-    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else None
-    if items is None:
-        return [prefix] if prefix else []
-    keys = []
-    for key, value in items:
-        keys += _keys(value, f"{prefix}.{key}" if prefix else str(key))
-    return keys
+def _line_of_long_number(path: Path, text: str) -> str:
+    for number, line in enumerate(text.splitlines(), 1):
+        if any(len(word) > 1000 for word in line.replace(":", " ").split()):
+            return f"{path}:{number}"
+    return str(path)
 
 
 def _first_line(error: Exception) -> str:

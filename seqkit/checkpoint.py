@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from seqkit.errors import SeqkitError, one_line
+from seqkit.errors import SeqkitError, one_line, printable
 from seqkit.governance import check_checkpoint_plugins
 from seqkit.plugins import PluginManager, get_plugin_manager
 from seqkit.recipes import Recipe, from_config
@@ -21,9 +21,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # truncated file, not a checkpoint, unsafe pickle: all one answer
-        raise SeqkitError(
-            f"{path}: not a readable seqkit checkpoint ({type(error).__name__}: {one_line(error)[:200]})"
-        ) from None
+        raise SeqkitError(f"{path}: not a readable seqkit checkpoint ({_why(error)})") from None
     if not isinstance(checkpoint, dict) or "seqkit" not in checkpoint or "state_dict" not in checkpoint:
         raise SeqkitError(f"{path}: not a seqkit checkpoint (no 'seqkit' entry); was it written by `seqkit train`?")
     meta = checkpoint["seqkit"]
@@ -40,6 +38,14 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
             "the plugins (a list of mappings), and a state_dict"
         )
     return checkpoint
+
+
+def _why(error: Exception) -> str:
+    """torch's refusal, without its advice to load with ``weights_only=False`` (which would run the file's code)."""
+    text = one_line(error)
+    if "weights_only" in text or "Weights only load failed" in text:
+        return "it holds objects other than tensors and plain data, which seqkit never loads"
+    return printable(f"{type(error).__name__}: {text[:200]}")
 
 
 def recipe_of(checkpoint: dict[str, Any], path: Path, overrides: list[str]) -> Recipe:
@@ -69,6 +75,17 @@ def load(
     if missing or unexpected:
         raise SeqkitError(
             f"{path}: weights do not fit the model the recipe builds "
-            f"(missing {missing[:3]}, unexpected {unexpected[:3]})"
+            f"(missing {printable(missing[:3])}, unexpected {printable(unexpected[:3])})"
         )
+    check_finite(checkpoint["state_dict"], path)
     return parts
+
+
+def check_finite(state_dict: dict[str, Any], path: Path) -> None:
+    """A checkpoint whose weights hold NaN or infinity would predict ``nan``: an error, not a result."""
+    for name, value in state_dict.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise SeqkitError(
+                f"{path}: weight {printable(name)} holds NaN or infinite values; this checkpoint cannot be used "
+                "(train again, or resume from an earlier checkpoint)"
+            )

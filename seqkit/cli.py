@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
-from seqkit.errors import SeqkitError, one_line
+from seqkit.errors import SeqkitError, one_line, printable
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 1
+JSON_GUARDED = ("eval", "predict", "plugins")  # commands that print their --json to args.stdout
+EXIT_BROKEN_PIPE = 141  # as a shell reports a command ended by SIGPIPE (`seqkit predict ... | head -1`)
 
 
 def _plugins(args: argparse.Namespace) -> int:
@@ -22,15 +26,16 @@ def _plugins(args: argparse.Namespace) -> int:
     infos = manager.plugins
     status = 0
     for error in manager.errors:
-        print(f"seqkit plugins: error: {error}", file=sys.stderr)
+        print(f"seqkit plugins: error: {printable(error)}", file=sys.stderr)
         status = EXIT_USAGE
     if args.json:
-        print(json.dumps([info.as_dict() for info in infos], indent=2))
+        print(json.dumps([info.as_dict() for info in infos], indent=2), file=args.stdout)
         return status
     rows = [("PLUGIN", "DISTRIBUTION", "VERSION", "REGISTERS")]
     for info in infos:
         registers = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in info.registers.items()) or "-"
-        rows.append((info.name, info.distribution or "(in-process)", info.version or "-", registers))
+        row = (info.name, info.distribution or "(in-process)", info.version or "-", registers)
+        rows.append(tuple(printable(cell) for cell in row))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[3])
@@ -88,37 +93,83 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
     from pytorch_lightning.utilities.exceptions import SIGTERMException
 
+    from seqkit.plugins import blame
     from seqkit.resilience import EXIT_SIGTERM, TrainingStopped
 
+    # Plugins and libraries may print: with --json, all they print goes to stderr and stdout holds JSON alone.
+    args.stdout = sys.stdout
+    guarded = getattr(args, "json", False) and args.command in JSON_GUARDED
+    quiet = contextlib.redirect_stdout(sys.stderr) if guarded else contextlib.nullcontext()
     try:
-        return args.handler(args)
+        with quiet:
+            return args.handler(args)
     except SeqkitError as error:
         if args.debug:
             raise
-        print(f"seqkit {args.command}: error: {error}", file=sys.stderr)
+        print(f"seqkit {args.command}: error: {_shown(error)}", file=sys.stderr)
         return getattr(error, "exit_code", EXIT_USAGE)
     except TrainingStopped as stopped:
         print(f"seqkit {args.command}: {stopped}", file=sys.stderr)
         return stopped.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         if args.debug:
             raise
-        print(f"seqkit {args.command}: interrupted", file=sys.stderr)
+        where = f" {printable(interrupt)}" if str(interrupt) else ""
+        print(f"seqkit {args.command}: interrupted{where}", file=sys.stderr)
         return 130
     except SIGTERMException:
         # Lightning's own handler, active outside seqkit's training loop (sanity check, validate, test), exits
         # with status 0; a terminated command must not look like a finished one.
         print(f"seqkit {args.command}: terminated (SIGTERM)", file=sys.stderr)
         return EXIT_SIGTERM
+    except SystemExit as stop:  # plugin code (or a library) ending the process must not pass for success
+        if args.debug:
+            raise
+        culprit = blame(stop.__traceback__)
+        who = culprit or "code seqkit called"
+        print(
+            f"seqkit {args.command}: error: {who} called sys.exit({printable(repr(stop.code))}); "
+            "it must raise an error instead" + ("" if culprit else " (run `seqkit --debug ...` to see where)"),
+            file=sys.stderr,
+        )
+        return EXIT_USAGE if culprit else EXIT_INTERNAL
+    except BrokenPipeError:
+        # The reader went away (`| head -1`): stop quietly, and keep Python from failing to flush at exit.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except OSError as error:  # the machine's refusal (disk full, permissions, a name too long): not a bug
+        if args.debug or error.errno is None:
+            raise
+        where = f": {printable(error.filename)}" if error.filename else ""
+        print(f"seqkit {args.command}: error: {printable(error.strerror)}{where}", file=sys.stderr)
+        return EXIT_USAGE
     except Exception as error:  # a bug, not a user error: one line, the traceback with --debug
         if args.debug:
             raise
+        culprit = blame(error.__traceback__)
+        if culprit:
+            print(
+                f"seqkit {args.command}: error: {culprit} failed: {type(error).__name__}: "
+                f"{printable(one_line(error))[:500]}",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
         print(
-            f"seqkit {args.command}: internal error: {type(error).__name__}: {one_line(error)[:500]} "
+            f"seqkit {args.command}: internal error: {type(error).__name__}: {printable(one_line(error))[:500]} "
             "(run `seqkit --debug ...` for the traceback, and please report it)",
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+
+
+def _shown(error: SeqkitError) -> str:
+    """The message, its control characters escaped; a recipe's several problems keep one line each."""
+    from seqkit.recipes import RecipeError
+
+    if isinstance(error, RecipeError) and len(error.problems) > 1:
+        return "\n  ".join([f"{len(error.problems)} problems in the recipe:", *map(printable, error.problems)])
+    return printable(error)
 
 
 if __name__ == "__main__":

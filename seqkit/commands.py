@@ -15,6 +15,7 @@ from seqkit.errors import SeqkitError
 
 SPLITS = ("test", "valid")
 PREDICT_CHUNK = 256  # texts predicted at once
+ALLOW_DOWNLOAD_HELP = "let the checkpoint's recipe download its data (a checkpoint from elsewhere names any URL)"
 LISTABLE = ("recipes", "cells", "kernels", "tasks", "datasets", "tokenizers", "callbacks")
 
 
@@ -28,6 +29,7 @@ def add_commands(commands: Any) -> None:
     evaluate.add_argument("checkpoint")
     evaluate.add_argument("--split", choices=SPLITS, default="test")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument("--allow-download", action="store_true", help=ALLOW_DOWNLOAD_HELP)
     evaluate.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. data.path=other/folder")
     evaluate.set_defaults(handler=_eval)
 
@@ -36,6 +38,7 @@ def add_commands(commands: Any) -> None:
     predict.add_argument("texts", nargs="*", metavar="TEXT")
     predict.add_argument("--input", metavar="FILE", help="one text a line; - reads standard input")
     predict.add_argument("--json", action="store_true", help="one JSON object per line")
+    predict.add_argument("--allow-download", action="store_true", help=ALLOW_DOWNLOAD_HELP)
     predict.add_argument("--beam-size", type=_positive, metavar="K", help="generation tasks: beam width (1: greedy)")
     predict.add_argument("--n-best", type=_positive, metavar="N", help="generation tasks: return the N best outputs")
     predict.add_argument(
@@ -79,22 +82,23 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _eval(args: argparse.Namespace) -> int:
-    import pytorch_lightning as pl
+def _no_download_unless_allowed(args: argparse.Namespace) -> Any:
+    """A checkpoint's recipe may name any URL: it is fetched only with ``--allow-download``."""
+    import contextlib
 
+    from seqkit.download import downloads_forbidden
+
+    if args.allow_download:
+        return contextlib.nullcontext()
+    return downloads_forbidden(f"{args.checkpoint}'s recipe asks for it; pass --allow-download to let it download")
+
+
+def _eval(args: argparse.Namespace) -> int:
     from seqkit.checkpoint import load
 
-    parts = load(args.checkpoint, args.overrides, splits=(args.split,))
-    trainer_section = parts.recipe.data.get("trainer") or {}
-    trainer = pl.Trainer(
-        accelerator=trainer_section.get("accelerator", "auto"),
-        devices=1,
-        precision=trainer_section.get("precision"),
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+    with _no_download_unless_allowed(args):
+        parts = load(args.checkpoint, args.overrides, splits=(args.split,))
+    trainer = _eval_trainer(parts.recipe.data.get("trainer") or {}, args.checkpoint)
     if not parts.data.examples[args.split]:
         raise SeqkitError(f"the {args.split} split is empty; check data.split or data.path")
     loader = parts.data.loader(args.split)
@@ -103,11 +107,37 @@ def _eval(args: argparse.Namespace) -> int:
     )
     metrics = {k: round(float(v), 6) for k, v in sorted((results[0] if results else {}).items())}
     if args.json:
-        print(json.dumps(metrics))
+        print(json.dumps(metrics), file=args.stdout)
     else:
         for name, value in metrics.items():
             print(f"{name}: {value:.4f}")
     return 0
+
+
+def _eval_trainer(section: dict[str, Any], checkpoint: str) -> Any:
+    """A Trainer on the recipe's accelerator when this machine has it, else on what it has (said on stderr)."""
+    import pytorch_lightning as pl
+    from lightning_fabric.utilities.exceptions import MisconfigurationException
+
+    options = {
+        "devices": 1,
+        "logger": False,
+        "enable_checkpointing": False,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+    }
+    accelerator, precision = section.get("accelerator", "auto"), section.get("precision")
+    try:
+        return pl.Trainer(accelerator=accelerator, precision=precision, **options)
+    except (MisconfigurationException, RuntimeError, ValueError) as error:
+        if accelerator in (None, "auto", "cpu"):
+            raise SeqkitError(f"{checkpoint}: trainer settings this machine cannot run: {error}") from None
+        print(
+            f"seqkit eval: {checkpoint} was trained with trainer.accelerator={accelerator}, which this machine "
+            "lacks; evaluating on what it has (override trainer.accelerator=... to choose)",
+            file=sys.stderr,
+        )
+        return pl.Trainer(accelerator="auto", **options)
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -127,7 +157,8 @@ def _predict(args: argparse.Namespace) -> int:
     }
     stream = _open_input(args.input) if args.input else None
     try:
-        parts = load(args.checkpoint)
+        with _no_download_unless_allowed(args):
+            parts = load(args.checkpoint)
         accepted = inspect.signature(parts.task.predict).parameters
         refused = [name for name in options if name not in accepted]
         if refused:
@@ -139,14 +170,14 @@ def _predict(args: argparse.Namespace) -> int:
         while chunk := list(itertools.islice(texts, PREDICT_CHUNK)):
             for result in parts.task.predict(parts.module.model, chunk, parts.tokenizer, **options):
                 if args.json:
-                    print(json.dumps(result, ensure_ascii=False))
+                    print(json.dumps(result, ensure_ascii=False), file=args.stdout)
                 else:
                     shown = [str(v) for k, v in result.items() if k not in ("text", "n_best")]
                     print("\t".join(shown) + "\t" + result.get("text", ""))
                     for other in result.get("n_best", [])[1:]:
                         print(f"  {other['output']}\t{other['score']}")
                 count += 1
-            sys.stdout.flush()
+            (args.stdout if args.json else sys.stdout).flush()
             # one plot per text, numbered within a call: only the first chunk's, so none overwrites another
             options.pop("attention_plot", None)
     finally:
@@ -159,6 +190,8 @@ def _predict(args: argparse.Namespace) -> int:
 
 def _open_input(path: str) -> Any:
     if path == "-":
+        if sys.stdin is None or sys.stdin.closed:
+            raise SeqkitError("--input -: standard input is closed; give a file or pipe texts in")
         return sys.stdin.buffer
     if Path(path).is_dir():
         raise SeqkitError(f"--input {path}: expected a file of texts, found a directory")

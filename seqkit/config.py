@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 from typing import Any, Literal
 
 from seqkit.errors import suggest
@@ -293,17 +294,27 @@ def _callbacks(callbacks: Any, manager: PluginManager) -> list[tuple[str, str]]:
     return problems
 
 
+# Beyond these a model or batch cannot be allocated on any machine seqkit runs on: refused up front.
+MAX_WIDTH = 1 << 16
+MAX_LAYERS = 1024
+MAX_SIZE = 1 << 24
 # Values the types allow but the builders reject: key path -> (test, what is expected).
 RANGES: dict[str, tuple[Any, str]] = {
+    "seed": (lambda v: 0 <= v < 2**32, "in [0, 2**32)"),
+    "trainer.max_epochs": (lambda v: v >= 1 or v == -1, "at least 1, or -1 (no limit)"),
+    "trainer.min_epochs": (lambda v: v >= 0, "0 or more"),
+    "trainer.max_steps": (lambda v: v >= 1 or v == -1, "at least 1, or -1 (no limit)"),
+    "trainer.gradient_clip_val": (lambda v: math.isfinite(v) and v >= 0, "a finite number, 0 or more"),
+    "trainer.accumulate_grad_batches": (lambda v: 1 <= v <= MAX_SIZE, "at least 1"),
     "data.batch_size": (lambda v: v >= 1, "at least 1"),
     "data.eval_batch_size": (lambda v: v is None or v >= 1, "at least 1, or null"),
     "data.num_workers": (lambda v: v >= 0, "0 or more"),
     "data.limit": (lambda v: v is None or v >= 1, "at least 1, or null"),
     "data.global_batch_size": (lambda v: v is None or v >= 1, "at least 1, or null"),
     "task.tbptt_steps": (lambda v: v is None or v >= 1, "at least 1 (time steps per chunk), or null (full BPTT)"),
-    "model.embed_dim": (lambda v: v >= 1, "at least 1"),
-    "model.cell.hidden_size": (lambda v: v >= 1, "at least 1"),
-    "model.cell.num_layers": (lambda v: v >= 1, "at least 1"),
+    "model.embed_dim": (lambda v: 1 <= v <= MAX_WIDTH, f"in [1, {MAX_WIDTH:,}]"),
+    "model.cell.hidden_size": (lambda v: 1 <= v <= MAX_WIDTH, f"in [1, {MAX_WIDTH:,}]"),
+    "model.cell.num_layers": (lambda v: 1 <= v <= MAX_LAYERS, f"in [1, {MAX_LAYERS}]"),
     "model.cell.dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "model.cell.zoneout": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "model.cell.recurrent_dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
@@ -324,6 +335,13 @@ RANGES: dict[str, tuple[Any, str]] = {
 }
 
 
+def _passes(test: Any, value: float) -> bool:
+    try:
+        return bool(test(value)) and (not isinstance(value, float) or math.isfinite(value))
+    except (OverflowError, ValueError):
+        return False
+
+
 def range_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
     """Out-of-range values, for keys whose type is already right (type errors are reported elsewhere)."""
     problems = []
@@ -331,7 +349,7 @@ def range_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
         value: Any = data
         for part in path.split("."):
             value = value.get(part) if isinstance(value, dict) else None
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and not test(value):
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not _passes(test, value):
             problems.append((path, f"expected {expected}, got {value!r}"))
     trainer = data.get("trainer") if isinstance(data.get("trainer"), dict) else {}
     loading = data.get("data") if isinstance(data.get("data"), dict) else {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import os
 import random
@@ -96,9 +97,12 @@ def read_lines(path: Path, *, encoding: str = "utf-8") -> Iterator[tuple[int, st
 def decoded_lines(stream: Any, path: str | os.PathLike, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
     """``(line number, line)`` of a binary *stream*, decoded, without line endings, one line in memory at a time;
     an undecodable byte or a line over ``MAX_LINE_BYTES`` is an error naming *path* and the line."""
+    _check_encoding(encoding, path)
     count = 0
     while raw := stream.readline(MAX_LINE_BYTES + 1):
         count += 1
+        if count == 1 and raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            raise data_error(path, "looks like UTF-16 (it starts with a byte-order mark): save it as UTF-8", count)
         if len(raw) > MAX_LINE_BYTES:
             raise data_error(path, f"line longer than {MAX_LINE_BYTES:,} bytes (one example a line)", count)
         if count == 1 and raw.startswith(b"\xef\xbb\xbf") and encoding.replace("-", "").lower() == "utf8":
@@ -107,7 +111,25 @@ def decoded_lines(stream: Any, path: str | os.PathLike, encoding: str = "utf-8")
             line = raw.decode(encoding).rstrip("\r\n")
         except UnicodeDecodeError as error:
             raise data_error(path, f"cannot decode byte {raw[error.start]:#04x} as {encoding}", count) from None
+        if "\r" in line:
+            raise data_error(
+                path, "a carriage return inside a line (old Mac line endings?): use \\n line endings", count
+            )
         yield count, line
+
+
+def _check_encoding(encoding: str, path: str | os.PathLike) -> None:
+    """Refuse what is not a text encoding read a line at a time (rot13, base64, zlib; UTF-16 and UTF-32)."""
+    try:
+        info = codecs.lookup(encoding)
+    except (LookupError, TypeError):
+        raise data_error(path, f"unknown encoding {encoding!r} (e.g. utf-8, latin-1, cp1252)") from None
+    try:
+        newline = "\n".encode(info.name)
+    except (TypeError, ValueError, LookupError):
+        newline = None
+    if not getattr(info, "_is_text_encoding", True) or newline != b"\n":
+        raise data_error(path, f"encoding {encoding!r} cannot be read a line at a time: convert the file to UTF-8")
 
 
 def split_records(records: list[Record], fractions: Mapping[str, float], seed: int) -> dict[str, list[Record]]:

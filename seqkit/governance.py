@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import re
+import shlex
 from collections.abc import Mapping
 from importlib import metadata
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from seqkit.errors import SeqkitError
+from seqkit.errors import SeqkitError, printable
 from seqkit.plugins import PluginManager
 
 log = logging.getLogger(__name__)
@@ -37,7 +39,9 @@ def requirement_problems(requires: Any) -> list[tuple[str, str]]:
         if requirement is None:
             problems.append((key, f"not a valid requirement {text!r}: {why}"))
             continue
-        fix = f"pip install '{requirement}'"
+        fix = f"pip install {_quoted(str(requirement))}"
+        if requirement.url:  # a recipe from elsewhere may name any URL: no ready-made command fetches it
+            fix = f"pip install {shlex.quote(requirement.name)} from a source you trust"
         try:
             installed = metadata.version(requirement.name)
         except metadata.PackageNotFoundError:
@@ -97,22 +101,39 @@ def check_checkpoint_plugins(
                 if entry in needed.get(kind, set())
             )
             if uses:
-                pin = f"{dist}=={version}" if dist and version else (dist or name)
                 missing.append(
-                    f"plugin '{name}' (distribution {dist} {version}), which provides its {', '.join(uses)}; "
-                    f"install it with: pip install '{pin}'"
+                    f"plugin {printable(repr(name))} (distribution {printable(dist)} {printable(version)}), which "
+                    f"provides its {printable(', '.join(uses))}; {_install_hint(dist, version, name)}"
                 )
             else:
-                log.warning("%s was trained with plugin %s (%s %s), which is not installed", path, name, dist, version)
+                log.warning(
+                    "%s was trained with plugin %s (%s %s), which is not installed",
+                    *map(printable, (path, name, dist, version)),
+                )
         elif version and now.version and now.version != version:
             log.warning(
                 "%s was trained with plugin %s from %s %s; installed now: %s %s; results may differ",
-                path,
-                name,
-                dist,
-                version,
-                now.distribution,
-                now.version,
+                *map(printable, (path, name, dist, version, now.distribution, now.version)),
             )
     if missing:
         raise SeqkitError(f"{path} needs " + "; and ".join(missing))
+
+
+# What a distribution name and a version may look like (PEP 508, PEP 440): anything else is not offered as a command.
+NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
+VERSION = re.compile(r"^[A-Za-z0-9.+!_-]{1,64}$")
+
+
+def _install_hint(dist: Any, version: Any, name: Any) -> str:
+    """``install it with: pip install 'x==1'`` when the checkpoint's names are plain names; a checkpoint is data
+    from anywhere, so other text is never presented as a command."""
+    package = dist if isinstance(dist, str) and NAME.match(dist) else None
+    if package is None:
+        return "its distribution name is not a valid package name: find where the plugin comes from"
+    pin = f"{package}=={version}" if isinstance(version, str) and VERSION.match(version) else package
+    return f"install it with: pip install {_quoted(pin)}"
+
+
+def _quoted(text: str) -> str:
+    """*text* as one shell word, in single quotes as people write requirements."""
+    return f"'{text}'" if "'" not in text else shlex.quote(text)

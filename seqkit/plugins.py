@@ -14,7 +14,7 @@ from typing import Any
 import pluggy
 
 from seqkit import hookspecs
-from seqkit.errors import PluginError, one_line, suggest
+from seqkit.errors import PluginError, one_line, printable, suggest
 from seqkit.registry import KernelSpec, Provenance, Registry, Spec
 
 log = logging.getLogger(__name__)
@@ -156,6 +156,13 @@ class PluginManager:
         info = PluginInfo(ep.name, dist, version, ep.value)
         try:
             obj = ep.load()
+        except SystemExit as exc:  # a plugin must never end seqkit, least of all with status 0
+            raise PluginError(
+                f"{_label(info)} called sys.exit({exc.code!r}) while importing; a plugin must raise an error "
+                f"instead (skip it with {DISABLE_ENV}={ep.name})"
+            ) from None
+        except KeyboardInterrupt:
+            raise PluginInterrupt(f"while importing {_label(info)}") from None
         except Exception as exc:
             raise PluginError(
                 f"{_label(info)} failed to import: {type(exc).__name__}: {one_line(exc)} "
@@ -201,6 +208,12 @@ class PluginManager:
                 impl.function(*[register for _ in impl.argnames])
             except PluginError:
                 raise
+            except SystemExit as exc:
+                raise PluginError(
+                    f"{_label(info)} called sys.exit({exc.code!r}) in {hook_name}; a plugin must raise an error instead"
+                ) from None
+            except KeyboardInterrupt:
+                raise PluginInterrupt(f"in {hook_name} of {_label(info)}") from None
             except Exception as exc:
                 raise PluginError(
                     f"{_label(info)} failed in {hook_name}: {type(exc).__name__}: {one_line(exc)}"
@@ -210,6 +223,28 @@ class PluginManager:
             if self._trace:
                 _trace(f"{hook_name} ← plugin '{info.name}' registered {names or 'nothing'}")
         log.debug("%s: %s", kind, registry.names())
+
+
+class PluginInterrupt(KeyboardInterrupt):
+    """Ctrl-C (or a plugin raising KeyboardInterrupt) while a plugin's code ran; the message names the plugin."""
+
+
+def blame(traceback: Any) -> str | None:
+    """``plugin 'name' (module.function)`` for the innermost frame of *traceback* in an installed plugin's
+    package, or None when no plugin's code is in it."""
+    manager = _manager
+    if manager is None:
+        return None
+    packages = {info.module.partition(":")[0].split(".")[0]: info for info in manager.infos.values()}
+    packages.pop("seqkit", None)
+    found = None
+    while traceback is not None:
+        frame = traceback.tb_frame
+        module = str(frame.f_globals.get("__name__", ""))
+        if module.split(".")[0] in packages:
+            found = f"{_label(packages[module.split('.')[0]])} ({module}.{frame.f_code.co_name})"
+        traceback = traceback.tb_next
+    return found
 
 
 def _shipped_recipes(obj: object) -> Path | None:
@@ -237,7 +272,7 @@ def _dist_label(ep: metadata.EntryPoint) -> str:
 
 
 def _label(info: PluginInfo) -> str:
-    return str(Provenance(info.name, info.distribution, info.version))
+    return printable(Provenance(info.name, info.distribution, info.version))
 
 
 _manager: PluginManager | None = None

@@ -35,7 +35,7 @@ def scitldr(
                 row = json.loads(text)
                 source = " ".join(s.strip() for s in row["source"])
                 refs = [t.strip() for t in row["target"] if t.strip()] if target == "tldr" else [row["title"].strip()]
-            except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
+            except (json.JSONDecodeError, KeyError, TypeError, AttributeError, RecursionError) as error:
                 raise data_error(file, f"not a SciTLDR record ({type(error).__name__}: {error})", line) from None
             if not source or not refs:
                 raise data_error(file, f"empty abstract or {target}", line)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from seqkit.data import Located, Record, data_error, read_lines, resolve_path
+from seqkit.data import MAX_LINE_BYTES, Located, Record, data_error, read_lines, resolve_path
 
 Field = str | int
 FORMATS = {".tsv": "tsv", ".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}
@@ -77,10 +77,15 @@ def table(
 def _delimited_rows(file: Path, kind: str, header: bool, encoding: str) -> Iterator[tuple[int, dict | list]]:
     delimiter = "\t" if kind == "tsv" else ","
     names: list[str] | None = None
+    # A field may be as long as a line may be (csv's own default limit is 128 KiB)
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_LINE_BYTES + 1))
     for line, text in read_lines(file, encoding=encoding):
-        cells = next(
-            csv.reader([text], delimiter=delimiter, quoting=csv.QUOTE_NONE if kind == "tsv" else csv.QUOTE_MINIMAL)
-        )
+        try:
+            cells = next(
+                csv.reader([text], delimiter=delimiter, quoting=csv.QUOTE_NONE if kind == "tsv" else csv.QUOTE_MINIMAL)
+            )
+        except csv.Error as error:
+            raise data_error(file, f"not valid {kind.upper()}: {error}", line) from None
         if header and names is None:
             names = cells
             continue
@@ -98,6 +103,8 @@ def _json_rows(file: Path, encoding: str) -> Iterator[tuple[int, dict]]:
             row = json.loads(text)
         except json.JSONDecodeError as error:
             raise data_error(file, f"not valid JSON: {error.msg} at column {error.colno}", line) from None
+        except RecursionError:
+            raise data_error(file, "JSON nested too deeply (expected one flat object per line)", line) from None
         if not isinstance(row, dict):
             raise data_error(file, f"expected a JSON object per line, got {type(row).__name__}", line)
         yield line, row

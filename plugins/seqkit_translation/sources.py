@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 from seqkit.data import Located, Record, data_error, read_lines, resolve_path
-from seqkit.download import cache_dir, fetch
+from seqkit.download import cache_dir, extracted, fetch
 
 TATOEBA_URL = "https://www.manythings.org/anki/deu-eng.zip"
 MULTI30K_URL = "https://raw.githubusercontent.com/multi30k/dataset/master/data/task1/raw"
@@ -51,19 +50,7 @@ def tatoeba(
 
 
 def _tatoeba_extracted(archive: Path) -> Path:
-    target = cache_dir() / "deu-eng" / "deu.txt"
-    if target.is_file():
-        return target
-    try:
-        with zipfile.ZipFile(archive) as zipped:
-            data = zipped.read("deu.txt")
-    except (zipfile.BadZipFile, KeyError, OSError) as error:
-        raise data_error(archive, f"cannot extract deu.txt: {error}") from None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".part")
-    partial.write_bytes(data)
-    partial.replace(target)
-    return target
+    return extracted(archive, cache_dir() / "deu-eng", ["deu.txt"]) / "deu.txt"
 
 
 def multi30k(

@@ -101,6 +101,11 @@ class ConfinedCheckpoint(ModelCheckpoint):
     this run's folder, or names no file there, is dropped before Lightning sees it.
     """
 
+    @property
+    def state_key(self) -> str:
+        # Lightning's name for the state, so checkpoints written before and after this class read alike
+        return super().state_key.replace(type(self).__qualname__, "ModelCheckpoint", 1)
+
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         super().load_state_dict(confined_state(state_dict, Path(self.dirpath or ".")))
 

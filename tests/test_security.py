@@ -1,0 +1,354 @@
+"""Issue 18's holes, one regression test each: tampered checkpoints, planted symlinks, resolver bypasses, bombs,
+hostile servers, plugins that exit, finished run directories, NaN weights (see docs/security.md)."""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import io
+import os
+import pickle
+import tarfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from helpers import make_distribution
+from recipe_helpers import TINY, cli
+
+from seqkit.checkpoint_io import AtomicCheckpointIO, ConfinedCheckpoint, confined_state
+from seqkit.data import DataError
+from seqkit.download import downloads_forbidden, extracted, fetch
+from seqkit.errors import SeqkitError
+
+
+class Payload:
+    """Unpickled, this creates the marker file: stands for any code a served pickle would run."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+class Server:
+    """A local HTTP server (127.0.0.1 only) answering every GET with *handler(self)*; counts the requests."""
+
+    def __init__(self, respond) -> None:
+        self.requests: list[str] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                outer.requests.append(self.path)
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    respond(self)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
+
+    def __enter__(self) -> Server:
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _body(payload: bytes):
+    def respond(handler):
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(payload)))
+        handler.end_headers()
+        handler.wfile.write(payload)
+
+    return respond
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A finished tiny run (two epochs, so Lightning's callback state records best and last paths)."""
+    from seqkit.cli import main
+
+    run = tmp_path_factory.mktemp("security") / "run"
+    assert main(["train", "quickstart", *TINY, "trainer.max_epochs=2", f"run_dir={run}"]) == 0
+    return run
+
+
+@pytest.fixture
+def run_copy(trained, tmp_path):
+    """A copy of the finished run, its recipe pointing at the copy, ready to be tampered with."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    recipe = yaml.safe_load((run / "recipe.yaml").read_text())
+    recipe["run_dir"] = str(run)
+    (run / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    return run
+
+
+def _tamper_callbacks(path: Path, value: str) -> None:
+    saved = torch.load(path, weights_only=True)
+    touched = 0
+    for key, state in saved["callbacks"].items():
+        if key.startswith("ModelCheckpoint"):
+            state["best_model_path"] = value
+            state["last_model_path"] = value
+            state["best_k_models"] = {value: torch.tensor(0.1)}
+            touched += 1
+    assert touched == 2
+    torch.save(saved, path)
+
+
+def test_hole_1_a_url_in_callback_state_is_never_fetched(run_copy, tmp_path, capsys):
+    marker = tmp_path / "PWNED"
+    buffer = io.BytesIO()
+    torch.save({"state_dict": Payload(marker)}, buffer)
+    with Server(_body(buffer.getvalue())) as server:
+        _tamper_callbacks(run_copy / "last.ckpt", f"{server.url}/evil.ckpt")
+        code, _, err = cli(capsys, "train", run_copy / "recipe.yaml", "resume=last", "trainer.max_epochs=3")
+        assert code == 0, err
+        downloaded = torch.load(run_copy / "last.ckpt", weights_only=True)
+    assert not marker.exists() and server.requests == []
+    assert all(
+        "://" not in str(state.get("best_model_path"))
+        for key, state in downloaded["callbacks"].items()
+        if key.startswith("ModelCheckpoint")
+    )
+
+
+def test_hole_2_a_path_outside_the_run_is_never_removed(run_copy, tmp_path, capsys):
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "precious.txt").write_text("keep me")
+    _tamper_callbacks(run_copy / "last.ckpt", f"{run_copy}/../victim")
+    code, _, err = cli(capsys, "train", run_copy / "recipe.yaml", "resume=last", "trainer.max_epochs=3")
+    assert code == 0, err
+    assert (victim / "precious.txt").read_text() == "keep me"
+
+
+def test_confined_state_keeps_only_files_inside_the_run(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "best.ckpt").write_bytes(b"x")
+    outside = tmp_path / "other.ckpt"
+    outside.write_bytes(b"x")
+    state = {
+        "dirpath": str(run),
+        "best_model_path": str(run / "best.ckpt"),
+        "last_model_path": str(run / ".." / "other.ckpt"),
+        "kth_best_model_path": "https://example.invalid/x.ckpt",
+        "best_k_models": {str(run / "best.ckpt"): 1.0, str(outside): 2.0, str(run): 3.0},
+        "best_model_score": 1.0,
+    }
+    kept = confined_state(state, run)
+    assert kept["best_model_path"] == str(run / "best.ckpt")
+    assert kept["last_model_path"] == "" and kept["kth_best_model_path"] == ""
+    assert kept["best_k_models"] == {str(run / "best.ckpt"): 1.0}
+    callback = ConfinedCheckpoint(dirpath=run)
+    callback._remove_checkpoint(None, str(outside))  # outside: refused without reaching Lightning
+    assert outside.exists()
+
+
+def test_checkpoint_removal_is_confined_and_never_recursive(tmp_path):
+    io_ = AtomicCheckpointIO(root=tmp_path / "run")
+    (tmp_path / "run" / "sub").mkdir(parents=True)
+    (tmp_path / "run" / "sub" / "keep").write_text("x")
+    (tmp_path / "victim").mkdir()
+    with pytest.raises(SeqkitError, match="outside the run directory"):
+        io_.remove_checkpoint(tmp_path / "run" / ".." / "victim")
+    with pytest.raises(SeqkitError, match="outside the run directory"):
+        io_.remove_checkpoint("http://127.0.0.1:1/x.ckpt")
+    io_.remove_checkpoint(tmp_path / "run" / "sub")  # a folder inside: left alone, never removed recursively
+    assert (tmp_path / "victim").is_dir() and (tmp_path / "run" / "sub" / "keep").exists()
+
+
+def test_hole_3_planted_symlinks_are_never_followed(run_copy, tmp_path, capsys):
+    targets = {}
+    for name in ("last.ckpt", "best.ckpt", "recipe.yaml", "metrics.json"):
+        target = tmp_path / f"outside-{name}"
+        target.write_text("untouched")
+        (run_copy / f".{name}.partial").symlink_to(target)
+        targets[name] = target
+    code, _, err = cli(capsys, "train", run_copy / "recipe.yaml", "resume=last", "trainer.max_epochs=3")
+    assert code == 0, err
+    for name, target in targets.items():
+        assert target.read_text() == "untouched", name
+        assert not (run_copy / name).is_symlink(), name
+    io_ = AtomicCheckpointIO(root=tmp_path / "fresh")
+    (tmp_path / "fresh").mkdir()
+    (tmp_path / "fresh" / ".x.ckpt.partial").symlink_to(targets["last.ckpt"])
+    io_.save_checkpoint({"a": 1}, tmp_path / "fresh" / "x.ckpt")
+    assert targets["last.ckpt"].read_text() == "untouched"
+    assert torch.load(tmp_path / "fresh" / "x.ckpt", weights_only=True) == {"a": 1}
+
+
+def test_hole_4_resolvers_are_refused_under_any_key_form(tmp_path, capsys, monkeypatch, trained):
+    monkeypatch.setenv("SECRET", "hunter2")
+    recipe = yaml.safe_load((trained / "recipe.yaml").read_text())
+    del recipe["run_dir"]
+    recipe["data"]["a.b"] = "${oc.env:SECRET}"
+    recipe["data"][7] = "${oc.env:SECRET}"
+    recipe["model"]["cell"]["x"] = ["${oc.env:SECRET}"]
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    code, out, err = cli(capsys, "train", path, f"run_dir={tmp_path / 'run'}")
+    assert code == 2 and "hunter2" not in out + err and err.count("calls a resolver") == 3, err
+    assert "data.a.b" in err and "data.7" in err and not (tmp_path / "run").exists()
+    saved = torch.load(trained / "best.ckpt", weights_only=True)
+    saved["seqkit"]["recipe"]["data"]["a.b"] = "${oc.env:SECRET}"
+    torch.save(saved, tmp_path / "t.ckpt")
+    for command in (["predict", tmp_path / "t.ckpt", "good"], ["eval", tmp_path / "t.ckpt"]):
+        code, out, err = cli(capsys, *command)
+        assert code == 2 and "calls a resolver" in err and "hunter2" not in out + err, err
+
+
+def test_hole_5_reference_bombs_end_quickly(tmp_path, capsys, trained):
+    lines = ["a0: xxxxxxxxxx"] + [f'a{i}: "{("${a" + str(i - 1) + "}") * 10}"' for i in range(1, 14)]
+    (tmp_path / "bomb.yaml").write_text("\n".join(lines) + "\n")
+    started = time.monotonic()
+    code, _, err = cli(capsys, "validate", tmp_path / "bomb.yaml")
+    assert code == 2 and "expand past" in err, err
+    laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{n}: &{n} [{', '.join(['*' + p] * 10)}]\n" for p, n in zip("abcdefgh", "bcdefghi")
+    )
+    (tmp_path / "laughs.yaml").write_text(laughs)
+    code, _, err = cli(capsys, "validate", tmp_path / "laughs.yaml")
+    assert code == 2 and "keys and items" in err, err
+    shared: list = ["x"]
+    for _ in range(60):
+        shared = [shared, shared]  # 31 bytes a level pickled, 2**60 items expanded
+    saved = torch.load(trained / "best.ckpt", weights_only=True)
+    saved["seqkit"]["recipe"]["data"]["extra"] = shared
+    torch.save(saved, tmp_path / "shared.ckpt")
+    code, _, err = cli(capsys, "predict", tmp_path / "shared.ckpt", "good")
+    assert code == 2 and "not a recipe seqkit will read" in err, err
+    assert time.monotonic() - started < 60  # each took minutes or forever before
+
+
+def test_hole_6_downloads_are_capped_in_size_and_time(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQKIT_CACHE", str(tmp_path / "cache"))
+
+    def endless(handler):
+        handler.send_response(200)
+        handler.end_headers()
+        while True:
+            handler.wfile.write(b"x" * 65536)
+
+    def slow(handler):
+        handler.send_response(200)
+        handler.end_headers()
+        for _ in range(100):
+            handler.wfile.write(b"x")
+            handler.wfile.flush()
+            time.sleep(0.2)
+
+    with Server(endless) as server:
+        monkeypatch.setenv("SEQKIT_DOWNLOAD_MAX_BYTES", "1000000")
+        with pytest.raises(DataError, match="more than 1,000,000 bytes"):
+            fetch(f"{server.url}/big.bin", None)
+        assert not (tmp_path / "cache" / "big.bin.part").exists()
+    with Server(slow) as server, pytest.raises(DataError, match="deadline"):
+        fetch(f"{server.url}/slow.bin", None, deadline=1.0)
+    with Server(_body(b"y" * 5000)) as server, pytest.raises(DataError, match="announces 5,000 bytes"):
+        fetch(f"{server.url}/sized.bin", None, size=100)
+    with Server(_body(b"z")) as server, downloads_forbidden("told not to"), pytest.raises(DataError, match="told not"):
+        fetch(f"{server.url}/never.bin", None)
+    assert server.requests == []
+
+
+def _tar(path: Path, files: dict[str, bytes], link: str | None = None) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        if link:
+            info = tarfile.TarInfo(link)
+            info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+            tar.addfile(info)
+    return path
+
+
+def test_hole_6_extraction_follows_the_archive_and_refuses_links(tmp_path):
+    target = tmp_path / "cache" / "x"
+    old = _tar(tmp_path / "old.tar.gz", {"d/a.txt": b"old text\n"})
+    assert (extracted(old, target, ["a.txt"]) / "a.txt").read_bytes() == b"old text\n"
+    new = _tar(tmp_path / "new.tar.gz", {"d/a.txt": b"new text\n"})
+    assert (extracted(new, target, ["a.txt"]) / "a.txt").read_bytes() == b"new text\n"  # not the stale one
+    linked = _tar(tmp_path / "link.tar.gz", {}, link="a.txt")
+    with pytest.raises(DataError, match="not a regular file"):
+        extracted(linked, tmp_path / "cache" / "y", ["a.txt"])
+    escaping = _tar(tmp_path / "up.tar.gz", {"../../a.txt": b"escape\n"})
+    assert (extracted(escaping, tmp_path / "cache" / "z", ["a.txt"]) / "a.txt").is_file()
+    assert not (tmp_path / "a.txt").exists()
+
+
+def test_hole_6_eval_of_a_checkpoint_downloads_only_when_allowed(trained, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SEQKIT_CACHE", str(tmp_path / "cache"))
+    with Server(_body(b"not an archive")) as server:
+        saved = torch.load(trained / "best.ckpt", weights_only=True)
+        saved["seqkit"]["recipe"]["data"] = {
+            "kind": "sentence_polarity",
+            "path": str(tmp_path / "absent"),
+            "download": True,
+            "url": f"{server.url}/data.tar.gz",
+            "batch_size": 4,
+        }
+        torch.save(saved, tmp_path / "remote.ckpt")
+        code, _, err = cli(capsys, "eval", tmp_path / "remote.ckpt")
+        assert code == 2 and "--allow-download" in err and server.requests == [], err
+
+
+def test_hole_7_a_plugin_that_exits_is_named(tmp_path, monkeypatch, capsys):
+    make_distribution(
+        tmp_path,
+        "seqkit-quitter",
+        "1.0",
+        {"quitter": "seqkit_quitter"},
+        {"seqkit_quitter": "import sys\nsys.exit(0)\n"},
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code, _out, err = cli(capsys, "train", "quickstart", *TINY, f"run_dir={tmp_path / 'run'}")
+    assert code == 2 and "plugin 'quitter'" in err and "sys.exit(0)" in err, err
+    assert not (tmp_path / "run").exists()
+
+
+def test_hole_7_a_finished_run_dir_is_refused_unless_overwrite(run_copy, capsys):
+    before = (run_copy / "best.ckpt").read_bytes()
+    code, _, err = cli(capsys, "train", "quickstart", *TINY, f"run_dir={run_copy}")
+    assert code == 2 and "already holds a finished run" in err and "overwrite=true" in err, err
+    assert (run_copy / "best.ckpt").read_bytes() == before
+    (run_copy / "notes.txt").write_text("mine")
+    code, _, err = cli(capsys, "train", "quickstart", *TINY, f"run_dir={run_copy}", "overwrite=true")
+    assert code == 0, err
+    assert (run_copy / "notes.txt").read_text() == "mine"  # only seqkit's own outputs are replaced
+    assert "overwrite" not in (run_copy / "recipe.yaml").read_text()
+
+
+def test_hole_7_nan_weights_are_an_error(trained, tmp_path, capsys):
+    saved = torch.load(trained / "best.ckpt", weights_only=True)
+    name = next(k for k, v in saved["state_dict"].items() if v.is_floating_point())
+    saved["state_dict"][name] = torch.full_like(saved["state_dict"][name], float("nan"))
+    torch.save(saved, tmp_path / "nan.ckpt")
+    code, out, err = cli(capsys, "predict", tmp_path / "nan.ckpt", "good")
+    assert code == 2 and "NaN" in err and out == "", err
+
+
+def test_a_pickled_object_is_refused_without_torchs_unsafe_advice(tmp_path, capsys):
+    marker = tmp_path / "PWNED"
+    with open(tmp_path / "x.ckpt", "wb") as stream:
+        pickle.dump(Payload(marker), stream)
+    for command in ("eval", "predict"):
+        code, _, err = cli(capsys, command, tmp_path / "x.ckpt", *(["t"] if command == "predict" else []))
+        assert code == 2 and "weights_only" not in err and not marker.exists(), err

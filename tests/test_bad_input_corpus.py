@@ -7,7 +7,9 @@ the key path and what was expected, no traceback, and nothing written: no run di
 from __future__ import annotations
 
 import os
+import pickle
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,6 +113,38 @@ def malicious(saved: dict, path: Path) -> bool:
     saved["seqkit"]["evil"] = Payload()
     torch.save(saved, path)
     return True
+
+
+def _run_dir(tmp: Path, where: object) -> list[str]:
+    return ["train", str(recipe(tmp)), f"run_dir={where}"]
+
+
+def _dangling(tmp: Path) -> Path:
+    link = tmp / "dangling"
+    link.symlink_to(tmp / "nowhere")
+    return link
+
+
+def _hostile_plugin(saved: dict, path: Path) -> None:
+    saved["seqkit"]["plugins"] = [
+        {
+            "name": "gru\x1b[31m\nseqkit eval: ok",
+            "distribution": "x'; rm -rf ~; echo '",
+            "version": "1",
+            "registers": {"cells": ["gru"]},
+        }
+    ]
+
+
+def _nan_weights(saved: dict, path: Path) -> None:
+    for value in saved["state_dict"].values():
+        if value.is_floating_point():
+            value.fill_(float("nan"))
+
+
+def _stdin_closed(argv: list[str]) -> list[str]:
+    sys.stdin = None  # as after `<&-`; the test's monkeypatch puts it back
+    return argv
 
 
 CHECKPOINT: Path = Path()
@@ -252,6 +286,47 @@ CASES = [
         lambda t: ["predict", str(CHECKPOINT), "--input", str(text(t, "in.txt", b"ok\n\xff\n"))],
         [r"in\.txt:2", "0xff"],
     ),
+    # --- issue 18, item 8: user and environment errors that were "internal error" ---
+    Case("run-dir-is-a-file", lambda t: _run_dir(t, text(t, "afile", "x")), ["run_dir", "not a directory"]),
+    Case("run-dir-dangling-symlink", lambda t: _run_dir(t, _dangling(t)), ["run_dir", "symbolic link to nothing"]),
+    Case("run-dir-name-too-long", lambda t: _run_dir(t, t / ("n" * 300)), ["run_dir", "over 255 bytes"]),
+    Case("run-dir-nul-byte-override", lambda t: _run_dir(t, f"{t}/a\0b"), ["run_dir", "control characters"]),
+    Case("run-dir-nul-byte", lambda t: ["train", str(recipe(t, {"run_dir": f"{t}/a\0b"}))], ["run_dir", "NUL"]),
+    Case("encoding-unknown", table(LABELS, encoding="klingon"), [r"d\.tsv", "unknown encoding 'klingon'"]),
+    Case("encoding-not-text", table(LABELS, encoding="rot13"), [r"d\.tsv", "cannot be read a line at a time"]),
+    Case("data-utf16", table(LABELS.encode("utf-16")), [r"d\.tsv:1", "UTF-16"]),
+    Case("data-cr-only-lines", table(LABELS.replace("\n", "\r")), [r"d\.tsv:1", "carriage return"]),
+    Case(
+        "data-json-nested-deep",
+        table('{"text": ' + "[" * 100_000 + "]" * 100_000 + ', "label": "positive"}\n', name="d.jsonl"),
+        [r"d\.jsonl:1", "nested too deeply"],
+    ),
+    Case("recipe-nested-deep", raw("seed: 1\ndata: " + "[" * 100 + "]" * 100 + "\n"), [r"r\.yaml", "nested more"]),
+    Case("recipe-5000-digits", raw("seed: " + "9" * 5000 + "\n"), [r"r\.yaml:1", "digits"]),
+    Case("override-5000-digits", train(lambda t: recipe(t), "seed=" + "9" * 5000), ["command line", "seed"]),
+    Case("seed-negative", rec({"seed": -5}), [r"seed", "-5"]),
+    Case("max-epochs-zero", rec({"trainer.max_epochs": 0}), [r"trainer\.max_epochs", "at least 1"]),
+    Case("max-epochs-minus-two", rec({"trainer.max_epochs": -2}), [r"trainer\.max_epochs", "-2"]),
+    Case("clip-nan", rec({"trainer.gradient_clip_val": float("nan")}), [r"trainer\.gradient_clip_val", "finite"]),
+    Case("hidden-2-31", rec({"model.cell.hidden_size": 2**31}), [r"model\.cell\.hidden_size", "2147483648"]),
+    Case(
+        "ckpt-plugin-name-hostile",
+        ckpt(_hostile_plugin),
+        [r"bad\.ckpt", r"\\x1b", "not a valid package name"],
+        env={"SEQKIT_DISABLE_PLUGINS": "gru"},
+    ),
+    Case("ckpt-nan-weights", ckpt(_nan_weights, "predict"), [r"bad\.ckpt", "NaN"]),
+    Case(
+        "ckpt-recipe-resolver",
+        ckpt(lambda s, p: s["seqkit"]["recipe"]["data"].update({"a.b": "${oc.env:HOME}"}), "predict"),
+        [r"data\.a\.b", "calls a resolver"],
+    ),
+    Case(
+        "ckpt-not-a-checkpoint-pickle",
+        ckpt(lambda s, p: p.write_bytes(pickle.dumps(Payload())) or 1, "predict"),
+        [r"bad\.ckpt", "never loads"],
+    ),
+    Case("predict-stdin-closed", lambda t: _stdin_closed(["predict", str(CHECKPOINT), "--input", "-"]), ["closed"]),
     Case(
         "predict-input-10mb-line",
         lambda t: ["predict", str(CHECKPOINT), "--input", str(text(t, "in.txt", TEN_MB + "\n"))],
@@ -282,6 +357,7 @@ def test_bad_input(case, checkpoint, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(work)
     for name, value in case.env.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setattr(sys, "stdin", sys.stdin)
     argv = case.setup(tmp_path)
     before = _files(tmp_path)
     code = main(argv)

@@ -77,11 +77,10 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         with exclusive_temporary(path) as stream:
             try:
                 torch.save(checkpoint, stream)
-            except RuntimeError as error:  # torch's writer reports a full disk or a size limit without its errno
-                if "write" not in str(error).lower():
+            except RuntimeError:  # torch's writer reports a full disk or a size limit without an errno
+                code = _disk_refusal(path.parent)
+                if code is None:
                     raise
-                full = shutil.disk_usage(path.parent).free < (1 << 20)
-                code = errno.ENOSPC if full else errno.EFBIG
                 raise OSError(code, os.strerror(code), str(path)) from None
 
     def remove_checkpoint(self, path: str | os.PathLike) -> None:
@@ -134,6 +133,20 @@ def confined_state(state: Any, root: Path) -> dict[str, Any]:
     if score is not None and not isinstance(score, (torch.Tensor, float, int)):
         state["best_model_score"] = None
     return state
+
+
+def _disk_refusal(folder: Path) -> int | None:
+    """``ENOSPC`` when *folder*'s disk is (nearly) full, ``EFBIG`` under a file-size limit, else None."""
+    if shutil.disk_usage(folder).free < (1 << 20):
+        return errno.ENOSPC
+    try:
+        import resource
+
+        if resource.getrlimit(resource.RLIMIT_FSIZE)[0] != resource.RLIM_INFINITY:
+            return errno.EFBIG
+    except (ImportError, OSError, ValueError):
+        pass
+    return None
 
 
 def _spawn_handoff(path: Path) -> bool:

@@ -352,3 +352,83 @@ def test_a_pickled_object_is_refused_without_torchs_unsafe_advice(tmp_path, caps
     for command in ("eval", "predict"):
         code, _, err = cli(capsys, command, tmp_path / "x.ckpt", *(["t"] if command == "predict" else []))
         assert code == 2 and "weights_only" not in err and not marker.exists(), err
+
+
+def test_a_full_disk_or_file_size_limit_is_one_line_with_nothing_half_made(tmp_path, capsys):
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, hard))  # as `ulimit -f 4`: checkpoints cannot be written
+    try:
+        code, _, err = cli(capsys, "train", "quickstart", *TINY, f"run_dir={tmp_path / 'run'}")
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert code == 2 and "ulimit -f" in err and "internal error" not in err, err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_plugin_interrupt_or_exit_in_a_hook_is_named(tmp_path, monkeypatch, capsys):
+    source = "import seqkit\n\n@seqkit.hookimpl\ndef register_cells(register):\n    raise {}\n"
+    for name, raised, expect in (("exiter", "SystemExit(3)", "sys.exit(3)"), ("ctrlc", "KeyboardInterrupt", "")):
+        folder = tmp_path / name
+        folder.mkdir()
+        modules = {f"seqkit_{name}": source.format(raised)}
+        make_distribution(folder, f"seqkit-{name}", "1.0", {name: f"seqkit_{name}"}, modules)
+        monkeypatch.syspath_prepend(str(folder))
+        monkeypatch.setenv("SEQKIT_PLUGINS", name)
+        code, _, err = cli(capsys, "validate", "quickstart")
+        assert f"plugin '{name}'" in err and expect in err, err
+        assert code == (130 if name == "ctrlc" else 2)
+
+
+def test_json_output_is_not_corrupted_by_plugin_prints(trained, tmp_path, monkeypatch, capsys):
+    import json
+
+    modules = {"seqkit_chatty": "print('hello from a plugin')\n"}
+    make_distribution(tmp_path, "seqkit-chatty", "1.0", {"chatty": "seqkit_chatty"}, modules)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code, out, err = cli(capsys, "predict", trained / "best.ckpt", "--json", "good", "bad")
+    assert code == 0, err
+    assert [json.loads(line)["text"] for line in out.splitlines()] == ["good", "bad"]
+    assert "hello from a plugin" in err
+
+
+def test_plugin_text_is_escaped_when_listed(tmp_path, monkeypatch, capsys):
+    make_distribution(tmp_path, "seqkit-weird\x1b[2J", "1.0", {"weird": "seqkit_weird"}, {"seqkit_weird": ""})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _code, out, err = cli(capsys, "plugins")
+    assert "\x1b" not in out + err and "\\x1b" in out, out
+
+
+def test_eval_of_a_gpu_checkpoint_runs_on_this_machine(trained, tmp_path, capsys):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has the GPU the checkpoint asks for")
+    saved = torch.load(trained / "best.ckpt", weights_only=True)
+    saved["seqkit"]["recipe"]["trainer"]["accelerator"] = "gpu"
+    torch.save(saved, tmp_path / "gpu.ckpt")
+    code, out, err = cli(capsys, "eval", tmp_path / "gpu.ckpt")
+    assert code == 0 and "accuracy" in out and "trainer.accelerator=gpu" in err, err
+
+
+def test_a_long_field_is_data_not_an_error(tmp_path, capsys):
+    rows = "".join(f"{'good' if i % 2 else 'bad'} film {i}\t{'positive' if i % 2 else 'negative'}\n" for i in range(40))
+    path = tmp_path / "d.csv"
+    path.write_text("text,label\n" + rows.replace("\t", ",") + "x" * 200_000 + ",positive\n")
+    data = {"kind": "table", "path": str(path), "labels": ["negative", "positive"], "batch_size": 8}
+    recipe = yaml.safe_load((Path(__file__).parent.parent / "recipes" / "quickstart.yaml").read_text())
+    recipe.update(data=data)
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe))
+    code, _, err = cli(capsys, "train", tmp_path / "r.yaml", *TINY[1:], f"run_dir={tmp_path / 'run'}")
+    assert code == 0, err
+
+
+def test_a_closed_pipe_ends_predict_quietly(trained, tmp_path):
+    import subprocess
+    import sys
+
+    texts = tmp_path / "in.txt"
+    texts.write_text("good\n" * 2000)
+    command = f"{sys.executable} -m seqkit predict {trained / 'best.ckpt'} --input {texts} | head -1"
+    done = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, timeout=300)
+    assert len(done.stdout.splitlines()) == 1
+    assert "Traceback" not in done.stderr and "error" not in done.stderr, done.stderr

@@ -50,7 +50,8 @@ def _why(error: Exception) -> str:
 
 def recipe_of(checkpoint: dict[str, Any], path: Path, overrides: list[str]) -> Recipe:
     saved = checkpoint["seqkit"]
-    return from_config(saved["recipe"], overrides, path=path, name=saved.get("recipe_name", "recipe"))
+    name = saved.get("recipe_name")
+    return from_config(saved["recipe"], overrides, path=path, name=name if isinstance(name, str) else "recipe")
 
 
 def load(

@@ -147,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # a bug, not a user error: one line, the traceback with --debug
         if args.debug:
             raise
-        culprit = blame(error.__traceback__)
+        culprit = blame(error.__traceback__, third_party=True)
         if culprit:
             print(
                 f"seqkit {args.command}: error: {culprit} failed: {type(error).__name__}: "

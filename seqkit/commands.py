@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from seqkit.errors import SeqkitError
+from seqkit.errors import SeqkitError, printable
 
 SPLITS = ("test", "valid")
 PREDICT_CHUNK = 256  # texts predicted at once
@@ -172,10 +172,11 @@ def _predict(args: argparse.Namespace) -> int:
                 if args.json:
                     print(json.dumps(result, ensure_ascii=False), file=args.stdout)
                 else:
-                    shown = [str(v) for k, v in result.items() if k not in ("text", "n_best")]
+                    # labels and generated text come from the checkpoint: escaped, they cannot forge lines
+                    shown = [printable(v) for k, v in result.items() if k not in ("text", "n_best")]
                     print("\t".join(shown) + "\t" + result.get("text", ""))
                     for other in result.get("n_best", [])[1:]:
-                        print(f"  {other['output']}\t{other['score']}")
+                        print(f"  {printable(other['output'])}\t{other['score']}")
                 count += 1
             (args.stdout if args.json else sys.stdout).flush()
             # one plot per text, numbered within a call: only the first chunk's, so none overwrites another
@@ -238,7 +239,7 @@ def _ls(args: argparse.Namespace) -> int:
             rows = [(spec.name, spec.description) for spec in getattr(manager, what)]
         width = max((len(name) for name, _ in rows), default=0)
         for name, text in rows:
-            print(f"  {name.ljust(width)}  {text}")
+            print(f"  {printable(name).ljust(width)}  {printable(text)}")
         if not rows:
             print("  (none)")
     return 0

@@ -24,6 +24,7 @@ LOAD_ONLY_ENV = "SEQKIT_PLUGINS"
 DISABLE_ENV = "SEQKIT_DISABLE_PLUGINS"
 TRACE_ENV = "SEQKIT_TRACE_PLUGINS"
 RECIPES_FOLDER = "recipes"
+OWN_DISTRIBUTION = "seqkit"  # the plugins seqkit ships
 
 
 @dataclass
@@ -229,13 +230,15 @@ class PluginInterrupt(KeyboardInterrupt):
     """Ctrl-C (or a plugin raising KeyboardInterrupt) while a plugin's code ran; the message names the plugin."""
 
 
-def blame(traceback: Any) -> str | None:
+def blame(traceback: Any, *, third_party: bool = False) -> str | None:
     """``plugin 'name' (module.function)`` for the innermost frame of *traceback* in an installed plugin's
-    package, or None when no plugin's code is in it."""
+    package, or None when no plugin's code is in it. *third_party*: only plugins seqkit does not ship
+    (a failure in the ones it ships is seqkit's own bug)."""
     manager = _manager
     if manager is None:
         return None
-    packages = {info.module.partition(":")[0].split(".")[0]: info for info in manager.infos.values()}
+    infos = [i for i in manager.infos.values() if not third_party or i.distribution != OWN_DISTRIBUTION]
+    packages = {info.module.partition(":")[0].split(".")[0]: info for info in infos}
     packages.pop("seqkit", None)
     found = None
     while traceback is not None:

@@ -324,9 +324,11 @@ def _log_plan(trainer: pl.Trainer, plan: Any) -> None:
 
 def _stopped_epoch(checkpoint: dict[str, Any]) -> int | None:
     """The epoch at which an early-stopping callback ended the checkpoint's run, if one did."""
-    for key, state in (checkpoint.get("callbacks") or {}).items():
-        if key.startswith("EarlyStopping") and isinstance(state, dict) and state.get("stopped_epoch", 0) > 0:
-            return int(state["stopped_epoch"])
+    states = checkpoint.get("callbacks")
+    for key, state in (states if isinstance(states, dict) else {}).items():
+        epoch = state.get("stopped_epoch", 0) if isinstance(state, dict) else 0
+        if str(key).startswith("EarlyStopping") and isinstance(epoch, int) and epoch > 0:
+            return epoch
     return None
 
 

@@ -432,3 +432,21 @@ def test_a_closed_pipe_ends_predict_quietly(trained, tmp_path):
     done = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, timeout=300)
     assert len(done.stdout.splitlines()) == 1
     assert "Traceback" not in done.stderr and "error" not in done.stderr, done.stderr
+
+
+def test_a_third_party_plugins_failure_is_named_not_an_internal_error(tmp_path, monkeypatch, capsys):
+    source = """
+        import seqkit
+
+        def broken(**options):
+            return {}["no such key"]
+
+        @seqkit.hookimpl
+        def register_datasets(register):
+            register(seqkit.Spec("broken_source", build=broken))
+        """
+    make_distribution(tmp_path, "seqkit-flaky", "2.0", {"flaky": "seqkit_flaky"}, {"seqkit_flaky": source})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code, _, err = cli(capsys, "train", "quickstart", *TINY, "data={kind: broken_source}", f"run_dir={tmp_path / 'r'}")
+    assert code == 2 and "plugin 'flaky' (distribution seqkit-flaky 2.0)" in err and "KeyError" in err, err
+    assert "internal error" not in err and not (tmp_path / "r").exists()

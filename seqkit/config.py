@@ -298,6 +298,7 @@ def _callbacks(callbacks: Any, manager: PluginManager) -> list[tuple[str, str]]:
 MAX_WIDTH = 1 << 16
 MAX_LAYERS = 1024
 MAX_SIZE = 1 << 24
+MAX_WORKERS = 256  # loader processes: more is a fork bomb, not a speed-up
 # Values the types allow but the builders reject: key path -> (test, what is expected).
 RANGES: dict[str, tuple[Any, str]] = {
     "seed": (lambda v: 0 <= v < 2**32, "in [0, 2**32)"),
@@ -308,7 +309,7 @@ RANGES: dict[str, tuple[Any, str]] = {
     "trainer.accumulate_grad_batches": (lambda v: 1 <= v <= MAX_SIZE, "at least 1"),
     "data.batch_size": (lambda v: v >= 1, "at least 1"),
     "data.eval_batch_size": (lambda v: v is None or v >= 1, "at least 1, or null"),
-    "data.num_workers": (lambda v: v >= 0, "0 or more"),
+    "data.num_workers": (lambda v: 0 <= v <= MAX_WORKERS, f"in [0, {MAX_WORKERS}]"),
     "data.limit": (lambda v: v is None or v >= 1, "at least 1, or null"),
     "data.global_batch_size": (lambda v: v is None or v >= 1, "at least 1, or null"),
     "task.tbptt_steps": (lambda v: v is None or v >= 1, "at least 1 (time steps per chunk), or null (full BPTT)"),

@@ -99,7 +99,7 @@ def fetch(
     whose SHA-256 matches becomes ``<name>`` (an atomic rename), so the cache never holds a partial or
     corrupted archive under its final name.
     """
-    target = cache_dir() / (filename or url.rstrip("/").rpartition("/")[2])
+    target = cache_dir() / _cache_name(filename or url.rstrip("/").rpartition("/")[2].partition("?")[0], url)
     if target.is_file() and (sha256 is None or sha256_of(target) == sha256):
         return target
     if _refusal is not None:
@@ -151,6 +151,14 @@ def fetch(
         )
     os.replace(partial, target)
     return target
+
+
+def _cache_name(name: str, url: str) -> str:
+    """*name*, checked to stay inside the cache: relative, no ``..``, no NUL."""
+    parts = Path(name).parts
+    if not name or "\0" in name or Path(name).is_absolute() or any(part in ("", ".", "..") for part in parts):
+        raise DataError(f"{url}: cannot cache it as {name!r}: expected a plain file name")
+    return name
 
 
 def _cap_hint(size: int | None) -> str:

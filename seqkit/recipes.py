@@ -16,6 +16,8 @@ from omegaconf.grammar.gen.OmegaConfGrammarParser import OmegaConfGrammarParser
 from seqkit.errors import SeqkitError, suggest
 from seqkit.recipe_guard import dotted, expansion_problems, leaves, reference_problem, shape_problem, yaml_shape_problem
 
+MAX_RECIPE_BYTES = 1 << 20
+
 
 class RecipeError(SeqkitError):
     """A recipe that cannot run; every problem found, one per line, each with its file, line and key."""
@@ -138,6 +140,8 @@ def _line_map(text: str) -> dict[str, int]:
 def load_recipe(name_or_path: str | os.PathLike, overrides: Sequence[str] = ()) -> Recipe:
     """Read a recipe, apply ``key=value`` overrides and resolve interpolations; errors name file, line and key."""
     path, name = find_recipe(name_or_path)
+    if path.stat().st_size > MAX_RECIPE_BYTES:
+        raise RecipeError([f"{path}: {path.stat().st_size:,} bytes; a recipe is at most {MAX_RECIPE_BYTES:,}"])
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
@@ -147,11 +151,16 @@ def load_recipe(name_or_path: str | os.PathLike, overrides: Sequence[str] = ()) 
         ) from None
     except OSError as error:
         raise RecipeError([f"{path}: cannot read: {error.strerror}"]) from None
-    too_big = yaml_shape_problem(text)
+    try:
+        too_big = yaml_shape_problem(text)
+    except RecursionError:  # PyYAML's composer recurses once per nesting level
+        too_big = "containers nested too deeply to read"
     if too_big:
         raise RecipeError([f"{path}: not a recipe seqkit will read: {too_big}"])
     try:
         base = OmegaConf.create(text) if text.strip() else OmegaConf.create({})
+    except RecursionError:
+        raise RecipeError([f"{path}: not a recipe seqkit will read: containers nested too deeply"]) from None
     except ValueError as error:  # e.g. an integer of thousands of digits (Python's conversion limit)
         raise RecipeError([f"{_line_of_long_number(path, text)}: not a usable value: {_first_line(error)}"]) from None
     except (yaml.YAMLError, OmegaConfBaseException) as error:
@@ -192,7 +201,10 @@ def from_config(
         try:
             config = OmegaConf.merge(config, OmegaConf.from_dotlist([item]))
         except (OmegaConfBaseException, yaml.YAMLError, TypeError, ValueError) as error:
-            raise RecipeError([f"command line: cannot apply {item!r}: {_first_line(error)}"]) from None
+            raise RecipeError([f"command line: cannot apply {item[:200]!r}: {_first_line(error)}"]) from None
+        except RecursionError:
+            key = item.partition("=")[0]
+            raise RecipeError([f"command line: {key}: the value is nested too deeply"]) from None
     unresolved = OmegaConf.to_container(config, resolve=False)
     too_big = shape_problem(unresolved)
     if too_big:

@@ -302,6 +302,12 @@ CASES = [
         [r"d\.jsonl:1", "nested too deeply"],
     ),
     Case("recipe-nested-deep", raw("seed: 1\ndata: " + "[" * 100 + "]" * 100 + "\n"), [r"r\.yaml", "nested more"]),
+    Case(
+        "recipe-nested-100k", raw("seed: 1\ndata: " + "[" * 100_000 + "]" * 100_000 + "\n"), [r"r\.yaml", "too deeply"]
+    ),
+    Case("override-nested-100k", train(lambda t: recipe(t), "data=" + "[" * 100_000), ["command line", "data"]),
+    Case("recipe-over-1mib", raw("seed: 1\n" + "# padding\n" * 120_000), [r"r\.yaml", "at most"]),
+    Case("num-workers-fork-bomb", rec({"data.num_workers": 100_000}), [r"data\.num_workers", "256"]),
     Case("recipe-5000-digits", raw("seed: " + "9" * 5000 + "\n"), [r"r\.yaml:1", "digits"]),
     Case("override-5000-digits", train(lambda t: recipe(t), "seed=" + "9" * 5000), ["command line", "seed"]),
     Case("seed-negative", rec({"seed": -5}), [r"seed", "-5"]),

@@ -262,6 +262,9 @@ def test_hole_6_downloads_are_capped_in_size_and_time(tmp_path, monkeypatch):
         fetch(f"{server.url}/slow.bin", None, deadline=1.0)
     with Server(_body(b"y" * 5000)) as server, pytest.raises(DataError, match="announces 5,000 bytes"):
         fetch(f"{server.url}/sized.bin", None, size=100)
+    for name in ("..", "/etc/passwd", "a/../../b"):
+        with pytest.raises(DataError, match="plain file name"):
+            fetch("http://127.0.0.1:9/x", None, name)
     with Server(_body(b"z")) as server, downloads_forbidden("told not to"), pytest.raises(DataError, match="told not"):
         fetch(f"{server.url}/never.bin", None)
     assert server.requests == []

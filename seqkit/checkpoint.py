@@ -65,9 +65,18 @@ def load(
     checkpoint = read_checkpoint(path)
     check_checkpoint_plugins(checkpoint["seqkit"].get("plugins", []), checkpoint["seqkit"]["recipe"], manager, path)
     recipe = recipe_of(checkpoint, path, list(overrides))
-    parts = build(recipe, manager, state=checkpoint["seqkit"], splits=splits)
+    try:
+        parts = build(recipe, manager, state=checkpoint["seqkit"], splits=splits)
+    except SeqkitError:
+        raise
+    except Exception as error:  # the saved tokenizer or task state is not what the plugin wrote: a damaged file
+        raise SeqkitError(
+            f"{path}: cannot rebuild the run from this checkpoint ({_why(error)}); is it damaged?"
+        ) from None
     try:
         missing, unexpected = parts.module.load_state_dict(checkpoint["state_dict"], strict=False)
+    except (TypeError, AttributeError, ValueError) as error:  # not tensors where weights belong
+        raise SeqkitError(f"{path}: a damaged seqkit checkpoint: its weights are not tensors ({_why(error)})") from None
     except RuntimeError as error:  # shapes differ: an override changed the model's size
         raise SeqkitError(
             f"{path}: the weights do not fit the model the recipe builds; did an override change its size? "

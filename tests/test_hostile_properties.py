@@ -67,7 +67,8 @@ def checkpoint(tmp_path_factory):
 FIELDS = st.sampled_from(
     [("recipe",), ("recipe", "data"), ("recipe", "data", "size"), ("recipe", "model", "cell", "hidden_size"),
      ("recipe", "task", "kind"), ("recipe", "trainer"), ("recipe", "tokenizer"), ("plugins",), ("recipe_name",),
-     ("recipe", "requires"), ("recipe", "seed"), ("recipe", "callbacks")]
+     ("recipe", "requires"), ("recipe", "seed"), ("recipe", "callbacks"), ("tokenizer",), ("tokenizer", "itos"),
+     ("task",), ("task", "labels"), ("seqkit_version",)]
 )  # fmt: skip
 
 

@@ -126,13 +126,22 @@ def confined_state(state: Any, root: Path) -> dict[str, Any]:
     state.setdefault("best_model_path", "")
     models = state.get("best_k_models")
     if models is not None:
-        state["best_k_models"] = {k: v for k, v in models.items() if kept(k)} if isinstance(models, dict) else {}
+        valid = isinstance(models, dict)
+        state["best_k_models"] = {k: v for k, v in models.items() if kept(k) and _score(v)} if valid else {}
+    if "kth_value" in state and not _score(state["kth_value"]):
+        state.pop("kth_value")
     if "dirpath" in state and not isinstance(state["dirpath"], str):
         state["dirpath"] = ""  # Lightning only compares it with its own: another folder restores no scores
-    score = state.get("best_model_score")
-    if score is not None and not isinstance(score, (torch.Tensor, float, int)):
+    if not _score(state.get("best_model_score")):
         state["best_model_score"] = None
     return state
+
+
+def _score(value: Any) -> bool:
+    """A monitored value as Lightning stores it: a one-number tensor or a number."""
+    if isinstance(value, torch.Tensor):
+        return value.numel() == 1 and (value.is_floating_point() or not value.dtype.is_complex)
+    return isinstance(value, (float, int)) and not isinstance(value, bool)
 
 
 def _disk_refusal(folder: Path) -> int | None:

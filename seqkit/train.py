@@ -144,7 +144,17 @@ def _train(recipe: Recipe, manager: PluginManager | None) -> tuple[Path, dict[st
                 "chosen among the epochs trained from here on",
                 file=sys.stderr,
             )
-    parts = build(recipe, manager, state=state, validated=True)
+    try:
+        parts = build(recipe, manager, state=state, validated=True)
+    except SeqkitError:
+        raise
+    except Exception as error:
+        if resume is None:
+            raise
+        # the saved tokenizer or task state is not what the plugins wrote: the checkpoint is damaged
+        raise SeqkitError(
+            f"resume: cannot rebuild the run from {resume} ({type(error).__name__}: {one_line(error)[:200]})"
+        ) from None
     if resume is not None:
         _check_weights_fit(parts.module, saved["state_dict"], resume)
     checkpoint = ConfinedCheckpoint(
@@ -335,7 +345,7 @@ def _stopped_epoch(checkpoint: dict[str, Any]) -> int | None:
 def _check_weights_fit(module: Any, state_dict: dict[str, Any], path: Path) -> None:
     try:
         module.load_state_dict(state_dict)
-    except RuntimeError as error:
+    except (RuntimeError, TypeError, AttributeError, ValueError) as error:
         raise SeqkitError(
             f"resume: {path} holds weights of another shape than the recipe's model; "
             f"did an override change its size? ({one_line(error)[:300]})"

@@ -12,7 +12,7 @@ from torch import nn
 
 import seqkit
 from seqkit.config import cell_options, data_options, split_section, task_builder_options, validate
-from seqkit.data import DataError, as_splits
+from seqkit.data import DataError, DataNotFound, as_splits
 from seqkit.datamodule import SeqkitData
 from seqkit.errors import SeqkitError
 from seqkit.initializers import INIT_KEYS
@@ -126,6 +126,13 @@ def _call(recipe: Recipe, section: str, build: Any, options: dict[str, Any]) -> 
     """*build*(**options); a builder's own rejection of a value becomes an error naming the recipe section."""
     try:
         return build(**options)
+    except DataNotFound as error:
+        if section != "data" or options.get("download") or "data.download" in str(error):
+            raise
+        if "download" in inspect.signature(build).parameters:
+            raise DataNotFound(f"{error}; or set data.download=true to fetch it") from None
+        kind = recipe.data["data"].get("kind")
+        raise DataNotFound(f"{error}; data.download=true is not available for data source '{kind}'") from None
     except (SeqkitError, DataError):
         raise
     except (ValueError, TypeError) as error:

@@ -15,6 +15,7 @@ from seqkit.errors import SeqkitError
 
 SPLITS = ("test", "valid")
 PREDICT_CHUNK = 256  # texts predicted at once
+CHECKPOINT_HELP = "a checkpoint file, a run directory (its best.ckpt) or a recipe name (runs/NAME/latest/best.ckpt)"
 LISTABLE = ("recipes", "cells", "kernels", "tasks", "datasets", "tokenizers", "callbacks")
 
 
@@ -25,14 +26,14 @@ def add_commands(commands: Any) -> None:
     train.set_defaults(handler=_train)
 
     evaluate = commands.add_parser("eval", help="evaluate a checkpoint on the validation or test split")
-    evaluate.add_argument("checkpoint")
+    evaluate.add_argument("checkpoint", help=CHECKPOINT_HELP)
     evaluate.add_argument("--split", choices=SPLITS, default="test")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. data.path=other/folder")
     evaluate.set_defaults(handler=_eval)
 
     predict = commands.add_parser("predict", help="run a checkpoint on texts")
-    predict.add_argument("checkpoint")
+    predict.add_argument("checkpoint", help=CHECKPOINT_HELP)
     predict.add_argument("texts", nargs="*", metavar="TEXT")
     predict.add_argument("--input", metavar="FILE", help="one text a line; - reads standard input")
     predict.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -83,18 +84,22 @@ def _eval(args: argparse.Namespace) -> int:
     import pytorch_lightning as pl
 
     from seqkit.checkpoint import load
+    from seqkit.environment import check_trainer, trainer_refusals
+    from seqkit.runs import find_checkpoint
 
-    parts = load(args.checkpoint, args.overrides, splits=(args.split,))
+    parts = load(find_checkpoint(args.checkpoint), args.overrides, splits=(args.split,))
     trainer_section = parts.recipe.data.get("trainer") or {}
-    trainer = pl.Trainer(
-        accelerator=trainer_section.get("accelerator", "auto"),
-        devices=1,
-        precision=trainer_section.get("precision"),
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+    check_trainer(trainer_section)
+    with trainer_refusals(trainer_section):
+        trainer = pl.Trainer(
+            accelerator=trainer_section.get("accelerator", "auto"),
+            devices=1,
+            precision=trainer_section.get("precision"),
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+        )
     if not parts.data.examples[args.split]:
         raise SeqkitError(f"the {args.split} split is empty; check data.split or data.path")
     loader = parts.data.loader(args.split)
@@ -112,6 +117,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     from seqkit.checkpoint import load
+    from seqkit.runs import find_checkpoint
 
     if not args.texts and not args.input:
         raise SeqkitError("nothing to predict: give texts as arguments or --input FILE")
@@ -127,7 +133,7 @@ def _predict(args: argparse.Namespace) -> int:
     }
     stream = _open_input(args.input) if args.input else None
     try:
-        parts = load(args.checkpoint)
+        parts = load(find_checkpoint(args.checkpoint))
         accepted = inspect.signature(parts.task.predict).parameters
         refused = [name for name in options if name not in accepted]
         if refused:

@@ -200,6 +200,12 @@ def seqkit(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return result
 
 
+def metrics_of(run: Path) -> dict[str, float]:
+    """The metrics of a run's metrics.json (or of a copy of one), without its ``run`` record of what ran."""
+    path = run if run.suffix == ".json" else run / "metrics.json"
+    return {k: v for k, v in json.loads(path.read_text()).items() if k != "run"}
+
+
 def weights(path: Path) -> dict[str, torch.Tensor]:
     return torch.load(path, weights_only=True)["state_dict"]
 
@@ -232,8 +238,8 @@ def test_two_processes_train_the_weights_one_process_does(runs):
     _, one, two, result = runs
     assert_same_weights(one / "last.ckpt", two / "last.ckpt")
     assert torch.load(two / "last.ckpt", weights_only=True)["global_step"] == 12
-    first = json.loads((one / "metrics.json").read_text())
-    second = json.loads((two / "metrics.json").read_text())
+    first = metrics_of(one)
+    second = metrics_of(two)
     assert first.keys() == second.keys() and "val/accuracy" in first
     for name in first:
         assert second[name] == pytest.approx(first[name], abs=1e-4), name
@@ -244,7 +250,7 @@ def test_two_processes_train_the_weights_one_process_does(runs):
 
 def test_a_two_process_checkpoint_evaluates_and_resumes_in_one_process(runs):
     root, one, two, _ = runs
-    reported = json.loads((two / "metrics.json").read_text())
+    reported = metrics_of(two)
     evaluated = json.loads(seqkit("eval", str(two / "best.ckpt"), "--split", "valid", "--json", cwd=root).stdout)
     for name, value in evaluated.items():
         assert reported[name] == pytest.approx(value, abs=1e-5), name
@@ -317,8 +323,8 @@ def test_ddp_spawn_trains_and_reports_what_one_process_does(runs, tmp_path):
     seqkit("train", "quickstart", *TINY, "data.batch_size=16", "trainer.devices=2", "trainer.strategy=ddp_spawn",
            f"run_dir={tmp_path}", cwd=root)  # fmt: skip
     assert_same_weights(root / "one-after-2-epochs.ckpt", tmp_path / "last.ckpt")
-    reported = json.loads((tmp_path / "metrics.json").read_text())
-    expected = json.loads((root / "one-after-2-epochs.json").read_text())
+    reported = metrics_of(tmp_path)
+    expected = metrics_of(root / "one-after-2-epochs.json")
     assert reported == pytest.approx(expected, abs=1e-4)
 
 
@@ -381,7 +387,7 @@ def test_a_token_level_loss_trains_the_same_on_two_processes(tmp_path):
     seqkit("train", *recipe, "data.batch_size=16", "trainer.devices=2", "trainer.strategy=ddp",
            f"run_dir={tmp_path / 'two'}", cwd=tmp_path)  # fmt: skip
     assert_same_weights(tmp_path / "one" / "last.ckpt", tmp_path / "two" / "last.ckpt")
-    one = json.loads((tmp_path / "one" / "metrics.json").read_text())
-    two = json.loads((tmp_path / "two" / "metrics.json").read_text())
+    one = metrics_of(tmp_path / "one")
+    two = metrics_of(tmp_path / "two")
     assert {"val/bleu", "val/chrf", "val/loss"} <= one.keys()
     assert two == pytest.approx(one, abs=1e-4)

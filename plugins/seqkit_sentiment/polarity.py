@@ -8,7 +8,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from seqkit.data import Located, Record, data_error, read_lines, resolve_path
+from seqkit.data import Located, Record, data_error, not_found, read_lines, resolve_path
 from seqkit.download import cache_dir, fetch
 
 URL = "https://www.cs.cornell.edu/people/pabo/movie-review-data/rt-polaritydata.tar.gz"
@@ -32,10 +32,11 @@ def sentence_polarity(
         return _read(folder, "utf-8")
     if not download:
         missing = next(folder / n for n in FILES.values() if not (folder / n).is_file())
-        raise data_error(
-            missing,
-            "sentence polarity file not found; point data.path at the folder holding "
-            "rt-polarity.pos and rt-polarity.neg, or set data.download=true to fetch the corpus",
+        error = not_found(missing, "sentence polarity file")
+        # the corpus is two files in one folder: say so, and how to fetch it
+        raise type(error)(
+            f"{error}; point data.path at the folder holding {' and '.join(FILES.values())}, "
+            "or set data.download=true to fetch the corpus"
         )
     return _read(_extracted(fetch(url, sha256, "rt-polaritydata.tar.gz")), "latin-1")
 

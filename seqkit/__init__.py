@@ -1,6 +1,7 @@
 """seqkit: plugin-based recurrent sequence modelling on PyTorch."""
 
 from seqkit.cell import Cell
+from seqkit.corpora import Corpus, CorpusFile
 from seqkit.errors import (
     InvalidArgumentError,
     KernelUnavailableError,
@@ -18,6 +19,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Cell",
+    "Corpus",
+    "CorpusFile",
     "InvalidArgumentError",
     "KernelSpec",
     "KernelUnavailableError",

@@ -74,8 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     from seqkit.bench import add_arguments
     from seqkit.commands import add_commands
+    from seqkit.data_commands import add_data_command
 
     add_commands(commands)
+    add_data_command(commands)
 
     bench = commands.add_parser("bench", help="time a recurrent layer against torch.nn (forward+backward)")
     add_arguments(bench)

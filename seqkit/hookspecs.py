@@ -121,8 +121,16 @@ def register_datasets(register: RegisterDataset) -> None:
     list of records such as ``{"text", "label"}`` or ``{"source", "target"}``, which seqkit splits with
     the recipe's seeded ``split`` fractions, or a mapping with ``train`` and optionally ``valid`` and
     ``test``. Resolve relative paths with :func:`seqkit.data.resolve_path` (``$SEQKIT_DATA``) and
-    report bad data with :func:`seqkit.data.data_error` (file and line). Nothing may download unless
-    the recipe asks (``download: true``), and never at test time.
+    report bad data with :func:`seqkit.data.data_error` (file and line); a missing file read through
+    :func:`seqkit.data.read_lines` (or raised with :func:`seqkit.data.not_found`) gets an error that names
+    ``$SEQKIT_DATA`` and, when ``build`` takes a ``download`` option, ``data.download=true``. Nothing may
+    download unless the recipe asks (``download: true``), and never at test time.
+
+    A source that reads real corpora declares them: ``Spec(name, build, description,
+    corpora=(seqkit.Corpus(name, folder, files=(seqkit.CorpusFile(path, size, sha256), ...), licence, url,
+    fetch=...),))``. ``seqkit data ls`` lists them with sizes, licences and whether they are under
+    ``$SEQKIT_DATA``; ``seqkit data fetch NAME`` calls ``fetch(folder)``, which downloads through
+    :func:`seqkit.download.fetch` and writes the files into *folder*; ``seqkit data verify`` checks SHA-256.
     """
 
 

@@ -8,6 +8,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from seqkit import Corpus, CorpusFile
 from seqkit.data import Located, Record, data_error, not_found, read_lines, resolve_path
 from seqkit.download import cache_dir, fetch
 
@@ -72,3 +73,25 @@ def _extracted(archive: Path) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _fetch_into(folder: Path) -> None:
+    """The canonical archive (verified by its SHA-256), re-encoded from Latin-1 to UTF-8 as the reference copy is."""
+    extracted = _extracted(fetch(URL, SHA256, "rt-polaritydata.tar.gz"))
+    for name in FILES.values():
+        (folder / name).write_bytes((extracted / name).read_bytes().decode("latin-1").encode("utf-8"))
+
+
+CORPUS = Corpus(
+    "sentence_polarity",
+    folder="sentence_polarity",
+    files=(
+        CorpusFile("rt-polarity.pos", 626_334, "c2dc6b2f55bcf725725372916287cc3f8f9b19402edaa9167de5287cb3ade421"),
+        CorpusFile("rt-polarity.neg", 612_441, "614274f81185a850e5a88d533d4679f916d6f62e9af6f0b4ec71fb94bf466ea5"),
+    ),
+    licence="CC BY 4.0, (c) Bo Pang and Lillian Lee",
+    url=URL,
+    description="Sentence Polarity v1.0 (MR): 5,331 positive and 5,331 negative snippets, UTF-8",
+    fetch=_fetch_into,
+    converted=True,
+)

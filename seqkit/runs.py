@@ -46,14 +46,14 @@ def find_checkpoint(target: str | os.PathLike) -> Path:
             return best
         raise SeqkitError(f"{path}: a directory without {BEST}; expected a run directory of `seqkit train`")
     name = str(target)
-    if path.suffix != ".ckpt" and len(path.parts) == 1:
-        latest = RUNS / name / LATEST
-        if (latest / BEST).is_file():
-            return latest / BEST
-        if latest.exists():
-            raise SeqkitError(f"{name}: the latest run, {latest} (→ {os.readlink(latest)}), has no {BEST} yet")
-        raise SeqkitError(
-            f"checkpoint {name} not found: no such file, run directory, or recipe run ({RUNS / name / LATEST} "
-            f"does not exist; train it first with `seqkit train {name}`)"
-        )
-    raise SeqkitError(f"checkpoint {name} not found")
+    if path.suffix == ".ckpt" or path.is_absolute() or ".." in path.parts:
+        raise SeqkitError(f"checkpoint {name} not found")
+    latest = RUNS / name / LATEST  # a recipe name, `translation/gru_reverse` too
+    if (latest / BEST).is_file():
+        return latest / BEST
+    if latest.exists():
+        raise SeqkitError(f"{name}: the latest run, {latest} (→ {os.readlink(latest)}), has no {BEST} yet")
+    raise SeqkitError(
+        f"checkpoint {name} not found: no such file, run directory, or recipe run ({latest} does not exist; "
+        f"train it first with `seqkit train {name}`)"
+    )

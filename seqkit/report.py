@@ -39,7 +39,7 @@ class ProgressBar(TQDMProgressBar):
 
 class RunReport(pl.Callback):
     """Prints the run header after the first training batch (when each layer's kernel is known, not ``auto``),
-    and, when *epoch_lines*, one line per epoch: steps, train loss, validation metrics, time.
+    and, when *epoch_lines*, one line per epoch: steps, the epoch's mean training loss, validation metrics, time.
 
     ``summary()`` is what ``metrics.json`` records under ``run``.
     """
@@ -64,8 +64,12 @@ class RunReport(pl.Callback):
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._epoch_start, self._epoch_steps = time.perf_counter(), trainer.global_step
+        self._losses: list[float] = []
 
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: Any) -> None:
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, *args: Any) -> None:
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if isinstance(loss, torch.Tensor) and loss.numel() == 1:
+            self._losses.append(float(loss.detach()))  # this process's batches: the line is rank 0's view
         if "train" in self.kernels:
             return
         self.kernels["train"] = layer_kernels(pl_module.model)
@@ -79,11 +83,13 @@ class RunReport(pl.Callback):
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not self.epoch_lines or not trainer.is_global_zero:
             return
-        shown = {
-            name: float(value)
+        losses = getattr(self, "_losses", [])
+        shown = {"train/loss (mean)": sum(losses) / len(losses)} if losses else {}
+        shown.update(
+            (name, float(value))
             for name, value in sorted(trainer.callback_metrics.items())
-            if (name.startswith("val/") or name == "train/loss") and value.numel() == 1
-        }
+            if name.startswith("val/") and value.numel() == 1
+        )
         values = ", ".join(f"{name} {value:.4f}" for name, value in shown.items())
         steps = trainer.global_step - self._epoch_steps
         seconds = time.perf_counter() - self._epoch_start

@@ -287,8 +287,9 @@ def test_torchrun_starts_the_same_run(runs):
         [*command, *arguments], cwd=cwd, env=launch_env(), capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    (folder,) = (cwd / "runs" / "quickstart").iterdir()
+    (folder,) = [p for p in (cwd / "runs" / "quickstart").iterdir() if p.name != "latest"]
     assert folder.name.startswith("torchrun-")
+    assert os.readlink(cwd / "runs" / "quickstart" / "latest") == folder.name  # set once, by rank 0
     assert result.stdout.count("run directory:") == 1
     assert_same_weights(root / "one-after-2-epochs.ckpt", folder / "last.ckpt")
 
@@ -316,6 +317,7 @@ def test_srun_tasks_start_the_same_run(runs):
     assert [task.returncode for task in tasks] == [0, 0], outputs[0][1][-3000:]
     assert [out.count("run directory:") for out, _ in outputs] == [1, 0]
     assert_same_weights(root / "one-after-2-epochs.ckpt", cwd / "runs" / "quickstart" / "slurm-4242" / "last.ckpt")
+    assert os.readlink(cwd / "runs" / "quickstart" / "latest") == "slurm-4242"
 
 
 def test_ddp_spawn_trains_and_reports_what_one_process_does(runs, tmp_path):
@@ -348,7 +350,8 @@ def test_a_second_run_in_the_same_process_gets_its_own_folder(tmp_path, monkeypa
     assert cli(capsys, "train", "quickstart", *TINY, "run_dir=first")[0] == 0
     assert "SEQKIT_RUN_DIR" not in os.environ
     assert cli(capsys, "train", "quickstart", *TINY)[0] == 0
-    assert len(list((tmp_path / "runs" / "quickstart").iterdir())) == 1
+    assert sorted(p.name for p in (tmp_path / "runs" / "quickstart").iterdir())[-1] == "latest"
+    assert len(list((tmp_path / "runs" / "quickstart").iterdir())) == 2  # the run, and latest pointing at it
 
 
 @pytest.mark.slow

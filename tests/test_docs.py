@@ -71,7 +71,9 @@ def test_quickstart_as_documented_learns_word_order(tmp_path, monkeypatch, capsy
 
     monkeypatch.chdir(tmp_path)
     assert main(["train", "quickstart"]) == 0
-    (metrics,) = [json.loads(p.read_text()) for p in tmp_path.glob("runs/quickstart/*/metrics.json")]
+    (run,) = [p for p in (tmp_path / "runs" / "quickstart").iterdir() if p.name != "latest"]
+    assert (tmp_path / "runs" / "quickstart" / "latest").resolve() == run.resolve()
+    metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["test/accuracy"] >= 0.9
 
 

@@ -48,13 +48,21 @@ class RunReport(pl.Callback):
         self.epoch_lines = epoch_lines
         self.kernels: dict[str, dict[str, str]] = {}
         self.facts: dict[str, Any] = {}
-        self._epoch_start = 0.0
+        # a run resumed mid-epoch starts without on_train_epoch_start: its first line covers the rest of that epoch
+        self._epoch_start = time.perf_counter()
         self._epoch_steps = 0
+        self._losses: list[float] = []
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        if self.facts:  # the first of fit, validate and test that runs
-            return
-        self.facts = {
+        if not self.facts:  # the first of fit, validate and test that runs
+            self.facts = self._facts(trainer)
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._epoch_start, self._epoch_steps = time.perf_counter(), trainer.global_step
+
+    @staticmethod
+    def _facts(trainer: pl.Trainer) -> dict[str, Any]:
+        return {
             "device": str(trainer.strategy.root_device),
             "devices": trainer.world_size,
             "threads": torch.get_num_threads(),
@@ -63,8 +71,7 @@ class RunReport(pl.Callback):
         }
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._epoch_start, self._epoch_steps = time.perf_counter(), trainer.global_step
-        self._losses: list[float] = []
+        self._epoch_start, self._epoch_steps, self._losses = time.perf_counter(), trainer.global_step, []
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, *args: Any) -> None:
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
@@ -83,7 +90,7 @@ class RunReport(pl.Callback):
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not self.epoch_lines or not trainer.is_global_zero:
             return
-        losses = getattr(self, "_losses", [])
+        losses = self._losses
         shown = {"train/loss (mean)": sum(losses) / len(losses)} if losses else {}
         shown.update(
             (name, float(value))
@@ -109,6 +116,7 @@ class RunReport(pl.Callback):
             f"{self.facts.get('threads')} threads, precision {self.facts.get('precision')}; {versions}"
         )
 
-    def summary(self) -> dict[str, Any]:
-        """The ``run`` entry of ``metrics.json``."""
-        return {**self.facts, "kernels": self.kernels}
+    def summary(self, trainer: pl.Trainer) -> dict[str, Any]:
+        """The ``run`` entry of ``metrics.json``. Under ``ddp_spawn`` the callbacks ran in the spawned processes:
+        this process knows the facts but not the kernels, and the record says so with no ``kernels`` entries."""
+        return {**(self.facts or self._facts(trainer)), "kernels": self.kernels}

@@ -268,7 +268,7 @@ def _train(recipe: Recipe, manager: PluginManager | None) -> tuple[Path, dict[st
         print(hint, file=sys.stderr)
         raise
     if trainer.is_global_zero:
-        record = {**metrics, "run": report.summary()}  # what ran: kernels per layer, device, threads, versions
+        record = {**metrics, "run": report.summary(trainer)}  # what ran: kernels per layer, device, threads, versions
         write_atomic(run_dir / "metrics.json", json.dumps(record, indent=2, sort_keys=True) + "\n")
     return run_dir, metrics
 

@@ -125,8 +125,9 @@ def test_resume_last_without_a_run(capsys, tmp_path, monkeypatch):
     assert code == 2 and "no earlier run of 'quickstart'" in err
 
 
-def test_polarity_recipe_on_a_small_slice(capsys, tmp_path):
+def test_polarity_recipe_on_a_small_slice(capsys, tmp_path, shared_data):
     """The real-data recipe, cut to a few hundred snippets of ../shared/data/sentence_polarity."""
+    shared_data("sentence_polarity")
     args = ["data.limit=160", "model.embed_dim=16", "model.cell.hidden_size=16", "trainer.max_epochs=1"]
     args += ["trainer.enable_progress_bar=false", f"run_dir={tmp_path / 'mr'}"]
     code, out, err = cli(capsys, "train", "sentiment/gru_polarity", *args)

@@ -89,8 +89,9 @@ def _eval(args: argparse.Namespace) -> int:
 
     parts = load(find_checkpoint(args.checkpoint), args.overrides, splits=(args.split,))
     trainer_section = parts.recipe.data.get("trainer") or {}
-    check_trainer(trainer_section)
-    with trainer_refusals(trainer_section):
+    used = {key: trainer_section[key] for key in ("accelerator", "precision") if key in trainer_section}
+    check_trainer(used)  # evaluation runs on one device: the recipe's devices and strategy do not apply
+    with trainer_refusals(used):
         trainer = pl.Trainer(
             accelerator=trainer_section.get("accelerator", "auto"),
             devices=1,

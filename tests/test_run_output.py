@@ -121,6 +121,7 @@ def test_eval_refuses_a_gpu_it_does_not_have(capsys, runs):
     run = root / "runs" / "quickstart" / "first"
     code, _, err = cli(capsys, "eval", run, "trainer.accelerator=gpu")
     assert code == 2 and err.count("\n") == 1 and "trainer.accelerator=gpu: this machine has" in err
+    assert cli(capsys, "eval", run, "trainer.devices=[3]", "--json")[0] == 0  # evaluation runs on one device
 
 
 def test_version_names_the_frameworks_and_plugins_without_importing_lightning():

@@ -55,6 +55,8 @@ def check_trainer(section: Mapping[str, Any] | None) -> None:
             f"trainer.accelerator=mps: Apple's MPS is not available here; {machine()}; use trainer.accelerator=cpu"
         )
     indices = _indices(devices)
+    if accelerator not in ("auto", "cpu", *GPU_NAMES):  # mps, tpu, ...: Lightning judges their devices
+        return
     if indices is None:
         if isinstance(devices, int) and devices > 1 and wants_gpu and devices > torch.cuda.device_count():
             raise EnvironmentMismatch(f"trainer.devices={devices}: {machine()}")

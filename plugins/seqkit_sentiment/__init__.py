@@ -1,7 +1,7 @@
 """Sentiment classification: the ``sentiment`` task; data sources ``sentence_polarity``, ``synthetic_sentiment``."""
 
 import seqkit
-from seqkit.hookspecs import RegisterDataset, RegisterTask
+from seqkit import RegisterDataset, RegisterTask
 
 
 @seqkit.hookimpl

@@ -8,9 +8,18 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from seqkit import Corpus, CorpusFile
-from seqkit.data import Located, Record, data_error, not_found, read_lines, resolve_path
-from seqkit.download import cache_dir, fetch
+from seqkit import (
+    Corpus,
+    CorpusFile,
+    Located,
+    Record,
+    cache_dir,
+    data_error,
+    fetch,
+    not_found,
+    read_lines,
+    resolve_path,
+)
 
 URL = "https://www.cs.cornell.edu/people/pabo/movie-review-data/rt-polaritydata.tar.gz"
 # SHA-256 of the 487,770-byte v1.0 archive (as recorded for the identical mirror by Hugging Face datasets).

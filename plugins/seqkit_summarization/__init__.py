@@ -1,7 +1,7 @@
 """Summarization: the ``summarization`` task (pointer-generator, coverage); data source ``scitldr``."""
 
 import seqkit
-from seqkit.hookspecs import RegisterDataset, RegisterTask
+from seqkit import RegisterDataset, RegisterTask
 
 
 @seqkit.hookimpl

@@ -8,9 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Literal
 
-from seqkit import Corpus, CorpusFile
-from seqkit.data import Located, Record, data_error, read_lines, resolve_path
-from seqkit.download import fetch
+from seqkit import Corpus, CorpusFile, Located, Record, data_error, fetch, read_lines, resolve_path
 
 URL = "https://raw.githubusercontent.com/allenai/scitldr/master/SciTLDR-Data/SciTLDR-A"
 SPLITS = {"train": "train", "valid": "dev", "test": "test"}

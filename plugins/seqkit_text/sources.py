@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from seqkit.data import Located, Record, data_error, read_lines, resolve_path
+from seqkit import Located, Record, data_error, read_lines, resolve_path
 
 Field = str | int
 FORMATS = {".tsv": "tsv", ".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}

@@ -1,7 +1,7 @@
 """Machine translation: the ``translation`` task; data sources ``tatoeba`` and ``multi30k``."""
 
 import seqkit
-from seqkit.hookspecs import RegisterDataset, RegisterTask
+from seqkit import RegisterDataset, RegisterTask
 
 
 @seqkit.hookimpl

@@ -6,9 +6,7 @@ import shutil
 import zipfile
 from pathlib import Path
 
-from seqkit import Corpus, CorpusFile
-from seqkit.data import Located, Record, data_error, read_lines, resolve_path
-from seqkit.download import cache_dir, fetch
+from seqkit import Corpus, CorpusFile, Located, Record, cache_dir, data_error, fetch, read_lines, resolve_path
 
 TATOEBA_URL = "https://www.manythings.org/anki/deu-eng.zip"
 MULTI30K_URL = "https://raw.githubusercontent.com/multi30k/dataset/master/data/task1/raw"

@@ -33,7 +33,7 @@ class Parts:
     recipe: Recipe
     seed: int
     task: Task
-    tokenizer: Tokenizer
+    tokenizer: Tokenizer | None
     module: SeqkitModule
     data: SeqkitData
     monitor: str
@@ -74,14 +74,19 @@ def build(
     if "valid" in splits and not records["valid"]:
         raise SeqkitError(f"data source '{source}' left no validation records; set data.split.valid above 0")
 
-    tokenizer = _call(recipe, "tokenizer", manager.tokenizers.get(r["tokenizer"]["kind"]).build, _args(r["tokenizer"]))
+    tokenizer = None  # a task that reads no text (needs_tokenizer = False) may leave the section out
+    if r.get("tokenizer") is not None:
+        build_tokenizer = manager.tokenizers.get(r["tokenizer"]["kind"]).build
+        tokenizer = _call(recipe, "tokenizer", build_tokenizer, _args(r["tokenizer"]))
     build_task = manager.tasks.get(r["task"]["kind"]).build
     task = _call(recipe, "task", build_task, task_builder_options(r["task"], build_task))
     if state is None:
-        tokenizer.fit(task.texts(records["train"]))
+        if tokenizer is not None:
+            tokenizer.fit(task.texts(records["train"]))
         task.setup(records["train"], tokenizer)
     else:
-        tokenizer.load_state_dict(state["tokenizer"])
+        if tokenizer is not None:
+            tokenizer.load_state_dict(state["tokenizer"])
         task.load_state_dict(state["task"])
     examples = {
         name: [task.encode(rec, tokenizer, source=f"{source}/{name}", index=i) for i, rec in enumerate(records[name])]
@@ -140,7 +145,9 @@ def _call(recipe: Recipe, section: str, build: Any, options: dict[str, Any]) -> 
         raise SeqkitError(f"{recipe.where(section)}: {section} '{kind}' rejected its options: {error}") from None
 
 
-def build_model(recipe: Recipe, task: Task, factory: CellFactory, tokenizer: Any, options: dict[str, Any]) -> nn.Module:
+def build_model(
+    recipe: Recipe, task: Task, factory: CellFactory, tokenizer: Tokenizer | None, options: dict[str, Any]
+) -> nn.Module:
     """``task.build_model``; a plain ValueError/TypeError it raises is the task's rejection of the ``model`` keys."""
     try:
         return task.build_model(factory, tokenizer, **options)

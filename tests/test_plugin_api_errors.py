@@ -82,3 +82,39 @@ def test_the_factory_passes_task_built_values_into_cell_options(tmp_path):
     factory = cell_factory({"kind": "gru", "hidden_size": 4}, manager)
     layer = factory(3, reset_after=False, num_layers=2)
     assert layer.cell_options["reset_after"] is False and layer.num_layers == 2
+
+
+def test_validate_builds_the_cell_and_reports_its_builders_conflict(tmp_path, capsys, monkeypatch):
+    _use(monkeypatch)
+    recipe = quickstart()
+    recipe["model"]["cell"] = {"kind": "even", "hidden_size": 7}
+    path = write_recipe(tmp_path / "odd.yaml", recipe)
+    code, _, err = cli(capsys, "validate", path)
+    assert code == 2, err
+    assert "odd.yaml:" in err and "model.cell: cell 'even' rejected its options: hidden_size must be even" in err
+    recipe["model"]["cell"]["hidden_size"] = 8
+    code, out, err = cli(capsys, "validate", write_recipe(tmp_path / "even.yaml", recipe))
+    assert code == 0 and "ok" in out, err
+
+
+def test_validate_builds_the_model_and_reports_its_builders_conflict(tmp_path, capsys):
+    from seqkit_sentiment.task import SentimentTask
+
+    class Picky(SentimentTask):
+        def build_model(self, cell_factory, tokenizer, **options):
+            if options["embed_dim"] % 16:
+                raise ValueError("embed_dim must be a multiple of 16")
+            return super().build_model(cell_factory, tokenizer, **options)
+
+    class TaskPlugin:
+        @staticmethod
+        @seqkit.hookimpl
+        def register_tasks(register: seqkit.RegisterTask) -> None:
+            register(seqkit.Spec("picky", build=Picky))
+
+    seqkit.set_plugin_manager(seqkit.PluginManager([("picky", TaskPlugin)]))
+    recipe = quickstart()
+    recipe["task"]["kind"] = "picky"
+    recipe["model"]["embed_dim"] = 20
+    code, _, err = cli(capsys, "validate", write_recipe(tmp_path / "picky.yaml", recipe))
+    assert code == 2 and "model: task 'picky' could not build its model: embed_dim must be a multiple of 16" in err

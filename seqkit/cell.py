@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from seqkit.errors import InvalidArgumentError, suggest
+from seqkit.initializers import default_role
 from seqkit.registry import Spec
 
 Params = Mapping[str, Tensor]
@@ -70,6 +71,13 @@ class Cell:
         The default passes the input through; cells with an input matrix apply it here.
         """
         return x
+
+    def parameter_roles(self) -> dict[str, str]:
+        """Each parameter's role for initialisers and L2 penalties: ``input`` (``kernel_init``, ``kernel_l2``),
+        ``recurrent`` and ``vector`` (a 1-D recurrent weight; ``recurrent_init``, ``recurrent_l2``), ``bias``
+        (``bias_init``) or ``other`` (left alone). By default from the names, as torch.nn's: ``weight_ih…`` input,
+        ``weight_hh…`` recurrent (vector when 1-D), ``bias…`` bias; see :mod:`seqkit.initializers`."""
+        return {name: default_role(name, tuple(shape)) for name, shape in self.parameter_shapes().items()}
 
     def extra_input_sizes(self) -> dict[str, int]:
         """Extra per-step inputs this cell's step takes besides ``u_t``: name -> feature size (default: none).

@@ -15,7 +15,7 @@ from seqkit import kernels
 from seqkit.cell import Cell, State
 from seqkit.context import ContextCell, extra_columns, takes_context
 from seqkit.errors import InvalidArgumentError, KernelUnavailableError
-from seqkit.initializers import InitOptions, apply_initializers, l2_penalty
+from seqkit.initializers import InitOptions, apply_initializers, l2_penalty, parameter_roles
 from seqkit.lengths import by_direction, normalize_lengths, zero_past_end
 from seqkit.registry import KernelSpec
 from seqkit.regularizers import Regularizers, drop_weights, recurrent_mask, regularized_step, run_regularized
@@ -73,6 +73,8 @@ class Recurrent(nn.Module):
         self.hidden_size = cells[0].hidden_size
         self.requested_backend = backend
         _check_state_widths(kind, cells)
+        for cell in cells:  # a bad role is a build error, not a surprise when an initialiser is first asked for
+            parameter_roles(kind, cell)
         for layer, cell in enumerate(cells):
             for direction in range(self.num_directions):
                 for name, shape in cell.parameter_shapes().items():
@@ -135,13 +137,21 @@ class Recurrent(nn.Module):
             for direction in range(self.num_directions):
                 cell.reset_parameters(self.weights(layer, direction))
                 if self.init_options.changes_weights:
-                    apply_initializers(self.weights(layer, direction), cell.hidden_size, self.init_options)
+                    roles = parameter_roles(self.kind, cell)
+                    apply_initializers(self.weights(layer, direction), cell.hidden_size, self.init_options, roles)
 
     def penalty(self) -> Tensor | None:
         """The L2 penalty on the input and recurrent matrices (``kernel_l2``, ``recurrent_l2``), or None."""
         if not self.init_options.penalised:
             return None
-        return l2_penalty(dict(self.named_parameters()), self.init_options)
+        total: Tensor | None = None
+        for layer, cell in enumerate(self.cells):
+            roles = parameter_roles(self.kind, cell)
+            for direction in range(self.num_directions):
+                term = l2_penalty(self.weights(layer, direction), self.init_options, roles)
+                if term is not None:
+                    total = term if total is None else total + term
+        return total
 
     def _bind_kernels(self, kernel_options: list[KernelSpec]) -> None:
         """Adopt the candidate kernels; check an explicit request now, or let auto choose for the parameters."""

@@ -69,3 +69,14 @@ def test_the_task_passes_the_kit_without_a_tokenizer(monkeypatch):
         plugins=manager,
     )
     assert "predict" in passed and "training" in passed
+
+
+def test_the_cell_passes_the_kit_with_its_extra_input_and_position(monkeypatch):
+    # check_cell feeds a cell that declares extra inputs mask-like ones derived from each step's input
+    monkeypatch.syspath_prepend(str(PACKAGE))
+    import seqkit_series
+
+    from seqkit.testing import check_cell
+
+    manager = seqkit.PluginManager([("series", seqkit_series)], entry_points=False)
+    assert "generic kernel" in check_cell("decay", plugins=manager, options={"fill": 0.5})

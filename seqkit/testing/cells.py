@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from seqkit.cell import Cell, build_cell
+from seqkit.context import ContextCell, takes_context
 from seqkit.layers import create_rnn
 from seqkit.plugins import PluginManager, get_plugin_manager
 from seqkit.recurrent import Recurrent
@@ -114,9 +115,43 @@ def build_layer(
     seed: int = 0,
 ) -> Recurrent:
     torch.manual_seed(seed)
-    return create_rnn(
-        kind, I, H, num_layers=layers, bidirectional=bidirectional, backend=backend, plugins=manager, **options
-    ).double()
+    return with_extras(
+        create_rnn(
+            kind, I, H, num_layers=layers, bidirectional=bidirectional, backend=backend, plugins=manager, **options
+        ).double()
+    )
+
+
+class _DerivedExtras(Recurrent):
+    """A layer whose cell declares extra per-step inputs, fed ones derived from each step's input when none are
+    given: a padded sequence, the same sequence alone and one step at a time then all see the same extras."""
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None, state: Any = None, *, extras: Any = None) -> Any:
+        return super().forward(x, lengths, state, extras=_derive(self, x) if extras is None else extras)
+
+    def step(self, x_t: Tensor, state: Any = None, *, extras: Any = None) -> Any:
+        return super().step(x_t, state, extras=_derive(self, x_t) if extras is None else extras)
+
+
+def _derive(layer: Recurrent | Cell, x: Tensor) -> dict[str, Tensor]:
+    """``{name: (..., F)}`` of 0s and 1s (mask-like), a different function of the input's first feature per name.
+
+    Piecewise constant in the input, so finite differences of the input do not move them, and detached: they
+    are data, as a mask is; NaN padding never reaches them.
+    """
+    sizes = (layer.cell if isinstance(layer, Recurrent) else layer).extra_input_sizes()
+    first = torch.nan_to_num(x.detach()[..., :1])
+    return {
+        name: (torch.sin(7.0 * (k + 1) * first + torch.arange(size, dtype=x.dtype, device=x.device)) > 0).to(x.dtype)
+        for k, (name, size) in enumerate(sizes.items())
+    }
+
+
+def with_extras(layer: Recurrent) -> Recurrent:
+    """*layer*, feeding derived extra inputs where its cell declares some (the kit's checks pass none)."""
+    if layer.cell.extra_input_sizes():
+        layer.__class__ = _DerivedExtras
+    return layer
 
 
 def _params(cell: Cell) -> dict[str, Tensor]:
@@ -142,8 +177,13 @@ def _state_layout(cell: Cell, entry: str) -> None:
     state = cell.init_state(2, dtype=torch.float64)
     _expect_state(entry, "init_state(2)", state, names, sizes)
     params = _params(cell)
-    u = cell.project(params, torch.randn(2, cell.input_size, dtype=torch.float64))
-    h, new = cell.step(params, u, state)
+    x = torch.randn(2, cell.input_size, dtype=torch.float64)
+    stepper = cell
+    if takes_context(cell):  # as the runner calls it: extras ride along the input, position as keywords
+        stepper = ContextCell(cell, 0, 0)
+        x = torch.cat([x, *_derive(cell, x).values()], -1)
+    u = stepper.project(params, x)
+    h, new = stepper.step(params, u, state)
     if not isinstance(h, Tensor) or tuple(h.shape) != (2, cell.hidden_size):
         got = tuple(h.shape) if isinstance(h, Tensor) else type(h).__name__
         raise ConformanceError(
@@ -233,7 +273,9 @@ def _finite_differences(
 ) -> None:
     """Autograd's gradient of every parameter and of the input against central differences, in float64."""
     torch.manual_seed(0)
-    layer = create_rnn(kind, 2, 3, bidirectional=True, backend="reference", plugins=manager, **options).double()
+    layer = with_extras(
+        create_rnn(kind, 2, 3, bidirectional=True, backend="reference", plugins=manager, **options).double()
+    )
     x = torch.randn(2, 4, 2, dtype=torch.float64, requires_grad=True)
     lengths = torch.tensor([4, 2])
 
@@ -299,7 +341,7 @@ def _round_trip(layer: Callable[..., Recurrent], entry: str) -> None:
 
 def _learns(manager: PluginManager, kind: str, options: dict[str, Any], entry: str, steps: int = 30) -> None:
     torch.manual_seed(0)
-    layer = create_rnn(kind, I, H, backend="reference", plugins=manager, **options)
+    layer = with_extras(create_rnn(kind, I, H, backend="reference", plugins=manager, **options))
     head = torch.nn.Linear(H, 1)
     x, target = torch.randn(8, 5, I), torch.randn(8, 5, 1)
     params = [*layer.parameters(), *head.parameters()]

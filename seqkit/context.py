@@ -22,7 +22,7 @@ from seqkit.errors import InvalidArgumentError
 
 def takes_context(cell: Cell) -> bool:
     """Whether *cell*'s step receives extra inputs or its layer and direction."""
-    return bool(cell.extra_input_sizes()) or type(cell).takes_position
+    return bool(cell.extra_input_sizes()) or cell.takes_position
 
 
 class ContextCell(Cell):
@@ -69,7 +69,7 @@ class ContextCell(Cell):
                 zip(self.extra_sizes, u_t[..., -width:].split(list(self.extra_sizes.values()), -1))
             )
             u_t = u_t[..., :-width]
-        if type(self.inner).takes_position:
+        if self.inner.takes_position:
             keywords.update(layer=self.layer, direction=self.direction)
         return self.inner.step(params, u_t, state, **keywords)
 

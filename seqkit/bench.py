@@ -220,9 +220,10 @@ def main(args: argparse.Namespace) -> int:
         f"{' bidirectional' if args.bidirectional else ''}  lengths={args.lengths}"
         f"  {args.dtype} on {device}, {result['threads']} threads"
     )
-    print(f"{'backend':<14}{'ran':<14}{'ms':>10}{'x ' + yardstick:>16}")
-    for row in result["results"]:
-        print(f"{row['backend']:<14}{row['ran']:<14}{row['ms']:>10.2f}{row['ratio_to_torch_nn']:>16.3f}")
+    wide = max(12, len(yardstick) + 4)
+    print(f"{'backend':<12}{'ran':<12}{'ms':>10}{'x ' + yardstick:>{wide}}")
+    for row in result["results"]:  # 11 + a space: the 12-character yardstick name keeps a space after it
+        print(f"{row['backend']:<11} {row['ran']:<11} {row['ms']:>9.2f}{row['ratio_to_torch_nn']:>{wide}.3f}")
     return 0
 
 

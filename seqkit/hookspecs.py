@@ -104,7 +104,8 @@ def register_tasks(register: RegisterTask) -> None:
     :class:`seqkit.Task`: it learns what it needs from the training records (a label set), encodes
     records, builds its model from a cell factory and the tokenizer (the recipe's ``model`` keys other
     than ``cell`` are arguments of its ``build_model``), and defines the loss, the torchmetrics metrics
-    (logged as ``val/<name>`` and ``test/<name>``) and prediction.
+    (logged as ``val/<name>`` and ``test/<name>``) and prediction. A task that reads no text sets
+    ``needs_tokenizer = False``: its recipes need no ``tokenizer`` section, and it gets None for one.
 
     seqkit reads one ``task`` key itself, for every task: ``tbptt_steps`` (truncated backpropagation
     through time, applied to every ``seqkit.Recurrent`` in the built model). ``build`` receives it only

@@ -66,10 +66,29 @@ class Probe(seqkit.Cell):
         return h, (h,)
 
 
+class Hold(seqkit.Cell):
+    """Elman step where the mask is 1; holds its state where the mask is 0."""
+
+    def parameter_shapes(self):
+        return {"weight_ih": (self.hidden_size, self.input_size), "weight_hh": (self.hidden_size, self.hidden_size)}
+
+    def extra_input_sizes(self):
+        return {"mask": 1}
+
+    def project(self, params, x):
+        return x @ params["weight_ih"].T
+
+    def step(self, params, u_t, state, *, extras):
+        m = extras["mask"]
+        h = m * torch.tanh(u_t + state[0] @ params["weight_hh"].T) + (1 - m) * state[0]
+        return h, (h,)
+
+
 class Plugin:
     @staticmethod
     @seqkit.hookimpl
     def register_cells(register: seqkit.RegisterCell) -> None:
+        register(seqkit.Spec("hold", build=Hold))
         register(seqkit.Spec("summing", build=Summing))
         register(seqkit.Spec("inputwide", build=InputWide))
         register(seqkit.Spec("probe", build=Probe))
@@ -145,3 +164,33 @@ def test_extra_inputs_are_checked(plugins):
         seqkit.create_rnn("summing", 2, 3)(x, extras={"mask": torch.zeros(1, 4, 1)})
     out, _ = layer.step(x[:, 0], extras={"t": torch.full((1, 1), 7.0), "flag": torch.zeros(1, 2)})
     assert torch.equal(out, torch.full((1, 3), 7.0))
+
+
+@pytest.mark.parametrize(
+    "options", [{"tbptt_steps": 2}, {"zoneout": 0.1}, {"recurrent_dropout": 0.2}, {"weight_drop": 0.3}]
+)
+def test_extra_inputs_work_with_truncated_bptt_and_regularisers(plugins, options):
+    torch.manual_seed(0)
+    x, lengths = torch.randn(3, 7, 2), torch.tensor([7, 3, 5])
+    mask = (torch.rand(3, 7, 1) > 0.3).float()
+    plain = seqkit.create_rnn("hold", 2, 4, num_layers=2, bidirectional=True)
+    layer = seqkit.create_rnn("hold", 2, 4, num_layers=2, bidirectional=True, **options)
+    layer.load_state_dict(plain.state_dict())
+    out, _ = layer.train()(x, lengths, extras={"mask": mask})
+    out.sum().backward()
+    assert layer.weight_hh_l1_reverse.grad is not None
+    assert torch.allclose(
+        layer.eval()(x, lengths, extras={"mask": mask})[0], plain(x, lengths, extras={"mask": mask})[0]
+    )
+
+
+def test_step_by_step_with_extra_inputs_equals_the_sequence(plugins):
+    torch.manual_seed(0)
+    layer = seqkit.create_rnn("hold", 2, 4, num_layers=2)
+    x, mask = torch.randn(2, 5, 2), (torch.rand(2, 5, 1) > 0.4).float()
+    state, outputs = None, []
+    for t in range(5):
+        y, state = layer.step(x[:, t], state, extras={"mask": mask[:, t]})
+        outputs.append(y)
+    full, final = layer(x, extras={"mask": mask})
+    assert torch.allclose(torch.stack(outputs, 1), full, atol=1e-6) and torch.allclose(state, final, atol=1e-6)

@@ -10,6 +10,8 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from seqkit.errors import InvalidArgumentError
+
 
 class ExampleDataset(Dataset):
     """Encoded examples (whatever the task's ``encode`` returns), indexable."""
@@ -151,12 +153,32 @@ def _split_evenly(batch: list[int], parts: int) -> list[list[int]]:
     return pieces
 
 
-def pad_sequences(sequences: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(B, T_max)`` int64 ids padded with *pad_id* and ``(B,)`` int64 lengths; T_max is this batch's longest."""
-    lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
-    out = torch.full((len(sequences), int(lengths.max()) if len(sequences) else 0), pad_id, dtype=torch.long)
-    for row, seq in enumerate(sequences):
-        out[row, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
+def pad_sequences(
+    sequences: Sequence[Any], pad_id: float = 0, *, dtype: torch.dtype | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(B, T_max, *F)`` padded with *pad_id* and ``(B,)`` int64 lengths; T_max is this batch's longest.
+
+    Each sequence is a list or tensor of ``T_i`` items of one feature shape ``F``: token ids (``F = ()``,
+    int64 by default), or float features such as ``(T_i, F)`` series. *dtype* defaults to the sequences' own
+    (int64 for Python ints, float32 for Python floats); empty sequences take the others' feature shape.
+    """
+    tensors = [s if isinstance(s, torch.Tensor) else torch.as_tensor(s) for s in sequences]
+    filled = [s for s in tensors if s.numel() > 0 or s.dim() > 1]
+    if dtype is None:
+        dtype = filled[0].dtype if filled else torch.long
+    features = tuple(filled[0].shape[1:]) if filled else ()
+    for index, s in enumerate(tensors):
+        if s.numel() > 0 and tuple(s.shape[1:]) != features:
+            raise InvalidArgumentError(
+                f"pad_sequences: sequence {index} has items of shape {tuple(s.shape[1:])}, "
+                f"sequence 0 of {features}; every item of a batch must have one shape"
+            )
+    lengths = torch.tensor([s.shape[0] if s.dim() else 1 for s in tensors], dtype=torch.long)
+    longest = int(lengths.max()) if tensors else 0
+    out = torch.full((len(tensors), longest, *features), pad_id, dtype=dtype)
+    for row, s in enumerate(tensors):
+        if s.numel() > 0:
+            out[row, : s.shape[0]] = s.to(dtype)
     return out, lengths
 
 

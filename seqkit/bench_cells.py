@@ -34,6 +34,7 @@ class StepOnly(Cell):
         super().__init__(inner.input_size, inner.hidden_size)
         self.inner = inner
         self.state_names = inner.state_names
+        self.takes_position = inner.takes_position
 
     @property
     def state_sizes(self) -> tuple[int, ...]:
@@ -42,8 +43,14 @@ class StepOnly(Cell):
     def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
         return self.inner.parameter_shapes()
 
-    def step(self, params: Params, u_t: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        return self.inner.step(params, self.inner.project(params, u_t), state)
+    def parameter_roles(self) -> dict[str, str]:
+        return self.inner.parameter_roles()
+
+    def extra_input_sizes(self) -> dict[str, int]:
+        return self.inner.extra_input_sizes()
+
+    def step(self, params: Params, u_t: torch.Tensor, state: State, **keywords: Any) -> tuple[torch.Tensor, State]:
+        return self.inner.step(params, self.inner.project(params, u_t), state, **keywords)
 
 
 def available_kernels(cell_kind: str, args: argparse.Namespace, options: dict[str, Any] | None = None) -> list[str]:
@@ -54,9 +61,14 @@ def available_kernels(cell_kind: str, args: argparse.Namespace, options: dict[st
     return [k.name for k in candidates(manager.kernels, cell_kind) if k.supports(cell, device, dtype) is None]
 
 
-def variants() -> list[tuple[str, dict[str, Any]]]:
-    """(cell kind, options) for every registered cell, and the extra formulations worth a row."""
-    return [(kind, opts) for kind in get_plugin_manager().cells.names() for opts in [{}, *EXTRA_VARIANTS.get(kind, [])]]
+def variants(only: str | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """(cell kind, options) for every registered cell (or those named in *only*, ``a,b``), and the extra
+    formulations worth a row."""
+    cells = get_plugin_manager().cells
+    kinds = cells.names() if only is None else [cells.get(k.strip()).name for k in only.split(",") if k.strip()]
+    if not kinds:
+        raise InvalidArgumentError(f"--cells must name at least one registered cell, got {only!r}")
+    return [(kind, opts) for kind in kinds for opts in [{}, *EXTRA_VARIANTS.get(kind, [])]]
 
 
 def _step_only(layer: Recurrent, backend: str) -> Recurrent:
@@ -111,7 +123,7 @@ def main(args: argparse.Namespace) -> int:
         raise InvalidArgumentError("seqkit bench cells runs each cell's default options; --option names one cell's")
     if args.forward_only:
         raise InvalidArgumentError("seqkit bench cells times forward+backward; --forward-only applies to one cell")
-    reports = [bench_variant(args, kind, options) for kind, options in variants()]
+    reports = [bench_variant(args, kind, options) for kind, options in variants(args.cells)]
     shape = {"B": args.batch, "T": args.steps, "I": args.input, "H": args.hidden, "layers": args.layers}
     summary = {"shape": shape, "bidirectional": args.bidirectional, "lengths": args.lengths, "dtype": args.dtype}
     summary.update(device=args.device, threads=torch.get_num_threads(), torch=torch.__version__, cells=reports)

@@ -12,9 +12,9 @@ from torch import nn
 
 import seqkit
 from seqkit.config import cell_options, data_options, split_section, task_builder_options, validate
-from seqkit.data import DataError, as_splits
+from seqkit.data import DataError, DataNotFound, as_splits
 from seqkit.datamodule import SeqkitData
-from seqkit.errors import SeqkitError
+from seqkit.errors import SeqkitError, one_line
 from seqkit.initializers import INIT_KEYS
 from seqkit.layers import create_rnn
 from seqkit.module import SeqkitModule
@@ -33,7 +33,7 @@ class Parts:
     recipe: Recipe
     seed: int
     task: Task
-    tokenizer: Tokenizer
+    tokenizer: Tokenizer | None
     module: SeqkitModule
     data: SeqkitData
     monitor: str
@@ -74,14 +74,19 @@ def build(
     if "valid" in splits and not records["valid"]:
         raise SeqkitError(f"data source '{source}' left no validation records; set data.split.valid above 0")
 
-    tokenizer = _call(recipe, "tokenizer", manager.tokenizers.get(r["tokenizer"]["kind"]).build, _args(r["tokenizer"]))
+    tokenizer = None  # a task that reads no text (needs_tokenizer = False) may leave the section out
+    if r.get("tokenizer") is not None:
+        build_tokenizer = manager.tokenizers.get(r["tokenizer"]["kind"]).build
+        tokenizer = _call(recipe, "tokenizer", build_tokenizer, _args(r["tokenizer"]))
     build_task = manager.tasks.get(r["task"]["kind"]).build
     task = _call(recipe, "task", build_task, task_builder_options(r["task"], build_task))
     if state is None:
-        tokenizer.fit(task.texts(records["train"]))
+        if tokenizer is not None:
+            tokenizer.fit(task.texts(records["train"]))
         task.setup(records["train"], tokenizer)
     else:
-        tokenizer.load_state_dict(state["tokenizer"])
+        if tokenizer is not None:
+            tokenizer.load_state_dict(state["tokenizer"])
         task.load_state_dict(state["task"])
     examples = {
         name: [task.encode(rec, tokenizer, source=f"{source}/{name}", index=i) for i, rec in enumerate(records[name])]
@@ -89,7 +94,7 @@ def build(
     }
 
     model_options = {k: v for k, v in r["model"].items() if k != "cell"}
-    model = task.build_model(cell_factory(r["model"]["cell"], manager), tokenizer, **model_options)
+    model = build_model(recipe, task, cell_factory(r["model"]["cell"], manager, recipe), tokenizer, model_options)
     set_tbptt(model, r["task"].get("tbptt_steps"), recipe)
     monitor = r.get("monitor") or task.monitor
     mode = task.monitor_mode if monitor == task.monitor else ("min" if monitor.endswith("loss") else "max")
@@ -126,11 +131,32 @@ def _call(recipe: Recipe, section: str, build: Any, options: dict[str, Any]) -> 
     """*build*(**options); a builder's own rejection of a value becomes an error naming the recipe section."""
     try:
         return build(**options)
+    except DataNotFound as error:
+        if section != "data" or options.get("download") or "data.download" in str(error):
+            raise
+        if "download" in inspect.signature(build).parameters:
+            raise DataNotFound(f"{error}; or set data.download=true to fetch it") from None
+        kind = recipe.data["data"].get("kind")
+        raise DataNotFound(f"{error}; data.download=true is not available for data source '{kind}'") from None
     except (SeqkitError, DataError):
         raise
     except (ValueError, TypeError) as error:
         kind = recipe.data[section].get("kind")
         raise SeqkitError(f"{recipe.where(section)}: {section} '{kind}' rejected its options: {error}") from None
+
+
+def build_model(
+    recipe: Recipe, task: Task, factory: CellFactory, tokenizer: Tokenizer | None, options: dict[str, Any]
+) -> nn.Module:
+    """``task.build_model``; a plain ValueError/TypeError it raises is the task's rejection of the ``model`` keys."""
+    try:
+        return task.build_model(factory, tokenizer, **options)
+    except (SeqkitError, DataError):
+        raise
+    except (ValueError, TypeError) as error:
+        kind = recipe.data["task"].get("kind")
+        where = recipe.where("model")
+        raise SeqkitError(f"{where}: task '{kind}' could not build its model: {one_line(error)}") from None
 
 
 def set_tbptt(model: nn.Module, steps: int | None, recipe: Recipe) -> None:
@@ -144,32 +170,37 @@ def set_tbptt(model: nn.Module, steps: int | None, recipe: Recipe) -> None:
         warnings.warn(f"{where}: the task's model has no seqkit.Recurrent, so it has no effect", stacklevel=2)
 
 
-def cell_factory(section: dict[str, Any], manager: PluginManager) -> CellFactory:
+def cell_factory(section: dict[str, Any], manager: PluginManager, recipe: Recipe | None = None) -> CellFactory:
     """``factory(input_size, **changes) -> Recurrent`` from ``model.cell``; a task calls it once per encoder/decoder.
 
-    *changes* override the section's runner options for one layer stack (a decoder passes ``bidirectional=False``).
+    *changes* override the section's runner options for one layer stack (a decoder passes ``bidirectional=False``),
+    or set the cell's own options (values the task learned from the data, e.g. a feature mean). A cell builder's
+    ValueError/TypeError becomes a :class:`SeqkitError` naming ``model.cell`` (with *recipe*, its file and line).
     """
     runner, options = split_section(section, cell_options)
     runner = cell_options(**runner)
+    kind = section["kind"]
 
     def factory(input_size: int, **changes: Any) -> seqkit.Recurrent:
-        unknown = set(changes) - set(runner)
-        if unknown:
-            raise TypeError(f"cell factory: unknown options {sorted(unknown)}; expected some of {sorted(runner)}")
-        chosen = {**runner, **changes}
-        return create_rnn(
-            section["kind"],
-            input_size,
-            chosen["hidden_size"],
-            num_layers=chosen["num_layers"],
-            bidirectional=chosen["bidirectional"],
-            dropout=chosen["dropout"],
-            backend=chosen["backend"],
-            plugins=manager,
-            **{key: runner[key] for key in INIT_KEYS},
-            **{key: chosen[key] for key in REGULARIZER_KEYS},
-            **options,
-        )
+        chosen = {**runner, **{k: v for k, v in changes.items() if k in runner}}
+        chosen_cell = {**options, **{k: v for k, v in changes.items() if k not in runner}}
+        try:
+            return create_rnn(
+                kind,
+                input_size,
+                chosen["hidden_size"],
+                num_layers=chosen["num_layers"],
+                bidirectional=chosen["bidirectional"],
+                dropout=chosen["dropout"],
+                backend=chosen["backend"],
+                plugins=manager,
+                **{key: chosen[key] for key in INIT_KEYS},
+                **{key: chosen[key] for key in REGULARIZER_KEYS},
+                **chosen_cell,
+            )
+        except (ValueError, TypeError) as error:  # InvalidArgumentError included: name where it came from
+            where = recipe.where("model.cell") if recipe is not None else "model.cell"
+            raise SeqkitError(f"{where}: cell '{kind}' rejected its options: {one_line(error)}") from None
 
     return factory
 

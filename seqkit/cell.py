@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from seqkit.errors import InvalidArgumentError, suggest
+from seqkit.initializers import default_role
 from seqkit.registry import Spec
 
 Params = Mapping[str, Tensor]
@@ -27,7 +28,10 @@ class Cell:
         u = cell.project(params, x)                  # (B, T, I) -> (B, T, P), one large GEMM
         h_t, state = cell.step(params, u[:, t], state)
 
-    ``state`` is a tuple of ``len(cell.state_sizes)`` tensors ``(B, S_k)``; ``h_t`` is ``(B, hidden_size)``.
+    ``state`` is a tuple of ``len(cell.state_sizes)`` tensors ``(B, S_k)``, each component its own width ``S_k``
+    (the same in every layer of a stack); ``h_t`` is ``(B, hidden_size)``, the layer's output and the next
+    layer's input. The runner starts from :meth:`init_state` unless the caller passes a state. A cell may declare
+    :meth:`extra_input_sizes` and ``takes_position`` to receive extra per-step inputs and its layer and direction.
     Subclasses set ``state_names`` when they carry more than ``h`` (LSTM: ``("h", "c")``), and
     ``torch_type`` when ``torch.nn`` has the same layer, so :func:`seqkit.from_torch` and
     ``layer.to_torch()`` can convert.
@@ -39,6 +43,8 @@ class Cell:
     # matmuls by it (variational recurrent dropout, as Gal & Ghahramani and Keras apply it). A cell that
     # leaves it False gets the mask applied by the runner to ``state[0]`` as passed into step().
     takes_recurrent_mask: ClassVar[bool] = False
+    # True when step() takes ``layer=`` (0 = the first layer of the stack) and ``direction=`` (0 forward, 1 reverse).
+    takes_position: ClassVar[bool] = False
     # True when the gates are laid out as torch.nn.LSTM's (i, f, g, o blocks of bias_ih/bias_hh): forget_bias applies.
     lstm_gates: ClassVar[bool] = False
 
@@ -65,6 +71,22 @@ class Cell:
         The default passes the input through; cells with an input matrix apply it here.
         """
         return x
+
+    def parameter_roles(self) -> dict[str, str]:
+        """Each parameter's role for initialisers and L2 penalties: ``input`` (``kernel_init``, ``kernel_l2``),
+        ``recurrent`` and ``vector`` (a 1-D recurrent weight; ``recurrent_init``, ``recurrent_l2``), ``bias``
+        (``bias_init``) or ``other`` (left alone). By default from the names, as torch.nn's: ``weight_ih…`` input,
+        ``weight_hh…`` recurrent (vector when 1-D), ``bias…`` bias; see :mod:`seqkit.initializers`."""
+        return {name: default_role(name, tuple(shape)) for name, shape in self.parameter_shapes().items()}
+
+    def extra_input_sizes(self) -> dict[str, int]:
+        """Extra per-step inputs this cell's step takes besides ``u_t``: name -> feature size (default: none).
+
+        A cell that declares some is run as ``layer(x, lengths, extras={name: (B, T, F)})``; its step then gets
+        ``extras={name: (B, F)}``, the same time step of the same sequence as ``u_t`` in every layer and in both
+        directions (the reverse direction sees them reversed within each sequence's length, as it sees ``x``).
+        """
+        return {}
 
     @property
     def options(self) -> dict[str, Any]:

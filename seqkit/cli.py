@@ -54,10 +54,23 @@ def _bench(args: argparse.Namespace) -> int:
     return bench_main(args)
 
 
+class _Versions(argparse.Action):
+    """``--version``: read from the installed distributions' metadata, importing neither Lightning nor a plugin."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        from seqkit.versions import version_lines
+
+        print("\n".join(version_lines()))
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="seqkit", description="Plugin-based recurrent sequence modelling.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages (kernel choices, plugins)")
     parser.add_argument("--debug", action="store_true", help="show the traceback of any error")
+    parser.add_argument(
+        "--version", action=_Versions, nargs=0, help="print the versions of seqkit, torch, Lightning and every plugin"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     plugins = commands.add_parser("plugins", help="list installed plugins and what each registered")
@@ -66,8 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     from seqkit.bench import add_arguments
     from seqkit.commands import add_commands
+    from seqkit.data_commands import add_data_command
 
     add_commands(commands)
+    add_data_command(commands)
 
     bench = commands.add_parser("bench", help="time a recurrent layer against torch.nn (forward+backward)")
     add_arguments(bench)
@@ -91,6 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra or tail:
         setattr(args, bucket, [*getattr(args, bucket), *extra, *tail])
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
+    if not args.verbose:
+        from seqkit.quiet import quiet_known_noise
+
+        quiet_known_noise()
     from pytorch_lightning.utilities.exceptions import SIGTERMException
 
     from seqkit.plugins import blame

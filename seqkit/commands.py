@@ -16,6 +16,7 @@ from seqkit.errors import SeqkitError, printable
 SPLITS = ("test", "valid")
 PREDICT_CHUNK = 256  # texts predicted at once
 ALLOW_DOWNLOAD_HELP = "let the checkpoint's recipe download its data (a checkpoint from elsewhere names any URL)"
+CHECKPOINT_HELP = "a checkpoint file, a run directory (its best.ckpt) or a recipe name (runs/NAME/latest/best.ckpt)"
 LISTABLE = ("recipes", "cells", "kernels", "tasks", "datasets", "tokenizers", "callbacks")
 
 
@@ -26,7 +27,7 @@ def add_commands(commands: Any) -> None:
     train.set_defaults(handler=_train)
 
     evaluate = commands.add_parser("eval", help="evaluate a checkpoint on the validation or test split")
-    evaluate.add_argument("checkpoint")
+    evaluate.add_argument("checkpoint", help=CHECKPOINT_HELP)
     evaluate.add_argument("--split", choices=SPLITS, default="test")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--allow-download", action="store_true", help=ALLOW_DOWNLOAD_HELP)
@@ -34,7 +35,7 @@ def add_commands(commands: Any) -> None:
     evaluate.set_defaults(handler=_eval)
 
     predict = commands.add_parser("predict", help="run a checkpoint on texts")
-    predict.add_argument("checkpoint")
+    predict.add_argument("checkpoint", help=CHECKPOINT_HELP)
     predict.add_argument("texts", nargs="*", metavar="TEXT")
     predict.add_argument("--input", metavar="FILE", help="one text a line; - reads standard input")
     predict.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -95,10 +96,11 @@ def _no_download_unless_allowed(args: argparse.Namespace) -> Any:
 
 def _eval(args: argparse.Namespace) -> int:
     from seqkit.checkpoint import load
+    from seqkit.runs import find_checkpoint
 
     with _no_download_unless_allowed(args):
-        parts = load(args.checkpoint, args.overrides, splits=(args.split,))
-    trainer = _eval_trainer(parts.recipe.data.get("trainer") or {}, args.checkpoint)
+        parts = load(find_checkpoint(args.checkpoint), args.overrides, splits=(args.split,))
+    trainer = _eval_trainer(parts.recipe.data.get("trainer") or {}, args.checkpoint, args.overrides)
     if not parts.data.examples[args.split]:
         raise SeqkitError(f"the {args.split} split is empty; check data.split or data.path")
     loader = parts.data.loader(args.split)
@@ -114,34 +116,42 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _eval_trainer(section: dict[str, Any], checkpoint: str) -> Any:
-    """A Trainer on the recipe's accelerator when this machine has it, else on what it has (said on stderr)."""
+def _eval_trainer(section: dict[str, Any], checkpoint: str, overrides: list[str]) -> Any:
+    """A Trainer on one device of the recipe's accelerator. An accelerator this machine lacks is refused when the
+    command line asks for it; when only the checkpoint's recipe names it, evaluation runs on what this machine
+    has instead, saying so on stderr."""
     import pytorch_lightning as pl
-    from lightning_fabric.utilities.exceptions import MisconfigurationException
 
-    options = {
-        "devices": 1,
-        "logger": False,
-        "enable_checkpointing": False,
-        "enable_progress_bar": False,
-        "enable_model_summary": False,
-    }
-    accelerator, precision = section.get("accelerator", "auto"), section.get("precision")
+    from seqkit.environment import check_trainer, trainer_refusals
+
+    used = {key: section[key] for key in ("accelerator", "precision") if key in section}
+    asked = any(item.partition("=")[0].strip() in ("trainer", "trainer.accelerator") for item in overrides)
     try:
-        return pl.Trainer(accelerator=accelerator, precision=precision, **options)
-    except (MisconfigurationException, RuntimeError, ValueError) as error:
-        if accelerator in (None, "auto", "cpu"):
-            raise SeqkitError(f"{checkpoint}: trainer settings this machine cannot run: {error}") from None
+        check_trainer(used)  # evaluation runs on one device: the recipe's devices and strategy do not apply
+    except SeqkitError:
+        if asked or used.get("accelerator") in (None, "auto", "cpu"):
+            raise
         print(
-            f"seqkit eval: {checkpoint} was trained with trainer.accelerator={accelerator}, which this machine "
-            "lacks; evaluating on what it has (override trainer.accelerator=... to choose)",
+            f"seqkit eval: {checkpoint} was trained with trainer.accelerator={used['accelerator']}, which this "
+            "machine lacks; evaluating on what it has (override trainer.accelerator=... to choose)",
             file=sys.stderr,
         )
-        return pl.Trainer(accelerator="auto", **options)
+        used = {}
+    with trainer_refusals(used):
+        return pl.Trainer(
+            accelerator=used.get("accelerator", "auto"),
+            devices=1,
+            precision=used.get("precision"),
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+        )
 
 
 def _predict(args: argparse.Namespace) -> int:
     from seqkit.checkpoint import load
+    from seqkit.runs import find_checkpoint
 
     if not args.texts and not args.input:
         raise SeqkitError("nothing to predict: give texts as arguments or --input FILE")
@@ -158,7 +168,7 @@ def _predict(args: argparse.Namespace) -> int:
     stream = _open_input(args.input) if args.input else None
     try:
         with _no_download_unless_allowed(args):
-            parts = load(args.checkpoint)
+            parts = load(find_checkpoint(args.checkpoint))
         accepted = inspect.signature(parts.task.predict).parameters
         refused = [name for name in options if name not in accepted]
         if refused:

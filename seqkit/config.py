@@ -32,7 +32,7 @@ SECTIONS = (
     "on_nonfinite",
     "overwrite",
 )
-REQUIRED = ("data", "tokenizer", "task", "model")
+REQUIRED = ("data", "task", "model")  # tokenizer: required by tasks that set needs_tokenizer
 # Keys of trainer: seqkit sets itself (where the run writes, what it logs and checkpoints).
 TRAINER_OWNED = {
     "callbacks": "name callbacks in the recipe's callbacks section",
@@ -160,6 +160,11 @@ def validate(recipe: Recipe, manager: PluginManager) -> None:
         problems += task_problems
         if not task_problems:
             task = _try_build(manager.tasks, data["task"], problems)
+    if task is not None and getattr(task, "needs_tokenizer", True) and not isinstance(data.get("tokenizer"), dict):
+        got = "missing section" if data.get("tokenizer") is None else f"expected a mapping, got {data['tokenizer']!r}"
+        problems.append(("tokenizer", f"{got}: task '{data['task'].get('kind')}' reads text and needs a tokenizer"))
+    elif data.get("tokenizer") is not None and not isinstance(data.get("tokenizer"), dict):
+        problems.append(("tokenizer", f"expected a mapping, got {data['tokenizer']!r}"))
     if isinstance(data.get("model"), dict):
         task_kind = data["task"].get("kind") if isinstance(data.get("task"), dict) else None
         problems += _model(data["model"], manager, task, str(task_kind))
@@ -181,6 +186,10 @@ def validate(recipe: Recipe, manager: PluginManager) -> None:
                     f"{suggest(data['monitor'], known) or '.'} It logs: {', '.join(known)}",
                 )
             )
+    if not problems:  # the recipe is well-formed: now its builders may still refuse what it combines
+        from seqkit.dry_build import dry_build_problems
+
+        problems += dry_build_problems(data, manager, task)
     if problems:
         # One problem per key: a value that failed to resolve is not also "missing".
         first: dict[str, str] = {}

@@ -60,14 +60,26 @@ def resolve_path(path: str | os.PathLike) -> Path:
     return root / path
 
 
+class DataNotFound(DataError):
+    """A data file is not where the recipe says; the build step adds how this source could fetch it."""
+
+
+def not_found(path: str | os.PathLike, what: str = "data file") -> DataNotFound:
+    """The one not-found error of every data source: names the file and where relative paths are read from."""
+    path = Path(path)
+    root = data_root()
+    if root is None:
+        where = "relative data paths are read under $SEQKIT_DATA, which is unset"
+    elif path.is_absolute() and not path.is_relative_to(root):
+        where = f"an absolute path, not read under $SEQKIT_DATA={root}"
+    else:
+        where = f"looked under $SEQKIT_DATA={root}"
+    return DataNotFound(f"{path}: {what} not found ({where}; `seqkit data ls` lists the known corpora)")
+
+
 def require_file(path: Path, what: str = "data file") -> Path:
     if not path.exists():
-        hint = (
-            ""
-            if path.is_absolute() or data_root()
-            else " (relative paths are resolved against $SEQKIT_DATA; it is unset)"
-        )
-        raise data_error(path, f"{what} not found{hint}")
+        raise not_found(path, what)
     if path.is_dir():
         raise data_error(path, f"expected a {what}, found a directory")
     return path

@@ -43,11 +43,11 @@ class RegisterKernel(Protocol):
 RegisterCell = RegisterSpec
 """``register`` of :func:`register_cells`: ``Spec(name, build=(input_size, hidden_size, **options) -> Cell)``."""
 RegisterTask = RegisterSpec
-"""``register`` of :func:`register_tasks`: ``Spec(name, build=(**options) -> seqkit.task.Task)``."""
+"""``register`` of :func:`register_tasks`: ``Spec(name, build=(**options) -> seqkit.Task)``."""
 RegisterDataset = RegisterSpec
 """``register`` of :func:`register_datasets`: ``Spec(name, build=(**options) -> records or {split: records})``."""
 RegisterTokenizer = RegisterSpec
-"""``register`` of :func:`register_tokenizers`: ``Spec(name, build=(**options) -> seqkit.tokenize.Tokenizer)``."""
+"""``register`` of :func:`register_tokenizers`: ``Spec(name, build=(**options) -> seqkit.Tokenizer)``."""
 RegisterCallback = RegisterSpec
 """``register`` of :func:`register_callbacks`: ``Spec(name, build=(**options) -> pytorch_lightning.Callback)``."""
 
@@ -101,10 +101,11 @@ def register_tasks(register: RegisterTask) -> None:
     """Register tasks: ``register(seqkit.Spec(name, build, description))``.
 
     ``build(**options)`` receives the recipe's ``task`` keys other than ``kind`` and returns a
-    :class:`seqkit.task.Task`: it learns what it needs from the training records (a label set), encodes
+    :class:`seqkit.Task`: it learns what it needs from the training records (a label set), encodes
     records, builds its model from a cell factory and the tokenizer (the recipe's ``model`` keys other
     than ``cell`` are arguments of its ``build_model``), and defines the loss, the torchmetrics metrics
-    (logged as ``val/<name>`` and ``test/<name>``) and prediction.
+    (logged as ``val/<name>`` and ``test/<name>``) and prediction. A task that reads no text sets
+    ``needs_tokenizer = False``: its recipes need no ``tokenizer`` section, and it gets None for one.
 
     seqkit reads one ``task`` key itself, for every task: ``tbptt_steps`` (truncated backpropagation
     through time, applied to every ``seqkit.Recurrent`` in the built model). ``build`` receives it only
@@ -120,9 +121,17 @@ def register_datasets(register: RegisterDataset) -> None:
     (``batch_size``, ``eval_batch_size``, ``split``, ``num_workers``, ``limit``). It returns either one
     list of records such as ``{"text", "label"}`` or ``{"source", "target"}``, which seqkit splits with
     the recipe's seeded ``split`` fractions, or a mapping with ``train`` and optionally ``valid`` and
-    ``test``. Resolve relative paths with :func:`seqkit.data.resolve_path` (``$SEQKIT_DATA``) and
-    report bad data with :func:`seqkit.data.data_error` (file and line). Nothing may download unless
-    the recipe asks (``download: true``), and never at test time.
+    ``test``. Resolve relative paths with :func:`seqkit.resolve_path` (``$SEQKIT_DATA``) and
+    report bad data with :func:`seqkit.data_error` (file and line); a missing file read through
+    :func:`seqkit.read_lines` (or raised with :func:`seqkit.not_found`) gets an error that names
+    ``$SEQKIT_DATA`` and, when ``build`` takes a ``download`` option, ``data.download=true``. Nothing may
+    download unless the recipe asks (``download: true``), and never at test time.
+
+    A source that reads real corpora declares them: ``Spec(name, build, description,
+    corpora=(seqkit.Corpus(name, folder, files=(seqkit.CorpusFile(path, size, sha256), ...), licence, url,
+    fetch=...),))``. ``seqkit data ls`` lists them with sizes, licences and whether they are under
+    ``$SEQKIT_DATA``; ``seqkit data fetch NAME`` calls ``fetch(folder)``, which downloads through
+    :func:`seqkit.fetch` and writes the files into *folder*; ``seqkit data verify`` checks SHA-256.
     """
 
 
@@ -131,7 +140,7 @@ def register_tokenizers(register: RegisterTokenizer) -> None:
     """Register tokenizers: ``register(seqkit.Spec(name, build, description))``.
 
     ``build(**options)`` receives the recipe's ``tokenizer`` keys other than ``kind`` and returns a
-    :class:`seqkit.tokenize.Tokenizer` (ids 0–3 are ``<pad> <unk> <bos> <eos>``). It is fit on the
+    :class:`seqkit.Tokenizer` (ids 0–3 are ``<pad> <unk> <bos> <eos>``). It is fit on the
     training split and its ``state_dict()`` (plain data) is saved with the checkpoint.
     """
 

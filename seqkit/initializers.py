@@ -1,16 +1,23 @@
 """Weight initialisers and L2 penalties for any cell's layer, chosen by the role each parameter plays.
 
-A parameter's role comes from its name, as torch.nn and seqkit's cells name them: ``weight_ih`` (and
-``kernel``) multiplies the input, ``weight_hh`` (and ``recurrent``) the previous state, ``bias…`` is a
-bias. Parameters with other names (a layer norm's gain, say) keep the cell's own initialisation.
-Matrices hold ``rows // hidden_size`` gate blocks stacked on top of each other, as in torch.nn.
+A cell declares each parameter's role with :meth:`seqkit.Cell.parameter_roles`: ``input`` (a matrix that
+multiplies the input), ``recurrent`` (a matrix that multiplies the previous state), ``vector`` (a recurrent
+weight that multiplies the state elementwise, i.e. a diagonal recurrent matrix), ``bias`` or ``other`` (a layer
+norm's gain, say: it keeps the cell's own initialisation). By default the role comes from the name, as torch.nn
+names them: ``weight_ih…``/``kernel…`` input, ``weight_hh…``/``recurrent…`` recurrent (``vector`` when 1-D),
+``bias…`` bias. Matrices hold ``rows // hidden_size`` gate blocks stacked on top of each other, as in torch.nn.
+
+A ``vector`` takes ``recurrent_init`` as the diagonal of the matrix it stands for: ``orthogonal`` gives ones (a
+diagonal matrix is orthogonal when its entries are ±1, and +1 keeps the state as the identity does),
+``xavier_uniform``/``xavier_normal`` draw as for an H×H matrix (bound √(3/H), standard deviation √(1/H)),
+``zeros`` zeros; ``recurrent_l2`` penalises it as it does recurrent matrices.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -22,6 +29,14 @@ INITIALIZERS: tuple[str, ...] = ("torch", "xavier_uniform", "xavier_normal", "or
 # Keras' defaults for its recurrent layers: kernel, recurrent kernel, bias.
 PRESETS: dict[str, tuple[str, str, str]] = {"keras": ("xavier_uniform", "orthogonal", "zeros")}
 ROLES = ("kernel", "recurrent", "bias")
+# what Cell.parameter_roles may say, and which option initialises each (None: the cell's own init, no penalty)
+PARAMETER_ROLES: dict[str, str | None] = {
+    "input": "kernel",
+    "recurrent": "recurrent",
+    "vector": "recurrent",
+    "bias": "bias",
+    "other": None,
+}
 # the layer options (create_rnn's, recipes' model.cell keys) this module reads
 INIT_KEYS = ("init", "kernel_init", "recurrent_init", "bias_init", "forget_bias", "kernel_l2", "recurrent_l2")
 
@@ -35,6 +50,47 @@ def role_of(name: str) -> str | None:
     if name.startswith("bias"):
         return "bias"
     return None
+
+
+def default_role(name: str, shape: tuple[int, ...]) -> str:
+    """The role :meth:`seqkit.Cell.parameter_roles` gives a parameter by default, from its name and shape."""
+    role = role_of(name)
+    if role == "kernel":
+        return "input"
+    if role == "recurrent":
+        return "recurrent" if len(shape) >= 2 else "vector"
+    return role or "other"
+
+
+def check_roles(cell_name: str, roles: dict[str, str], names: list[str]) -> dict[str, str]:
+    """*roles* for every parameter in *names*, or an error naming the cell and the bad entry."""
+    for name, role in roles.items():
+        if name not in names:
+            raise InvalidArgumentError(f"{cell_name}.parameter_roles() names {name!r}, which is not a parameter")
+        if role not in PARAMETER_ROLES:
+            raise InvalidArgumentError(
+                f"{cell_name}.parameter_roles() gives {name!r} the role {role!r}; roles: {', '.join(PARAMETER_ROLES)}"
+            )
+    return {name: roles.get(name, "other") for name in names}
+
+
+def parameter_roles(kind: str, cell: Any) -> dict[str, str]:
+    """*cell*'s checked :meth:`~seqkit.Cell.parameter_roles`, one per parameter."""
+    return check_roles(f"cell '{kind}'", dict(cell.parameter_roles()), list(cell.parameter_shapes()))
+
+
+def _vector(kind: str, tensor: Tensor, hidden_size: int) -> None:
+    """*kind* initialiser for a vector that stands for the diagonal of an H×H recurrent matrix."""
+    size = max(hidden_size, 1)
+    if kind == "orthogonal":
+        nn.init.ones_(tensor)
+    elif kind == "xavier_uniform":
+        bound = (3.0 / size) ** 0.5
+        nn.init.uniform_(tensor, -bound, bound)
+    elif kind == "xavier_normal":
+        nn.init.normal_(tensor, 0.0, (1.0 / size) ** 0.5)
+    else:
+        FILLERS[kind](tensor, hidden_size)
 
 
 def _blocks(tensor: Tensor, hidden_size: int) -> Iterator[Tensor]:
@@ -135,14 +191,22 @@ def init_options(
     )
 
 
-def apply_initializers(params: dict[str, Tensor], hidden_size: int, options: InitOptions) -> None:
-    """Re-initialise one layer and direction's *params* (the cell's names) in place, after the cell's own."""
+def apply_initializers(
+    params: dict[str, Tensor], hidden_size: int, options: InitOptions, roles: dict[str, str] | None = None
+) -> None:
+    """Re-initialise one layer and direction's *params* (the cell's names) in place, after the cell's own;
+    *roles*: the cell's :meth:`~seqkit.Cell.parameter_roles` (default: from the names)."""
     fill = {"kernel": options.kernel_init, "recurrent": options.recurrent_init, "bias": options.bias_init}
     with torch.no_grad():
         for name, tensor in params.items():
-            role = role_of(name)
-            if role is not None and fill[role] != "torch":
-                FILLERS[fill[role]](tensor, hidden_size)
+            role = roles[name] if roles is not None else default_role(name, tuple(tensor.shape))
+            option = PARAMETER_ROLES[role]
+            if option is None or fill[option] == "torch":
+                continue
+            if role == "vector":
+                _vector(fill[option], tensor, hidden_size)
+            else:
+                FILLERS[fill[option]](tensor, hidden_size)
         if options.forget_bias is not None:
             if "bias_ih" not in params or "bias_hh" not in params:
                 raise InvalidArgumentError("forget_bias needs the cell's biases: it cannot apply with bias=false")
@@ -151,13 +215,16 @@ def apply_initializers(params: dict[str, Tensor], hidden_size: int, options: Ini
             params["bias_hh"][hidden_size : 2 * hidden_size] = 0.0
 
 
-def l2_penalty(params: dict[str, Tensor], options: InitOptions) -> Tensor | None:
-    """λ_kernel·Σ‖W_ih‖² + λ_recurrent·Σ‖W_hh‖² over *params* (one layer's, all directions), or None."""
+def l2_penalty(params: dict[str, Tensor], options: InitOptions, roles: dict[str, str] | None = None) -> Tensor | None:
+    """λ_kernel·Σ‖W_input‖² + λ_recurrent·Σ(‖W_recurrent‖² + ‖w_vector‖²) over *params*, or None.
+
+    *roles*: each parameter's role (default: from its name and shape, as :func:`default_role`).
+    """
     total: Tensor | None = None
-    weights = {"kernel": options.kernel_l2, "recurrent": options.recurrent_l2}
+    weights = {"input": options.kernel_l2, "recurrent": options.recurrent_l2, "vector": options.recurrent_l2}
     for name, tensor in params.items():
-        role = role_of(name)
-        if role in weights and weights[role] > 0 and tensor.dim() >= 2:
+        role = roles[name] if roles is not None else default_role(name, tuple(tensor.shape))
+        if role in weights and weights[role] > 0:
             term = weights[role] * tensor.pow(2).sum()
             total = term if total is None else total + term
     return total

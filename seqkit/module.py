@@ -35,7 +35,7 @@ class SeqkitModule(pl.LightningModule):
         self,
         task: Task,
         model: nn.Module,
-        tokenizer: Tokenizer,
+        tokenizer: Tokenizer | None,
         optim: dict[str, Any],
         *,
         monitor: str,
@@ -71,7 +71,11 @@ class SeqkitModule(pl.LightningModule):
         check_same_on_every_process(
             self.trainer.strategy,
             self.trainer.world_size,
-            {"vocabularies": self.tokenizer.state_dict(), "task states": self.task.state_dict(), "splits": sizes},
+            {
+                "vocabularies": self.tokenizer.state_dict() if self.tokenizer is not None else None,
+                "task states": self.task.state_dict(),
+                "splits": sizes,
+            },
         )
         world = self.trainer.world_size
         small = [f"{name} ({count})" for name, count in sizes.items() if name != "train" and 0 < count < world]
@@ -195,7 +199,7 @@ class SeqkitModule(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["seqkit"] = {
             **self.extra,
-            "tokenizer": self.tokenizer.state_dict(),
+            "tokenizer": self.tokenizer.state_dict() if self.tokenizer is not None else None,
             "task": self.task.state_dict(),
         }
         if self.plateau is not None:

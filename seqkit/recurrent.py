@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -12,9 +13,10 @@ from torch.nn import functional as F
 
 from seqkit import kernels
 from seqkit.cell import Cell, State
+from seqkit.context import ContextCell, extra_columns, takes_context
 from seqkit.errors import InvalidArgumentError, KernelUnavailableError
-from seqkit.initializers import InitOptions, apply_initializers, l2_penalty
-from seqkit.lengths import normalize_lengths, zero_past_end
+from seqkit.initializers import InitOptions, apply_initializers, l2_penalty, parameter_roles
+from seqkit.lengths import by_direction, normalize_lengths, zero_past_end
 from seqkit.registry import KernelSpec
 from seqkit.regularizers import Regularizers, drop_weights, recurrent_mask, regularized_step, run_regularized
 from seqkit.tbptt import check_steps, layer_runner
@@ -70,6 +72,9 @@ class Recurrent(nn.Module):
         self.input_size = cells[0].input_size
         self.hidden_size = cells[0].hidden_size
         self.requested_backend = backend
+        _check_state_widths(kind, cells)
+        for cell in cells:  # a bad role is a build error, not a surprise when an initialiser is first asked for
+            parameter_roles(kind, cell)
         for layer, cell in enumerate(cells):
             for direction in range(self.num_directions):
                 for name, shape in cell.parameter_shapes().items():
@@ -132,13 +137,21 @@ class Recurrent(nn.Module):
             for direction in range(self.num_directions):
                 cell.reset_parameters(self.weights(layer, direction))
                 if self.init_options.changes_weights:
-                    apply_initializers(self.weights(layer, direction), cell.hidden_size, self.init_options)
+                    roles = parameter_roles(self.kind, cell)
+                    apply_initializers(self.weights(layer, direction), cell.hidden_size, self.init_options, roles)
 
     def penalty(self) -> Tensor | None:
         """The L2 penalty on the input and recurrent matrices (``kernel_l2``, ``recurrent_l2``), or None."""
         if not self.init_options.penalised:
             return None
-        return l2_penalty(dict(self.named_parameters()), self.init_options)
+        total: Tensor | None = None
+        for layer, cell in enumerate(self.cells):
+            roles = parameter_roles(self.kind, cell)
+            for direction in range(self.num_directions):
+                term = l2_penalty(self.weights(layer, direction), self.init_options, roles)
+                if term is not None:
+                    total = term if total is None else total + term
+        return total
 
     def _bind_kernels(self, kernel_options: list[KernelSpec]) -> None:
         """Adopt the candidate kernels; check an explicit request now, or let auto choose for the parameters."""
@@ -196,29 +209,49 @@ class Recurrent(nn.Module):
     # --- running ----------------------------------------------------------------------------------------
 
     def init_state(self, batch_size: int) -> LayerState:
-        """The zero state in torch.nn's layout, on the layer's device and dtype."""
+        """Each layer's cell's :meth:`Cell.init_state` in torch.nn's layout, on the layer's device and dtype."""
         p = next(iter(self.parameters()), None)
         device, dtype = (p.device, p.dtype) if p is not None else (None, None)
-        parts = self.cell.init_state(batch_size, device=device, dtype=dtype)
-        stacked = tuple(
-            s.unsqueeze(0).expand(self.num_layers * self.num_directions, -1, -1).contiguous() for s in parts
-        )
-        return self._pack_state(stacked)
+        return self._pack_state(self._initial(batch_size, device, dtype))
+
+    def _initial(self, batch: int, device: torch.device | None, dtype: torch.dtype | None) -> State:
+        """``(L*D, B, S_k)`` per state component, from every layer's cell (each direction its own call)."""
+        rows = [
+            cell.init_state(batch, device=device, dtype=dtype)
+            for cell in self.cells
+            for _ in range(self.num_directions)
+        ]
+        return tuple(torch.stack(parts, 0) for parts in zip(*rows))
 
     def forward(
-        self, x: Tensor, lengths: Tensor | None = None, state: LayerState | None = None
+        self,
+        x: Tensor,
+        lengths: Tensor | None = None,
+        state: LayerState | None = None,
+        *,
+        extras: Mapping[str, Tensor] | None = None,
     ) -> tuple[Tensor, LayerState]:
+        """See the class docstring; *extras*: ``{name: (B, T, F)}`` for a cell declaring extra per-step inputs."""
         self._check_input(x, 3, "(batch, time, {})")
         batch, steps = x.shape[0], x.shape[1]
         lengths = normalize_lengths(lengths, batch, steps, x.device)
+        extra = extra_columns(self.cell, extras, (batch, steps), x)
         states = self._unpack_state(state, batch, x)
         if steps == 0:  # nothing to run: no outputs, and every sequence keeps its initial state
             return x.new_zeros(batch, 0, self.num_directions * self.hidden_size), self._pack_state(states)
         if lengths is not None:  # padding never reaches a kernel, so NaN or inf there cannot leak into gradients
             x = zero_past_end(x, lengths)
+            extra = None if extra is None else zero_past_end(extra, lengths)
         choice = self._choose(x.device, x.dtype)
         regs = self.regularizers
         kernel_run = choice.kernel.run
+        if takes_context(self.cell) and choice.kernel.name not in (kernels.GENERIC.name, kernels.REFERENCE.name):
+            # only the step loops call step() with extra inputs and position; a fused kernel knows neither
+            self._last = kernels.Choice(
+                kernels.GENERIC,
+                f"the cell takes extra inputs or its position, so the generic kernel runs (not {choice.kernel.name!r})",
+            )
+            kernel_run = kernels.GENERIC.run
         if self.training and regs.per_step:  # only a step loop draws per-step masks; eval keeps the kernel above
             names = regs.names(per_step=True)
             traced = self.requested_backend != kernels.REFERENCE.name  # 'reference' runs the step as written
@@ -242,12 +275,42 @@ class Recurrent(nn.Module):
             if self.training and regs.weight_drop > 0:
                 weights = [drop_weights(cell, w, regs.weight_drop) for w in weights]
             layer_state = tuple(s[layer * per : (layer + 1) * per] for s in states)
-            inputs, final = run(cell, weights, inputs, lengths, layer_state)
+            if takes_context(cell):
+                inputs, final = self._run_with_context(run, layer, weights, inputs, extra, lengths, layer_state)
+            else:
+                inputs, final = run(cell, weights, inputs, lengths, layer_state)
             finals.append(final)
         stacked = tuple(torch.cat(parts, 0) for parts in zip(*finals))
         return inputs, self._pack_state(stacked)
 
-    def step(self, x_t: Tensor, state: LayerState | None = None) -> tuple[Tensor, LayerState]:
+    def _run_with_context(
+        self,
+        run: Any,
+        layer: int,
+        weights: list[dict[str, Tensor]],
+        inputs: Tensor,
+        extra: Tensor | None,
+        lengths: Tensor | None,
+        layer_state: State,
+    ) -> tuple[Tensor, State]:
+        """One layer of a cell that takes extra inputs or its position: each direction alone, through the kernel.
+
+        The extra inputs ride along as trailing input columns (see :mod:`seqkit.context`); the reverse direction
+        gets input and extra inputs reversed within each sequence's length, as :func:`by_direction` does.
+        """
+        widened = inputs if extra is None else torch.cat([inputs, extra], -1)
+
+        def one(direction: int, seq: Tensor) -> tuple[Tensor, State]:
+            cell = ContextCell(self.cells[layer], layer, direction)
+            part = tuple(s[direction : direction + 1] for s in layer_state)
+            return run(cell, [weights[direction]], seq, lengths, part)
+
+        output, finals = by_direction(self.num_directions, widened, lengths, one)
+        return output, tuple(torch.cat(parts, 0) for parts in zip(*finals))
+
+    def step(
+        self, x_t: Tensor, state: LayerState | None = None, *, extras: Mapping[str, Tensor] | None = None
+    ) -> tuple[Tensor, LayerState]:
         """One time step through every layer, for autoregressive decoding: ``(B, I)`` -> ``(B, H)``, state.
 
         In training, regularisers draw fresh masks at every call: zoneout as in the whole sequence, but
@@ -256,11 +319,15 @@ class Recurrent(nn.Module):
         if self.bidirectional:
             raise InvalidArgumentError("step() needs a unidirectional layer: a bidirectional one reads the future")
         self._check_input(x_t, 2, "(batch, {})", what="step input")
+        extra = extra_columns(self.cell, extras, (x_t.shape[0],), x_t)
         states = self._unpack_state(state, x_t.shape[0], x_t)
         inputs, finals = x_t, []
         for layer, cell in enumerate(self.cells):
             if layer > 0 and self.dropout > 0:
                 inputs = F.dropout(inputs, self.dropout, self.training)
+            if takes_context(cell):
+                cell = ContextCell(cell, layer, 0)
+                inputs = inputs if extra is None else torch.cat([inputs, extra], -1)
             params, previous = self.weights(layer, 0), tuple(s[layer] for s in states)
             if self.training and self.regularizers.active:
                 regs = self.regularizers
@@ -294,8 +361,7 @@ class Recurrent(nn.Module):
     def _unpack_state(self, state: LayerState | None, batch: int, like: Tensor) -> State:
         sizes = self.cell.state_sizes
         if state is None:
-            rows = self.num_layers * self.num_directions
-            return tuple(like.new_zeros(rows, batch, s) for s in sizes)
+            return self._initial(batch, like.device, like.dtype)
         parts = (state,) if isinstance(state, Tensor) else tuple(state)
         names = self.cell.state_names
         if len(parts) != len(sizes) or not all(isinstance(p, Tensor) for p in parts):
@@ -327,3 +393,15 @@ class Recurrent(nn.Module):
         from seqkit.layers import to_torch
 
         return to_torch(self)
+
+
+def _check_state_widths(kind: str, cells: list[Cell]) -> None:
+    """A stack joins its layers' states per component, so each component must be as wide in every layer."""
+    first = cells[0].state_sizes
+    for layer, cell in enumerate(cells[1:], 1):
+        if tuple(cell.state_sizes) != tuple(first):
+            raise InvalidArgumentError(
+                f"cell '{kind}' has state widths {dict(zip(cell.state_names, cell.state_sizes))} in layer {layer} "
+                f"but {dict(zip(cells[0].state_names, first))} in layer 0; a stacked layer keeps each state "
+                "component at one width in every layer (derive it from hidden_size, not input_size)"
+            )

@@ -28,12 +28,15 @@ class Spec:
     """A named thing a plugin provides (a cell, task, dataset, tokenizer or callback).
 
     ``build`` is called with the entry's options to make one; ``description`` is shown by ``seqkit ls``.
-    ``provenance`` is filled in by the plugin manager, never by the plugin.
+    ``corpora`` (data sources only): the real corpora the source reads, as :class:`seqkit.Corpus` entries,
+    listed, fetched and verified by ``seqkit data``. ``provenance`` is filled in by the plugin manager, never
+    by the plugin.
     """
 
     name: str
     build: Callable[..., Any]
     description: str = ""
+    corpora: tuple[Any, ...] = ()
     provenance: Provenance | None = field(default=None, compare=False)
 
     @property
@@ -46,6 +49,10 @@ class Spec:
             return "names must be identifiers"
         if not callable(self.build):
             return f"build must be callable, got {self.build!r}"
+        from seqkit.corpora import Corpus
+
+        if not isinstance(self.corpora, tuple) or not all(isinstance(c, Corpus) for c in self.corpora):
+            return f"corpora must be a tuple of seqkit.Corpus, got {self.corpora!r}"
         return None
 
 

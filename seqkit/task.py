@@ -26,18 +26,21 @@ class Task:
     Everything a task learns from data goes in :meth:`state_dict`, saved in the checkpoint as plain data.
     """
 
+    #: whether the task reads text: False lets a recipe leave out its ``tokenizer`` section, and every method
+    #: that takes a tokenizer then gets None (numeric series, images, anything the task encodes itself)
+    needs_tokenizer: bool = True
     #: the metric checkpoints and early stopping follow by default, and whether larger is better
     monitor: str = "val/loss"
     monitor_mode: str = "min"
 
-    def setup(self, train: Sequence[Record], tokenizer: Tokenizer) -> None:
+    def setup(self, train: Sequence[Record], tokenizer: Tokenizer | None) -> None:
         """Learn what the task needs from the training records (e.g. the label set)."""
 
     def texts(self, records: Sequence[Record]) -> list[str]:
         """The texts the tokenizer is fit on; by default every field but ``label``."""
         return [str(v) for r in records for k, v in r.items() if k != "label"]
 
-    def encode(self, record: Record, tokenizer: Tokenizer, *, source: str = "", index: int = 0) -> Any:
+    def encode(self, record: Record, tokenizer: Tokenizer | None, *, source: str = "", index: int = 0) -> Any:
         """One record → one example (token ids, label index, ...); *source*/*index* name it in errors."""
         raise NotImplementedError
 
@@ -52,10 +55,11 @@ class Task:
         return int(batch["lengths"].shape[0])
 
     def collate(self, examples: list[Any]) -> dict[str, Tensor]:
-        """Examples → one padded batch; lengths go with it so they reach the cell."""
+        """Examples → one padded batch (:func:`seqkit.pad_sequences` pads ids or float features); it must hold
+        ``"lengths"`` ``(B,)``: seqkit reads the batch size from it, and the cell needs it."""
         raise NotImplementedError
 
-    def build_model(self, cell_factory: CellFactory, tokenizer: Tokenizer, **model_options: Any) -> nn.Module:
+    def build_model(self, cell_factory: CellFactory, tokenizer: Tokenizer | None, **model_options: Any) -> nn.Module:
         """The model; ``model_options`` are the recipe's ``model`` keys other than ``cell``."""
         raise NotImplementedError
 
@@ -73,8 +77,9 @@ class Task:
     def update_metrics(self, metrics: dict[str, Any], outputs: Any, batch: dict[str, Tensor]) -> None:
         raise NotImplementedError
 
-    def predict(self, model: nn.Module, texts: list[str], tokenizer: Tokenizer) -> list[dict[str, Any]]:
-        """One JSON-ready dict per input text."""
+    def predict(self, model: nn.Module, texts: list[str], tokenizer: Tokenizer | None) -> list[dict[str, Any]]:
+        """One JSON-ready dict per input: *texts* are ``seqkit predict``'s inputs as given, one per argument or
+        non-blank ``--input`` line, unparsed; a task whose inputs are not text parses them itself (numbers, JSON)."""
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, Any]:

@@ -29,7 +29,8 @@ def run_truncated(
 ) -> tuple[Tensor, State]:
     """One layer (every direction in *weights*) through *run*, in chunks of *steps* time steps.
 
-    Forward values are those of one ``run(cell, weights, x, lengths, state)`` call; gradients stop at each
+    Forward values are those of one ``run(cell, weights, x, lengths, state)`` call up to rounding (a kernel's
+    input projection of a chunk may be summed in another order than the whole sequence's); gradients stop at each
     chunk boundary, counted in each direction's own scan order (the reverse direction's chunks start at each
     sequence's real end). Shapes as ``KernelSpec.run``: ``x`` ``(B, T, I)``, state parts ``(D, B, H)``.
     """

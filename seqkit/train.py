@@ -25,11 +25,15 @@ from seqkit.build import build, callbacks
 from seqkit.checkpoint_io import AtomicCheckpointIO, ConfinedCheckpoint, write_text_atomic
 from seqkit.config import validate
 from seqkit.distributed import batch_plan, is_rank_zero, shared_run_name, started_by_external_launcher
+from seqkit.environment import check_trainer, trainer_refusals
 from seqkit.errors import SeqkitError, one_line
 from seqkit.plugins import PluginManager, get_plugin_manager
+from seqkit.quiet import quiet_known_noise
 from seqkit.recipes import Recipe, to_yaml
+from seqkit.report import ProgressBar, RunReport, on_a_terminal
 from seqkit.resilience import DEFAULT_EVERY_N_STEPS, ResumePoints, TrainingStopped
 from seqkit.run_dir import check_run_dir, cleaned_up_on_failure, clear_outputs, disk_errors_explained
+from seqkit.runs import is_latest_link, mark_latest
 from seqkit.throughput import ExampleThroughput
 
 log = logging.getLogger(__name__)
@@ -47,7 +51,10 @@ def run_directory(recipe: Recipe) -> tuple[Path, Path | None]:
             if not last.is_file():
                 raise SeqkitError(f"resume=last: no last.ckpt in run_dir {explicit}")
             return Path(explicit), last
-        runs = sorted(Path("runs", recipe.name).glob("*/last.ckpt"), key=lambda p: p.stat().st_mtime)
+        runs = sorted(
+            (p for p in Path("runs", recipe.name).glob("*/last.ckpt") if not is_latest_link(p.parent)),
+            key=lambda p: p.stat().st_mtime,
+        )
         if not runs:
             raise SeqkitError(
                 f"resume=last: no earlier run of '{recipe.name}' under runs/{recipe.name}/ has a last.ckpt"
@@ -86,6 +93,9 @@ def trainer_options(recipe: Recipe, run_dir: Path | None = None) -> dict[str, An
     # behind and made every later step ~60x slower on CPU (1 s instead of 15 ms); seqkit logs its own line.
     options.setdefault("enable_model_summary", False)
     options["plugins"] = [*_as_list(options.get("plugins")), AtomicCheckpointIO(root=run_dir)]
+    # A bar redrawn into a log file is megabytes of carriage returns: off unless someone watches (or asks for it).
+    if options.get("enable_progress_bar") is None:
+        options["enable_progress_bar"] = on_a_terminal()
     return options
 
 
@@ -129,6 +139,7 @@ def train(recipe: Recipe, manager: PluginManager | None = None) -> tuple[Path, d
 def _train(recipe: Recipe, manager: PluginManager | None) -> tuple[Path, dict[str, float]]:
     manager = manager or get_plugin_manager()
     validate(recipe, manager)  # before run_dir and resume are read: every problem, and nothing touched yet
+    check_trainer(recipe.data.get("trainer"))  # this machine can run it: before any data is read
     run_dir, resume = run_directory(recipe)
     if is_rank_zero() and not (os.environ.get(RUN_DIR_VARIABLE) and not recipe.data.get("run_dir")):
         check_run_dir(run_dir, resume, bool(recipe.data.get("overwrite")))
@@ -175,24 +186,30 @@ def _train(recipe: Recipe, manager: PluginManager | None) -> tuple[Path, dict[st
         CSVLogger(run_dir, name="logs", version="csv"),
         TensorBoardLogger(run_dir, name="logs", version="tensorboard", default_hp_metric=False),
     ]
-    trainer = pl.Trainer(
-        **trainer_options(recipe, run_dir),
-        callbacks=[
-            checkpoint,
-            latest,
-            points,
-            LearningRateMonitor(),
-            speed,
-            *callbacks(recipe, manager, parts.monitor, parts.mode),
-        ],
-        logger=loggers,
-        default_root_dir=run_dir,
-    )
+    options = trainer_options(recipe, run_dir)
+    report = RunReport(epoch_lines=not options["enable_progress_bar"])
+    bar = [ProgressBar()] if options["enable_progress_bar"] else []
+    with trainer_refusals(recipe.data.get("trainer")):
+        trainer = pl.Trainer(
+            **options,
+            callbacks=[
+                *bar,
+                report,
+                checkpoint,
+                latest,
+                points,
+                LearningRateMonitor(),
+                speed,
+                *callbacks(recipe, manager, parts.monitor, parts.mode),
+            ],
+            logger=loggers,
+            default_root_dir=run_dir,
+        )
     plan = _plan_batches(recipe, trainer, parts)  # the last check that can fail: nothing is written before it
     os.environ[RUN_DIR_VARIABLE] = str(run_dir)  # DDP workers inherit it and write into the same folder
     hint = f"seqkit train: to continue: seqkit train {run_dir / 'recipe.yaml'} resume={run_dir / 'last.ckpt'}"
     with cleaned_up_on_failure(run_dir, is_rank_zero()), disk_errors_explained(run_dir, hint):
-        ours = (checkpoint, points, speed)
+        ours = (checkpoint, points, speed, report)
         return _fit_and_evaluate(recipe, run_dir, resume, saved, parts, trainer, plan, ours)
 
 
@@ -204,9 +221,9 @@ def _fit_and_evaluate(
     parts: Any,
     trainer: pl.Trainer,
     plan: Any,
-    ours: tuple[ConfinedCheckpoint, ResumePoints, ExampleThroughput],
+    ours: tuple[ConfinedCheckpoint, ResumePoints, ExampleThroughput, RunReport],
 ) -> tuple[Path, dict[str, float]]:
-    checkpoint, points, speed = ours
+    checkpoint, points, speed, report = ours
     if recipe.data.get("overwrite") and resume is None and run_dir.is_dir() and is_rank_zero():
         clear_outputs(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -227,6 +244,8 @@ def _fit_and_evaluate(
             f"writing {run_dir}",
             file=sys.stderr,
         )
+    if not log.isEnabledFor(logging.DEBUG):  # `seqkit -v` shows everything
+        quiet_known_noise()
     # recipe.yaml is ours: Lightning's "checkpoint directory is not empty" would be noise
     warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
     # Our data module restores the position in the epoch itself (SeqkitData.state_dict): mid-epoch resume is exact.
@@ -254,6 +273,8 @@ def _fit_and_evaluate(
         # Lightning exits on Ctrl-C; say how to continue instead, and let the CLI report the interruption.
         print(hint, file=sys.stderr)
         raise KeyboardInterrupt from None
+    if trainer.is_global_zero:
+        mark_latest(run_dir, recipe.name)
     best = checkpoint.best_model_path or next(
         str(p) for p in (run_dir / "best.ckpt", run_dir / "last.ckpt", resume) if p is not None and p.is_file()
     )
@@ -280,7 +301,8 @@ def _fit_and_evaluate(
         print(hint, file=sys.stderr)
         raise
     if trainer.is_global_zero:
-        write_atomic(run_dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+        record = {**metrics, "run": report.summary(trainer)}  # what ran: kernels per layer, device, threads, versions
+        write_atomic(run_dir / "metrics.json", json.dumps(record, indent=2, sort_keys=True) + "\n")
     return run_dir, metrics
 
 

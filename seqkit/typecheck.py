@@ -44,12 +44,12 @@ def type_problem(value: Any, hint: Any) -> str | None:
         checks = [type_problem(value, a) for a in args]
         if any(c is None for c in checks):
             return None
-        literal = [c for a, c in zip(args, checks) if typing.get_origin(a) is typing.Literal]
-        return (
-            literal[0]
-            if literal and isinstance(value, str) and not any(a is str for a in args)
-            else f"expected {describe(hint)}, got {value!r}"
-        )
+        # a string among several literal sets (Trainer's precision): name every string choice, and the closest
+        literals = [typing.get_args(a) for a in args if typing.get_origin(a) is typing.Literal]
+        words = [w for choices in literals for w in choices if isinstance(w, str)]
+        if words and isinstance(value, str) and not any(a is str for a in args):
+            return f"expected one of {', '.join(repr(w) for w in words)}, got {value!r}{suggest(value, words)}"
+        return f"expected {describe(hint)}, got {value!r}"
     if hint is float:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
     elif hint is int:

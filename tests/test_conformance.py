@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import data_absent
 from torch.nn import functional as F
 
 import seqkit
@@ -69,7 +70,7 @@ def test_dataset(kind):
     try:
         check_dataset(kind, plugins=MANAGER, **DATASETS[kind])
     except DataUnavailable as error:
-        pytest.skip(str(error))
+        data_absent(str(error))
 
 
 def test_file_datasets(tmp_path):

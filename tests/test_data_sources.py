@@ -40,7 +40,8 @@ def test_relative_paths_resolve_against_seqkit_data(tmp_path, monkeypatch):
     assert resolve_path("/abs/y.tsv").as_posix() == "/abs/y.tsv"
 
 
-def test_shared_polarity_corpus():
+def test_shared_polarity_corpus(shared_data):
+    shared_data("sentence_polarity")
     records = sentence_polarity()
     assert len(records) == 10662
     assert sum(r["label"] == "positive" for r in records) == 5331

@@ -200,6 +200,12 @@ def seqkit(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return result
 
 
+def metrics_of(run: Path) -> dict[str, float]:
+    """The metrics of a run's metrics.json (or of a copy of one), without its ``run`` record of what ran."""
+    path = run if run.suffix == ".json" else run / "metrics.json"
+    return {k: v for k, v in json.loads(path.read_text()).items() if k != "run"}
+
+
 def weights(path: Path) -> dict[str, torch.Tensor]:
     return torch.load(path, weights_only=True)["state_dict"]
 
@@ -232,8 +238,8 @@ def test_two_processes_train_the_weights_one_process_does(runs):
     _, one, two, result = runs
     assert_same_weights(one / "last.ckpt", two / "last.ckpt")
     assert torch.load(two / "last.ckpt", weights_only=True)["global_step"] == 12
-    first = json.loads((one / "metrics.json").read_text())
-    second = json.loads((two / "metrics.json").read_text())
+    first = metrics_of(one)
+    second = metrics_of(two)
     assert first.keys() == second.keys() and "val/accuracy" in first
     for name in first:
         assert second[name] == pytest.approx(first[name], abs=1e-4), name
@@ -244,7 +250,7 @@ def test_two_processes_train_the_weights_one_process_does(runs):
 
 def test_a_two_process_checkpoint_evaluates_and_resumes_in_one_process(runs):
     root, one, two, _ = runs
-    reported = json.loads((two / "metrics.json").read_text())
+    reported = metrics_of(two)
     evaluated = json.loads(seqkit("eval", str(two / "best.ckpt"), "--split", "valid", "--json", cwd=root).stdout)
     for name, value in evaluated.items():
         assert reported[name] == pytest.approx(value, abs=1e-5), name
@@ -281,8 +287,9 @@ def test_torchrun_starts_the_same_run(runs):
         [*command, *arguments], cwd=cwd, env=launch_env(), capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    (folder,) = (cwd / "runs" / "quickstart").iterdir()
+    (folder,) = [p for p in (cwd / "runs" / "quickstart").iterdir() if p.name != "latest"]
     assert folder.name.startswith("torchrun-")
+    assert os.readlink(cwd / "runs" / "quickstart" / "latest") == folder.name  # set once, by rank 0
     assert result.stdout.count("run directory:") == 1
     assert_same_weights(root / "one-after-2-epochs.ckpt", folder / "last.ckpt")
 
@@ -310,6 +317,7 @@ def test_srun_tasks_start_the_same_run(runs):
     assert [task.returncode for task in tasks] == [0, 0], outputs[0][1][-3000:]
     assert [out.count("run directory:") for out, _ in outputs] == [1, 0]
     assert_same_weights(root / "one-after-2-epochs.ckpt", cwd / "runs" / "quickstart" / "slurm-4242" / "last.ckpt")
+    assert os.readlink(cwd / "runs" / "quickstart" / "latest") == "slurm-4242"
 
 
 def test_ddp_spawn_trains_and_reports_what_one_process_does(runs, tmp_path):
@@ -317,8 +325,8 @@ def test_ddp_spawn_trains_and_reports_what_one_process_does(runs, tmp_path):
     seqkit("train", "quickstart", *TINY, "data.batch_size=16", "trainer.devices=2", "trainer.strategy=ddp_spawn",
            f"run_dir={tmp_path}", cwd=root)  # fmt: skip
     assert_same_weights(root / "one-after-2-epochs.ckpt", tmp_path / "last.ckpt")
-    reported = json.loads((tmp_path / "metrics.json").read_text())
-    expected = json.loads((root / "one-after-2-epochs.json").read_text())
+    reported = metrics_of(tmp_path)
+    expected = metrics_of(root / "one-after-2-epochs.json")
     assert reported == pytest.approx(expected, abs=1e-4)
 
 
@@ -342,7 +350,8 @@ def test_a_second_run_in_the_same_process_gets_its_own_folder(tmp_path, monkeypa
     assert cli(capsys, "train", "quickstart", *TINY, "run_dir=first")[0] == 0
     assert "SEQKIT_RUN_DIR" not in os.environ
     assert cli(capsys, "train", "quickstart", *TINY)[0] == 0
-    assert len(list((tmp_path / "runs" / "quickstart").iterdir())) == 1
+    assert sorted(p.name for p in (tmp_path / "runs" / "quickstart").iterdir())[-1] == "latest"
+    assert len(list((tmp_path / "runs" / "quickstart").iterdir())) == 2  # the run, and latest pointing at it
 
 
 @pytest.mark.slow
@@ -381,7 +390,7 @@ def test_a_token_level_loss_trains_the_same_on_two_processes(tmp_path):
     seqkit("train", *recipe, "data.batch_size=16", "trainer.devices=2", "trainer.strategy=ddp",
            f"run_dir={tmp_path / 'two'}", cwd=tmp_path)  # fmt: skip
     assert_same_weights(tmp_path / "one" / "last.ckpt", tmp_path / "two" / "last.ckpt")
-    one = json.loads((tmp_path / "one" / "metrics.json").read_text())
-    two = json.loads((tmp_path / "two" / "metrics.json").read_text())
+    one = metrics_of(tmp_path / "one")
+    two = metrics_of(tmp_path / "two")
     assert {"val/bleu", "val/chrf", "val/loss"} <= one.keys()
     assert two == pytest.approx(one, abs=1e-4)

@@ -13,16 +13,10 @@ from seqkit.data import DataError
 
 
 @pytest.fixture
-def shared_data(monkeypatch):
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[2] / "shared" / "data"
-    import os
-
-    root = Path(os.environ.get("SEQKIT_DATA", root))
-    if not (root / "tatoeba_deu_eng").is_dir():
-        pytest.skip("the shared data sets are not here; set SEQKIT_DATA")
-    monkeypatch.setenv("SEQKIT_DATA", str(root))
+def shared_data(shared_data):
+    """The root of the shared corpora, once the ones these tests read are all there (else skipped)."""
+    for name in ("tatoeba_deu_eng", "multi30k", "scitldr"):
+        root = shared_data(name).parent
     return root
 
 

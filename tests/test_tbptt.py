@@ -108,7 +108,8 @@ def test_chunks_keep_forward_values_and_truncate_gradients(kind, backend, steps)
     chunked = _run(layer, x, state)
     outputs = 1 + len(state)
     for a, b in zip(full[:outputs], chunked[:outputs], strict=True):
-        assert torch.equal(a, b)  # the same computation, in pieces
+        # the same computation in pieces; a chunk's input GEMM may round differently from the whole sequence's
+        torch.testing.assert_close(b, a, rtol=1e-12, atol=1e-14)
     expected = _hand_truncated(layer, x, state, LENGTHS, steps)
     for a, b in zip(expected, chunked, strict=True):
         torch.testing.assert_close(b, a, rtol=1e-10, atol=1e-12)

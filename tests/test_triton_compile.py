@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import pytest
 
@@ -35,10 +36,35 @@ def _compile(kernel_name, persistent, reset_after, dtype):
     return triton.compile(ASTSource(kernel, signature, constants), target=GPUTarget("cuda", 90, 32), options=options)
 
 
+# The barrier's arrival is a GPU-scoped add with release order and its wait a GPU-scoped read with acquire order.
+# Triton versions spell them differently (`red` when the result is unused, `atom` otherwise; the qualifiers' order
+# varies), so each instruction is recognised by its opcode and qualifiers, not by one spelling.
+RELEASE_ADD = re.compile(r"\b(?:red|atom)(?=[\w.]*\.release\b)(?=[\w.]*\.gpu\b)(?=[\w.]*\.global\b)[\w.]*\.add\b")
+ACQUIRE_READ = re.compile(r"\b(?:ld|atom)(?=[\w.]*\.acquire\b)(?=[\w.]*\.gpu\b)[\w.]*\.(?:b32|u32|s32|add)\b")
+
+
+def test_the_barrier_patterns_accept_each_triton_spelling():
+    for line in (
+        "red.global.gpu.release.add.u32 [%rd1], %r1;",
+        "atom.global.gpu.release.add.u32 %r2, [%rd1], %r1;",
+        "atom.release.gpu.global.add.u32 %r2, [%rd1], %r1;",
+    ):
+        assert RELEASE_ADD.search(line), line
+    for line in ("ld.global.gpu.acquire.b32 %r3, [%rd1];", "atom.acquire.gpu.global.add.u32 %r3, [%rd1], 0;"):
+        assert ACQUIRE_READ.search(line), line
+    for line in (
+        "atom.global.gpu.relaxed.add.u32 %r2, [%rd1], %r1;",
+        "red.global.cta.release.add.u32 [%rd1], %r1;",
+        "ld.global.b32 %r3, [%rd1];",
+        "ld.global.cta.acquire.b32 %r3, [%rd1];",
+    ):
+        assert not RELEASE_ADD.search(line) and not ACQUIRE_READ.search(line), line
+
+
 def test_the_persistent_barrier_compiles_to_release_and_acquire():
     ptx = _compile("fwd_kernel", True, False, "bf16").asm["ptx"]
-    assert "red.global.gpu.release.add" in ptx
-    assert "ld.global.gpu.acquire" in ptx
+    assert RELEASE_ADD.search(ptx), "no GPU-scoped release add in the persistent kernel's PTX"
+    assert ACQUIRE_READ.search(ptx), "no GPU-scoped acquire read in the persistent kernel's PTX"
 
 
 def test_the_per_step_backward_compiles():

@@ -1,7 +1,7 @@
 """Lightning callbacks a recipe may name under ``callbacks``: ``early_stopping``."""
 
 import seqkit
-from seqkit.hookspecs import RegisterCallback
+from seqkit import RegisterCallback
 
 
 @seqkit.hookimpl

@@ -1,7 +1,7 @@
 """The ``gru`` cell: gated recurrent unit, in both published formulations (``reset_after: true|false``)."""
 
 import seqkit
-from seqkit.hookspecs import RegisterCell
+from seqkit import RegisterCell
 
 
 @seqkit.hookimpl

@@ -1,7 +1,7 @@
 """The ``ln_gru`` and ``ln_lstm`` cells: layer-normalised GRU and LSTM (Ba, Kiros & Hinton, 2016)."""
 
 import seqkit
-from seqkit.hookspecs import RegisterCell
+from seqkit import RegisterCell
 
 
 @seqkit.hookimpl

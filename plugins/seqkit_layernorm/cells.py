@@ -9,8 +9,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from seqkit.cell import Cell, Params, State, check_bool, torch_style_shapes
-from seqkit.errors import InvalidArgumentError
+from seqkit import Cell, InvalidArgumentError, Params, State, check_bool, torch_style_shapes
 
 
 def _check_eps(cell: str, value: object) -> float:

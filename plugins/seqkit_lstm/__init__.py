@@ -1,7 +1,7 @@
 """The ``lstm`` cell: long short-term memory, torch.nn.LSTM's formulation and layout."""
 
 import seqkit
-from seqkit.hookspecs import RegisterCell
+from seqkit import RegisterCell
 
 
 @seqkit.hookimpl

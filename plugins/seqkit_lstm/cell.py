@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from seqkit.cell import Cell, Params, State, check_bool, torch_style_shapes
+from seqkit import Cell, Params, State, check_bool, torch_style_shapes
 
 
 class LSTMCell(Cell):

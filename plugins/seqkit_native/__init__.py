@@ -1,7 +1,7 @@
 """Kernels ``native`` (CPU) and ``cudnn`` (CUDA) for gru, lstm and rnn, on torch's fused RNN operators."""
 
 import seqkit
-from seqkit.hookspecs import RegisterKernel
+from seqkit import RegisterKernel
 
 CELLS = ("gru", "lstm", "rnn")
 

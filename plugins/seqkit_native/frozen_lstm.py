@@ -17,8 +17,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from seqkit.cell import Cell, Params, State
-from seqkit.lengths import by_direction, last_step, valid_mask, zero_past_end
+from seqkit import Cell, Params, State, by_direction, last_step, valid_mask, zero_past_end
 
 K = 1.0e4
 # σ(x) is exactly 0 in float64 once exp(x) underflows (x < −745), and exactly 1 well before; keep that far

@@ -10,8 +10,7 @@ import torch
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from seqkit.cell import Cell, Params, State
-from seqkit.lengths import by_direction, last_step, zero_past_end
+from seqkit import Cell, Params, State, by_direction, last_step, zero_past_end
 from seqkit_native import frozen_lstm
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Kernel ``onednn`` (CPU) for gru, both formulations, on oneDNN's fused GRU primitives (the ``onednn`` extra)."""
 
 import seqkit
-from seqkit.hookspecs import RegisterKernel
+from seqkit import RegisterKernel
 
 
 @seqkit.hookimpl

@@ -8,9 +8,7 @@ from functools import lru_cache
 import torch
 from torch import Tensor
 
-from seqkit.cell import Cell, Params, State
-from seqkit.lengths import by_direction, last_step, zero_past_end
-from seqkit.reference import run_reference
+from seqkit import Cell, Params, State, by_direction, last_step, run_reference, zero_past_end
 from seqkit_onednn import build
 from seqkit_onednn.workspace import Lease
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from seqkit.cell import Cell
+from seqkit import Cell
 from seqkit_onednn import build
 
 # Above ``native`` (50): measured faster than torch's fused CPU GRU for both formulations (docs/benchmarks.md).

@@ -1,7 +1,7 @@
 """The ``rnn`` cell: Elman's simple recurrent network, with tanh or ReLU."""
 
 import seqkit
-from seqkit.hookspecs import RegisterCell
+from seqkit import RegisterCell
 
 
 @seqkit.hookimpl

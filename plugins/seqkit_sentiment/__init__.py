@@ -1,7 +1,7 @@
 """Sentiment classification: the ``sentiment`` task; data sources ``sentence_polarity``, ``synthetic_sentiment``."""
 
 import seqkit
-from seqkit.hookspecs import RegisterDataset, RegisterTask
+from seqkit import RegisterDataset, RegisterTask
 
 
 @seqkit.hookimpl
@@ -17,7 +17,7 @@ def register_tasks(register: RegisterTask) -> None:
 
 @seqkit.hookimpl
 def register_datasets(register: RegisterDataset) -> None:
-    from seqkit_sentiment.polarity import sentence_polarity
+    from seqkit_sentiment.polarity import CORPUS, sentence_polarity
     from seqkit_sentiment.synthetic import synthetic_sentiment
 
     register(
@@ -25,6 +25,7 @@ def register_datasets(register: RegisterDataset) -> None:
             "sentence_polarity",
             build=sentence_polarity,
             description="MR sentence polarity v1.0 (Pang & Lee 2005): 5,331 positive and 5,331 negative snippets",
+            corpora=(CORPUS,),
         )
     )
     register(

@@ -7,9 +7,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from seqkit.lengths import valid_mask
-from seqkit.recurrent import Recurrent
-from seqkit.tokenize import PAD_ID
+from seqkit import PAD_ID, Recurrent, valid_mask
 
 Pooling = Literal["last", "mean", "max", "attention"]
 

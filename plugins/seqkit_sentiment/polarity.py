@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from seqkit.data import Located, Record, data_error, read_lines, resolve_path
-from seqkit.download import cache_dir, extracted, fetch
+from seqkit import (
+    Corpus,
+    CorpusFile,
+    Located,
+    Record,
+    cache_dir,
+    extracted,
+    fetch,
+    not_found,
+    read_lines,
+    resolve_path,
+)
 
 URL = "https://www.cs.cornell.edu/people/pabo/movie-review-data/rt-polaritydata.tar.gz"
 # SHA-256 of the 487,770-byte v1.0 archive (as recorded for the identical mirror by Hugging Face datasets).
@@ -29,10 +39,11 @@ def sentence_polarity(
         return _read(folder, "utf-8")
     if not download:
         missing = next(folder / n for n in FILES.values() if not (folder / n).is_file())
-        raise data_error(
-            missing,
-            "sentence polarity file not found; point data.path at the folder holding "
-            "rt-polarity.pos and rt-polarity.neg, or set data.download=true to fetch the corpus",
+        error = not_found(missing, "sentence polarity file")
+        # the corpus is two files in one folder: say so, and how to fetch it
+        raise type(error)(
+            f"{error}; point data.path at the folder holding {' and '.join(FILES.values())}, "
+            "or set data.download=true to fetch the corpus"
         )
     known = SIZE if sha256 == SHA256 else None  # the canonical archive's size caps its download
     return _read(_extracted(fetch(url, sha256, "rt-polaritydata.tar.gz", size=known)), "latin-1")
@@ -49,3 +60,25 @@ def _read(folder: Path, encoding: str) -> list[Record]:
 def _extracted(archive: Path) -> Path:
     """The archive's two text files in the cache, from this very archive (see :func:`seqkit.download.extracted`)."""
     return extracted(archive, cache_dir() / "rt-polaritydata", FILES.values())
+
+
+def _fetch_into(folder: Path) -> None:
+    """The canonical archive (verified by its SHA-256), re-encoded from Latin-1 to UTF-8 as the reference copy is."""
+    unpacked = _extracted(fetch(URL, SHA256, "rt-polaritydata.tar.gz", size=SIZE))
+    for name in FILES.values():
+        (folder / name).write_bytes((unpacked / name).read_bytes().decode("latin-1").encode("utf-8"))
+
+
+CORPUS = Corpus(
+    "sentence_polarity",
+    folder="sentence_polarity",
+    files=(
+        CorpusFile("rt-polarity.pos", 626_334, "c2dc6b2f55bcf725725372916287cc3f8f9b19402edaa9167de5287cb3ade421"),
+        CorpusFile("rt-polarity.neg", 612_441, "614274f81185a850e5a88d533d4679f916d6f62e9af6f0b4ec71fb94bf466ea5"),
+    ),
+    licence="CC BY 4.0, (c) Bo Pang and Lillian Lee",
+    url=URL,
+    description="Sentence Polarity v1.0 (MR): 5,331 positive and 5,331 negative snippets, UTF-8",
+    fetch=_fetch_into,
+    converted=True,
+)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from seqkit.data import Record
+from seqkit import Record
 
 POSITIVE = ("good", "great", "fun", "moving", "clever", "charming", "gripping", "funny", "beautiful", "smart")
 NEGATIVE = ("bad", "dull", "boring", "awful", "weak", "bland", "messy", "tedious", "silly", "flat")

@@ -9,10 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqkit.batching import pad_sequences
-from seqkit.data import DataError, Record, where_of
-from seqkit.task import CellFactory, Task
-from seqkit.tokenize import UNK_ID, Tokenizer
+from seqkit import UNK_ID, CellFactory, DataError, Record, Task, Tokenizer, pad_sequences, where_of
 from seqkit_sentiment.model import Pooling, SentimentModel
 
 PREDICT_BATCH = 256

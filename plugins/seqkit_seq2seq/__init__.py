@@ -2,7 +2,7 @@
 and the offline ``synthetic_pairs`` data source; the translation and summarization tasks build on it."""
 
 import seqkit
-from seqkit.hookspecs import RegisterDataset
+from seqkit import RegisterDataset
 
 
 @seqkit.hookimpl

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from seqkit.batching import pad_sequences
-from seqkit.tokenize import BOS_ID, EOS_ID, UNK_ID, Tokenizer
+from seqkit import BOS_ID, EOS_ID, UNK_ID, Tokenizer, pad_sequences
 
 
 @dataclass

@@ -8,9 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqkit.lengths import valid_mask
-from seqkit.recurrent import Recurrent
-from seqkit.tokenize import PAD_ID, UNK_ID
+from seqkit import PAD_ID, UNK_ID, Recurrent, valid_mask
 from seqkit_seq2seq.attention import Attention, AttentionKind
 
 State = tuple[tuple[Tensor, ...], Tensor, Tensor]  # (decoder state parts (L, N, H)…, feed (N, H), coverage (N, S))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from torch import Tensor
 
-from seqkit.errors import SeqkitError
+from seqkit import SeqkitError
 
 
 def plot_attention(weights: Tensor, source: list[str], target: list[str], path: Path) -> Path:

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor
 
-from seqkit.tokenize import BOS_ID, EOS_ID, PAD_ID
+from seqkit import BOS_ID, EOS_ID, PAD_ID
 
 NEG_INF = float("-inf")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Literal
 
-from seqkit.data import Record
+from seqkit import Record
 
 
 def synthetic_pairs(

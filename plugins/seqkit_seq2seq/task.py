@@ -10,10 +10,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from seqkit.data import DataError, Record, where_of
-from seqkit.errors import SeqkitError
-from seqkit.task import CellFactory, Task
-from seqkit.tokenize import PAD_ID, Tokenizer
+from seqkit import PAD_ID, CellFactory, DataError, Record, SeqkitError, Task, Tokenizer, where_of
 from seqkit_seq2seq.attention import AttentionKind
 from seqkit_seq2seq.examples import Example, collate, extend, pieces_text, source_ids
 from seqkit_seq2seq.model import Seq2SeqModel

@@ -1,7 +1,7 @@
 """Summarization: the ``summarization`` task (pointer-generator, coverage); data source ``scitldr``."""
 
 import seqkit
-from seqkit.hookspecs import RegisterDataset, RegisterTask
+from seqkit import RegisterDataset, RegisterTask
 
 
 @seqkit.hookimpl
@@ -19,6 +19,7 @@ def register_tasks(register: RegisterTask) -> None:
 
 @seqkit.hookimpl
 def register_datasets(register: RegisterDataset) -> None:
-    from seqkit_summarization.sources import scitldr
+    from seqkit_summarization.sources import CORPUS, scitldr
 
-    register(seqkit.Spec("scitldr", build=scitldr, description="SciTLDR-A: paper abstract → one-sentence TLDR"))
+    description = "SciTLDR-A: paper abstract → one-sentence TLDR"
+    register(seqkit.Spec("scitldr", build=scitldr, description=description, corpora=(CORPUS,)))

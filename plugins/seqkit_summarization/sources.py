@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import shutil
+from pathlib import Path
 from typing import Literal
 
-from seqkit.data import Located, Record, data_error, read_lines, resolve_path
-from seqkit.download import fetch
+from seqkit import Corpus, CorpusFile, Located, Record, data_error, fetch, read_lines, resolve_path
 
 URL = "https://raw.githubusercontent.com/allenai/scitldr/master/SciTLDR-Data/SciTLDR-A"
 SPLITS = {"train": "train", "valid": "dev", "test": "test"}
@@ -42,3 +44,27 @@ def scitldr(
             records.append(Located(f"{file}:{line}", source=source, target=refs[0], references=refs))
         splits[split] = records
     return splits
+
+
+def _fetch_into(folder: Path) -> None:
+    """The repository's uncompressed JSONL files, gzip-compressed as the source reads them."""
+    for stem in SPLITS.values():
+        downloaded = fetch(f"{URL}/{stem}.jsonl", None, f"scitldr/{stem}.jsonl")
+        with open(downloaded, "rb") as plain, gzip.GzipFile(folder / f"{stem}.jsonl.gz", "wb", mtime=0) as packed:
+            shutil.copyfileobj(plain, packed)
+
+
+CORPUS = Corpus(
+    "scitldr",
+    folder="scitldr",
+    files=(
+        CorpusFile("train.jsonl.gz", 856_807, "46cbf37458e887b84649a479d59deddd74b99b2c5d07f14e67544d00f27372b1"),
+        CorpusFile("dev.jsonl.gz", 307_771, "a71c4c8467918e05fcff01638ebc5a9b025a6951afa902b15d72c94690d94c41"),
+        CorpusFile("test.jsonl.gz", 327_130, "2d41445d2d61b4801e0a2e6376f019d2cefa2e2dfd69b34b398446b05e14338d"),
+    ),
+    licence="Apache-2.0, (c) Allen Institute for AI",
+    url="https://github.com/allenai/scitldr",
+    description="SciTLDR-A: 1,992 / 619 / 618 abstracts with one or more TLDRs",
+    fetch=_fetch_into,
+    converted=True,
+)

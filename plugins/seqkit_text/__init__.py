@@ -1,7 +1,7 @@
 """Generic text plumbing: tokenizers ``word``, ``char``, ``bpe`` and data sources ``table``, ``lines_per_label``."""
 
 import seqkit
-from seqkit.hookspecs import RegisterDataset, RegisterTokenizer
+from seqkit import RegisterDataset, RegisterTokenizer
 
 
 @seqkit.hookimpl

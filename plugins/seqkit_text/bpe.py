@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from seqkit.tokenize import SPECIALS, UNK, Tokenizer
+from seqkit import SPECIALS, UNK, Tokenizer
 
 
 class BPETokenizer(Tokenizer):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from seqkit.tokenize import Tokenizer
+from seqkit import Tokenizer
 
 # Words (letters, digits, apostrophes inside words) or single punctuation marks.
 _WORD = re.compile(r"\w+(?:'\w+)*|[^\w\s]", re.UNICODE)

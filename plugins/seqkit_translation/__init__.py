@@ -1,7 +1,7 @@
 """Machine translation: the ``translation`` task; data sources ``tatoeba`` and ``multi30k``."""
 
 import seqkit
-from seqkit.hookspecs import RegisterDataset, RegisterTask
+from seqkit import RegisterDataset, RegisterTask
 
 
 @seqkit.hookimpl
@@ -19,11 +19,21 @@ def register_tasks(register: RegisterTask) -> None:
 
 @seqkit.hookimpl
 def register_datasets(register: RegisterDataset) -> None:
-    from seqkit_translation.sources import multi30k, tatoeba
+    from seqkit_translation.sources import MULTI30K, TATOEBA, multi30k, tatoeba
 
     register(
-        seqkit.Spec("tatoeba", build=tatoeba, description="Tatoeba English–German sentence pairs (ManyThings export)")
+        seqkit.Spec(
+            "tatoeba",
+            build=tatoeba,
+            description="Tatoeba English–German sentence pairs (ManyThings export)",
+            corpora=(TATOEBA,),
+        )
     )
     register(
-        seqkit.Spec("multi30k", build=multi30k, description="Multi30k task 1 English–German captions, official splits")
+        seqkit.Spec(
+            "multi30k",
+            build=multi30k,
+            description="Multi30k task 1 English–German captions, official splits",
+            corpora=(MULTI30K,),
+        )
     )

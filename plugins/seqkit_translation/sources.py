@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
-from seqkit.data import Located, Record, data_error, read_lines, resolve_path
-from seqkit.download import cache_dir, extracted, fetch
+from seqkit import (
+    Corpus,
+    CorpusFile,
+    Located,
+    Record,
+    cache_dir,
+    data_error,
+    extracted,
+    fetch,
+    read_lines,
+    resolve_path,
+)
 
 TATOEBA_URL = "https://www.manythings.org/anki/deu-eng.zip"
 MULTI30K_URL = "https://raw.githubusercontent.com/multi30k/dataset/master/data/task1/raw"
@@ -88,3 +99,52 @@ def multi30k(
             for (line, s), (_, t) in zip(sources, targets)
         ]
     return splits
+
+
+def _tatoeba_into(folder: Path) -> None:
+    """The current ManyThings export, as ``english<TAB>german`` lines (its attribution column left out)."""
+    export = _tatoeba_extracted(fetch(TATOEBA_URL, None, "deu-eng.zip"))
+    with open(export, encoding="utf-8") as lines, open(folder / "deu-eng.tsv", "w", encoding="utf-8") as out:
+        for line in lines:
+            cells = line.rstrip("\r\n").split("\t")
+            if len(cells) >= 2:
+                out.write(f"{cells[0]}\t{cells[1]}\n")
+
+
+def _multi30k_into(folder: Path) -> None:
+    for entry in MULTI30K.files:
+        shutil.copyfile(
+            fetch(f"{MULTI30K_URL}/{entry.path}", entry.sha256, f"multi30k/{entry.path}"), folder / entry.path
+        )
+
+
+TATOEBA = Corpus(
+    "tatoeba_deu_eng",
+    folder="tatoeba_deu_eng",
+    files=(CorpusFile("deu-eng.tsv", 2_138_358, "fd7636e4f85ae5414c7f0c2dcb5992a1fcb110404fd7e2526b746553273d0510"),),
+    licence="CC BY 2.0 FR, (c) the Tatoeba contributors",
+    url=TATOEBA_URL,
+    description="English-German pairs; the reference copy holds the 50,001 shortest, a fetch the whole current export",
+    fetch=_tatoeba_into,
+    converted=True,
+)
+MULTI30K = Corpus(
+    "multi30k",
+    folder="multi30k",
+    files=(
+        CorpusFile("train.en.gz", 568_929, "d79cfa999dd4c51d2cb42499b6796d5a882c3a8a961923c25a898c90f8bbd56f"),
+        CorpusFile("train.de.gz", 637_044, "726e39b2fa9eb9ffb6dc763fb35a179f80fae06ffc5d28b6ace5faa883de28a6"),
+        CorpusFile("val.en.gz", 21_650, "14f7d25ddd868909a9213e361768460edcacdd6ab9d1e77b92560dc10c10dc28"),
+        CorpusFile("val.de.gz", 24_681, "f0cba2f995189cf5770f29a8a9a537a3ad3f51657ad873405082ff6863a5e75a"),
+        CorpusFile(
+            "test_2016_flickr.en.gz", 21_077, "611d361c6334bc7246101d48097c13cf5c4413c5befc793cc629934359d532d9"
+        ),
+        CorpusFile(
+            "test_2016_flickr.de.gz", 22_890, "9204244e408ccb38d2a55cfcd344df15005fc42a07a6e55ca6c52b6ababb8cc8"
+        ),
+    ),
+    licence="Flickr30K terms: non-commercial research and educational use only",
+    url="https://github.com/multi30k/dataset",
+    description="Multi30k task 1 English-German captions: 29,000 / 1,014 / 1,000",
+    fetch=_multi30k_into,
+)

@@ -1,7 +1,7 @@
 """Kernels ``triton`` (persistent) and ``triton_step`` (a launch per step) for the gru cell, written in Triton."""
 
 import seqkit
-from seqkit.hookspecs import RegisterKernel
+from seqkit import RegisterKernel
 
 
 @seqkit.hookimpl

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from seqkit.errors import InvalidArgumentError
+from seqkit import InvalidArgumentError
 from seqkit_triton.loader import device_code
 
 # A program's three (HP, BH) weight tiles stay on chip for the whole sequence; past this many bytes they

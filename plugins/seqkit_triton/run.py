@@ -8,8 +8,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from seqkit.cell import Cell, Params, State
-from seqkit.lengths import by_direction
+from seqkit import Cell, Params, State, by_direction
 
 RECOMPUTE = "SEQKIT_TRITON_RECOMPUTE"
 

@@ -7,7 +7,7 @@ import os
 
 import torch
 
-from seqkit.cell import Cell
+from seqkit import Cell
 
 # The step holds a whole row of h (HP = H rounded up to a power of two) in registers; past this it would
 # need a K-blocked matmul, which is not written yet.

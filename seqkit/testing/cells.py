@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from seqkit.cell import Cell, build_cell
+from seqkit.context import ContextCell, takes_context
 from seqkit.layers import create_rnn
 from seqkit.plugins import PluginManager, get_plugin_manager
 from seqkit.recurrent import Recurrent
@@ -34,6 +35,8 @@ def check_cell(
     plugins: PluginManager | None = None,
     options: Mapping[str, Any] | None = None,
     finite_differences: bool = True,
+    input_size: int = I,
+    hidden_size: int = H,
 ) -> list[str]:
     """Check the registered cell *kind* (built with *options*) against the cell contract; the checks that passed.
 
@@ -47,26 +50,29 @@ def check_cell(
     then the checks that compare outputs (lengths, step, determinism, save/load) run in eval mode, where
     regularisers change nothing; gradients and training run in training mode, the gradients with the same
     masks for every evaluation of the loss (the global generator is reseeded each time).
+
+    *input_size* and *hidden_size* (default 3 and 4) size the layers of every check but the gradients' (2 and 3).
     """
+    sizes = {"input_size": input_size, "hidden_size": hidden_size}
     manager = plugins or get_plugin_manager()
     entry = entry_name(f"cell '{kind}'", manager.cells.get(kind))
     options = dict(options or {})
     regularized = any(options.get(key) for key in REGULARIZER_KEYS)
 
     def layer(**changes: Any) -> Recurrent:
-        built = build_layer(manager, kind, options, **changes)
+        built = build_layer(manager, kind, options, **sizes, **changes)
         return built.eval() if regularized else built
 
     checks: list[tuple[str, Callable[[], None]]] = [
-        ("build", lambda: _built(manager, kind, options, entry)),
-        ("state layout", lambda: _state_layout(_built(manager, kind, options, entry), entry)),
-        ("shapes", lambda: _shapes(build_layer(manager, kind, options), entry)),
+        ("build", lambda: _built(manager, kind, options, entry, **sizes)),
+        ("state layout", lambda: _state_layout(_built(manager, kind, options, entry, **sizes), entry)),
+        ("shapes", lambda: _shapes(build_layer(manager, kind, options, **sizes), entry)),
         ("lengths", lambda: padded_equals_alone(layer(), entry, 1e-10)),
         ("step", lambda: _step_equals_sequence(layer(bidirectional=False), entry)),
         ("determinism", lambda: _determinism(layer, entry)),
         ("save/load", lambda: _round_trip(layer, entry)),
-        ("training", lambda: _learns(manager, kind, options, entry)),
-        ("generic kernel", lambda: _generic_kernel(manager, kind, options)),
+        ("training", lambda: _learns(manager, kind, options, entry, **sizes)),
+        ("generic kernel", lambda: _generic_kernel(manager, kind, options, **sizes)),
     ]
     if finite_differences:
         checks.insert(5, ("gradients", lambda: _finite_differences(manager, kind, options, entry)))
@@ -82,22 +88,24 @@ def check_cell(
     return passed
 
 
-def _generic_kernel(manager: PluginManager, kind: str, options: dict[str, Any]) -> None:
+def _generic_kernel(manager: PluginManager, kind: str, options: dict[str, Any], **sizes: int) -> None:
     """The generic kernel, auto's choice for a cell without a kernel of its own, agrees with the step loop."""
     from seqkit.regularizers import REGULARIZER_KEYS
     from seqkit.testing.kernels import check_kernel  # it builds on this module's helpers
 
     # the layer's regularisers act in training only; the kernel checks compare outputs of the cell itself
     cell_options = {k: v for k, v in options.items() if k not in REGULARIZER_KEYS}
-    check_kernel(kind, "generic", plugins=manager, options=cell_options)
+    check_kernel(kind, "generic", plugins=manager, options=cell_options, **sizes)
 
 
 # --- building -----------------------------------------------------------------------------------------------
 
 
-def _built(manager: PluginManager, kind: str, options: dict[str, Any], entry: str) -> Cell:
+def _built(
+    manager: PluginManager, kind: str, options: dict[str, Any], entry: str, input_size: int = I, hidden_size: int = H
+) -> Cell:
     cell_options = {k: v for k, v in options.items() if k not in REGULARIZER_KEYS}  # those are the runner's
-    cell = build_cell(manager.cells.get(kind), I, H, cell_options)
+    cell = build_cell(manager.cells.get(kind), input_size, hidden_size, cell_options)
     if not isinstance(cell, Cell):
         raise ConformanceError(entry, "build", f"built {type(cell).__name__}, expected a seqkit.Cell")
     return cell
@@ -112,11 +120,54 @@ def build_layer(
     bidirectional: bool = True,
     layers: int = 2,
     seed: int = 0,
+    input_size: int = I,
+    hidden_size: int = H,
 ) -> Recurrent:
     torch.manual_seed(seed)
-    return create_rnn(
-        kind, I, H, num_layers=layers, bidirectional=bidirectional, backend=backend, plugins=manager, **options
-    ).double()
+    return with_extras(
+        create_rnn(
+            kind,
+            input_size,
+            hidden_size,
+            num_layers=layers,
+            bidirectional=bidirectional,
+            backend=backend,
+            plugins=manager,
+            **options,
+        ).double()
+    )
+
+
+class _DerivedExtras(Recurrent):
+    """A layer whose cell declares extra per-step inputs, fed ones derived from each step's input when none are
+    given: a padded sequence, the same sequence alone and one step at a time then all see the same extras."""
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None, state: Any = None, *, extras: Any = None) -> Any:
+        return super().forward(x, lengths, state, extras=_derive(self, x) if extras is None else extras)
+
+    def step(self, x_t: Tensor, state: Any = None, *, extras: Any = None) -> Any:
+        return super().step(x_t, state, extras=_derive(self, x_t) if extras is None else extras)
+
+
+def _derive(layer: Recurrent | Cell, x: Tensor) -> dict[str, Tensor]:
+    """``{name: (..., F)}`` of 0s and 1s (mask-like), a different function of the input's first feature per name.
+
+    Piecewise constant in the input, so finite differences of the input do not move them, and detached: they
+    are data, as a mask is; NaN padding never reaches them.
+    """
+    sizes = (layer.cell if isinstance(layer, Recurrent) else layer).extra_input_sizes()
+    first = torch.nan_to_num(x.detach()[..., :1])
+    return {
+        name: (torch.sin(7.0 * (k + 1) * first + torch.arange(size, dtype=x.dtype, device=x.device)) > 0).to(x.dtype)
+        for k, (name, size) in enumerate(sizes.items())
+    }
+
+
+def with_extras(layer: Recurrent) -> Recurrent:
+    """*layer*, feeding derived extra inputs where its cell declares some (the kit's checks pass none)."""
+    if layer.cell.extra_input_sizes():
+        layer.__class__ = _DerivedExtras
+    return layer
 
 
 def _params(cell: Cell) -> dict[str, Tensor]:
@@ -142,8 +193,13 @@ def _state_layout(cell: Cell, entry: str) -> None:
     state = cell.init_state(2, dtype=torch.float64)
     _expect_state(entry, "init_state(2)", state, names, sizes)
     params = _params(cell)
-    u = cell.project(params, torch.randn(2, cell.input_size, dtype=torch.float64))
-    h, new = cell.step(params, u, state)
+    x = torch.randn(2, cell.input_size, dtype=torch.float64)
+    stepper = cell
+    if takes_context(cell):  # as the runner calls it: extras ride along the input, position as keywords
+        stepper = ContextCell(cell, 0, 0)
+        x = torch.cat([x, *_derive(cell, x).values()], -1)
+    u = stepper.project(params, x)
+    h, new = stepper.step(params, u, state)
     if not isinstance(h, Tensor) or tuple(h.shape) != (2, cell.hidden_size):
         got = tuple(h.shape) if isinstance(h, Tensor) else type(h).__name__
         raise ConformanceError(
@@ -172,10 +228,11 @@ def _expect_state(entry: str, what: str, state: Any, names: tuple[str, ...], siz
 
 
 def _shapes(layer: Recurrent, entry: str) -> None:
-    out, state = layer(torch.randn(B, T, I, dtype=torch.float64))
-    if tuple(out.shape) != (B, T, 2 * H):
+    out, state = layer(torch.randn(B, T, layer.input_size, dtype=torch.float64))
+    wide = 2 * layer.hidden_size
+    if tuple(out.shape) != (B, T, wide):
         raise ConformanceError(
-            entry, "shapes", f"output shape {tuple(out.shape)}, expected (B, T, D*H) = {(B, T, 2 * H)}"
+            entry, "shapes", f"output shape {tuple(out.shape)}, expected (B, T, D*H) = {(B, T, wide)}"
         )
     for name, part, size in zip(layer.cell.state_names, as_tuple(state), layer.cell.state_sizes):
         if tuple(part.shape) != (4, B, size):
@@ -190,7 +247,7 @@ def padded_equals_alone(layer: Recurrent, entry: str, tol: float) -> None:
     """Each sequence of a padded batch gives what it gives alone: outputs, zeros past its end, its final state."""
     p = next(layer.parameters())
     torch.manual_seed(1)
-    x = torch.randn(B, T, I, dtype=p.dtype, device=p.device)
+    x = torch.randn(B, T, layer.input_size, dtype=p.dtype, device=p.device)
     x[1, 2:] = 1e3  # padding must not leak into the sequence's result
     lengths = torch.tensor([T, 2, T - 1], device=p.device)
     out, state = layer(x, lengths)
@@ -215,7 +272,7 @@ def padded_equals_alone(layer: Recurrent, entry: str, tol: float) -> None:
 
 
 def _step_equals_sequence(layer: Recurrent, entry: str) -> None:
-    x = torch.randn(B, T, I, dtype=torch.float64)
+    x = torch.randn(B, T, layer.input_size, dtype=torch.float64)
     out, final = layer(x)
     state, outputs = None, []
     for t in range(T):
@@ -233,7 +290,9 @@ def _finite_differences(
 ) -> None:
     """Autograd's gradient of every parameter and of the input against central differences, in float64."""
     torch.manual_seed(0)
-    layer = create_rnn(kind, 2, 3, bidirectional=True, backend="reference", plugins=manager, **options).double()
+    layer = with_extras(
+        create_rnn(kind, 2, 3, bidirectional=True, backend="reference", plugins=manager, **options).double()
+    )
     x = torch.randn(2, 4, 2, dtype=torch.float64, requires_grad=True)
     lengths = torch.tensor([4, 2])
 
@@ -278,7 +337,7 @@ def _determinism(layer: Callable[..., Recurrent], entry: str) -> None:
             raise ConformanceError(
                 entry, "determinism", f"parameter {name} differs between two builds with the same seed"
             )
-    x = torch.randn(B, T, I, dtype=torch.float64)
+    x = torch.randn(B, T, a.input_size, dtype=torch.float64)
     if not torch.equal(a(x)[0], a(x)[0]) or not torch.equal(a(x)[0], b(x)[0]):
         raise ConformanceError(entry, "determinism", "the same input and weights give different outputs on two runs")
 
@@ -290,18 +349,26 @@ def _round_trip(layer: Callable[..., Recurrent], entry: str) -> None:
     stream.seek(0)
     loaded = layer(seed=1)
     loaded.load_state_dict(torch.load(stream, weights_only=True))
-    x = torch.randn(B, T, I, dtype=torch.float64)
+    x = torch.randn(B, T, saved.input_size, dtype=torch.float64)
     if not torch.equal(saved(x)[0], loaded(x)[0]) or not torch.equal(saved(x)[0], copy.deepcopy(saved)(x)[0]):
         raise ConformanceError(
             entry, "save/load", "a layer loaded from a saved state_dict (or deep-copied) computes otherwise"
         )
 
 
-def _learns(manager: PluginManager, kind: str, options: dict[str, Any], entry: str, steps: int = 30) -> None:
+def _learns(
+    manager: PluginManager,
+    kind: str,
+    options: dict[str, Any],
+    entry: str,
+    steps: int = 30,
+    input_size: int = I,
+    hidden_size: int = H,
+) -> None:
     torch.manual_seed(0)
-    layer = create_rnn(kind, I, H, backend="reference", plugins=manager, **options)
-    head = torch.nn.Linear(H, 1)
-    x, target = torch.randn(8, 5, I), torch.randn(8, 5, 1)
+    layer = with_extras(create_rnn(kind, input_size, hidden_size, backend="reference", plugins=manager, **options))
+    head = torch.nn.Linear(hidden_size, 1)
+    x, target = torch.randn(8, 5, input_size), torch.randn(8, 5, 1)
     params = [*layer.parameters(), *head.parameters()]
     losses = losses_under_adam(lambda: torch.nn.functional.mse_loss(head(layer(x)[0]), target), params, steps)
     if not losses[-1] < 0.9 * losses[0]:

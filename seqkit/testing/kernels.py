@@ -23,8 +23,12 @@ def check_kernel(
     plugins: PluginManager | None = None,
     options: Mapping[str, Any] | None = None,
     device: str = "cpu",
+    input_size: int = I,
+    hidden_size: int = H,
 ) -> list[str]:
     """Check kernel *kernel* of *cell* against the ``reference`` step loop; the checks that passed.
+
+    The layers are *input_size* by *hidden_size* (default 3 and 4).
 
     Outputs, final states and the gradients of every parameter and of the input agree (2 layers,
     bidirectional, mixed lengths, a given initial state); an empty sequence keeps its initial state;
@@ -37,6 +41,7 @@ def check_kernel(
     spec = GENERIC if kernel == GENERIC.name else manager.kernels.get(f"{cell}/{kernel}")
     entry = entry_name(f"kernel '{cell}/{kernel}'", spec)
     options = dict(options or {})
+    sizes = {"input_size": input_size, "hidden_size": hidden_size}
     probe = build_cell(manager.cells.get(cell), 2, 3, options)
     where = torch.device(device)
     dtype, tol = torch.float64, 1e-10
@@ -47,8 +52,8 @@ def check_kernel(
             raise KernelUnavailableError(f"{entry} cannot run on {device}: {reason}")
 
     def layers() -> tuple[Recurrent, Recurrent]:
-        fast = build_layer(manager, cell, options, backend=kernel).to(where, dtype)
-        slow = build_layer(manager, cell, options, backend="reference").to(where, dtype)
+        fast = build_layer(manager, cell, options, backend=kernel, **sizes).to(where, dtype)
+        slow = build_layer(manager, cell, options, backend="reference", **sizes).to(where, dtype)
         slow.load_state_dict(fast.state_dict())
         return fast, slow
 
@@ -74,7 +79,7 @@ def check_kernel(
 def _parity(fast: Recurrent, slow: Recurrent, entry: str, tol: float) -> None:
     p = next(fast.parameters())
     torch.manual_seed(2)
-    x = torch.randn(4, 5, I, dtype=p.dtype, device=p.device)
+    x = torch.randn(4, 5, fast.input_size, dtype=p.dtype, device=p.device)
     lengths = torch.tensor([5, 3, 1, 4], device=p.device)
     initial = tuple(torch.randn_like(s) for s in as_tuple(fast.init_state(4)))
     given = initial[0] if len(initial) == 1 else initial
@@ -107,7 +112,7 @@ def _parity(fast: Recurrent, slow: Recurrent, entry: str, tol: float) -> None:
 
 def _empty_sequence(layer: Recurrent, entry: str) -> None:
     p = next(layer.parameters())
-    x = torch.randn(2, 4, I, dtype=p.dtype, device=p.device)
+    x = torch.randn(2, 4, layer.input_size, dtype=p.dtype, device=p.device)
     state = tuple(torch.randn_like(s) for s in as_tuple(layer.init_state(2)))
     out, final = layer(x, torch.tensor([0, 4], device=p.device), state[0] if len(state) == 1 else state)
     if not torch.all(out[0] == 0):
@@ -119,14 +124,15 @@ def _empty_sequence(layer: Recurrent, entry: str) -> None:
 
 def _empty_time_axis(layer: Recurrent, entry: str) -> None:
     p = next(layer.parameters())
-    out, _ = layer(torch.randn(2, 0, I, dtype=p.dtype, device=p.device))
-    if tuple(out.shape) != (2, 0, 2 * H):
-        raise ConformanceError(entry, "empty time axis", f"output shape {tuple(out.shape)}, expected (2, 0, {2 * H})")
+    out, _ = layer(torch.randn(2, 0, layer.input_size, dtype=p.dtype, device=p.device))
+    wide = 2 * layer.hidden_size
+    if tuple(out.shape) != (2, 0, wide):
+        raise ConformanceError(entry, "empty time axis", f"output shape {tuple(out.shape)}, expected (2, 0, {wide})")
 
 
 def _nan_padding(layer: Recurrent, entry: str) -> None:
     p = next(layer.parameters())
-    clean = torch.randn(3, 5, I, dtype=p.dtype, device=p.device)
+    clean = torch.randn(3, 5, layer.input_size, dtype=p.dtype, device=p.device)
     clean[1, 2:] = 0
     dirty = clean.clone()
     dirty[1, 2:] = float("nan")

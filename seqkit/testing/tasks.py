@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
 from collections.abc import Mapping, Sequence
@@ -71,9 +72,12 @@ def check_task(
     records: Sequence[Record] | None = None,
     dataset: str | None = None,
     dataset_options: Mapping[str, Any] | None = None,
-    tokenizer: str = "word",
+    tokenizer: str | None = "word",
     cell: str = "gru",
+    hidden_size: int = 8,
+    cell_options: Mapping[str, Any] | None = None,
     model_options: Mapping[str, Any] | None = None,
+    inputs: Sequence[str] | None = None,
     plugins: PluginManager | None = None,
     **task_options: Any,
 ) -> list[str]:
@@ -83,8 +87,16 @@ def check_task(
     small *cell*; ``forward_loss`` is a finite scalar whose gradients reach the model; metrics update and
     compute; the same seed gives the same loss; ``state_dict`` is plain data and, with the model's weights
     through ``torch.save(weights_only)``, restores the same loss; ``predict`` gives one JSON-ready dict per
-    text, the same whether a text is predicted alone or padded beside a longer one; a few steps lower the loss.
+    input, the same whether an input is predicted alone or beside a longer one; a few steps lower the loss.
+
+    The first 96 records are used, and 16 of them make the batch. *tokenizer* is fit on ``task.texts`` unless the
+    task sets ``needs_tokenizer = False`` (then it gets None). The model is built with ``cell_factory`` for
+    *cell* (``hidden_size``, ``backend: reference`` and *cell_options*) and *model_options*, plus
+    ``embed_dim=8`` where ``build_model`` takes ``embed_dim`` and *model_options* does not set it. ``predict``
+    gets *inputs* (the lines a user would give ``seqkit predict``), by default ``task.texts`` of the first records
+    for a text task and each record without its ``label`` as a JSON line for a task that needs no tokenizer.
     """
+    factory_section = {"kind": cell, "hidden_size": hidden_size, "backend": "reference", **dict(cell_options or {})}
     manager = plugins or get_plugin_manager()
     entry = entry_name(f"task '{kind}'", manager.tasks.get(kind))
     if records is None:
@@ -109,7 +121,7 @@ def check_task(
         if not isinstance(batch, dict) or not all(isinstance(v, torch.Tensor) for v in batch.values()):
             raise ConformanceError(entry, "collate", f"expected a dict of tensors, got {type(batch).__name__}")
         step = "build_model"
-        model = _model(manager, task, tok, cell, model_options)
+        model = _model(manager, task, tok, factory_section, model_options)
         step = "forward_loss"
         loss, outputs = task.forward_loss(model, batch)
         if not isinstance(loss, torch.Tensor) or loss.dim() != 0 or not torch.isfinite(loss):
@@ -128,15 +140,17 @@ def check_task(
             if not torch.isfinite(torch.as_tensor(value, dtype=torch.float64)).all():
                 raise ConformanceError(entry, "metrics", f"metric {name!r} computed {value!r}")
         step = "determinism"
-        other = _model(manager, task, tok, cell, model_options)
+        other = _model(manager, task, tok, factory_section, model_options)
         with torch.no_grad():
             first, second = task.forward_loss(model.eval(), batch)[0], task.forward_loss(other.eval(), batch)[0]
         if not torch.equal(first, second):
             raise ConformanceError(entry, "determinism", "two models built with the same seed give different losses")
         step = "save/load"
-        _round_trip(manager, kind, task, tok, model, batch, cell, model_options, task_options, entry, tokenizer)
+        _round_trip(
+            manager, kind, task, tok, model, batch, factory_section, model_options, task_options, entry, tokenizer
+        )
         step = "predict"
-        _predict(task, model, tok, records, entry)
+        _predict(task, model, tok, list(inputs) if inputs is not None else _inputs(task, records), entry)
         step = "training"
         _learns(task, model.train(), batch, entry)
     except ConformanceError:
@@ -157,18 +171,38 @@ def check_task(
     ]
 
 
-def _setup(manager: PluginManager, kind: str, options: Mapping[str, Any], tokenizer: str, records: list[Record]) -> Any:
+def _setup(
+    manager: PluginManager, kind: str, options: Mapping[str, Any], tokenizer: str | None, records: list[Record]
+) -> Any:
     task = manager.tasks.get(kind).build(**options)
-    tok = manager.tokenizers.get(tokenizer).build()
-    tok.fit(task.texts(records))
+    tok = None
+    if getattr(task, "needs_tokenizer", True):
+        if tokenizer is None:
+            raise ValueError(f"task '{kind}' reads text: check_task needs tokenizer= (a registered tokenizer)")
+        tok = manager.tokenizers.get(tokenizer).build()
+        tok.fit(task.texts(records))
     task.setup(records, tok)
     return task, tok
 
 
-def _model(manager: PluginManager, task: Any, tok: Any, cell: str, options: Mapping[str, Any] | None) -> Any:
+def _model_options(task: Any, options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """*options*, with ``embed_dim=8`` where ``build_model`` takes an ``embed_dim`` they leave unset."""
+    chosen = dict(options or {})
+    if "embed_dim" in inspect.signature(task.build_model).parameters:
+        chosen.setdefault("embed_dim", 8)
+    return chosen
+
+
+def _model(manager: PluginManager, task: Any, tok: Any, section: dict[str, Any], options: Any) -> Any:
     torch.manual_seed(0)
-    factory = cell_factory({"kind": cell, "hidden_size": 8, "backend": "reference"}, manager)
-    return task.build_model(factory, tok, **{"embed_dim": 8, **dict(options or {})})
+    return task.build_model(cell_factory(section, manager), tok, **_model_options(task, options))
+
+
+def _inputs(task: Any, records: list[Record]) -> list[str]:
+    """What a user would pass ``seqkit predict``: texts, or records without their label as JSON lines."""
+    if getattr(task, "needs_tokenizer", True):
+        return [str(t) for t in task.texts(records[:8])]
+    return [json.dumps({k: v for k, v in r.items() if k != "label"}) for r in records[:8]]
 
 
 def _round_trip(
@@ -178,11 +212,11 @@ def _round_trip(
     tok: Any,
     model: Any,
     batch: dict[str, torch.Tensor],
-    cell: str,
+    section: dict[str, Any],
     model_options: Any,
     task_options: Mapping[str, Any],
     entry: str,
-    tokenizer: str,
+    tokenizer: str | None,
 ) -> None:
     state = task.state_dict()
     try:
@@ -191,17 +225,15 @@ def _round_trip(
         raise ConformanceError(entry, "save/load", f"state_dict() is not plain data: {error}") from None
     restored = manager.tasks.get(kind).build(**task_options)
     restored.load_state_dict(plain)
-    tok2 = manager.tokenizers.get(tokenizer).build()
-    tok2.load_state_dict(json.loads(json.dumps(tok.state_dict())))
+    tok2 = None
+    if tok is not None:
+        tok2 = manager.tokenizers.get(tokenizer).build()
+        tok2.load_state_dict(json.loads(json.dumps(tok.state_dict())))
     stream = io.BytesIO()
     torch.save(model.state_dict(), stream)
     stream.seek(0)
     torch.manual_seed(1)
-    fresh = restored.build_model(
-        cell_factory({"kind": cell, "hidden_size": 8, "backend": "reference"}, manager),
-        tok2,
-        **{"embed_dim": 8, **dict(model_options or {})},
-    )
+    fresh = restored.build_model(cell_factory(section, manager), tok2, **_model_options(restored, model_options))
     fresh.load_state_dict(torch.load(stream, weights_only=True))
     with torch.no_grad():
         a, b = task.forward_loss(model.eval(), batch)[0], restored.forward_loss(fresh.eval(), batch)[0]
@@ -213,20 +245,21 @@ def _round_trip(
         )
 
 
-def _predict(task: Any, model: Any, tok: Any, records: list[Record], entry: str) -> None:
-    texts = [str(t) for t in task.texts(records[:8])][:4]
+def _predict(task: Any, model: Any, tok: Any, inputs: list[str], entry: str) -> None:
+    texts = inputs[:4]
     results = task.predict(model, texts, tok)
     if not isinstance(results, list) or len(results) != len(texts):
         raise ConformanceError(
             entry, "predict", f"expected a list of {len(texts)} results, one per text, got {results!r:.80}"
         )
     json.dumps(results)
-    short = min(texts, key=len)
-    longest = max(texts, key=len) + " " + max(texts, key=len)
+    short, longest = min(inputs, key=len), max(inputs, key=len)
     alone, padded = task.predict(model, [short], tok)[0], task.predict(model, [short, longest], tok)[0]
     if json.dumps(alone, sort_keys=True) != json.dumps(padded, sort_keys=True):
         raise ConformanceError(
-            entry, "predict", f"a text predicted alone gives {alone} but {padded} beside a longer one: padding leaks in"
+            entry,
+            "predict",
+            f"an input predicted alone gives {alone} but {padded} beside a longer one: padding leaks in",
         )
 
 

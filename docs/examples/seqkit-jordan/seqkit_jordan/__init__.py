@@ -1,7 +1,7 @@
 """seqkit plugin: the ``jordan`` cell (Jordan, 1986), whose output, not its hidden state, is fed back."""
 
 import seqkit
-from seqkit.hookspecs import RegisterCell
+from seqkit import RegisterCell
 
 
 @seqkit.hookimpl

@@ -4,7 +4,7 @@ import torch
 from torch.nn import functional as F
 
 import seqkit
-from seqkit.cell import check_bool
+from seqkit import check_bool
 
 
 class JordanCell(seqkit.Cell):

@@ -1,7 +1,7 @@
 """seqkit plugin: the ``tagging`` task (one label per token) and the ``conll`` data source (token<TAB>tag files)."""
 
 import seqkit
-from seqkit.hookspecs import RegisterDataset, RegisterTask
+from seqkit import RegisterDataset, RegisterTask
 
 
 @seqkit.hookimpl

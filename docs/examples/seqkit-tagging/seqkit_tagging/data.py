@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from seqkit.data import Located, Record, data_error, require_file, resolve_path
+from seqkit import Located, Record, data_error, require_file, resolve_path
 
 TINY = Path(__file__).parent / "data" / "tiny_ner.tsv"
 

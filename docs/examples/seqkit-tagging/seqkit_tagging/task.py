@@ -9,10 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqkit.batching import pad_sequences
-from seqkit.data import DataError, Record, where_of
-from seqkit.task import CellFactory, Task
-from seqkit.tokenize import PAD_ID, UNK_ID, Tokenizer
+from seqkit import PAD_ID, UNK_ID, CellFactory, DataError, Record, Task, Tokenizer, pad_sequences, where_of
 from seqkit_tagging.entities import EntityF1, spans
 
 IGNORE = -100  # the label of padding positions: no loss, no metric

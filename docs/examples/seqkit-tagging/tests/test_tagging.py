@@ -23,7 +23,7 @@ def test_the_shipped_corpus():
 
 
 def test_a_bad_line_names_file_and_line(tmp_path):
-    from seqkit.data import DataError
+    from seqkit import DataError
 
     (tmp_path / "bad.tsv").write_text("Paris\tB-LOC\nno-tab-here\n")
     with pytest.raises(DataError, match=r"bad.tsv:2: expected token<TAB>tag"):

@@ -4,7 +4,7 @@ import torch
 from torch.nn import functional as F
 
 import seqkit
-from seqkit.cell import torch_style_shapes
+from seqkit import torch_style_shapes
 
 
 class MGUCell(seqkit.Cell):

@@ -59,8 +59,8 @@ def _run_document(doc: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *,
             continue
         if not block.runs or (block.slow and not slow):
             continue
-        if block.needs_data and not Path(env.get("SEQKIT_DATA", "")).is_dir():
-            pytest.skip(f"{block.where} needs the corpora: SEQKIT_DATA is not a folder")
+        if block.needs_data and not (env.get("SEQKIT_DATA") and Path(env["SEQKIT_DATA"]).is_dir()):
+            pytest.skip(f"{block.where} needs the corpora: SEQKIT_DATA does not name a folder")
         if block.language == "python":
             _run_python(block, namespace)
         else:
@@ -109,3 +109,62 @@ def _run_shell(block: Block, work: Path, env: dict[str, str]) -> None:
             f"{block.where}: exit status {done.returncode}, expected {block.exit_status}\n"
             f"--- the block ---\n{script}--- its output (last lines) ---\n" + "\n".join(output)
         )
+
+
+CHECKED = """\
+```bash
+echo ran > ran.txt
+```
+
+```
+no language
+```
+
+```console exit=3
+$ echo shown && \\
+  exit 3
+output, not run
+```
+
+```bash no-test: x
+pip install nothing
+```
+
+````text
+```bash
+inside a longer fence: not a block of its own
+```
+````
+
+```yaml file=r.yaml slow quick
+a: 1
+```
+"""
+
+
+def test_the_checker_reads_info_strings_and_reports_what_is_wrong(tmp_path):
+    doc = tmp_path / "page.md"
+    doc.write_text(CHECKED)
+    found = blocks(doc)
+    assert [b.language for b in found] == ["bash", "", "console", "bash", "text", "yaml"]
+    assert found[0].runs and not found[3].runs and not found[5].runs
+    assert "needs a language" in found[1].problems[0]
+    assert shell_script(found[2]) == "echo shown && \\\n  exit 3\n" and found[2].exit_status == 3
+    assert "needs a reason" in found[3].problems[0] and found[3].skip_reason == "x"
+    assert found[4].text.startswith("```bash")
+    assert found[5].file == "r.yaml" and found[5].slow and "'quick'" in found[5].problems[0]
+
+
+def test_a_block_that_fails_fails_the_page_and_says_where(tmp_path, monkeypatch):
+    doc = tmp_path / "page.md"
+    doc.write_text("```bash\necho fine\n```\n\n```bash\nls no-such-file\n```\n")
+    with pytest.raises(pytest.fail.Exception, match=r"page.md:5: exit status 2, expected 0"):
+        _run_document(doc, tmp_path, monkeypatch, slow=False)
+
+
+def test_placeholders_stand_for_the_newest_run(tmp_path):
+    for name in ("20261201-120000", "20261202-090000", "latest"):
+        (tmp_path / "runs" / "quickstart" / name).mkdir(parents=True)
+    script = "seqkit eval runs/quickstart/<timestamp>/best.ckpt runs/other/<timestamp>/x"
+    filled = fill_placeholders(script, tmp_path)
+    assert filled == "seqkit eval runs/quickstart/20261202-090000/best.ckpt runs/other/<timestamp>/x"

@@ -235,6 +235,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _ls(args: argparse.Namespace) -> int:
+    from seqkit.kernels import GENERIC, REFERENCE
     from seqkit.plugins import get_plugin_manager
     from seqkit.recipes import list_recipes
 
@@ -245,6 +246,8 @@ def _ls(args: argparse.Namespace) -> int:
             rows = [(name, str(path)) for name, path in list_recipes().items()]
         elif what == "kernels":
             rows = [(f"{k.cell}/{k.name}", f"priority {k.priority}; {k.description}") for k in manager.kernels]
+            # seqkit's own two run every cell and are not registered by a plugin, but `backend:` can name them
+            rows += [(k.name, f"priority {k.priority}; {k.description}") for k in (GENERIC, REFERENCE)]
         else:
             rows = [(spec.name, spec.description) for spec in getattr(manager, what)]
         width = max((len(name) for name, _ in rows), default=0)

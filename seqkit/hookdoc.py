@@ -32,6 +32,9 @@ def signature(name: str) -> str:
     return f"{name}({params}) -> None"
 
 
+EXCERPT = "an excerpt of a plugin module; its imports and the cell class are left out"
+
+
 def markdown(doc: str) -> str:
     """A docstring's reStructuredText idioms as Markdown: ````x````, ``:class:`x```, ``Example::`` blocks."""
     doc = re.sub(r":(?:class|func|data|meth):`([^`]+)`", r"`\1`", doc)
@@ -39,7 +42,8 @@ def markdown(doc: str) -> str:
 
     def block(match: re.Match[str]) -> str:
         code = "\n".join(line[4:] for line in match.group(2).splitlines())
-        return f"{match.group(1)}:\n\n```python\n{code}\n```"
+        # an excerpt of a plugin module, without its imports: the docs test (CONTRIBUTING.md) must not run it
+        return f"{match.group(1)}:\n\n```python no-test: {EXCERPT}\n{code}\n```"
 
     return re.sub(r"([^\n]*)::\n\n((?:    [^\n]*\n?|\n)+)", block, doc).rstrip()
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from doc_blocks import blocks, documents
 
 import seqkit
 
@@ -15,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def python_blocks(path: Path) -> list[str]:
-    return re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.S)
+    return re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.S)  # blocks the docs test runs
 
 
 def test_readme_example_runs():
@@ -57,8 +58,8 @@ def test_plugin_tutorial_data_source_reads_and_reports_bad_lines(tmp_path):
 
 def test_readme_first_command_after_setup_is_the_quickstart():
     text = (ROOT / "README.md").read_text()
-    after_setup = text[text.index("## Set up") :]
-    commands = re.findall(r"```bash[^\n]*\n(.*?)```", after_setup, flags=re.S)
+    setup_line = text[: text.index("## Set up")].count("\n") + 1
+    commands = [b.text for b in blocks(ROOT / "README.md") if b.language == "bash" and b.line > setup_line]
     assert commands[1].strip() == "seqkit train quickstart"
 
 
@@ -77,7 +78,7 @@ def test_quickstart_as_documented_learns_word_order(tmp_path, monkeypatch, capsy
     assert metrics["test/accuracy"] >= 0.9
 
 
-DOCUMENTS = [ROOT / "README.md", ROOT / "recipes" / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+DOCUMENTS = documents()
 
 
 @pytest.mark.parametrize("doc", DOCUMENTS, ids=lambda p: str(p.relative_to(ROOT)))

@@ -179,6 +179,16 @@ def test_ls_lists_recipes_and_registries(capsys):
     assert out.splitlines()[0] == "tokenizers:" and "recipes:" not in out
 
 
+def test_ls_kernels_names_every_kernel_a_backend_can_name(capsys):
+    """`generic` and `reference` are seqkit's own, not a plugin's, and run every cell: listed all the same."""
+    code, out, _ = cli(capsys, "ls", "kernels")
+    assert code == 0
+    names = [line.split()[0] for line in out.splitlines()[1:]]
+    assert "gru/native" in names and "lstm/native" in names
+    assert names[-2:] == ["generic", "reference"]
+    assert "priority 10;" in out.splitlines()[-2] and "priority 0;" in out.splitlines()[-1]
+
+
 REVIEW_CASES = {
     "interpolation in a list": ("optim:\n  betas:\n    - ${nope}\n    - 0.9\n", "optim.betas.0: cannot resolve"),
     "??? in a list": ("optim:\n  betas: ['???', 0.9]\n", "optim.betas"),

@@ -10,7 +10,7 @@ from seqkit_text.bpe import BPETokenizer
 from seqkit_text.tokenizers import CharTokenizer, WordTokenizer
 
 from seqkit.batching import BucketBatchSampler, pad_sequences
-from seqkit.tokenize import PAD_ID, UNK_ID
+from seqkit.tokenize import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 
 TEXTS = ["The movie wasn't bad, really.", "a dull , tedious plot", "the plot was fun"]
 
@@ -51,6 +51,18 @@ def test_bpe_trains_offline_and_round_trips():
     assert restored.encode("a boring plot") == tok.encode("a boring plot")
     with pytest.raises(ValueError, match="vocab_size"):
         BPETokenizer(vocab_size=3)
+
+
+def test_bpe_never_reads_special_tokens_out_of_the_text():
+    """A sentence that spells "<eos>" or "<pad>" keeps those characters: input cannot end or pad a sequence."""
+    text = "stop <eos> here <pad> and <bos> <unk>"
+    fitted = BPETokenizer(vocab_size=200, min_freq=1).fit([text, "more text"])
+    restored = BPETokenizer()  # as a checkpoint brings it back
+    restored.load_state_dict(fitted.state_dict())
+    for tok in (fitted, restored):
+        ids = tok.encode(text)
+        assert not {PAD_ID, BOS_ID, EOS_ID} & set(ids), ids
+        assert tok.decode(ids) == text
 
 
 def test_bucketing_covers_every_index_once_with_close_lengths():

@@ -48,6 +48,9 @@ class BPETokenizer(Tokenizer):
         return self
 
     def _set(self, model: Any) -> None:
+        # The special tokens are seqkit's own ids, never spelled by the text: a literal "<eos>" or "<pad>" in a
+        # sentence is encoded as characters, so input cannot end a sequence or vanish as padding.
+        model.encode_special_tokens = True
         self._model = model
         vocab = model.get_vocab()
         self.itos = [token for token, _ in sorted(vocab.items(), key=lambda item: item[1])]

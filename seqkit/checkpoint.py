@@ -18,9 +18,13 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise SeqkitError(f"checkpoint {path} not found")
+    if not _looks_like_torch_file(path):  # a text file, an image...: say so, not what torch's reader tripped on
+        raise SeqkitError(
+            f"{path}: not a seqkit checkpoint (not a file written by torch.save); was it written by `seqkit train`?"
+        )
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # truncated file, not a checkpoint, unsafe pickle: all one answer
+    except Exception as error:  # truncated file, damaged archive, unsafe pickle: all one answer
         raise SeqkitError(f"{path}: not a readable seqkit checkpoint ({_why(error)})") from None
     if not isinstance(checkpoint, dict) or "seqkit" not in checkpoint or "state_dict" not in checkpoint:
         raise SeqkitError(f"{path}: not a seqkit checkpoint (no 'seqkit' entry); was it written by `seqkit train`?")
@@ -38,6 +42,13 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
             "the plugins (a list of mappings), and a state_dict"
         )
     return checkpoint
+
+
+def _looks_like_torch_file(path: Path) -> bool:
+    """torch.save writes a zip archive (or, in its legacy format, a pickle, which opens with its protocol byte)."""
+    with path.open("rb") as stream:
+        head = stream.read(4)
+    return head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
 
 
 def _why(error: Exception) -> str:

@@ -163,6 +163,10 @@ def validate(recipe: Recipe, manager: PluginManager) -> None:
     if task is not None and getattr(task, "needs_tokenizer", True) and not isinstance(data.get("tokenizer"), dict):
         got = "missing section" if data.get("tokenizer") is None else f"expected a mapping, got {data['tokenizer']!r}"
         problems.append(("tokenizer", f"{got}: task '{data['task'].get('kind')}' reads text and needs a tokenizer"))
+    elif task is not None and not getattr(task, "needs_tokenizer", True) and data.get("tokenizer") is not None:
+        # a tokenizer would be fitted on the records' text form and saved, though the task never reads it
+        kind = data["task"].get("kind")
+        problems.append(("tokenizer", f"task '{kind}' reads no text and takes no tokenizer; remove the section"))
     elif data.get("tokenizer") is not None and not isinstance(data.get("tokenizer"), dict):
         problems.append(("tokenizer", f"expected a mapping, got {data['tokenizer']!r}"))
     if isinstance(data.get("model"), dict):

@@ -44,3 +44,7 @@ def test_a_recipe_leaves_out_the_tokenizer_only_for_a_task_that_reads_no_text(tm
     recipe["model"] = {"cell": {"kind": "gru", "hidden_size": 4}}
     manager = seqkit.PluginManager([("numbers", Plugin)])
     validate(load_recipe(str(write_recipe(tmp_path / "numbers.yaml", recipe)), []), manager)  # no error
+    # and such a task never silently gets one: a tokenizer section is refused, naming the key
+    recipe["tokenizer"] = {"kind": "word"}
+    with pytest.raises(seqkit.SeqkitError, match=r"tokenizer: task 'numbers' reads no text and takes no tokenizer"):
+        validate(load_recipe(str(write_recipe(tmp_path / "with_tokenizer.yaml", recipe)), []), manager)

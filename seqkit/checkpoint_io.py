@@ -45,6 +45,27 @@ def write_text_atomic(path: Path, text: str) -> None:
         stream.write(text.encode("utf-8"))
 
 
+def own_checkpoint(path: str | os.PathLike, root: Path) -> bool:
+    """Whether *path* is a checkpoint file of the run's own: a ``*.ckpt`` file (not a link) directly in *root*.
+
+    What a restored callback state may name: a tampered state naming the user's notes, the recipe or
+    ``metrics.json`` must never make Lightning keep, load or delete that file.
+    """
+    text = os.fspath(path)
+    if not text or "://" in text or "\0" in text:
+        return False
+    candidate = Path(text)
+    try:
+        return (
+            candidate.suffix == ".ckpt"
+            and not candidate.is_symlink()
+            and candidate.is_file()
+            and candidate.resolve().parent == root.resolve()
+        )
+    except (OSError, ValueError, RuntimeError):
+        return False
+
+
 def inside(path: str | os.PathLike, root: Path) -> bool:
     """Whether *path*, symlinks resolved, lies in *root* (a URL or any other scheme never does)."""
     text = os.fspath(path)
@@ -88,6 +109,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         path = Path(os.fspath(path))
         if self.root is not None and not inside(path, self.root) and not _spawn_handoff(path):
             raise SeqkitError(f"refusing to remove {path}: outside the run directory {self.root}")
+        if path.suffix != ".ckpt":  # only checkpoints are ever removed: a recorded path may have been tampered with
+            raise SeqkitError(f"refusing to remove {path}: not a checkpoint file")
         if path.is_symlink() or path.is_file():
             path.unlink()
 
@@ -109,7 +132,7 @@ class ConfinedCheckpoint(ModelCheckpoint):
         super().load_state_dict(confined_state(state_dict, Path(self.dirpath or ".")))
 
     def _remove_checkpoint(self, trainer: Any, filepath: str) -> None:
-        if inside(filepath, Path(self.dirpath or ".")):
+        if own_checkpoint(filepath, Path(self.dirpath or ".")):
             super()._remove_checkpoint(trainer, filepath)
 
 
@@ -118,7 +141,7 @@ def confined_state(state: Any, root: Path) -> dict[str, Any]:
     state = dict(state) if isinstance(state, dict) else {}
 
     def kept(value: Any) -> bool:
-        return isinstance(value, str) and inside(value, root) and Path(value).is_file()
+        return isinstance(value, str) and own_checkpoint(value, root)
 
     for key in PATH_FIELDS:
         if key in state and not kept(state[key]):

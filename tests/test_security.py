@@ -169,8 +169,22 @@ def test_checkpoint_removal_is_confined_and_never_recursive(tmp_path):
         io_.remove_checkpoint(tmp_path / "run" / ".." / "victim")
     with pytest.raises(SeqkitError, match="outside the run directory"):
         io_.remove_checkpoint("http://127.0.0.1:1/x.ckpt")
-    io_.remove_checkpoint(tmp_path / "run" / "sub")  # a folder inside: left alone, never removed recursively
+    with pytest.raises(SeqkitError, match="not a checkpoint file"):  # a folder inside: never removed recursively
+        io_.remove_checkpoint(tmp_path / "run" / "sub")
     assert (tmp_path / "victim").is_dir() and (tmp_path / "run" / "sub" / "keep").exists()
+
+
+def test_a_tampered_state_cannot_name_a_file_of_the_run_that_is_not_a_checkpoint(run_copy, capsys):
+    """Lightning removes a replaced best model: a state naming the user's notes must not get them deleted."""
+    notes = run_copy / "notes.txt"
+    notes.write_text("my notes")
+    _tamper_callbacks(run_copy / "last.ckpt", str(notes))
+    code, _, err = cli(capsys, "train", run_copy / "recipe.yaml", "resume=last", "trainer.max_epochs=3")
+    assert code == 0, err
+    assert notes.read_text() == "my notes" and (run_copy / "recipe.yaml").is_file()
+    state = {"best_model_path": str(run_copy / "recipe.yaml"), "best_k_models": {str(notes): 1.0}}
+    kept = confined_state(state, run_copy)
+    assert kept["best_model_path"] == "" and kept["best_k_models"] == {}
 
 
 def test_hole_3_planted_symlinks_are_never_followed(run_copy, tmp_path, capsys):

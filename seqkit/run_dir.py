@@ -42,6 +42,12 @@ def check_run_dir(run_dir: Path, resume: Path | None, overwrite: bool) -> None:
     existing = next((p for p in (run_dir, *run_dir.absolute().parents) if p.exists()), None)
     if existing is not None and (not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK)):
         raise SeqkitError(f"run_dir {shown}: cannot write in {printable(str(existing))} (read-only or not yours)")
+    link = _link_inside(run_dir) if run_dir.is_dir() else None
+    if link is not None:  # Lightning's loggers follow links: a planted one would make a resumed run write elsewhere
+        raise SeqkitError(
+            f"run_dir {shown}: {printable(str(link.relative_to(run_dir)))} is a symbolic link; seqkit writes only "
+            "real files in its run directory: remove the link"
+        )
     if resume is not None or overwrite or not run_dir.is_dir():
         return
     if any(run_dir.iterdir()):
@@ -51,6 +57,15 @@ def check_run_dir(run_dir: Path, resume: Path | None, overwrite: bool) -> None:
             f"run_dir {shown}: already holds {state}; choose a new run_dir, continue it with resume=last, "
             "or replace it with overwrite=true"
         )
+
+
+def _link_inside(run_dir: Path) -> Path | None:
+    """The first symbolic link among *run_dir*'s files and folders (not followed), or None."""
+    for folder, dirs, files in os.walk(run_dir, followlinks=False):
+        for name in sorted(dirs + files):
+            if (Path(folder) / name).is_symlink():
+                return Path(folder) / name
+    return None
 
 
 def clear_outputs(run_dir: Path) -> None:

@@ -8,6 +8,7 @@ import http.server
 import io
 import os
 import pickle
+import shutil
 import tarfile
 import threading
 import time
@@ -195,7 +196,7 @@ def test_hole_3_planted_symlinks_are_never_followed(run_copy, tmp_path, capsys):
         (run_copy / f".{name}.partial").symlink_to(target)
         targets[name] = target
     code, _, err = cli(capsys, "train", run_copy / "recipe.yaml", "resume=last", "trainer.max_epochs=3")
-    assert code == 0, err
+    assert code == 2 and "is a symbolic link" in err, err  # refused before anything is written
     for name, target in targets.items():
         assert target.read_text() == "untouched", name
         assert not (run_copy / name).is_symlink(), name
@@ -205,6 +206,20 @@ def test_hole_3_planted_symlinks_are_never_followed(run_copy, tmp_path, capsys):
     io_.save_checkpoint({"a": 1}, tmp_path / "fresh" / "x.ckpt")
     assert targets["last.ckpt"].read_text() == "untouched"
     assert torch.load(tmp_path / "fresh" / "x.ckpt", weights_only=True) == {"a": 1}
+
+
+@pytest.mark.parametrize("planted", ["logs/csv/hparams.yaml", "logs"])
+def test_a_link_planted_among_the_logs_is_refused_not_followed(run_copy, tmp_path, capsys, planted):
+    """Lightning's CSV and TensorBoard loggers follow links: a resumed run must not write through one."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "hparams.yaml").write_text("untouched")
+    link = run_copy / planted
+    shutil.rmtree(link) if link.is_dir() else link.unlink()
+    link.symlink_to(victim / "hparams.yaml" if planted.endswith(".yaml") else victim)
+    code, _, err = cli(capsys, "train", run_copy / "recipe.yaml", "resume=last", "trainer.max_epochs=3")
+    assert code == 2 and f"{planted} is a symbolic link" in err, err
+    assert (victim / "hparams.yaml").read_text() == "untouched" and sorted(os.listdir(victim)) == ["hparams.yaml"]
 
 
 def test_hole_4_resolvers_are_refused_under_any_key_form(tmp_path, capsys, monkeypatch, trained):

@@ -21,6 +21,7 @@ import urllib.request
 import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import IO
 
 from seqkit.data import DataError
 
@@ -100,6 +101,10 @@ def fetch(
     corrupted archive under its final name.
     """
     target = cache_dir() / _cache_name(filename or url.rstrip("/").rpartition("/")[2].partition("?")[0], url)
+    if sha256 is None:
+        # An unverified file is reused as it is, so it is cached under its own URL: a file fetched from one place
+        # must never stand in for the same name from another (a poisoned cache).
+        target = target.parent / f"url-{hashlib.sha256(url.encode()).hexdigest()[:16]}" / target.name
     if target.is_file() and (sha256 is None or sha256_of(target) == sha256):
         return target
     if _refusal is not None:
@@ -182,8 +187,14 @@ def extracted(archive: Path, target: Path, names: Iterable[str]) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
     try:
-        for name, data in _members(archive, names):
-            (staging / name).write_bytes(data)
+        budget = int(_setting("SEQKIT_DOWNLOAD_MAX_BYTES", DEFAULT_MAX_BYTES))
+        for name, stream in _members(archive, names):
+            with stream, (staging / name).open("wb") as out:  # streamed: a bomb never sits in memory
+                while block := stream.read(CHUNK):
+                    budget -= len(block)
+                    if budget < 0:
+                        raise DataError(f"{archive}: extracts to more than the cap of $SEQKIT_DOWNLOAD_MAX_BYTES bytes")
+                    out.write(block)
         (staging / MARKER).write_text(digest + "\n")
         if target.is_symlink() or target.is_file():
             target.unlink()
@@ -197,7 +208,7 @@ def extracted(archive: Path, target: Path, names: Iterable[str]) -> Path:
     return target
 
 
-def _members(archive: Path, names: list[str]) -> Iterator[tuple[str, bytes]]:
+def _members(archive: Path, names: list[str]) -> Iterator[tuple[str, IO[bytes]]]:
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as zipped:
             found = {Path(i.filename).name: i for i in zipped.infolist() if not i.is_dir()}
@@ -207,7 +218,7 @@ def _members(archive: Path, names: list[str]) -> Iterator[tuple[str, bytes]]:
                     raise DataError(f"{archive}: archive holds no {name}")
                 if (info.external_attr >> 16) & 0o170000 == 0o120000:
                     raise DataError(f"{archive}: {info.filename} is a symbolic link; refused")
-                yield name, zipped.read(info)
+                yield name, zipped.open(info)
         return
     with tarfile.open(archive, "r:*") as tar:
         found = {Path(m.name).name: m for m in tar.getmembers()}
@@ -217,4 +228,4 @@ def _members(archive: Path, names: list[str]) -> Iterator[tuple[str, bytes]]:
                 raise DataError(f"{archive}: archive holds no {name}")
             if not member.isfile():
                 raise DataError(f"{archive}: {member.name} is not a regular file (a link?); refused")
-            yield name, tar.extractfile(member).read()
+            yield name, tar.extractfile(member)

@@ -87,3 +87,28 @@ def test_download_resumes_a_partial_file(tmp_path, cache):
 def test_unreachable_url_is_a_clear_error(tmp_path, cache):
     with pytest.raises(DataError, match="download failed"):
         fetch((tmp_path / "nowhere.tar.gz").as_uri(), "0" * 64)
+
+
+def test_an_unverified_file_is_cached_under_its_own_url(tmp_path, cache):
+    """Without a checksum the cached file is reused as it is: one from another URL must never stand in for it."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "data.txt").write_text("from a")
+    (tmp_path / "b" / "data.txt").write_text("from b")
+    first = fetch((tmp_path / "a" / "data.txt").as_uri(), None)
+    second = fetch((tmp_path / "b" / "data.txt").as_uri(), None)
+    assert first.read_text() == "from a" and second.read_text() == "from b" and first != second
+    assert fetch((tmp_path / "a" / "data.txt").as_uri(), None) == first  # and reused for its own URL
+
+
+def test_extraction_streams_and_stops_at_the_cap(tmp_path, monkeypatch):
+    from seqkit.download import extracted
+
+    archive, _ = _archive(tmp_path)
+    monkeypatch.setenv("SEQKIT_DOWNLOAD_MAX_BYTES", "20")  # the two members hold 37 bytes
+    with pytest.raises(DataError, match="extracts to more than the cap"):
+        extracted(archive, tmp_path / "out", ["rt-polarity.pos", "rt-polarity.neg"])
+    assert not (tmp_path / "out").exists()
+    monkeypatch.setenv("SEQKIT_DOWNLOAD_MAX_BYTES", "1000")
+    out = extracted(archive, tmp_path / "out", ["rt-polarity.pos", "rt-polarity.neg"])
+    assert (out / "rt-polarity.neg").read_bytes() == b"dull\n"

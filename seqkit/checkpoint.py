@@ -105,7 +105,8 @@ def load(
 def check_finite(state_dict: dict[str, Any], path: Path) -> None:
     """A checkpoint whose weights hold NaN or infinity would predict ``nan``: an error, not a result."""
     for name, value in state_dict.items():
-        if isinstance(value, torch.Tensor) and value.is_floating_point() and not bool(torch.isfinite(value).all()):
+        inexact = isinstance(value, torch.Tensor) and (value.is_floating_point() or value.is_complex())
+        if inexact and not bool(torch.isfinite(value).all()):  # complex too: loading would keep its NaN real part
             raise SeqkitError(
                 f"{path}: weight {printable(name)} holds NaN or infinite values; this checkpoint cannot be used "
                 "(train again, or resume from an earlier checkpoint)"

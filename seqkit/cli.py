@@ -16,6 +16,7 @@ EXIT_USAGE = 2
 EXIT_INTERNAL = 1
 JSON_GUARDED = ("eval", "predict", "plugins")  # commands that print their --json to args.stdout
 EXIT_BROKEN_PIPE = 141  # as a shell reports a command ended by SIGPIPE (`seqkit predict ... | head -1`)
+COMPUTING = ("train", "eval", "predict", "bench")  # the commands that run torch: they get the thread policy
 
 
 def _plugins(args: argparse.Namespace) -> int:
@@ -91,6 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from seqkit.threads import apply_environment
+
+    try:  # first of all: OpenMP reads its wait policy once, when torch loads it
+        apply_environment()
+    except SeqkitError as error:
+        print(f"seqkit: error: {printable(error)}", file=sys.stderr)
+        return EXIT_USAGE
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     # After `--` everything is a text or override, even when it starts with "-".
@@ -115,6 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from seqkit.plugins import blame
     from seqkit.resilience import EXIT_SIGTERM, TrainingStopped
 
+    if args.command in COMPUTING:
+        from seqkit.threads import apply_torch
+
+        apply_torch()
     # Plugins and libraries may print: with --json, all they print goes to stderr and stdout holds JSON alone.
     args.stdout = sys.stdout
     guarded = getattr(args, "json", False) and args.command in JSON_GUARDED

@@ -64,3 +64,26 @@ def test_plugins_and_ls_import_no_lightning(argv: list[str]) -> None:
     # the built-in cells and kernels registered are torch modules, so torch itself loads; Lightning need not
     heavy = _heavy(*argv)
     assert "pytorch_lightning" not in heavy and "lightning" not in heavy
+
+
+def test_lightning_and_training_stops_are_still_reported_once_loaded(monkeypatch, capsys) -> None:
+    """The CLI catches Lightning's SIGTERM and seqkit's TrainingStopped without importing them up front."""
+    import signal
+
+    from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+    import seqkit.commands
+    from seqkit.cli import main
+    from seqkit.resilience import TrainingStopped
+
+    for raised, status, said in (
+        (SIGTERMException(), 143, "terminated (SIGTERM)"),
+        (TrainingStopped(signal.SIGINT, Path("last.ckpt")), 130, "SIGINT: stopped after saving last.ckpt"),
+    ):
+
+        def stopped(args: object, raised: BaseException = raised) -> int:
+            raise raised
+
+        monkeypatch.setattr(seqkit.commands, "_validate", stopped)
+        assert main(["validate", "quickstart"]) == status
+        assert said in capsys.readouterr().err

@@ -87,3 +87,14 @@ def test_lightning_and_training_stops_are_still_reported_once_loaded(monkeypatch
         monkeypatch.setattr(seqkit.commands, "_validate", stopped)
         assert main(["validate", "quickstart"]) == status
         assert said in capsys.readouterr().err
+
+
+def test_every_public_name_is_mapped_to_its_module_and_resolves() -> None:
+    """``seqkit`` imports its names lazily: a name added to ``__all__`` must be in ``_SOURCES`` too."""
+    import seqkit
+
+    assert set(seqkit._WHERE) | {"__version__"} == set(seqkit.__all__)
+    for name in seqkit.__all__:
+        assert getattr(seqkit, name) is not None
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        seqkit.nothing_here  # noqa: B018

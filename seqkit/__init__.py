@@ -4,47 +4,112 @@ A plugin (a cell, kernel, task, data source, tokenizer or callback) imports from
 ``seqkit.testing``; nothing else is public. Every name below is documented in ``docs/plugins/api.md``.
 """
 
-from seqkit.batching import pad_sequences
-from seqkit.cell import Cell, Params, State, check_bool, torch_style_shapes
-from seqkit.corpora import Corpus, CorpusFile
-from seqkit.data import (
-    DataError,
-    Located,
-    Record,
-    data_error,
-    not_found,
-    read_lines,
-    require_file,
-    resolve_path,
-    where_of,
-)
-from seqkit.download import cache_dir, extracted, fetch
-from seqkit.errors import (
-    InvalidArgumentError,
-    KernelUnavailableError,
-    PluginError,
-    SeqkitError,
-    UnknownNameError,
-)
-from seqkit.hookspecs import (
-    RegisterCallback,
-    RegisterCell,
-    RegisterDataset,
-    RegisterKernel,
-    RegisterTask,
-    RegisterTokenizer,
-    hookimpl,
-)
-from seqkit.layers import create_rnn, from_torch, to_torch
-from seqkit.lengths import by_direction, last_step, reverse_within, valid_mask, zero_past_end
-from seqkit.plugins import PluginManager, get_plugin_manager, set_plugin_manager
-from seqkit.recurrent import Recurrent
-from seqkit.reference import run_reference
-from seqkit.registry import KernelSpec, Spec
-from seqkit.task import CellFactory, Task
-from seqkit.tokenize import BOS, BOS_ID, EOS, EOS_ID, PAD, PAD_ID, SPECIALS, UNK, UNK_ID, Tokenizer
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# Each public name and the module defining it, imported on first use (PEP 562): `seqkit --help` and `seqkit
+# plugins` must not pay for torch, and `import seqkit` alone costs nothing.
+_SOURCES: dict[str, tuple[str, ...]] = {
+    "seqkit.batching": ("pad_sequences",),
+    "seqkit.cell": ("Cell", "Params", "State", "check_bool", "torch_style_shapes"),
+    "seqkit.corpora": ("Corpus", "CorpusFile"),
+    "seqkit.data": (
+        "DataError",
+        "Located",
+        "Record",
+        "data_error",
+        "not_found",
+        "read_lines",
+        "require_file",
+        "resolve_path",
+        "where_of",
+    ),
+    "seqkit.download": ("cache_dir", "extracted", "fetch"),
+    "seqkit.errors": (
+        "InvalidArgumentError",
+        "KernelUnavailableError",
+        "PluginError",
+        "SeqkitError",
+        "UnknownNameError",
+    ),
+    "seqkit.hookspecs": (
+        "RegisterCallback",
+        "RegisterCell",
+        "RegisterDataset",
+        "RegisterKernel",
+        "RegisterTask",
+        "RegisterTokenizer",
+        "hookimpl",
+    ),
+    "seqkit.layers": ("create_rnn", "from_torch", "to_torch"),
+    "seqkit.lengths": ("by_direction", "last_step", "reverse_within", "valid_mask", "zero_past_end"),
+    "seqkit.plugins": ("PluginManager", "get_plugin_manager", "set_plugin_manager"),
+    "seqkit.recurrent": ("Recurrent",),
+    "seqkit.reference": ("run_reference",),
+    "seqkit.registry": ("KernelSpec", "Spec"),
+    "seqkit.task": ("CellFactory", "Task"),
+    "seqkit.tokenize": ("BOS", "BOS_ID", "EOS", "EOS_ID", "PAD", "PAD_ID", "SPECIALS", "UNK", "UNK_ID", "Tokenizer"),
+}
+_WHERE = {name: module for module, names in _SOURCES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'seqkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+if TYPE_CHECKING:  # type checkers and IDEs see the eager imports
+    from seqkit.batching import pad_sequences
+    from seqkit.cell import Cell, Params, State, check_bool, torch_style_shapes
+    from seqkit.corpora import Corpus, CorpusFile
+    from seqkit.data import (
+        DataError,
+        Located,
+        Record,
+        data_error,
+        not_found,
+        read_lines,
+        require_file,
+        resolve_path,
+        where_of,
+    )
+    from seqkit.download import cache_dir, extracted, fetch
+    from seqkit.errors import (
+        InvalidArgumentError,
+        KernelUnavailableError,
+        PluginError,
+        SeqkitError,
+        UnknownNameError,
+    )
+    from seqkit.hookspecs import (
+        RegisterCallback,
+        RegisterCell,
+        RegisterDataset,
+        RegisterKernel,
+        RegisterTask,
+        RegisterTokenizer,
+        hookimpl,
+    )
+    from seqkit.layers import create_rnn, from_torch, to_torch
+    from seqkit.lengths import by_direction, last_step, reverse_within, valid_mask, zero_past_end
+    from seqkit.plugins import PluginManager, get_plugin_manager, set_plugin_manager
+    from seqkit.recurrent import Recurrent
+    from seqkit.reference import run_reference
+    from seqkit.registry import KernelSpec, Spec
+    from seqkit.task import CellFactory, Task
+    from seqkit.tokenize import BOS, BOS_ID, EOS, EOS_ID, PAD, PAD_ID, SPECIALS, UNK, UNK_ID, Tokenizer
 
 __all__ = [
     "BOS",

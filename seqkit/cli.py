@@ -16,6 +16,7 @@ EXIT_USAGE = 2
 EXIT_INTERNAL = 1
 JSON_GUARDED = ("eval", "predict", "plugins")  # commands that print their --json to args.stdout
 EXIT_BROKEN_PIPE = 141  # as a shell reports a command ended by SIGPIPE (`seqkit predict ... | head -1`)
+COMPUTING = ("train", "eval", "predict", "bench")  # the commands that run torch: they get the thread policy
 
 
 def _plugins(args: argparse.Namespace) -> int:
@@ -77,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     plugins.add_argument("--json", action="store_true", help="print a JSON list of plugins")
     plugins.set_defaults(handler=_plugins)
 
-    from seqkit.bench import add_arguments
+    from seqkit.bench_args import add_arguments
     from seqkit.commands import add_commands
     from seqkit.data_commands import add_data_command
 
@@ -91,6 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from seqkit.threads import apply_environment
+
+    try:  # first of all: OpenMP reads its wait policy once, when torch loads it
+        apply_environment()
+    except SeqkitError as error:
+        print(f"seqkit: error: {printable(error)}", file=sys.stderr)
+        return EXIT_USAGE
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     # After `--` everything is a text or override, even when it starts with "-".
@@ -110,11 +118,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from seqkit.quiet import quiet_known_noise
 
         quiet_known_noise()
-    from pytorch_lightning.utilities.exceptions import SIGTERMException
-
     from seqkit.plugins import blame
-    from seqkit.resilience import EXIT_SIGTERM, TrainingStopped
 
+    if args.command in COMPUTING:
+        from seqkit.threads import apply_torch
+
+        apply_torch()
     # Plugins and libraries may print: with --json, all they print goes to stderr and stdout holds JSON alone.
     args.stdout = sys.stdout
     guarded = getattr(args, "json", False) and args.command in JSON_GUARDED
@@ -127,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"seqkit {args.command}: error: {_shown(error)}", file=sys.stderr)
         return getattr(error, "exit_code", EXIT_USAGE)
-    except TrainingStopped as stopped:
+    except _loaded("seqkit.resilience", "TrainingStopped") as stopped:
         print(f"seqkit {args.command}: {stopped}", file=sys.stderr)
         return stopped.exit_code
     except KeyboardInterrupt as interrupt:
@@ -136,10 +145,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f" {printable(interrupt)}" if str(interrupt) else ""
         print(f"seqkit {args.command}: interrupted{where}", file=sys.stderr)
         return 130
-    except SIGTERMException:
+    except _loaded("pytorch_lightning.utilities.exceptions", "SIGTERMException"):
         # Lightning's own handler, active outside seqkit's training loop (sanity check, validate, test), exits
         # with status 0; a terminated command must not look like a finished one.
         print(f"seqkit {args.command}: terminated (SIGTERM)", file=sys.stderr)
+        from seqkit.resilience import EXIT_SIGTERM
+
         return EXIT_SIGTERM
     except SystemExit as stop:  # plugin code (or a library) ending the process must not pass for success
         if args.debug:
@@ -180,6 +191,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+
+
+def _loaded(module: str, name: str) -> type[BaseException] | tuple[()]:
+    """The exception class *name* of *module* if the command imported that module, else ``()`` (catches nothing):
+    a command that never loaded Lightning cannot have raised its exceptions, and `--help` must not load it."""
+    found = sys.modules.get(module)
+    return getattr(found, name) if found is not None else ()
 
 
 def _shown(error: SeqkitError) -> str:

@@ -11,6 +11,8 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import TQDMProgressBar
 
+from seqkit.threads import ThreadPolicy
+from seqkit.threads import applied as applied_threads
 from seqkit.versions import framework_versions
 
 PREFIX = "seqkit train:"
@@ -62,10 +64,14 @@ class RunReport(pl.Callback):
 
     @staticmethod
     def _facts(trainer: pl.Trainer) -> dict[str, Any]:
+        policy = applied_threads()
+        threads = torch.get_num_threads()
+        chosen = policy is not None and policy.threads == threads  # else set since, e.g. by a plugin or a test
         return {
             "device": str(trainer.strategy.root_device),
             "devices": trainer.world_size,
-            "threads": torch.get_num_threads(),
+            "threads": threads,
+            "thread_policy": policy.as_dict() if chosen else None,
             "precision": str(trainer.precision),
             "versions": framework_versions(),
         }
@@ -113,8 +119,16 @@ class RunReport(pl.Callback):
         versions = ", ".join(f"{name} {version}" for name, version in self.facts.get("versions", {}).items())
         return (
             f"kernels {kernels}; device {self.facts.get('device')} × {self.facts.get('devices')}, "
-            f"{self.facts.get('threads')} threads, precision {self.facts.get('precision')}; {versions}"
+            f"{self._threads()}, precision {self.facts.get('precision')}; {versions}"
         )
+
+    def _threads(self) -> str:
+        """``2 threads (affinity 2 CPUs), OpenMP wait passive``, or ``N threads`` when seqkit chose nothing."""
+        policy = self.facts.get("thread_policy")
+        if policy:
+            return ThreadPolicy(**policy).describe()
+        threads = self.facts.get("threads")
+        return f"{threads} threads (torch default)"
 
     def summary(self, trainer: pl.Trainer) -> dict[str, Any]:
         """The ``run`` entry of ``metrics.json``. Under ``ddp_spawn`` the callbacks ran in the spawned processes:

@@ -59,7 +59,8 @@ def test_a_run_off_a_terminal_prints_its_header_and_one_line_per_epoch(runs):
     header = [line for line in printed.splitlines() if "seqkit train: kernels " in line]
     assert len(header) == 1
     assert "encoder=" in header[0] and "=auto" not in header[0]
-    assert "device cpu" in header[0] and f"{torch.get_num_threads()} threads" in header[0]
+    assert "device cpu" in header[0] and f"{torch.get_num_threads()} threads (" in header[0]
+    assert "OpenMP wait passive" in header[0]
     assert f"torch {torch.__version__}" in header[0] and "Lightning " in header[0] and "precision 32-true" in header[0]
     epochs = [line for line in printed.splitlines() if line.startswith("seqkit train: epoch ")]
     assert len(epochs) == 1 and re.match(
@@ -74,6 +75,8 @@ def test_metrics_json_records_what_ran(runs):
     run = record["run"]
     assert run["kernels"]["train"]["encoder"] not in ("auto", "") and set(run["kernels"]) == {"train", "eval"}
     assert run["device"] == "cpu" and run["threads"] >= 1 and run["precision"] == "32-true"
+    policy = run["thread_policy"]  # what the CLI chose and why
+    assert policy["threads"] == run["threads"] and policy["reason"] and policy["wait"] == "passive"
     assert run["versions"]["torch"] == torch.__version__ and run["versions"]["seqkit"]
     assert 0 <= record["test/accuracy"] <= 1
 

@@ -1,0 +1,161 @@
+"""Thread policy: how many torch threads to use and how OpenMP waits, from the CPUs this process may really use.
+
+Chosen once, in the CLI entry point before torch is imported (OpenMP reads its wait policy when it is loaded).
+It imports nothing heavy: ``seqkit --help`` must stay instant.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from seqkit.errors import InvalidArgumentError
+
+THREADS_VAR = "SEQKIT_THREADS"
+WAIT_VAR = "OMP_WAIT_POLICY"
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+@dataclass(frozen=True)
+class ThreadPolicy:
+    """What was chosen and why, as the run header and ``metrics.json`` report it."""
+
+    threads: int
+    reason: str  # e.g. "affinity 2 CPUs", "cgroup quota 1.5 CPUs", "SEQKIT_THREADS=3"
+    wait: str  # the OpenMP wait policy in force, lower case: "passive", "active" or "default"
+    wait_reason: str  # "seqkit default" or "OMP_WAIT_POLICY"
+
+    def describe(self) -> str:
+        """One phrase: ``2 threads (affinity 2 CPUs), OpenMP wait passive``."""
+        wait = self.wait if self.wait_reason == "seqkit default" else f"{self.wait} (set by {self.wait_reason})"
+        return f"{self.threads} threads ({self.reason}), OpenMP wait {wait}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {"threads": self.threads, "reason": self.reason, "wait": self.wait, "wait_reason": self.wait_reason}
+
+
+def _explicit(env: Mapping[str, str]) -> tuple[int, str] | None:
+    """``SEQKIT_THREADS`` wins, then ``OMP_NUM_THREADS`` (its first value: OpenMP allows a nested list)."""
+    for name in (THREADS_VAR, "OMP_NUM_THREADS"):
+        raw = env.get(name, "").strip()
+        if not raw:
+            continue
+        first = raw.split(",")[0].strip()
+        if not first.isdigit() or int(first) < 1:
+            raise InvalidArgumentError(f"environment variable {name}={raw!r}: expected a whole number of threads >= 1")
+        return int(first), f"{name}={first}"
+    return None
+
+
+def _quota_v2(text: str) -> float | None:
+    """CPUs allowed by a cgroup v2 ``cpu.max`` line (``"max 100000"`` or ``"150000 100000"``), None if unlimited."""
+    parts = text.split()
+    if len(parts) != 2 or parts[0] == "max":
+        return None
+    try:
+        quota, period = int(parts[0]), int(parts[1])
+    except ValueError:
+        return None
+    return quota / period if quota > 0 and period > 0 else None
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except OSError:
+        return None
+
+
+def cgroup_cpus(root: Path = CGROUP_ROOT, proc_cgroup: Path = Path("/proc/self/cgroup")) -> float | None:
+    """The tightest CPU quota over this process's cgroup and its ancestors (v2 ``cpu.max``, else v1 CFS), or None."""
+    limits: list[float] = []
+    for line in (_read(proc_cgroup) or "").splitlines():
+        hierarchy, _, rest = line.partition(":")
+        controllers, _, relative = rest.partition(":")
+        if hierarchy == "0" and controllers == "":  # cgroup v2: one unified tree; walk up to the mount root
+            directory = root / relative.lstrip("/")
+            while True:
+                quota = _quota_v2(_read(directory / "cpu.max") or "")
+                if quota is not None:
+                    limits.append(quota)
+                if directory == root or root not in directory.parents:
+                    break
+                directory = directory.parent
+    if not limits:  # cgroup v1: the cpu controller's CFS quota, at the mount point seen from inside a container
+        for name in ("cpu", "cpu,cpuacct"):
+            quota_text = _read(root / name / "cpu.cfs_quota_us")
+            period_text = _read(root / name / "cpu.cfs_period_us")
+            if quota_text and period_text:
+                quota = _quota_v2(f"{quota_text.strip()} {period_text.strip()}".replace("-1 ", "max "))
+                if quota is not None:
+                    limits.append(quota)
+                break
+    return min(limits) if limits else None
+
+
+def _affinity() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def choose(
+    env: Mapping[str, str] | None = None,
+    affinity: Callable[[], int] = _affinity,
+    cgroup: Callable[[], float | None] = cgroup_cpus,
+) -> ThreadPolicy:
+    """The policy for *env* (``os.environ`` by default): an explicit setting, else the tightest of the affinity mask,
+    the cgroup quota (rounded up: 1.5 CPUs of quota still run two threads half the time) and ``SLURM_CPUS_PER_TASK``."""
+    env = os.environ if env is None else env
+    wait_set = env.get(WAIT_VAR, "").strip()
+    wait, wait_reason = (wait_set.lower(), WAIT_VAR) if wait_set else ("passive", "seqkit default")
+    explicit = _explicit(env)
+    if explicit is not None:
+        return ThreadPolicy(explicit[0], explicit[1], wait, wait_reason)
+    cpus = affinity()
+    candidates: list[tuple[int, str]] = [(cpus, f"affinity {cpus} CPU{'s' if cpus != 1 else ''}")]
+    quota = cgroup()
+    if quota is not None:
+        candidates.append((max(1, math.ceil(quota - 1e-9)), f"cgroup quota {quota:g} CPUs"))
+    slurm = env.get("SLURM_CPUS_PER_TASK", "").strip()
+    if slurm.isdigit() and int(slurm) >= 1:
+        candidates.append((int(slurm), f"SLURM_CPUS_PER_TASK={slurm}"))
+    threads, reason = min(candidates, key=lambda candidate: candidate[0])  # ties: the first, the affinity mask
+    return ThreadPolicy(threads, reason, wait, wait_reason)
+
+
+_applied: ThreadPolicy | None = None
+
+
+def apply_environment(env: dict[str, str] | os._Environ[str] | None = None) -> ThreadPolicy:
+    """Choose the policy and set the wait policy in the environment; call before torch is imported.
+
+    The thread count itself is applied by :func:`apply_torch`, since ``OMP_NUM_THREADS`` in the environment would
+    also reach every subprocess (data loader workers, spawned ranks) as if the user had set it.
+    """
+    global _applied
+    env = os.environ if env is None else env
+    policy = choose(env)
+    if WAIT_VAR not in env or not env[WAIT_VAR].strip():
+        env[WAIT_VAR] = policy.wait.upper()
+    _applied = policy
+    return policy
+
+
+def apply_torch() -> ThreadPolicy | None:
+    """Set torch's intra-op thread count to the chosen one (imports torch); None if no policy was chosen."""
+    if _applied is None:
+        return None
+    import torch
+
+    if torch.get_num_threads() != _applied.threads:
+        torch.set_num_threads(_applied.threads)
+    return _applied
+
+
+def applied() -> ThreadPolicy | None:
+    """The policy the CLI chose in this process, or None (seqkit used as a library: torch's own defaults)."""
+    return _applied

@@ -1,0 +1,93 @@
+"""The thread policy: explicit settings win, else the tightest of affinity, cgroup quota and Slurm; wait passive."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from seqkit.errors import InvalidArgumentError
+from seqkit.threads import ThreadPolicy, apply_environment, cgroup_cpus, choose
+
+
+def _choose(env: dict[str, str], cpus: int = 8, quota: float | None = None) -> ThreadPolicy:
+    return choose(env, affinity=lambda: cpus, cgroup=lambda: quota)
+
+
+def test_affinity_alone_decides_on_an_unlimited_machine() -> None:
+    policy = _choose({}, cpus=2)
+    assert (policy.threads, policy.reason) == (2, "affinity 2 CPUs")
+    assert policy.describe() == "2 threads (affinity 2 CPUs), OpenMP wait passive"
+
+
+def test_the_tightest_limit_wins_and_is_named() -> None:
+    assert _choose({}, cpus=16, quota=1.5).threads == 2  # a quota of 1.5 CPUs still runs two threads part-time
+    assert _choose({}, cpus=16, quota=1.5).reason == "cgroup quota 1.5 CPUs"
+    assert _choose({}, cpus=16, quota=0.2).threads == 1
+    slurm = _choose({"SLURM_CPUS_PER_TASK": "3"}, cpus=16, quota=8.0)
+    assert (slurm.threads, slurm.reason) == (3, "SLURM_CPUS_PER_TASK=3")
+    assert _choose({"SLURM_CPUS_PER_TASK": "32"}, cpus=4).reason == "affinity 4 CPUs"
+
+
+def test_an_explicit_setting_wins_over_every_limit() -> None:
+    assert _choose({"OMP_NUM_THREADS": "5"}, cpus=2, quota=1.0).threads == 5
+    both = _choose({"SEQKIT_THREADS": "3", "OMP_NUM_THREADS": "1"}, cpus=2)
+    assert (both.threads, both.reason) == (3, "SEQKIT_THREADS=3")
+    assert _choose({"OMP_NUM_THREADS": "4,2"}).reason == "OMP_NUM_THREADS=4"  # OpenMP's nested form: the outer level
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1", "1.5"])
+def test_a_malformed_setting_is_a_user_error_naming_the_variable(value: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=f"SEQKIT_THREADS={value!r}"):
+        _choose({"SEQKIT_THREADS": value})
+
+
+def test_the_users_wait_policy_is_kept_and_reported() -> None:
+    env = {"OMP_WAIT_POLICY": "ACTIVE"}
+    policy = apply_environment(env)
+    assert env["OMP_WAIT_POLICY"] == "ACTIVE"
+    assert policy.describe().endswith("OpenMP wait active (set by OMP_WAIT_POLICY)")
+    fresh: dict[str, str] = {"SEQKIT_THREADS": "1"}
+    assert apply_environment(fresh).wait == "passive" and fresh["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert "OMP_NUM_THREADS" not in fresh  # children (data loader workers, spawned ranks) choose for themselves
+
+
+def _cgroup_v2(tmp_path: Path, files: dict[str, str]) -> float | None:
+    for relative, text in files.items():
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text(text)
+    proc = tmp_path / "proc_cgroup"
+    proc.write_text("0::/user.slice/job\n")
+    return cgroup_cpus(root=tmp_path, proc_cgroup=proc)
+
+
+def test_cgroup_v2_takes_the_tightest_quota_up_the_tree(tmp_path: Path) -> None:
+    quota = _cgroup_v2(tmp_path, {"user.slice/job/cpu.max": "max 100000\n", "user.slice/cpu.max": "150000 100000\n"})
+    assert quota == 1.5
+    assert _cgroup_v2(tmp_path / "none", {"user.slice/job/cpu.max": "max 100000\n"}) is None
+
+
+def test_cgroup_v1_cfs_quota(tmp_path: Path) -> None:
+    (tmp_path / "cpu,cpuacct").mkdir()
+    (tmp_path / "cpu,cpuacct" / "cpu.cfs_quota_us").write_text("300000\n")
+    (tmp_path / "cpu,cpuacct" / "cpu.cfs_period_us").write_text("100000\n")
+    proc = tmp_path / "proc_cgroup"
+    proc.write_text("4:cpu,cpuacct:/docker/abc\n")
+    assert cgroup_cpus(root=tmp_path, proc_cgroup=proc) == 3.0
+    (tmp_path / "cpu,cpuacct" / "cpu.cfs_quota_us").write_text("-1\n")
+    assert cgroup_cpus(root=tmp_path, proc_cgroup=proc) is None
+
+
+def test_missing_cgroup_files_mean_no_limit(tmp_path: Path) -> None:
+    assert cgroup_cpus(root=tmp_path, proc_cgroup=tmp_path / "absent") is None
+
+
+def test_the_run_header_says_what_was_chosen_and_why() -> None:
+    from seqkit.report import RunReport
+
+    report = RunReport(epoch_lines=False)
+    policy = ThreadPolicy(3, "SEQKIT_THREADS=3", "passive", "seqkit default")
+    report.facts = {"device": "cpu", "devices": 1, "threads": 3, "thread_policy": policy.as_dict()}
+    assert "device cpu × 1, 3 threads (SEQKIT_THREADS=3), OpenMP wait passive, precision" in report.header()
+    report.facts = {"device": "cpu", "devices": 1, "threads": 4, "thread_policy": None}
+    assert "4 threads (torch default)" in report.header()  # seqkit used as a library chooses nothing

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 from importlib import metadata
+from pathlib import Path
 
 import seqkit
 
@@ -17,9 +20,28 @@ def installed(distribution: str) -> str | None:
         return None
 
 
+def torch_build() -> str | None:
+    """torch's own ``__version__`` (``2.15.0+cu132``, ``2.13.0+cpu``): its build, which the package metadata of a
+    CUDA wheel leaves out. Read from ``torch/version.py`` as text, so that asking does not import torch."""
+    try:
+        spec = importlib.util.find_spec("torch")
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        source = (Path(next(iter(spec.submodule_search_locations))) / "version.py").read_text()
+        for node in ast.parse(source).body:
+            targets = [getattr(t, "id", None) for t in getattr(node, "targets", [])]
+            if "__version__" in targets and isinstance(node.value, ast.Constant):
+                return str(node.value.value)
+    except (OSError, SyntaxError, ValueError, StopIteration):
+        pass
+    return None
+
+
 def framework_versions() -> dict[str, str | None]:
-    """``{"seqkit": ..., "torch": ..., "Lightning": ...}``."""
-    return {"seqkit": seqkit.__version__, **{name: installed(dist) for name, dist in FRAMEWORKS}}
+    """``{"seqkit": ..., "torch": ..., "Lightning": ...}``; torch's with its build (``+cpu``, ``+cu132``)."""
+    versions = {"seqkit": seqkit.__version__, **{name: installed(dist) for name, dist in FRAMEWORKS}}
+    versions["torch"] = torch_build() or versions["torch"]
+    return versions
 
 
 def plugin_versions() -> list[tuple[str, str, str]]:

@@ -16,7 +16,8 @@ from omegaconf.grammar.gen.OmegaConfGrammarParser import OmegaConfGrammarParser 
 
 MAX_DEPTH = 32  # containers within containers
 MAX_NODES = 20_000  # keys and items in all
-MAX_EXPANSION = 1_000_000  # characters one value may expand to through its ${} references
+MAX_EXPANSION = 1_000_000  # characters the ${} references expand to: one value's, and all values' together
+TOTAL_PROBLEM = f"the recipe's ${{}} references expand past {MAX_EXPANSION:,} characters in all"
 MAX_REFERENCE_CHAIN = 64  # ${a} -> ${b} -> ...
 SCALARS = (str, int, float, bool, type(None))
 
@@ -127,10 +128,16 @@ def expansion_problems(data: Any) -> dict[tuple, str]:
         memo[path] = total
         return total
 
+    spent = 0  # what resolving every value makes, in all: many values each under the cap can still be a bomb
     for path, value in leaves(data):
         if isinstance(value, str) and "${" in value:
+            if spent > MAX_EXPANSION:  # past the budget: none of the rest is resolved either
+                problems[path] = TOTAL_PROBLEM
+                continue
             try:
-                cost(path, 0)
+                spent += cost(path, 0)
+                if spent > MAX_EXPANSION:
+                    problems[path] = TOTAL_PROBLEM
             except TooBig as error:
                 problems[path] = str(error)
             except RecursionError:

@@ -14,7 +14,15 @@ from omegaconf.errors import GrammarParseError, OmegaConfBaseException
 from omegaconf.grammar.gen.OmegaConfGrammarParser import OmegaConfGrammarParser
 
 from seqkit.errors import SeqkitError, suggest
-from seqkit.recipe_guard import dotted, expansion_problems, leaves, reference_problem, shape_problem, yaml_shape_problem
+from seqkit.recipe_guard import (
+    TOTAL_PROBLEM,
+    dotted,
+    expansion_problems,
+    leaves,
+    reference_problem,
+    shape_problem,
+    yaml_shape_problem,
+)
 
 MAX_RECIPE_BYTES = 1 << 20
 
@@ -217,6 +225,8 @@ def from_config(
             refused[key] = problem
     refused.update({k: v for k, v in expansion_problems(_replaced(unresolved, refused)).items() if k not in refused})
     for key, problem in refused.items():
+        if problem == TOTAL_PROBLEM and any(said == TOTAL_PROBLEM for _, said in problems):
+            continue  # said once, at the value that crossed the budget; the rest stay unresolved too
         problems.append((dotted(key), problem))
     config = OmegaConf.create(_replaced(unresolved, refused))
     _check_resolves(config, (), problems)

@@ -265,6 +265,21 @@ def test_hole_5_reference_bombs_end_quickly(tmp_path, capsys, trained):
     assert time.monotonic() - started < 60  # each took minutes or forever before
 
 
+def test_many_values_each_under_the_cap_are_a_bomb_together(tmp_path, capsys, trained):
+    """Each value expands to 125,000 characters, under the per-value cap; 300 of them would be 37 million."""
+    fan = {"a": [1] * 50, "b": ["${extra.a}"] * 50, "c": ["${extra.b}"] * 50, "d": ["${extra.c}"] * 300}
+    recipe = yaml.safe_load((trained / "recipe.yaml").read_text())
+    recipe["extra"] = fan
+    (tmp_path / "fan.yaml").write_text(yaml.safe_dump(recipe))
+    code, _, err = cli(capsys, "validate", tmp_path / "fan.yaml")
+    assert code == 2 and err.count("characters in all") == 1, err
+    saved = torch.load(trained / "best.ckpt", weights_only=True)
+    saved["seqkit"]["recipe"]["extra"] = fan  # the same inside a checkpoint from elsewhere
+    torch.save(saved, tmp_path / "fan.ckpt")
+    code, _, err = cli(capsys, "eval", tmp_path / "fan.ckpt")
+    assert code == 2 and "characters in all" in err, err
+
+
 def test_hole_6_downloads_are_capped_in_size_and_time(tmp_path, monkeypatch):
     monkeypatch.setenv("SEQKIT_CACHE", str(tmp_path / "cache"))
 

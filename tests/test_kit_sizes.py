@@ -38,3 +38,27 @@ def test_check_cell_takes_sizes_and_passes_them_to_the_kernel_check():
         check_cell("thirds", plugins=manager, finite_differences=False)  # the default hidden size, 4
     assert "training" in check_cell("thirds", plugins=manager, finite_differences=False, input_size=2, hidden_size=6)
     # check_cell's last check runs check_kernel(..., "generic") at the same sizes
+
+
+class Sixths(Thirds):
+    """The same step, refusing any hidden size but a multiple of 6: neither the default 4 nor the gradients' 3."""
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        if hidden_size % 6:
+            raise ValueError(f"hidden_size must be divisible by 6, got {hidden_size}")
+        super().__init__(input_size, hidden_size)
+
+
+class SixthsPlugin:
+    @staticmethod
+    @seqkit.hookimpl
+    def register_cells(register: seqkit.RegisterCell) -> None:
+        register(seqkit.Spec("sixths", build=Sixths))
+
+
+def test_every_check_runs_at_the_given_sizes_gradients_and_kernel_probe_included():
+    from seqkit.testing import check_kernel
+
+    manager = seqkit.PluginManager([("sixths", SixthsPlugin)], entry_points=False)
+    assert "gradients" in check_cell("sixths", plugins=manager, input_size=2, hidden_size=6)
+    assert "parity" in check_kernel("sixths", "generic", plugins=manager, input_size=2, hidden_size=6)

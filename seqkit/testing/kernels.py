@@ -42,7 +42,7 @@ def check_kernel(
     entry = entry_name(f"kernel '{cell}/{kernel}'", spec)
     options = dict(options or {})
     sizes = {"input_size": input_size, "hidden_size": hidden_size}
-    probe = build_cell(manager.cells.get(cell), 2, 3, options)
+    probe = build_cell(manager.cells.get(cell), input_size, hidden_size, options)  # the sizes the cell is asked at
     where = torch.device(device)
     dtype, tol = torch.float64, 1e-10
     if spec.supports(probe, where, dtype) is not None:

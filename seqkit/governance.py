@@ -88,6 +88,7 @@ def check_checkpoint_plugins(
     recipe does not use, is a warning.
     """
     installed = {info.name: info for info in manager.plugins}
+    entry_points = {point.name for point in metadata.entry_points(group="seqkit")}  # installed, loaded or not
     needed = needed_names(recipe)
     missing = []
     for plugin in saved:
@@ -103,7 +104,12 @@ def check_checkpoint_plugins(
             if uses:
                 missing.append(
                     f"plugin {printable(repr(name))} (distribution {printable(dist)} {printable(version)}), which "
-                    f"provides its {printable(', '.join(uses))}; {_install_hint(dist, version, name)}"
+                    f"provides its {printable(', '.join(uses))}; "
+                    + (
+                        "it is installed but not loaded: SEQKIT_DISABLE_PLUGINS or SEQKIT_PLUGINS leaves it out"
+                        if name in entry_points
+                        else _install_hint(dist, version, name)
+                    )
                 )
             else:
                 log.warning(

@@ -91,6 +91,13 @@ def test_a_missing_plugin_the_recipe_needs_is_an_error_with_the_install_command(
     ) in err
 
 
+def test_an_installed_but_disabled_plugin_is_not_called_missing(checkpoint, capsys, monkeypatch):
+    monkeypatch.setenv("SEQKIT_DISABLE_PLUGINS", "sentiment")
+    seqkit.set_plugin_manager(None)
+    code, _, err = cli(capsys, "predict", checkpoint, "not bad")
+    assert code == 2 and "installed but not loaded: SEQKIT_DISABLE_PLUGINS" in err and "pip install" not in err, err
+
+
 def test_a_missing_plugin_the_recipe_does_not_use_only_warns(checkpoint, tmp_path, capsys, caplog):
     path = _edited(checkpoint, tmp_path, lambda p: p.update(name="gone", registers={"tasks": ["other"]}))
     with caplog.at_level(logging.WARNING):

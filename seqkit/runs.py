@@ -4,6 +4,7 @@ directory or a recipe name."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from seqkit.errors import SeqkitError
@@ -50,6 +51,8 @@ def find_checkpoint(target: str | os.PathLike) -> Path:
         raise SeqkitError(f"checkpoint {name} not found")
     latest = RUNS / name / LATEST  # a recipe name, `translation/gru_reverse` too
     if (latest / BEST).is_file():
+        # said on stderr: a recipe name stands for whichever run is newest, perhaps a one-epoch experiment
+        print(f"seqkit: using {latest / BEST} ({RUNS / name / os.readlink(latest)}, the newest run)", file=sys.stderr)
         return latest / BEST
     if latest.exists():
         raise SeqkitError(f"{name}: the latest run, {latest} (→ {os.readlink(latest)}), has no {BEST} yet")

@@ -86,8 +86,9 @@ def test_latest_points_at_the_newest_run_and_names_its_checkpoint(capsys, runs, 
     latest = root / "runs" / "quickstart" / "latest"
     assert latest.is_symlink() and os.readlink(latest) == "second"
     monkeypatch.chdir(root)
-    code, out, _ = cli(capsys, "predict", "quickstart", "--json", "a fine film")
+    code, out, err = cli(capsys, "predict", "quickstart", "--json", "a fine film")
     assert code == 0 and json.loads(out)["label"] in ("positive", "negative")
+    assert "using runs/quickstart/latest/best.ckpt (runs/quickstart/second, the newest run)" in err  # said, on stderr
     by_dir = cli(capsys, "eval", "runs/quickstart/first", "--json")
     by_file = cli(capsys, "eval", "runs/quickstart/first/best.ckpt", "--json")
     assert by_dir[0] == 0 and json.loads(by_dir[1]) == json.loads(by_file[1])

@@ -26,7 +26,7 @@ from seqkit.checkpoint_io import AtomicCheckpointIO, ConfinedCheckpoint, write_t
 from seqkit.config import validate
 from seqkit.distributed import batch_plan, is_rank_zero, shared_run_name, started_by_external_launcher
 from seqkit.environment import check_trainer, trainer_refusals
-from seqkit.errors import SeqkitError, one_line
+from seqkit.errors import SeqkitError, one_line, printable
 from seqkit.plugins import PluginManager, get_plugin_manager
 from seqkit.quiet import quiet_known_noise
 from seqkit.recipes import Recipe, to_yaml
@@ -120,6 +120,17 @@ def _process_settings_kept() -> Iterator[None]:
             os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
         else:
             os.environ["CUBLAS_WORKSPACE_CONFIG"] = workspace
+
+
+def _exited_in(stop: BaseException) -> str:
+    """The module outside seqkit, Lightning and torch that raised *stop* (a plugin's callback, say)."""
+    culprit, frame = None, stop.__traceback__
+    while frame is not None:
+        module = str(frame.tb_frame.f_globals.get("__name__", ""))
+        if module.partition(".")[0] not in ("seqkit", "pytorch_lightning", "lightning_fabric", "torch"):
+            culprit = module
+        frame = frame.tb_next
+    return f"module {printable(culprit)}" if culprit else "code outside seqkit"
 
 
 def train(recipe: Recipe, manager: PluginManager | None = None) -> tuple[Path, dict[str, float]]:
@@ -270,6 +281,11 @@ def _fit_and_evaluate(
     except SystemExit as stop:
         if not trainer.interrupted or isinstance(stop, SIGTERMException):
             raise  # a SIGTERM before training began (sanity check): the CLI exits 143
+        if not isinstance(stop.__context__, KeyboardInterrupt):  # Lightning exits while handling Ctrl-C; this is not
+            raise SeqkitError(
+                f"training ended by sys.exit({stop.code!r}) in {_exited_in(stop)}: plugin code must raise an "
+                "error, not exit the process"
+            ) from None
         # Lightning exits on Ctrl-C; say how to continue instead, and let the CLI report the interruption.
         print(hint, file=sys.stderr)
         raise KeyboardInterrupt from None

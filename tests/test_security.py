@@ -20,6 +20,7 @@ import yaml
 from helpers import make_distribution
 from recipe_helpers import TINY, cli
 
+import seqkit
 from seqkit.checkpoint_io import AtomicCheckpointIO, ConfinedCheckpoint, confined_state
 from seqkit.data import DataError
 from seqkit.download import downloads_forbidden, extracted, fetch
@@ -431,6 +432,22 @@ def test_a_plugin_interrupt_or_exit_in_a_hook_is_named(tmp_path, monkeypatch, ca
         code, _, err = cli(capsys, "validate", "quickstart")
         assert f"plugin '{name}'" in err and expect in err, err
         assert code == (130 if name == "ctrlc" else 2)
+
+
+def test_a_callback_that_exits_mid_training_is_named_not_taken_for_ctrl_c(tmp_path, monkeypatch, capsys):
+    source = (
+        "import sys\nimport pytorch_lightning as pl\nimport seqkit\n\n\n"
+        "class Quitter(pl.Callback):\n"
+        "    def on_train_batch_end(self, *args):\n        sys.exit(0)\n\n\n"
+        "@seqkit.hookimpl\ndef register_callbacks(register):\n"
+        "    register(seqkit.Spec('quitter', build=Quitter))\n"
+    )
+    make_distribution(tmp_path, "seqkit-quitter", "1.0", {"quitter": "seqkit_quitter"}, {"seqkit_quitter": source})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    seqkit.set_plugin_manager(None)
+    code, _, err = cli(capsys, "train", "quickstart", *TINY, "callbacks.quitter={}", f"run_dir={tmp_path / 'run'}")
+    assert code == 2 and "training ended by sys.exit(0) in module seqkit_quitter" in err, err
+    assert "interrupted" not in err
 
 
 def test_json_output_is_not_corrupted_by_plugin_prints(trained, tmp_path, monkeypatch, capsys):

@@ -16,12 +16,11 @@ from seqkit.cell import Cell, State
 from seqkit.context import ContextCell, extra_columns, takes_context
 from seqkit.errors import InvalidArgumentError, KernelUnavailableError
 from seqkit.initializers import InitOptions, apply_initializers, l2_penalty, parameter_roles
+from seqkit.layer_checks import LayerState, check_input, check_state_widths, pack_state, unpack_state
 from seqkit.lengths import by_direction, normalize_lengths, zero_past_end
 from seqkit.registry import KernelSpec
 from seqkit.regularizers import Regularizers, drop_weights, recurrent_mask, regularized_step, run_regularized
 from seqkit.tbptt import check_steps, layer_runner
-
-LayerState = Tensor | tuple[Tensor, ...]
 
 # What ties a layer to its plugins' kernels: shared by deep copies, left out of pickles.
 _KERNEL_STATE = ("_kernel_options", "_choices", "_last")
@@ -72,7 +71,7 @@ class Recurrent(nn.Module):
         self.input_size = cells[0].input_size
         self.hidden_size = cells[0].hidden_size
         self.requested_backend = backend
-        _check_state_widths(kind, cells)
+        check_state_widths(kind, cells)
         for cell in cells:  # a bad role is a build error, not a surprise when an initialiser is first asked for
             parameter_roles(kind, cell)
         for layer, cell in enumerate(cells):
@@ -212,7 +211,7 @@ class Recurrent(nn.Module):
         """Each layer's cell's :meth:`Cell.init_state` in torch.nn's layout, on the layer's device and dtype."""
         p = next(iter(self.parameters()), None)
         device, dtype = (p.device, p.dtype) if p is not None else (None, None)
-        return self._pack_state(self._initial(batch_size, device, dtype))
+        return pack_state(self._initial(batch_size, device, dtype))
 
     def _initial(self, batch: int, device: torch.device | None, dtype: torch.dtype | None) -> State:
         """``(L*D, B, S_k)`` per state component, from every layer's cell (each direction its own call)."""
@@ -232,13 +231,13 @@ class Recurrent(nn.Module):
         extras: Mapping[str, Tensor] | None = None,
     ) -> tuple[Tensor, LayerState]:
         """See the class docstring; *extras*: ``{name: (B, T, F)}`` for a cell declaring extra per-step inputs."""
-        self._check_input(x, 3, "(batch, time, {})")
+        check_input(self, x, 3, "(batch, time, {})")
         batch, steps = x.shape[0], x.shape[1]
         lengths = normalize_lengths(lengths, batch, steps, x.device)
         extra = extra_columns(self.cell, extras, (batch, steps), x)
-        states = self._unpack_state(state, batch, x)
+        states = unpack_state(self, state, batch, x)
         if steps == 0:  # nothing to run: no outputs, and every sequence keeps its initial state
-            return x.new_zeros(batch, 0, self.num_directions * self.hidden_size), self._pack_state(states)
+            return x.new_zeros(batch, 0, self.num_directions * self.hidden_size), pack_state(states)
         if lengths is not None:  # padding never reaches a kernel, so NaN or inf there cannot leak into gradients
             x = zero_past_end(x, lengths)
             extra = None if extra is None else zero_past_end(extra, lengths)
@@ -281,7 +280,7 @@ class Recurrent(nn.Module):
                 inputs, final = run(cell, weights, inputs, lengths, layer_state)
             finals.append(final)
         stacked = tuple(torch.cat(parts, 0) for parts in zip(*finals))
-        return inputs, self._pack_state(stacked)
+        return inputs, pack_state(stacked)
 
     def _run_with_context(
         self,
@@ -318,9 +317,9 @@ class Recurrent(nn.Module):
         """
         if self.bidirectional:
             raise InvalidArgumentError("step() needs a unidirectional layer: a bidirectional one reads the future")
-        self._check_input(x_t, 2, "(batch, {})", what="step input")
+        check_input(self, x_t, 2, "(batch, {})", what="step input")
         extra = extra_columns(self.cell, extras, (x_t.shape[0],), x_t)
-        states = self._unpack_state(state, x_t.shape[0], x_t)
+        states = unpack_state(self, state, x_t.shape[0], x_t)
         inputs, finals = x_t, []
         for layer, cell in enumerate(self.cells):
             if layer > 0 and self.dropout > 0:
@@ -338,45 +337,7 @@ class Recurrent(nn.Module):
                 inputs, new = cell.step(params, cell.project(params, inputs), previous)
             finals.append(new)
         stacked = tuple(torch.stack(parts, 0) for parts in zip(*finals))
-        return inputs, self._pack_state(stacked)
-
-    def _check_input(self, x: object, dims: int, layout: str, what: str = "input") -> None:
-        if not isinstance(x, Tensor) or x.dim() != dims or x.shape[-1] != self.input_size:
-            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise InvalidArgumentError(f"{what} must have shape {layout.format(self.input_size)}, got {shape}")
-        if not x.dtype.is_floating_point:
-            raise InvalidArgumentError(f"{what} must be a floating-point tensor, got {x.dtype}")
-        p = next(iter(self.parameters()), None)
-        if p is not None and x.dtype != p.dtype and not torch.is_autocast_enabled(x.device.type):
-            raise InvalidArgumentError(
-                f"{what} is {x.dtype} but the layer's parameters are {p.dtype}; convert one of them "
-                f"(layer.to({x.dtype}) or x.to({p.dtype}))"
-            )
-
-    # --- state layout -----------------------------------------------------------------------------------
-
-    def _pack_state(self, parts: State) -> LayerState:
-        return parts[0] if len(parts) == 1 else parts
-
-    def _unpack_state(self, state: LayerState | None, batch: int, like: Tensor) -> State:
-        sizes = self.cell.state_sizes
-        if state is None:
-            return self._initial(batch, like.device, like.dtype)
-        parts = (state,) if isinstance(state, Tensor) else tuple(state)
-        names = self.cell.state_names
-        if len(parts) != len(sizes) or not all(isinstance(p, Tensor) for p in parts):
-            raise InvalidArgumentError(
-                f"state must be {'a tensor' if len(sizes) == 1 else 'a tuple (' + ', '.join(names) + ')'} "
-                f"for cell '{self.kind}', got {type(state).__name__} of {len(parts)}"
-            )
-        rows = self.num_layers * self.num_directions
-        for name, part, size in zip(names, parts, sizes):
-            if tuple(part.shape) != (rows, batch, size):
-                raise InvalidArgumentError(
-                    f"state {name} must have shape (num_layers*num_directions, batch, {size}) = "
-                    f"{(rows, batch, size)}, got {tuple(part.shape)}"
-                )
-        return tuple(p.to(like.dtype) for p in parts)
+        return inputs, pack_state(stacked)
 
     def extra_repr(self) -> str:
         text = f"{self.kind}: {self.cell!r}, num_layers={self.num_layers}"
@@ -393,15 +354,3 @@ class Recurrent(nn.Module):
         from seqkit.layers import to_torch
 
         return to_torch(self)
-
-
-def _check_state_widths(kind: str, cells: list[Cell]) -> None:
-    """A stack joins its layers' states per component, so each component must be as wide in every layer."""
-    first = cells[0].state_sizes
-    for layer, cell in enumerate(cells[1:], 1):
-        if tuple(cell.state_sizes) != tuple(first):
-            raise InvalidArgumentError(
-                f"cell '{kind}' has state widths {dict(zip(cell.state_names, cell.state_sizes))} in layer {layer} "
-                f"but {dict(zip(cells[0].state_names, first))} in layer 0; a stacked layer keeps each state "
-                "component at one width in every layer (derive it from hidden_size, not input_size)"
-            )

@@ -18,7 +18,7 @@ from seqkit.errors import InvalidArgumentError, KernelUnavailableError
 from seqkit.initializers import InitOptions, apply_initializers, l2_penalty, parameter_roles
 from seqkit.layer_checks import LayerState, check_input, check_state_widths, pack_state, unpack_state
 from seqkit.lengths import by_direction, normalize_lengths, zero_past_end
-from seqkit.registry import KernelSpec
+from seqkit.registry import KernelSpec, ShapeBucket
 from seqkit.regularizers import Regularizers, drop_weights, recurrent_mask, regularized_step, run_regularized
 from seqkit.tbptt import check_steps, layer_runner
 
@@ -155,7 +155,7 @@ class Recurrent(nn.Module):
     def _bind_kernels(self, kernel_options: list[KernelSpec]) -> None:
         """Adopt the candidate kernels; check an explicit request now, or let auto choose for the parameters."""
         self._kernel_options = kernel_options
-        self._choices: dict[tuple[torch.device, torch.dtype], kernels.Choice] = {}
+        self._choices: dict[tuple[torch.device, torch.dtype, ShapeBucket | None], kernels.Choice] = {}
         explicit = kernels.check_requested(kernel_options, self.requested_backend, self.cell)
         if explicit is not None:
             self._last = explicit
@@ -163,11 +163,12 @@ class Recurrent(nn.Module):
             first = next(iter(self.parameters()), None)
             self._choose(*((first.device, first.dtype) if first is not None else (torch.device("cpu"), torch.float32)))
 
-    def _choose(self, device: torch.device, dtype: torch.dtype) -> kernels.Choice:
-        key = (device, dtype)
+    def _choose(self, device: torch.device, dtype: torch.dtype, shape: ShapeBucket | None = None) -> kernels.Choice:
+        """The kernel for this device, dtype and input size, chosen once per size bucket (see ShapeBucket)."""
+        key = (device, dtype, shape)
         choice = self._choices.get(key)
         if choice is None:
-            choice = kernels.select(self._kernel_options, self.requested_backend, self.cell, device, dtype)
+            choice = kernels.select(self._kernel_options, self.requested_backend, self.cell, device, dtype, shape)
             self._choices[key] = choice
         self._last = choice
         return choice
@@ -241,7 +242,7 @@ class Recurrent(nn.Module):
         if lengths is not None:  # padding never reaches a kernel, so NaN or inf there cannot leak into gradients
             x = zero_past_end(x, lengths)
             extra = None if extra is None else zero_past_end(extra, lengths)
-        choice = self._choose(x.device, x.dtype)
+        choice = self._choose(x.device, x.dtype, ShapeBucket.of(batch, steps))
         regs = self.regularizers
         kernel_run = choice.kernel.run
         if takes_context(self.cell) and choice.kernel.name not in (kernels.GENERIC.name, kernels.REFERENCE.name):

@@ -171,7 +171,10 @@ class SeqkitModule(pl.LightningModule):
         self._evaluate("test", batch)
 
     def configure_optimizers(self) -> Any:
-        optimizer = build_optimizer(self.model.parameters(), self.optim)
+        # Lightning clips gradients itself under mixed precision, which a fused optimizer (unscaling inside its
+        # step) refuses: fuse only where precision is not mixed.
+        mixed = "mixed" in str(getattr(self.trainer, "precision", ""))
+        optimizer = build_optimizer(self.model.parameters(), self.optim, fuse=not mixed)
         estimated = self.trainer.estimated_stepping_batches
         if not math.isfinite(estimated) and self.optim["schedule"] in ("cosine", "linear"):
             raise SeqkitError(

@@ -38,7 +38,10 @@ def optim_options(
     return dict(locals())
 
 
-def build_optimizer(params: Iterable[torch.nn.Parameter], options: dict[str, Any]) -> torch.optim.Optimizer:
+def build_optimizer(
+    params: Iterable[torch.nn.Parameter], options: dict[str, Any], fuse: bool = True
+) -> torch.optim.Optimizer:
+    """The optimizer *options* describe; Adam and AdamW use torch's fused kernel when *fuse* and it can."""
     kind, lr, wd = options["kind"], options["lr"], options["weight_decay"]
     if kind == "sgd":
         return torch.optim.SGD(
@@ -47,7 +50,7 @@ def build_optimizer(params: Iterable[torch.nn.Parameter], options: dict[str, Any
     cls = torch.optim.AdamW if kind == "adamw" else torch.optim.Adam
     params = list(params)
     betas, eps = tuple(options["betas"]), options["eps"]
-    return cls(params, lr=lr, betas=betas, eps=eps, weight_decay=wd, fused=_fusable(params) or None)
+    return cls(params, lr=lr, betas=betas, eps=eps, weight_decay=wd, fused=(fuse and _fusable(params)) or None)
 
 
 def _fusable(params: list[Any]) -> bool:

@@ -165,12 +165,18 @@ class Recurrent(nn.Module):
 
     def _choose(self, device: torch.device, dtype: torch.dtype, shape: ShapeBucket | None = None) -> kernels.Choice:
         """The kernel for this device, dtype and input size, chosen once per size bucket (see ShapeBucket)."""
+        if self.requested_backend != kernels.AUTO:
+            shape = None  # an explicit kernel does not depend on the input's size: one entry per device and dtype
         key = (device, dtype, shape)
         choice = self._choices.get(key)
         if choice is None:
             choice = kernels.select(self._kernel_options, self.requested_backend, self.cell, device, dtype, shape)
+            if torch.compiler.is_compiling():
+                # torch.compile cannot replay a new cache entry or attribute made while tracing: choose, keep nothing
+                return choice
             self._choices[key] = choice
-        self._last = choice
+        if not torch.compiler.is_compiling():
+            self._last = choice
         return choice
 
     def _apply(self, fn: Any, recurse: bool = True) -> Recurrent:

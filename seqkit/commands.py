@@ -223,11 +223,12 @@ def _read_texts(stream: Any, path: str) -> Iterator[str]:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from seqkit.config import validate
     from seqkit.plugins import get_plugin_manager
     from seqkit.recipes import load_recipe
 
-    recipe = load_recipe(args.recipe, args.overrides)
+    recipe = load_recipe(args.recipe, args.overrides)  # YAML, overrides and interpolation: no torch needed yet
+    from seqkit.config import validate  # reads the builders' signatures: imports torch and Lightning
+
     validate(recipe, get_plugin_manager())
     r = recipe.data
     print(f"{recipe.path}: ok — {r['task']['kind']} on {r['data']['kind']} with {r['model']['cell']['kind']}")

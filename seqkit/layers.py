@@ -12,6 +12,7 @@ from seqkit import kernels
 from seqkit.cell import build_cell
 from seqkit.errors import InvalidArgumentError
 from seqkit.initializers import init_options
+from seqkit.lazy import resolved
 from seqkit.plugins import PluginManager, get_plugin_manager
 from seqkit.recurrent import Recurrent
 from seqkit.regularizers import regularizers
@@ -107,12 +108,13 @@ def from_torch(module: nn.RNNBase, *, backend: str = "auto", plugins: PluginMana
     """
     manager = plugins or get_plugin_manager()
     # the most specific torch.nn class the module is an instance of (subclasses of nn.GRU convert too)
+    builders = [(spec, resolved(spec.build)) for spec in manager.cells]
     matches = [
-        (spec, spec.build)
-        for spec in manager.cells
-        if isinstance(spec.build, type)
-        and getattr(spec.build, "torch_type", None) is not None
-        and isinstance(module, spec.build.torch_type)
+        (spec, build)
+        for spec, build in builders
+        if isinstance(build, type)
+        and getattr(build, "torch_type", None) is not None
+        and isinstance(module, build.torch_type)
     ]
     if not matches:
         raise InvalidArgumentError(f"no registered cell converts from {type(module).__name__}")

@@ -17,6 +17,7 @@ from seqkit.context import ContextCell, extra_columns, takes_context
 from seqkit.errors import InvalidArgumentError, KernelUnavailableError
 from seqkit.initializers import InitOptions, apply_initializers, l2_penalty, parameter_roles
 from seqkit.layer_checks import LayerState, check_input, check_state_widths, pack_state, unpack_state
+from seqkit.lazy import resolved
 from seqkit.lengths import by_direction, normalize_lengths, zero_past_end
 from seqkit.registry import KernelSpec
 from seqkit.regularizers import Regularizers, drop_weights, recurrent_mask, regularized_step, run_regularized
@@ -154,9 +155,10 @@ class Recurrent(nn.Module):
 
     def _bind_kernels(self, kernel_options: list[KernelSpec]) -> None:
         """Adopt the candidate kernels; check an explicit request now, or let auto choose for the parameters."""
-        self._kernel_options = kernel_options
+        # kernels registered by name are imported now, not while torch.compile traces forward()
+        self._kernel_options = [kernels.loaded(k) for k in kernel_options]
         self._choices: dict[tuple[torch.device, torch.dtype], kernels.Choice] = {}
-        explicit = kernels.check_requested(kernel_options, self.requested_backend, self.cell)
+        explicit = kernels.check_requested(self._kernel_options, self.requested_backend, self.cell)
         if explicit is not None:
             self._last = explicit
         else:
@@ -250,7 +252,7 @@ class Recurrent(nn.Module):
                 kernels.GENERIC,
                 f"the cell takes extra inputs or its position, so the generic kernel runs (not {choice.kernel.name!r})",
             )
-            kernel_run = kernels.GENERIC.run
+            kernel_run = resolved(kernels.GENERIC.run)
         if self.training and regs.per_step:  # only a step loop draws per-step masks; eval keeps the kernel above
             names = regs.names(per_step=True)
             traced = self.requested_backend != kernels.REFERENCE.name  # 'reference' runs the step as written

@@ -72,8 +72,10 @@ class KernelSpec:
         (two mappings: bidirectional, the second runs in reverse);
       - ``x``: ``(B, T, I)``, zero past each sequence's end; ``lengths``: ``(B,)`` int64 on ``x``'s device,
         or None when every sequence has length T;
-      - ``state``: a tuple, one ``(D, B, H)`` tensor per state component (LSTM: ``(h, c)``);
-      - returns ``(B, T, D*H)`` outputs (zero past each sequence's end) and the final state tuple,
+      - ``state``: a tuple, one ``(D, B, S_k)`` tensor per state component (LSTM: ``(h, c)``; ``S_k``:
+        ``cell.state_sizes[k]``);
+      - returns ``(B, T, D*O)`` outputs (``O``: ``cell.output_size``, ``hidden_size`` unless the cell declares
+        another; zero past each sequence's end) and the final state tuple,
         taken at each sequence's last real step (for the reverse direction: at its first step).
 
     ``run``, ``supports`` and ``auto_skip`` may each be given as a string ``"package.module:attribute"``,

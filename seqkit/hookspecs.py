@@ -119,9 +119,9 @@ def register_datasets(register: RegisterDataset) -> None:
     """Register data sources: ``register(seqkit.Spec(name, build, description))``.
 
     ``build(**options)`` receives the recipe's ``data`` keys other than ``kind`` and seqkit's own
-    (``batch_size``, ``eval_batch_size``, ``split``, ``num_workers``, ``limit``). It returns either one
-    list of records such as ``{"text", "label"}`` or ``{"source", "target"}``, which seqkit splits with
-    the recipe's seeded ``split`` fractions, or a mapping with ``train`` and optionally ``valid`` and
+    (``batch_size``, ``global_batch_size``, ``eval_batch_size``, ``split``, ``num_workers``, ``limit``). It
+    returns either one list of records such as ``{"text", "label"}`` or ``{"source", "target"}``, which
+    seqkit splits with the recipe's seeded ``split`` fractions, or a mapping with ``train`` and optionally ``valid`` and
     ``test``. Resolve relative paths with :func:`seqkit.resolve_path` (``$SEQKIT_DATA``) and
     report bad data with :func:`seqkit.data_error` (file and line); a missing file read through
     :func:`seqkit.read_lines` (or raised with :func:`seqkit.not_found`) gets an error that names

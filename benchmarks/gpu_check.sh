@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# The GPU checks in one go, as run on a lent H200 (see docs/benchmarks.md): the `gpu` tests, then the bf16
-# matrix of every GRU kernel at T=256. Results go to $OUT (default: ./gpu-results). Needs omegaconf, which
-# the device image lacks: build wheels first with
+# The GPU checks in one device call (about 6 minutes; see docs/benchmarks.md): the whole `pytest -m gpu`, a
+# diagnosis, then the GRU matrix of issue 22 in tiers, most important first: bf16 at the target shapes, the
+# reset-before GRU, float32, then the other lengths and B=256. Every matrix row is appended to $OUT/rows.jsonl
+# the moment it is measured, so a run cut off still returns what it measured; each tier also has a deadline.
+# Afterwards, here: python benchmarks/gpu_report.py OUT/rows.jsonl --plot speed.png, and
+#   python benchmarks/triton_rule.py benchmarks/gpu-*.json OUT/rows.jsonl > plugins/seqkit_triton/measured.py
+# Needs omegaconf, which the device image lacks: build wheels first with
 #   pip wheel --no-deps -w .whl . omegaconf antlr4-python3-runtime==4.9.3
 set -o pipefail
 OUT=${OUT:-gpu-results}
@@ -16,13 +20,24 @@ export PYTHONUNBUFFERED=1 SEQKIT_DISABLE_PLUGINS=onednn
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
     python3 -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__, 'cudnn', torch.backends.cudnn.version())"
 } | tee "$OUT/env.txt"
-timeout "${TEST_S:-150}" python3 -m pytest -m gpu -q -p no:cacheprovider -rf --tb=line --continue-on-collection-errors \
+timeout "${TEST_S:-140}" python3 -m pytest -m gpu -q -p no:cacheprovider -rf --tb=line --continue-on-collection-errors \
     ${TESTS:-tests} >"$OUT/gpu-tests.log" 2>&1
 tail -30 "$OUT/gpu-tests.log"
-timeout "${DIAGNOSE_S:-90}" python3 benchmarks/gpu_diagnose.py 2>&1 | grep -v Warning | tee "$OUT/diagnose.log"
-for H in ${HIDDEN:-256 512 1024}; do
-    timeout "${BENCH_S:-70}" python3 -m seqkit bench gru --matrix --device cuda --dtype bf16 --matrix-steps 256 \
-        --matrix-batch "${BATCHES:-1,16,64}" --matrix-hidden "$H" --repeat 10 --json "$OUT/bf16-H$H.json" | tail -8
-done
-[ "${RESET_BEFORE:-1}" = 1 ] && timeout "${BENCH_S:-70}" python3 -m seqkit bench gru --matrix --device cuda \
-    --dtype bf16 --matrix-steps 256 --matrix-batch 16,64 --matrix-hidden 512 --repeat 10 --option reset_after=false --json "$OUT/bf16-reset-before.json" | tail -8
+timeout "${DIAGNOSE_S:-40}" python3 benchmarks/gpu_diagnose.py 2>&1 | grep -v Warning | tee "$OUT/diagnose.log"
+
+# One tier: a time limit in seconds, then the bench arguments. Rows go to $OUT/rows.jsonl as they are measured.
+tier() {
+    local seconds=$1
+    shift
+    timeout $((seconds + 30)) python3 -m seqkit bench gru --matrix --device cuda --repeat "${REPEAT:-5}" --warmup 2 \
+        --deadline "$seconds" --rows "$OUT/rows.jsonl" "$@" 2>&1 | grep -v Warning | tail -4
+}
+GRU=(--backends cudnn,triton,triton_step)
+BEFORE=(--backends triton,triton_step --option reset_after=false)
+tier 60 --dtype bf16 --matrix-steps 256 --matrix-batch 1,4,16,64 --matrix-hidden 256,512,1024 "${GRU[@]}"
+tier 25 --dtype bf16 --matrix-steps 256 --matrix-batch 1,16,64 --matrix-hidden 256,512,1024 "${BEFORE[@]}"
+tier 40 --dtype fp32 --matrix-steps 256 --matrix-batch 1,4,16,64,256 --matrix-hidden 256,512,1024 "${GRU[@]}"
+tier 25 --dtype bf16 --matrix-steps 64,1024 --matrix-batch 1,16,64,256 --matrix-hidden 256,512,1024 "${GRU[@]}"
+tier 25 --dtype bf16 --matrix-steps 256 --matrix-batch 256 --matrix-hidden 256,512,1024 "${GRU[@]}"
+tier 25 --dtype fp32 --matrix-steps 64,1024 --matrix-batch 1,16,64 --matrix-hidden 256,512,1024 "${GRU[@]}"
+python3 benchmarks/gpu_report.py "$OUT/rows.jsonl" | tee "$OUT/tables.md" | head -60

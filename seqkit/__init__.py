@@ -51,7 +51,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     "seqkit.plugins": ("PluginManager", "get_plugin_manager", "set_plugin_manager"),
     "seqkit.recurrent": ("Recurrent",),
     "seqkit.reference": ("run_reference",),
-    "seqkit.registry": ("KernelSpec", "Spec"),
+    "seqkit.registry": ("KernelSpec", "ShapeBucket", "Spec"),
     "seqkit.task": ("CellFactory", "Task"),
     "seqkit.tokenize": ("BOS", "BOS_ID", "EOS", "EOS_ID", "PAD", "PAD_ID", "SPECIALS", "UNK", "UNK_ID", "Tokenizer"),
 }
@@ -109,7 +109,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the eager imports
     from seqkit.plugins import PluginManager, get_plugin_manager, set_plugin_manager
     from seqkit.recurrent import Recurrent
     from seqkit.reference import run_reference
-    from seqkit.registry import KernelSpec, Spec
+    from seqkit.registry import KernelSpec, ShapeBucket, Spec
     from seqkit.task import CellFactory, Task
     from seqkit.tokenize import BOS, BOS_ID, EOS, EOS_ID, PAD, PAD_ID, SPECIALS, UNK, UNK_ID, Tokenizer
 
@@ -145,6 +145,7 @@ __all__ = [
     "RegisterTask",
     "RegisterTokenizer",
     "SeqkitError",
+    "ShapeBucket",
     "Spec",
     "State",
     "Task",

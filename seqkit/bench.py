@@ -100,8 +100,9 @@ def _check(args: argparse.Namespace) -> tuple[torch.device, list[str]]:
         raise InvalidArgumentError(f"--device {args.device!r} is not a device: {error}") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise InvalidArgumentError("--device cuda: this torch build or machine has no CUDA device")
-    if args.plot and not args.matrix:
-        raise InvalidArgumentError("--plot draws the --matrix results; add --matrix")
+    for flag in ("plot", "rows", "deadline"):
+        if getattr(args, flag) is not None and not args.matrix:
+            raise InvalidArgumentError(f"--{flag} applies to --matrix runs; add --matrix")
     return device, backends
 
 

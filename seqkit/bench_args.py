@@ -58,5 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             f"--matrix-{axis}", metavar="N,N", help=f"--matrix values (default {gpu} on cuda, {cpu} on cpu)"
         )
     parser.add_argument(
+        "--rows", metavar="FILE", help="with --matrix: append each row to FILE as a JSON line as soon as it is measured"
+    )
+    parser.add_argument("--deadline", type=float, metavar="S", help="with --matrix: start no new shape after S seconds")
+    parser.add_argument(
         "--plot", metavar="FILE", help="with --matrix: µs/step against batch size as an image (matplotlib)"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import itertools
+import json
 import platform
 import statistics
 import time
@@ -132,33 +133,69 @@ def measure_shape(args: argparse.Namespace, backends: list[str], options: dict, 
 def main(
     args: argparse.Namespace, device: torch.device, dtype: torch.dtype, backends: list[str] | None, options: dict
 ) -> int:
-    """Run every shape of the matrix and report; *backends* None means every kernel that can run the cell here."""
+    """Run every shape of the matrix and report; *backends* None means every kernel that can run the cell here.
+
+    With ``--rows FILE`` each row is appended to FILE as one JSON line the moment it is measured, so a run cut
+    off (a device lease ending, a hang killed) keeps what it measured; ``--deadline S`` starts no new shape
+    after S seconds (the first shape always runs). A shape that fails (out of memory, a kernel that does not
+    compile) becomes a row with its ``error`` and the matrix goes on.
+    """
     from seqkit.bench import write_json
 
     args.device_obj, args.dtype_obj = device, dtype
     backends = backends or available(args.cell, options, device, dtype)
-    rows: list[dict] = []
-    for B, H, T in itertools.product(*axes(args, device)):
-        rows.extend(measure_shape(args, backends, options, (B, H, T)))
     result = {"cell": args.cell, "options": options, "dtype": str(dtype).removeprefix("torch."), "device": str(device)}
-    result.update(gpu=torch.cuda.get_device_name(device) if device.type == "cuda" else None)
-    result.update(threads=torch.get_num_threads(), torch=torch.__version__, machine=platform.machine(), rows=rows)
+    on_gpu = device.type == "cuda"
+    result.update(gpu=torch.cuda.get_device_name(device) if on_gpu else None)
+    result.update(capability=list(torch.cuda.get_device_capability(device)) if on_gpu else None)
+    result.update(threads=torch.get_num_threads(), torch=torch.__version__, machine=platform.machine())
+    rows: list[dict] = []
+    began, skipped = time.monotonic(), 0
+    stream = open(args.rows, "a", encoding="utf-8") if args.rows else None  # noqa: SIM115 - closed below
+    try:
+        for B, H, T in itertools.product(*axes(args, device)):
+            if args.deadline is not None and rows and time.monotonic() - began > args.deadline:
+                skipped += 1
+                continue
+            try:
+                measured = measure_shape(args, backends, options, (B, H, T))
+            except (RuntimeError, InvalidArgumentError) as exc:  # OOM, a compile failure: the row says so
+                measured = [{"B": B, "H": H, "T": T, "error": f"{type(exc).__name__}: {str(exc)[:300]}"}]
+            rows.extend(measured)
+            if stream is not None:
+                for row in measured:
+                    stream.write(json.dumps({**_context(result), **row}) + "\n")
+                stream.flush()
+    finally:
+        if stream is not None:
+            stream.close()
+    result.update(rows=rows, shapes_not_run=skipped)
     if args.json:
         write_json(result, args.json)
         if args.json == "-":
             return 0
     if args.plot:
-        plot(rows, args.plot)
+        plot([r for r in rows if "error" not in r], args.plot)
     print(f"{args.cell} {options or ''} {result['dtype']} on {device}; error: max |out - fp64 reference|")
     print(f"{'B':>4}{'H':>6}{'T':>5}  {'pass':<17}{'backend':<13}{'ran':<13}{'us/step':>10}{'tokens/s':>12}"
           f"{'x torch.nn':>11}{'peak MiB':>10}{'error':>10}")  # fmt: skip
+    if skipped:
+        print(f"--deadline {args.deadline:g} s passed: {skipped} shapes not run")
     for r in rows:
+        if "error" in r:
+            print(f"{r['B']:>4}{r['H']:>6}{r['T']:>5}  failed: {r['error']}")
+            continue
         ratio = "-" if r["ratio_to_torch_nn"] is None else f"{r['ratio_to_torch_nn']:.3f}"
         peak = "-" if r["peak_bytes"] is None else f"{r['peak_bytes'] / 2**20:.1f}"
         err = r["max_error_vs_fp64"]
         print(f"{r['B']:>4}{r['H']:>6}{r['T']:>5}  {r['pass']:<17}{r['backend']:<13}{r['ran']:<13}"
               f"{r['us_per_step']:>10.1f}{r['tokens_per_s']:>12}{ratio:>11}{peak:>10}{err:>10.1e}")  # fmt: skip
     return 0
+
+
+def _context(result: dict) -> dict:
+    """What makes a streamed row self-describing: cell, options, dtype, device, GPU."""
+    return {k: result[k] for k in ("cell", "options", "dtype", "device", "gpu", "capability", "torch")}
 
 
 def plot(rows: list[dict], path: str) -> None:

@@ -24,6 +24,9 @@ def add_commands(commands: Any) -> None:
     train = commands.add_parser("train", help="train a recipe: seqkit train RECIPE [key=value ...]")
     train.add_argument("recipe", help="a recipe file, or a recipe name from `seqkit ls recipes`")
     train.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. trainer.max_epochs=3 resume=last")
+    train.add_argument(
+        "--profile", action="store_true", help="write where the time goes into the run directory (profile: true)"
+    )
     train.set_defaults(handler=_train)
 
     evaluate = commands.add_parser("eval", help="evaluate a checkpoint on the validation or test split")
@@ -74,7 +77,8 @@ def _train(args: argparse.Namespace) -> int:
     from seqkit.recipes import load_recipe
     from seqkit.train import train
 
-    run_dir, metrics = train(load_recipe(args.recipe, args.overrides))
+    overrides = [*args.overrides, "profile=true"] if args.profile else args.overrides
+    run_dir, metrics = train(load_recipe(args.recipe, overrides))
     if not is_rank_zero():
         return 0
     print(f"run directory: {run_dir}")

@@ -31,6 +31,7 @@ SECTIONS = (
     "checkpoint_every_n_steps",
     "on_nonfinite",
     "overwrite",
+    "profile",
 )
 REQUIRED = ("data", "task", "model")  # tokenizer: required by tasks that set needs_tokenizer
 # Keys of trainer: seqkit sets itself (where the run writes, what it logs and checkpoints).
@@ -138,6 +139,7 @@ def validate(recipe: Recipe, manager: PluginManager) -> None:
         ("resume", str | None),
         ("monitor", str | None),
         ("overwrite", bool | None),
+        ("profile", bool | None),
     ):
         if data.get(key) == "???":
             problems.append((key, f"missing required value ({describe(hint)})"))
@@ -147,6 +149,8 @@ def validate(recipe: Recipe, manager: PluginManager) -> None:
     if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 0):
         expected = "an integer >= 0 (0: only at epoch ends)"
         problems.append(("checkpoint_every_n_steps", f"expected {expected}, got {every!r}"))
+    if data.get("profile") is True and isinstance(data.get("trainer"), dict) and "profiler" in data["trainer"]:
+        problems.append(("profile", "trainer.profiler is set too: use one of them (profile: true uses Lightning's)"))
     policy = data.get("on_nonfinite")
     if policy is not None and policy not in ("stop", "skip_batch"):
         problems.append(("on_nonfinite", f"expected stop or skip_batch, got {policy!r}"))

@@ -32,10 +32,10 @@ def register_cells(register: RegisterCell) -> None:
 ```
 
 and seqkit imports `seqkit_mgu.cell` the first time the entry is built or its options are checked (a recipe
-validated, a layer created). `Spec.build` and `KernelSpec.run`, `supports` and `auto_skip` take such strings; the
-attribute may be dotted (`module:Class.method`). A string that is not of this form is refused when registered; a
-module that fails to import, or an attribute that is missing or not callable, is that plugin's error (exit
-status 2) when the entry is first used. Every plugin seqkit ships registers this way, and
+validated, a layer created). `Spec.build` and `KernelSpec.run`, `supports`, `auto_skip` and `auto_rule` take
+such strings; the attribute may be dotted (`module:Class.method`). A string that is not of this form is refused
+when registered; a module that fails to import, or an attribute that is missing or not callable, is that plugin's
+error (exit status 2) when the entry is first used. Every plugin seqkit ships registers this way, and
 `tests/test_cli_imports.py` checks that `seqkit plugins` and `seqkit ls` import neither torch nor Lightning.
 """
 

@@ -88,7 +88,8 @@ def register_kernels(register: RegisterKernel) -> None:
     against the ``reference`` step loop. ``supports(cell, device, dtype)`` returns why the kernel cannot
     run a configuration (or None when it can); ``backend: auto`` picks the supporting kernel with the
     highest ``priority`` (unless its optional ``auto_skip(cell, device, dtype)`` gives a reason to pass it
-    over), and ``layer.backend_reason`` reports each kernel's answer. The ``reference``
+    over, or its optional ``auto_rule(cell, device, dtype, shape)`` declines at the input's size bucket,
+    ``seqkit.ShapeBucket``), and ``layer.backend_reason`` reports each kernel's answer. The ``reference``
     kernel (the cell's own step loop, priority 0) is always available.
     See :class:`seqkit.KernelSpec` for ``run``'s exact arguments and shapes.
     """

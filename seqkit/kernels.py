@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from seqkit.errors import KernelUnavailableError, PluginError, UnknownNameError, one_line, suggest
 from seqkit.lazy import resolved
-from seqkit.registry import KernelSpec, Provenance, Registry
+from seqkit.registry import KernelSpec, Provenance, Registry, ShapeBucket
 
 if TYPE_CHECKING:  # `seqkit ls` lists these kernels without importing torch
     import torch
@@ -58,7 +58,11 @@ def candidates(kernels: Registry[KernelSpec], cell_kind: str) -> list[KernelSpec
 def loaded(kernel: KernelSpec) -> KernelSpec:
     """*kernel* with the functions it names as ``"module:attribute"`` imported: a layer's candidates, once built."""
     return replace(
-        kernel, run=resolved(kernel.run), supports=resolved(kernel.supports), auto_skip=resolved(kernel.auto_skip)
+        kernel,
+        run=resolved(kernel.run),
+        supports=resolved(kernel.supports),
+        auto_skip=resolved(kernel.auto_skip),
+        auto_rule=resolved(kernel.auto_rule),
     )
 
 
@@ -76,8 +80,18 @@ def check_requested(options: list[KernelSpec], requested: str, cell: Cell) -> Ch
     return Choice(kernel, f"'{kernel.name}' was requested explicitly")
 
 
-def select(options: list[KernelSpec], requested: str, cell: Cell, device: torch.device, dtype: torch.dtype) -> Choice:
-    """The kernel to run *cell* on *device*/*dtype*: the named one, or with ``auto`` the best supporting one."""
+def select(
+    options: list[KernelSpec],
+    requested: str,
+    cell: Cell,
+    device: torch.device,
+    dtype: torch.dtype,
+    shape: ShapeBucket | None = None,
+) -> Choice:
+    """The kernel to run *cell* on *device*/*dtype*: the named one, or with ``auto`` the best supporting one.
+
+    *shape* (None before the layer has seen an input) is what a kernel's ``auto_rule`` decides on.
+    """
     where = f"{device.type}/{str(dtype).removeprefix('torch.')}"
     if requested != AUTO:
         kernel = _by_name(options, requested, cell)
@@ -90,14 +104,43 @@ def select(options: list[KernelSpec], requested: str, cell: Cell, device: torch.
         why_not = _ask(kernel, cell, device, dtype)
         if why_not is None and kernel.auto_skip is not None:
             why_not = _ask(kernel, cell, device, dtype, check="auto_skip")
+        rule = None
+        if why_not is None and kernel.auto_rule is not None:
+            take, rule = _rule(kernel, cell, device, dtype, shape)
+            why_not = None if take else rule
         if why_not is None:
             reason = f"auto chose '{kernel.name}' (priority {kernel.priority}) on {where}"
+            if shape is not None:
+                reason += f" for {shape}"
+            if rule:
+                reason += f" ({rule})"
             if skipped:
                 reason += "; skipped " + "; ".join(skipped)
             log.debug("%r: %s", cell, reason)
             return Choice(kernel, reason)
         skipped.append(f"'{kernel.name}': {why_not}")
     raise KernelUnavailableError(f"no kernel can run {cell!r} on {where}: " + "; ".join(skipped))
+
+
+def _rule(
+    kernel: KernelSpec, cell: Cell, device: torch.device, dtype: torch.dtype, shape: ShapeBucket | None
+) -> tuple[bool, str]:
+    """The kernel's ``auto_rule`` answer, checked: ``(take, why)`` with a bool and a non-empty reason."""
+    try:
+        answer = kernel.auto_rule(cell, device, dtype, shape)  # type: ignore[misc]
+    except Exception as exc:
+        raise PluginError(
+            f"kernel '{kernel.key}' of {kernel.provenance} failed in auto_rule(): {type(exc).__name__}: {one_line(exc)}"
+        ) from exc
+    if (
+        not isinstance(answer, tuple)
+        or len(answer) != 2
+        or not isinstance(answer[0], bool)
+        or not isinstance(answer[1], str)
+        or not answer[1]
+    ):
+        raise PluginError(f"kernel '{kernel.key}' of {kernel.provenance}: auto_rule() must return (bool, reason)")
+    return answer
 
 
 def _ask(

@@ -7,8 +7,11 @@ it is first called (or inspected), then imports the module once and behaves as t
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import re
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 from seqkit.errors import PluginError, one_line
@@ -81,7 +84,8 @@ def _load(target: str, owner: str) -> Any:
     module_name, _, path = target.partition(":")
     who = f"{owner}: " if owner else ""
     try:
-        value: Any = importlib.import_module(module_name)
+        with _as_at_start():
+            value: Any = importlib.import_module(module_name)
         for part in path.split("."):
             value = getattr(value, part)
     except PluginError:
@@ -91,3 +95,16 @@ def _load(target: str, owner: str) -> Any:
     if not callable(value):
         raise PluginError(f"{who}{target!r} names {type(value).__name__} {value!r}, which is not callable")
     return value
+
+
+@contextlib.contextmanager
+def _as_at_start() -> Iterator[None]:
+    """Import as seqkit did when plugins registered their classes at start-up: the first use may come inside
+    ``torch.device("meta")`` (validation builds the model there) or ``inference_mode``, where a module's own
+    tensors (a constant, an empty workspace) would be made on the meta device or as inference tensors."""
+    torch = sys.modules.get("torch")
+    if torch is None:  # nothing can have changed how tensors are made
+        yield
+        return
+    with torch.device("cpu"), torch.inference_mode(False):
+        yield

@@ -26,7 +26,7 @@ from seqkit.layer_checks import (
 )
 from seqkit.lazy import resolved
 from seqkit.lengths import by_direction, normalize_lengths, zero_past_end
-from seqkit.registry import KernelSpec
+from seqkit.registry import KernelSpec, ShapeBucket
 from seqkit.regularizers import Regularizers, drop_weights, recurrent_mask, regularized_step, run_regularized
 from seqkit.tbptt import check_steps, layer_runner
 
@@ -172,7 +172,7 @@ class Recurrent(nn.Module):
         """Adopt the candidate kernels; check an explicit request now, or let auto choose for the parameters."""
         # kernels registered by name are imported now, not while torch.compile traces forward()
         self._kernel_options = [kernels.loaded(k) for k in kernel_options]
-        self._choices: dict[tuple[torch.device, torch.dtype], kernels.Choice] = {}
+        self._choices: dict[tuple[torch.device, torch.dtype, ShapeBucket | None], kernels.Choice] = {}
         explicit = kernels.check_requested(self._kernel_options, self.requested_backend, self.cell)
         if explicit is not None:
             self._last = explicit
@@ -180,11 +180,12 @@ class Recurrent(nn.Module):
             first = next(iter(self.parameters()), None)
             self._choose(*((first.device, first.dtype) if first is not None else (torch.device("cpu"), torch.float32)))
 
-    def _choose(self, device: torch.device, dtype: torch.dtype) -> kernels.Choice:
-        key = (device, dtype)
+    def _choose(self, device: torch.device, dtype: torch.dtype, shape: ShapeBucket | None = None) -> kernels.Choice:
+        """The kernel for this device, dtype and input size, chosen once per size bucket (see ShapeBucket)."""
+        key = (device, dtype, shape)
         choice = self._choices.get(key)
         if choice is None:
-            choice = kernels.select(self._kernel_options, self.requested_backend, self.cell, device, dtype)
+            choice = kernels.select(self._kernel_options, self.requested_backend, self.cell, device, dtype, shape)
             self._choices[key] = choice
         self._last = choice
         return choice
@@ -258,7 +259,7 @@ class Recurrent(nn.Module):
         if lengths is not None:  # padding never reaches a kernel, so NaN or inf there cannot leak into gradients
             x = zero_past_end(x, lengths)
             extra = None if extra is None else zero_past_end(extra, lengths)
-        choice = self._choose(x.device, x.dtype)
+        choice = self._choose(x.device, x.dtype, ShapeBucket.of(batch, steps))
         regs = self.regularizers
         kernel_run = choice.kernel.run
         if takes_context(self.cell) and choice.kernel.name not in (kernels.GENERIC.name, kernels.REFERENCE.name):

@@ -25,6 +25,30 @@ class Provenance:
 
 
 @dataclass(frozen=True)
+class ShapeBucket:
+    """The size of a layer's input as ``auto`` sees it: batch and steps, each rounded up to a power of two.
+
+    ``auto``'s choice is cached per device, dtype and bucket, so a kernel's ``auto_rule`` is asked once per
+    bucket rather than once per call, and gives one answer for every shape in it.
+    """
+
+    batch: int
+    steps: int
+
+    @classmethod
+    def of(cls, batch: int, steps: int) -> ShapeBucket:
+        """The bucket holding a ``(batch, steps)`` input."""
+        return cls(_power_of_two_at_least(batch), _power_of_two_at_least(steps))
+
+    def __str__(self) -> str:
+        return f"B<={self.batch}, T<={self.steps}"
+
+
+def _power_of_two_at_least(n: int) -> int:
+    return 1 << max(0, int(n) - 1).bit_length()
+
+
+@dataclass(frozen=True)
 class Spec:
     """A named thing a plugin provides (a cell, task, dataset, tokenizer or callback).
 
@@ -78,7 +102,7 @@ class KernelSpec:
         another; zero past each sequence's end) and the final state tuple,
         taken at each sequence's last real step (for the reverse direction: at its first step).
 
-    ``run``, ``supports`` and ``auto_skip`` may each be given as a string ``"package.module:attribute"``,
+    ``run``, ``supports``, ``auto_skip`` and ``auto_rule`` may each be given as a string ``"package.module:attribute"``,
     imported when first used (see :class:`Spec`).
 
     ``supports(cell, device, dtype) -> str | None`` returns why the kernel cannot run the layer, or None
@@ -88,6 +112,11 @@ class KernelSpec:
     ``backend: auto`` picks the supporting kernel with the highest ``priority``. ``auto_skip(cell, device,
     dtype) -> str | None``, when given, says why auto should pass the kernel over although it can run
     (e.g. it runs there only in a slow emulator); an explicit request ignores it.
+
+    ``auto_rule(cell, device, dtype, shape) -> (take, why)``, when given, lets auto's choice depend on the
+    input's size: *shape* is a :class:`ShapeBucket` (None while the layer is built, before any input), and
+    the answer says whether auto takes the kernel there and why (e.g. the measurement the rule comes from);
+    *why* is shown in ``backend_reason``. An explicit request ignores it.
     """
 
     cell: str
@@ -97,10 +126,11 @@ class KernelSpec:
     priority: int = 0
     description: str = ""
     auto_skip: Callable[..., str | None] | str | None = None
+    auto_rule: Callable[..., tuple[bool, str]] | str | None = None
     provenance: Provenance | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        _make_lazy(self, ("run", "supports", "auto_skip"))
+        _make_lazy(self, ("run", "supports", "auto_skip", "auto_rule"))
 
     @property
     def key(self) -> str:
@@ -117,9 +147,10 @@ class KernelSpec:
             ("run", self.run),
             ("supports", self.supports),
             ("auto_skip", self.auto_skip),
+            ("auto_rule", self.auto_rule),
         )
         for label, function in functions:
-            if not callable(function) and not (label == "auto_skip" and function is None):
+            if not callable(function) and not (label in ("auto_skip", "auto_rule") and function is None):
                 return f"{label} must be callable, got {function!r}"
         if isinstance(self.priority, bool) or not isinstance(self.priority, int):
             return f"priority must be an integer, got {self.priority!r}"

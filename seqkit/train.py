@@ -102,6 +102,19 @@ def trainer_options(recipe: Recipe, run_dir: Path | None = None) -> dict[str, An
     return options
 
 
+def profiling(recipe: Recipe, run_dir: Path, options: dict[str, Any]) -> list[pl.Callback]:
+    """With ``profile: true`` (``seqkit train --profile``): Lightning's profiler into *options*, and the callback
+    that writes where the time went (seqkit/profile.py)."""
+    if not recipe.data.get("profile"):
+        return []
+    from pytorch_lightning.profilers import SimpleProfiler
+
+    from seqkit.profile import RunProfile
+
+    options["profiler"] = SimpleProfiler(dirpath=run_dir, filename="lightning-profile")
+    return [RunProfile(options["profiler"], run_dir)]
+
+
 def _as_list(value: Any) -> list[Any]:
     return [] if value is None else list(value) if isinstance(value, (list, tuple)) else [value]
 
@@ -201,6 +214,7 @@ def _train(recipe: Recipe, manager: PluginManager | None) -> tuple[Path, dict[st
         TensorBoardLogger(run_dir, name="logs", version="tensorboard", default_hp_metric=False),
     ]
     options = trainer_options(recipe, run_dir)
+    profiled = profiling(recipe, run_dir, options)
     report = RunReport(epoch_lines=not options["enable_progress_bar"])
     bar = [ProgressBar()] if options["enable_progress_bar"] else []
     notes: list[str] = []
@@ -216,6 +230,7 @@ def _train(recipe: Recipe, manager: PluginManager | None) -> tuple[Path, dict[st
                 LearningRateMonitor(),
                 speed,
                 *callbacks(recipe, manager, parts.monitor, parts.mode),
+                *profiled,
             ],
             logger=loggers,
             default_root_dir=run_dir,

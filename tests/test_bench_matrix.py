@@ -43,7 +43,8 @@ def test_matrix_writes_json_to_a_file_and_prints_a_table(capsys, tmp_path):
 @pytest.mark.parametrize(
     "extra,message",
     [
-        (["--plot", "x.png"], "--plot draws the --matrix results; add --matrix"),
+        (["--plot", "x.png"], "--plot applies to --matrix runs; add --matrix"),
+        (["--rows", "x.jsonl"], "--rows applies to --matrix runs; add --matrix"),
         (["--matrix", "--matrix-hidden", "8,x"], "--matrix-hidden expects a comma list of integers"),
         (["--matrix", "--matrix-steps", "0"], "--matrix-steps values must be at least 1"),
     ],
@@ -51,3 +52,34 @@ def test_matrix_writes_json_to_a_file_and_prints_a_table(capsys, tmp_path):
 def test_matrix_argument_errors_are_one_line(capsys, extra, message):
     assert main(["bench", "gru", "--repeat", "1", *extra]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_rows_stream_as_json_lines_and_a_deadline_stops_new_shapes(capsys, tmp_path):
+    rows_file = tmp_path / "rows.jsonl"
+    args = ["bench", "gru", "--matrix", *TINY, "--backends", "reference", "--rows", str(rows_file)]
+    assert main([*args, "--deadline", "0"]) == 0  # the first shape starts at 0 s; the second is past the deadline
+    assert "1 shapes not run" in capsys.readouterr().out
+    lines = [json.loads(line) for line in rows_file.read_text().splitlines()]
+    assert {(r["B"], r["backend"], r["pass"]) for r in lines} == {
+        (1, backend, label) for backend in ("reference", "torch.nn") for label in ("forward", "forward+backward")
+    }
+    assert all(r["cell"] == "gru" and r["dtype"] == "float32" and r["device"] == "cpu" for r in lines)
+
+
+def test_a_shape_that_fails_is_a_row_with_its_error_and_the_matrix_goes_on(capsys, tmp_path, monkeypatch):
+    from seqkit import bench_matrix
+
+    measure = bench_matrix.measure_shape
+
+    def fails_at_batch_one(args, backends, options, shape):
+        if shape[0] == 1:
+            raise RuntimeError("CUDA out of memory (simulated)")
+        return measure(args, backends, options, shape)
+
+    monkeypatch.setattr(bench_matrix, "measure_shape", fails_at_batch_one)
+    target = tmp_path / "out.json"
+    assert main(["bench", "gru", "--matrix", *TINY, "--backends", "reference", "--json", str(target)]) == 0
+    assert "failed: RuntimeError: CUDA out of memory (simulated)" in capsys.readouterr().out
+    rows = json.loads(target.read_text())["rows"]
+    assert rows[0] == {"B": 1, "H": 8, "T": 3, "error": "RuntimeError: CUDA out of memory (simulated)"}
+    assert {r["B"] for r in rows[1:]} == {2}

@@ -122,10 +122,27 @@ def test_a_kernel_named_by_a_broken_module_is_its_plugin_s_error_when_a_layer_is
         seqkit.create_rnn("gru", 2, 3, plugins=manager)
 
 
-def test_a_layer_imports_its_kernels_when_built_so_compiling_it_imports_nothing():
+def test_a_layer_imports_its_kernels_when_built_not_when_torch_compile_traces_it():
+    # an import inside forward() is a graph break for torch.compile(fullgraph=True) (tests/test_triton.py)
+    layer = seqkit.create_rnn("gru", 2, 3, backend="native")
+    functions = [f for k in layer._kernel_options for f in (k.run, k.supports, k.auto_skip, k.auto_rule)]
+    assert functions and not any(isinstance(f, LazyRef) for f in functions)
+
+
+def test_a_module_first_imported_inside_a_meta_device_context_makes_its_tensors_on_the_cpu(tmp_path, monkeypatch):
+    # validation builds models under torch.device("meta"): a plugin's module-level constant must not land there
     import torch
 
-    layer = seqkit.create_rnn("gru", 2, 3, backend="native")
-    assert all(not isinstance(k.run, LazyRef) for k in layer._kernel_options)
-    compiled = torch.compile(layer, backend=lambda gm, inputs: gm.forward, fullgraph=True)
-    assert compiled(torch.randn(1, 4, 2))[0].shape == (1, 4, 3)
+    (tmp_path / "seqkit_constant_cell.py").write_text(
+        "import torch\nfrom seqkit_gru.cell import GRUCell\nWORKSPACE = torch.empty(0)\nBuild = GRUCell\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cell = Spec("constant_gru", build="seqkit_constant_cell:Build")
+    manager = PluginManager([("constant", plugin(register_cells=lambda register: register(cell)))])
+    with torch.device("meta"), torch.inference_mode():
+        layer = seqkit.create_rnn("constant_gru", 2, 3, plugins=manager)
+    import seqkit_constant_cell
+
+    assert next(layer.parameters()).device.type == "meta"  # the context still applies to what the call builds
+    assert seqkit_constant_cell.WORKSPACE.device.type == "cpu"
+    assert not seqkit_constant_cell.WORKSPACE.is_inference()

@@ -268,3 +268,26 @@ def test_resuming_a_run_that_stopped_early_trains_no_more(capsys, tmp_path):
     resumed = json.loads((tmp_path / "metrics.json").read_text())
     assert {k: v for k, v in resumed.items() if k != "run"} == {k: v for k, v in metrics.items() if k != "run"}
     assert "train" not in resumed["run"]["kernels"]  # nothing trained this time, and the record says so
+
+
+def test_adam_steps_cpu_parameters_with_torchs_fused_kernel_and_the_same_result():
+    import torch
+
+    from seqkit.optim import build_optimizer, optim_options
+
+    torch.manual_seed(0)
+    weights = [torch.nn.Parameter(torch.randn(50, 7, dtype=torch.float64)) for _ in range(2)]
+    plain = [torch.nn.Parameter(w.detach().clone()) for w in weights]
+    fused = build_optimizer(weights, optim_options(kind="adamw", lr=0.1, weight_decay=0.01))
+    assert fused.defaults["fused"] is True
+    reference = torch.optim.AdamW(plain, lr=0.1, weight_decay=0.01, foreach=False)
+    for _ in range(3):
+        for group in (weights, plain):
+            for w in group:
+                w.grad = torch.sin(w.detach() * 3)
+        fused.step()
+        reference.step()
+    for a, b in zip(weights, plain):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    meta = [torch.nn.Parameter(torch.empty(3, device="meta"))]
+    assert not build_optimizer(meta, optim_options(kind="adam")).defaults["fused"]

@@ -61,7 +61,8 @@ def test_lightning_s_older_precision_names_become_the_current_ones(given, modern
 def test_a_run_asking_for_float16_on_the_cpu_says_so_in_one_note(tmp_path, capsys):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        code = main(["train", "quickstart", *TINY, "data.size=40", "trainer.precision=16", f"run_dir={tmp_path}"])
+        extra = ["trainer.precision=16", "trainer.gradient_clip_val=null"]  # fused AdamW refuses clipping under AMP
+        code = main(["train", "quickstart", *TINY, "data.size=40", *extra, f"run_dir={tmp_path}"])
     assert code == 0
     assert not [w for w in caught if "historical reasons" in str(w.message) or "AMP" in str(w.message)]
     err = capsys.readouterr().err

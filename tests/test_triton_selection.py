@@ -31,7 +31,9 @@ def test_on_cuda_cudnn_keeps_reset_after_and_triton_takes_reset_before(fake_cudn
     assert _choose(CUDA, True, dtype).kernel.name == "cudnn"
     choice = _choose(CUDA, False, dtype)
     assert choice.kernel.name == "triton"
-    assert "'cudnn': torch's fused GRU computes only reset_after=true" in choice.reason
+    assert "cuDNN has no reset-before GRU, so the Triton kernel runs it at every size" in choice.reason
+    # built, before any input: no size to decide on, so cuDNN keeps reset-after and says why Triton waits
+    assert "'triton': the measured rule needs the input's batch size and length" in _choose(CUDA, True, dtype).reason
 
 
 def test_on_cpu_without_the_interpreter_triton_says_it_needs_a_gpu(monkeypatch, without_onednn):

@@ -13,7 +13,9 @@ def register_kernels(register: RegisterKernel) -> None:
             run="seqkit_triton.run:run_persistent",
             supports="seqkit_triton.support:supports",
             auto_skip="seqkit_triton.support:auto_skip",
-            priority=90,
+            # above cudnn's 100, so the measured rule decides where it replaces cuDNN (see auto_rule.py)
+            auto_rule="seqkit_triton.rule:rule",
+            priority=110,
             description="Triton GRU, both formulations: one persistent launch per layer (per-step where it cannot fit)",
         )
     )

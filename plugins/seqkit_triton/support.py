@@ -51,8 +51,8 @@ def supports(cell: Cell, device: torch.device | None, dtype: torch.dtype | None)
 def auto_skip(cell: Cell, device: torch.device | None, dtype: torch.dtype | None) -> str | None:
     """``KernelSpec.auto_skip``: never auto's choice on CPU, where only the interpreter runs it.
 
-    On CUDA, cuDNN (priority 100) stays ahead for ``reset_after=true`` until the GPU measurements give a
-    shape rule; for ``reset_after=false`` nothing else is fast, so Triton is auto's choice there.
+    On CUDA the persistent kernel's ``auto_rule`` (auto_rule.py) decides, from GPU measurements, where it
+    replaces cuDNN; the per-step kernel (priority 80, below cuDNN) is never chosen over it.
     """
     if device is not None and device.type == "cpu":
         return "on CPU it runs only in Triton's interpreter, for tests: pass backend='triton' to use it"

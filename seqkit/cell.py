@@ -29,9 +29,10 @@ class Cell:
         h_t, state = cell.step(params, u[:, t], state)
 
     ``state`` is a tuple of ``len(cell.state_sizes)`` tensors ``(B, S_k)``, each component its own width ``S_k``
-    (the same in every layer of a stack); ``h_t`` is ``(B, hidden_size)``, the layer's output and the next
-    layer's input. The runner starts from :meth:`init_state` unless the caller passes a state. A cell may declare
-    :meth:`extra_input_sizes` and ``takes_position`` to receive extra per-step inputs and its layer and direction.
+    (the same in every layer of a stack); ``h_t`` is ``(B, output_size)``, the layer's output and the next
+    layer's input (``output_size`` is ``hidden_size`` unless the cell says otherwise). The runner starts from
+    :meth:`init_state` unless the caller passes a state. A cell may declare :meth:`extra_input_sizes` and
+    ``takes_position`` to receive extra per-step inputs (``step(..., *, extras)``) and its layer and direction.
     Subclasses set ``state_names`` when they carry more than ``h`` (LSTM: ``("h", "c")``), and
     ``torch_type`` when ``torch.nn`` has the same layer, so :func:`seqkit.from_torch` and
     ``layer.to_torch()`` can convert.
@@ -106,6 +107,13 @@ class Cell:
     def state_sizes(self) -> tuple[int, ...]:
         """The width of each state component; by default every component is ``hidden_size`` wide."""
         return (self.hidden_size,) * len(self.state_names)
+
+    @property
+    def output_size(self) -> int:
+        """The width of ``h_t``, what :meth:`step` returns: the layer's output per direction and, times the number of
+        directions, the next layer's input. By default ``hidden_size``; a cell whose output is not its state (a
+        projection, a readout of several components) says so here."""
+        return self.hidden_size
 
     def reset_parameters(self, params: Params) -> None:
         """Initialise in place; by default U(-1/√H, 1/√H) for every parameter, as torch.nn does."""

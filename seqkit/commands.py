@@ -127,6 +127,7 @@ def _eval_trainer(section: dict[str, Any], checkpoint: str, overrides: list[str]
     import pytorch_lightning as pl
 
     from seqkit.environment import check_trainer, trainer_refusals
+    from seqkit.trainer_notes import modern_precision, precision_fallback_noted
 
     used = {key: section[key] for key in ("accelerator", "precision") if key in section}
     asked = any(item.partition("=")[0].strip() in ("trainer", "trainer.accelerator") for item in overrides)
@@ -141,16 +142,20 @@ def _eval_trainer(section: dict[str, Any], checkpoint: str, overrides: list[str]
             file=sys.stderr,
         )
         used = {}
-    with trainer_refusals(used):
-        return pl.Trainer(
+    notes: list[str] = []
+    with trainer_refusals(used), precision_fallback_noted(used, notes):
+        trainer = pl.Trainer(
             accelerator=used.get("accelerator", "auto"),
             devices=1,
-            precision=used.get("precision"),
+            precision=modern_precision(used.get("precision")),
             logger=False,
             enable_checkpointing=False,
             enable_progress_bar=False,
             enable_model_summary=False,
         )
+    for note in notes:
+        print(f"seqkit eval: note: {note}", file=sys.stderr)
+    return trainer
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -227,11 +232,12 @@ def _read_texts(stream: Any, path: str) -> Iterator[str]:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from seqkit.config import validate
     from seqkit.plugins import get_plugin_manager
     from seqkit.recipes import load_recipe
 
-    recipe = load_recipe(args.recipe, args.overrides)
+    recipe = load_recipe(args.recipe, args.overrides)  # YAML, overrides and interpolation: no torch needed yet
+    from seqkit.config import validate  # reads the builders' signatures: imports torch and Lightning
+
     validate(recipe, get_plugin_manager())
     r = recipe.data
     print(f"{recipe.path}: ok — {r['task']['kind']} on {r['data']['kind']} with {r['model']['cell']['kind']}")

@@ -42,6 +42,10 @@ class ContextCell(Cell):
         return self.inner.state_sizes
 
     @property
+    def output_size(self) -> int:
+        return self.inner.output_size
+
+    @property
     def options(self) -> dict[str, Any]:
         return self.inner.options
 

@@ -17,6 +17,26 @@ Every hook a seqkit plugin can implement, with the type of what it registers. Ma
 with `@seqkit.hookimpl`, name it after the hook, and annotate `register` with the type shown, so mypy
 checks what your plugin registers. Tutorials: [a cell plugin](cell-tutorial.md), [a task
 plugin](task-tutorial.md); testing: [testing.md](testing.md).
+
+## Plugin modules stay light
+
+`seqkit plugins`, `seqkit ls`, `seqkit validate` and `seqkit --help` must start in well under a second, and the
+first two import every installed plugin's module and call its `register_*` hooks. So a plugin's top-level module
+and its hooks import nothing heavy (torch, Lightning, Triton, Hugging Face tokenizers): name each implementation
+as a string `"package.module:attribute"` instead of importing it,
+
+```python no-test: an excerpt of a plugin module; its imports are left out
+@seqkit.hookimpl
+def register_cells(register: RegisterCell) -> None:
+    register(seqkit.Spec("mgu", build="seqkit_mgu.cell:MGUCell", description="minimal gated unit"))
+```
+
+and seqkit imports `seqkit_mgu.cell` the first time the entry is built or its options are checked (a recipe
+validated, a layer created). `Spec.build` and `KernelSpec.run`, `supports`, `auto_skip` and `auto_rule` take
+such strings; the attribute may be dotted (`module:Class.method`). A string that is not of this form is refused
+when registered; a module that fails to import, or an attribute that is missing or not callable, is that plugin's
+error (exit status 2) when the entry is first used. Every plugin seqkit ships registers this way, and
+`tests/test_cli_imports.py` checks that `seqkit plugins` and `seqkit ls` import neither torch nor Lightning.
 """
 
 

@@ -9,8 +9,8 @@ the hooks below. Install it with an entry point in the ``seqkit`` group::
 Each ``register_*`` hook receives one argument, ``register``: call it once per entry you provide.
 The plugin manager records which plugin (and which installed distribution) registered each entry,
 refuses a name registered twice, and refuses a hook implementation whose name is not listed here.
-Keep a plugin's top-level module light: import heavy libraries (Triton, tokenizers) only when the
-registered entry is first built or run.
+Keep a plugin's top-level module and its hooks light: ``seqkit plugins`` and ``seqkit ls`` call every hook,
+so name implementations as ``"package.module:attribute"`` strings, imported when the entry is first used.
 """
 
 from __future__ import annotations
@@ -63,7 +63,8 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 def register_cells(register: RegisterCell) -> None:
     """Register recurrent cells: ``register(seqkit.Spec(name, build, description))``.
 
-    ``build(input_size, hidden_size, **options)`` returns a :class:`seqkit.Cell` that defines one time
+    ``build`` (a callable, or its ``"package.module:attribute"`` name, imported on first use)
+    ``(input_size, hidden_size, **options)`` returns a :class:`seqkit.Cell` that defines one time
     step; its keyword arguments are the cell's options (``create_rnn(kind, ..., **options)`` and a
     recipe's ``model.cell`` keys), validated against ``build``'s signature. The generic runner adds
     layers, directions, dropout, lengths and state to every cell, so a cell plugin defines the step
@@ -74,7 +75,7 @@ def register_cells(register: RegisterCell) -> None:
 
         @seqkit.hookimpl
         def register_cells(register: RegisterCell) -> None:
-            register(seqkit.Spec("mgu", build=MGUCell, description="minimal gated unit"))
+            register(seqkit.Spec("mgu", build="seqkit_mgu.cell:MGUCell", description="minimal gated unit"))
     """
 
 
@@ -119,9 +120,9 @@ def register_datasets(register: RegisterDataset) -> None:
     """Register data sources: ``register(seqkit.Spec(name, build, description))``.
 
     ``build(**options)`` receives the recipe's ``data`` keys other than ``kind`` and seqkit's own
-    (``batch_size``, ``eval_batch_size``, ``split``, ``num_workers``, ``limit``). It returns either one
-    list of records such as ``{"text", "label"}`` or ``{"source", "target"}``, which seqkit splits with
-    the recipe's seeded ``split`` fractions, or a mapping with ``train`` and optionally ``valid`` and
+    (``batch_size``, ``global_batch_size``, ``eval_batch_size``, ``split``, ``num_workers``, ``limit``). It
+    returns either one list of records such as ``{"text", "label"}`` or ``{"source", "target"}``, which
+    seqkit splits with the recipe's seeded ``split`` fractions, or a mapping with ``train`` and optionally ``valid`` and
     ``test``. Resolve relative paths with :func:`seqkit.resolve_path` (``$SEQKIT_DATA``) and
     report bad data with :func:`seqkit.data_error` (file and line); a missing file read through
     :func:`seqkit.read_lines` (or raised with :func:`seqkit.not_found`) gets an error that names

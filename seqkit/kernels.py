@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-import torch
-
-from seqkit.cell import Cell
 from seqkit.errors import KernelUnavailableError, PluginError, UnknownNameError, one_line, suggest
-from seqkit.reference import run_reference
+from seqkit.lazy import resolved
 from seqkit.registry import KernelSpec, Provenance, Registry, ShapeBucket
-from seqkit.scan import run_generic
+
+if TYPE_CHECKING:  # `seqkit ls` lists these kernels without importing torch
+    import torch
+
+    from seqkit.cell import Cell
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +22,7 @@ AUTO = "auto"
 REFERENCE = KernelSpec(
     cell="*",
     name="reference",
-    run=run_reference,
+    run="seqkit.reference:run_reference",
     supports=lambda cell, device, dtype: None,
     priority=0,
     description="the cell's own step loop; runs every cell on every device",
@@ -30,7 +32,7 @@ REFERENCE = KernelSpec(
 GENERIC = KernelSpec(
     cell="*",
     name="generic",
-    run=run_generic,
+    run="seqkit.scan:run_generic",
     supports=lambda cell, device, dtype: None,
     priority=10,
     description="the cell's step with its input part hoisted into one GEMM and a lean time loop; "
@@ -51,6 +53,17 @@ def candidates(kernels: Registry[KernelSpec], cell_kind: str) -> list[KernelSpec
     """The kernels registered for *cell_kind*, plus ``generic`` and ``reference``, best (highest priority) first."""
     found = [k for k in kernels if k.cell == cell_kind]
     return sorted([*found, GENERIC, REFERENCE], key=lambda k: (-k.priority, k.name))
+
+
+def loaded(kernel: KernelSpec) -> KernelSpec:
+    """*kernel* with the functions it names as ``"module:attribute"`` imported: a layer's candidates, once built."""
+    return replace(
+        kernel,
+        run=resolved(kernel.run),
+        supports=resolved(kernel.supports),
+        auto_skip=resolved(kernel.auto_skip),
+        auto_rule=resolved(kernel.auto_rule),
+    )
 
 
 def check_requested(options: list[KernelSpec], requested: str, cell: Cell) -> Choice | None:

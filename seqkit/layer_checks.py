@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING
 
 import torch
@@ -57,6 +58,20 @@ def unpack_state(layer: Recurrent, state: LayerState | None, batch: int, like: T
                 f"{(rows, batch, size)}, got {tuple(part.shape)}"
             )
     return tuple(p.to(like.dtype) for p in parts)
+
+
+def check_layer_inputs(kind: str, cells: list[Cell], directions: int) -> None:
+    """Each layer above the first reads the outputs of the one below, both directions side by side."""
+    for cell in cells:
+        width = cell.output_size
+        if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+            raise InvalidArgumentError(f"cell '{kind}' declares output_size {width!r}; expected an integer >= 1")
+    for layer, (below, cell) in enumerate(itertools.pairwise(cells), 1):
+        if cell.input_size != directions * below.output_size:
+            raise InvalidArgumentError(
+                f"cell '{kind}' in layer {layer} takes {cell.input_size} inputs, but layer {layer - 1} outputs "
+                f"{directions} x {below.output_size}; build stacks with seqkit.create_rnn, which sizes each layer"
+            )
 
 
 def check_state_widths(kind: str, cells: list[Cell]) -> None:

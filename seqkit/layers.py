@@ -12,6 +12,7 @@ from seqkit import kernels
 from seqkit.cell import build_cell
 from seqkit.errors import InvalidArgumentError
 from seqkit.initializers import init_options
+from seqkit.lazy import resolved
 from seqkit.plugins import PluginManager, get_plugin_manager
 from seqkit.recurrent import Recurrent
 from seqkit.regularizers import regularizers
@@ -55,7 +56,8 @@ def create_rnn(
     (see :mod:`seqkit.tbptt`); None (default) backpropagates through the whole sequence.
 
     Returns a :class:`seqkit.Recurrent`: ``forward(x (B, T, I), lengths=None, state=None)`` ->
-    ``(output (B, T, D*H), state (L*D, B, H))``, with torch.nn's parameter names.
+    ``(output (B, T, D*O), state (L*D, B, H))``, with torch.nn's parameter names (``O``: the cell's
+    ``output_size``, ``hidden_size`` unless the cell declares another).
     """
     manager = plugins or get_plugin_manager()
     spec = manager.cells.get(kind)
@@ -69,10 +71,9 @@ def create_rnn(
     if not isinstance(backend, str):
         raise InvalidArgumentError(f"backend must be a kernel name or 'auto', got {backend!r}")
     directions = 2 if bidirectional else 1
-    cells = [
-        build_cell(spec, input_size if layer == 0 else hidden_size * directions, hidden_size, cell_options)
-        for layer in range(num_layers)
-    ]
+    cells = [build_cell(spec, input_size, hidden_size, cell_options)]
+    for _ in range(1, num_layers):  # each layer reads the one below: its output width, both directions side by side
+        cells.append(build_cell(spec, cells[-1].output_size * directions, hidden_size, cell_options))
     options = kernels.candidates(manager.kernels, kind)
     initial = init_options(
         kind,
@@ -107,12 +108,13 @@ def from_torch(module: nn.RNNBase, *, backend: str = "auto", plugins: PluginMana
     """
     manager = plugins or get_plugin_manager()
     # the most specific torch.nn class the module is an instance of (subclasses of nn.GRU convert too)
+    builders = [(spec, resolved(spec.build)) for spec in manager.cells]
     matches = [
-        (spec, spec.build)
-        for spec in manager.cells
-        if isinstance(spec.build, type)
-        and getattr(spec.build, "torch_type", None) is not None
-        and isinstance(module, spec.build.torch_type)
+        (spec, build)
+        for spec, build in builders
+        if isinstance(build, type)
+        and getattr(build, "torch_type", None) is not None
+        and isinstance(module, build.torch_type)
     ]
     if not matches:
         raise InvalidArgumentError(f"no registered cell converts from {type(module).__name__}")

@@ -201,29 +201,34 @@ class PluginManager:
             names: list[str] = []
 
             def register(spec: Any, _p: Provenance = provenance, _names: list[str] = names) -> None:
-                _names.append(registry.add(spec, _p).key)
+                # tolerant (`seqkit plugins`): an entry refused (a clash) is reported, the plugin's others are kept
+                self._tolerant(lambda: _names.append(registry.add(spec, _p).key))
 
             if self._trace:
                 _trace(f"{hook_name} → plugin '{info.name}' ({impl.function.__module__}.{impl.function.__name__})")
             try:
-                impl.function(*[register for _ in impl.argnames])
-            except PluginError:
-                raise
-            except SystemExit as exc:
-                raise PluginError(
-                    f"{_label(info)} called sys.exit({exc.code!r}) in {hook_name}; a plugin must raise an error instead"
-                ) from None
-            except KeyboardInterrupt:
-                raise PluginInterrupt(f"in {hook_name} of {_label(info)}") from None
-            except Exception as exc:
-                raise PluginError(
-                    f"{_label(info)} failed in {hook_name}: {type(exc).__name__}: {one_line(exc)}"
-                ) from exc
-            if names:
-                info.registers.setdefault(kind, []).extend(names)
+                self._tolerant(self._call_hook, impl, register, hook_name, info)
+            finally:
+                if names:
+                    info.registers.setdefault(kind, []).extend(names)
             if self._trace:
                 _trace(f"{hook_name} ← plugin '{info.name}' registered {names or 'nothing'}")
         log.debug("%s: %s", kind, registry.names())
+
+    def _call_hook(self, impl: Any, register: Any, hook_name: str, info: PluginInfo) -> None:
+        """One plugin's implementation of *hook_name*; whatever goes wrong in it is that plugin's PluginError."""
+        try:
+            impl.function(*[register for _ in impl.argnames])
+        except PluginError:
+            raise
+        except SystemExit as exc:
+            raise PluginError(
+                f"{_label(info)} called sys.exit({exc.code!r}) in {hook_name}; a plugin must raise an error instead"
+            ) from None
+        except KeyboardInterrupt:
+            raise PluginInterrupt(f"in {hook_name} of {_label(info)}") from None
+        except Exception as exc:
+            raise PluginError(f"{_label(info)} failed in {hook_name}: {type(exc).__name__}: {one_line(exc)}") from exc
 
 
 class PluginInterrupt(KeyboardInterrupt):

@@ -21,6 +21,9 @@ INFO_PREFIXES = (
     "Restored all states from the checkpoint at ",
     "Loaded model weights from the checkpoint at ",
     "`Trainer.fit` stopped: `max_epochs=",
+    # the run header names the precision
+    "Using 16bit Automatic Mixed Precision (AMP)",
+    "Using bfloat16 Automatic Mixed Precision (AMP)",
 )
 WARNINGS = (
     # Lightning's own pytree helper uses a class torch has deprecated; nothing a user can change.

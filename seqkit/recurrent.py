@@ -16,7 +16,15 @@ from seqkit.cell import Cell, State
 from seqkit.context import ContextCell, extra_columns, takes_context
 from seqkit.errors import InvalidArgumentError, KernelUnavailableError
 from seqkit.initializers import InitOptions, apply_initializers, l2_penalty, parameter_roles
-from seqkit.layer_checks import LayerState, check_input, check_state_widths, pack_state, unpack_state
+from seqkit.layer_checks import (
+    LayerState,
+    check_input,
+    check_layer_inputs,
+    check_state_widths,
+    pack_state,
+    unpack_state,
+)
+from seqkit.lazy import resolved
 from seqkit.lengths import by_direction, normalize_lengths, zero_past_end
 from seqkit.registry import KernelSpec, ShapeBucket
 from seqkit.regularizers import Regularizers, drop_weights, recurrent_mask, regularized_step, run_regularized
@@ -31,7 +39,8 @@ class Recurrent(nn.Module):
 
     ``forward(x, lengths=None, state=None) -> (output, state)``:
       - ``x``: ``(B, T, I)``; ``lengths``: ``(B,)`` integers in ``[0, T]`` or None (all T);
-      - ``output``: ``(B, T, D*H)`` from the last layer, zero past each sequence's end;
+      - ``output``: ``(B, T, D*O)`` from the last layer, zero past each sequence's end (``O``:
+        :attr:`output_size`, ``hidden_size`` unless the cell declares another);
       - ``state``: ``(L*D, B, H)`` like torch.nn (a tuple such as LSTM's ``(h, c)`` when the cell has
         several state components), the state at each sequence's last real step.
 
@@ -72,6 +81,7 @@ class Recurrent(nn.Module):
         self.hidden_size = cells[0].hidden_size
         self.requested_backend = backend
         check_state_widths(kind, cells)
+        check_layer_inputs(kind, cells, self.num_directions)
         for cell in cells:  # a bad role is a build error, not a surprise when an initialiser is first asked for
             parameter_roles(kind, cell)
         for layer, cell in enumerate(cells):
@@ -106,6 +116,12 @@ class Recurrent(nn.Module):
     @tbptt_steps.setter
     def tbptt_steps(self, value: int | None) -> None:
         self.__dict__["_tbptt_steps"] = check_steps(value)
+
+    @property
+    def output_size(self) -> int:
+        """The width of each direction's output (the last layer's cell's ``output_size``): ``forward`` returns
+        ``num_directions * output_size`` features per step. ``hidden_size`` unless the cell declares another."""
+        return self.cells[-1].output_size
 
     @property
     def cell(self) -> Cell:
@@ -154,9 +170,10 @@ class Recurrent(nn.Module):
 
     def _bind_kernels(self, kernel_options: list[KernelSpec]) -> None:
         """Adopt the candidate kernels; check an explicit request now, or let auto choose for the parameters."""
-        self._kernel_options = kernel_options
+        # kernels registered by name are imported now, not while torch.compile traces forward()
+        self._kernel_options = [kernels.loaded(k) for k in kernel_options]
         self._choices: dict[tuple[torch.device, torch.dtype, ShapeBucket | None], kernels.Choice] = {}
-        explicit = kernels.check_requested(kernel_options, self.requested_backend, self.cell)
+        explicit = kernels.check_requested(self._kernel_options, self.requested_backend, self.cell)
         if explicit is not None:
             self._last = explicit
         else:
@@ -244,7 +261,7 @@ class Recurrent(nn.Module):
         extra = extra_columns(self.cell, extras, (batch, steps), x)
         states = unpack_state(self, state, batch, x)
         if steps == 0:  # nothing to run: no outputs, and every sequence keeps its initial state
-            return x.new_zeros(batch, 0, self.num_directions * self.hidden_size), pack_state(states)
+            return x.new_zeros(batch, 0, self.num_directions * self.output_size), pack_state(states)
         if lengths is not None:  # padding never reaches a kernel, so NaN or inf there cannot leak into gradients
             x = zero_past_end(x, lengths)
             extra = None if extra is None else zero_past_end(extra, lengths)
@@ -257,7 +274,7 @@ class Recurrent(nn.Module):
                 kernels.GENERIC,
                 f"the cell takes extra inputs or its position, so the generic kernel runs (not {choice.kernel.name!r})",
             )
-            kernel_run = kernels.GENERIC.run
+            kernel_run = resolved(kernels.GENERIC.run)
         if self.training and regs.per_step:  # only a step loop draws per-step masks; eval keeps the kernel above
             names = regs.names(per_step=True)
             traced = self.requested_backend != kernels.REFERENCE.name  # 'reference' runs the step as written

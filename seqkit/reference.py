@@ -22,7 +22,7 @@ def run_reference(
 
 
 def scan(cell: Cell, params: Params, x: Tensor, lengths: Tensor | None, state: State) -> tuple[Tensor, State]:
-    """Forward in time over ``(B, T, I)``: outputs ``(B, T, H)`` (zero past each end) and the final state.
+    """Forward in time over ``(B, T, I)``: outputs ``(B, T, cell.output_size)`` (zero past each end), final state.
 
     A sequence's state stops changing after its last real step, so the final state is the state there.
     """
@@ -43,7 +43,7 @@ def scan(cell: Cell, params: Params, x: Tensor, lengths: Tensor | None, state: S
         else:
             state = tuple(new_state)
         outputs.append(h)
-    out = torch.stack(outputs, 1) if outputs else x.new_zeros(batch, 0, cell.hidden_size)
+    out = torch.stack(outputs, 1) if outputs else x.new_zeros(batch, 0, cell.output_size)
     if live_steps < steps:
         out = torch.cat([out, out.new_zeros(batch, steps - live_steps, out.shape[2])], 1)
     return out, state

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 from seqkit.errors import PluginError, UnknownNameError, suggest
+from seqkit.lazy import LazyRef, is_reference
 
 
 @dataclass(frozen=True)
@@ -52,16 +53,21 @@ class Spec:
     """A named thing a plugin provides (a cell, task, dataset, tokenizer or callback).
 
     ``build`` is called with the entry's options to make one; ``description`` is shown by ``seqkit ls``.
+    ``build`` may be given as a string ``"package.module:attribute"``: the module is imported only when the entry
+    is first built (or its options checked), so that ``seqkit plugins`` and ``seqkit ls`` stay instant.
     ``corpora`` (data sources only): the real corpora the source reads, as :class:`seqkit.Corpus` entries,
     listed, fetched and verified by ``seqkit data``. ``provenance`` is filled in by the plugin manager, never
     by the plugin.
     """
 
     name: str
-    build: Callable[..., Any]
+    build: Callable[..., Any] | str
     description: str = ""
     corpora: tuple[Any, ...] = ()
     provenance: Provenance | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        _make_lazy(self, ("build",))
 
     @property
     def key(self) -> str:
@@ -72,7 +78,7 @@ class Spec:
         if not isinstance(self.name, str) or not self.name.isidentifier():
             return "names must be identifiers"
         if not callable(self.build):
-            return f"build must be callable, got {self.build!r}"
+            return f"build must be callable or a 'package.module:attribute' string, got {self.build!r}"
         from seqkit.corpora import Corpus
 
         if not isinstance(self.corpora, tuple) or not all(isinstance(c, Corpus) for c in self.corpora):
@@ -90,9 +96,14 @@ class KernelSpec:
         (two mappings: bidirectional, the second runs in reverse);
       - ``x``: ``(B, T, I)``, zero past each sequence's end; ``lengths``: ``(B,)`` int64 on ``x``'s device,
         or None when every sequence has length T;
-      - ``state``: a tuple, one ``(D, B, H)`` tensor per state component (LSTM: ``(h, c)``);
-      - returns ``(B, T, D*H)`` outputs (zero past each sequence's end) and the final state tuple,
+      - ``state``: a tuple, one ``(D, B, S_k)`` tensor per state component (LSTM: ``(h, c)``; ``S_k``:
+        ``cell.state_sizes[k]``);
+      - returns ``(B, T, D*O)`` outputs (``O``: ``cell.output_size``, ``hidden_size`` unless the cell declares
+        another; zero past each sequence's end) and the final state tuple,
         taken at each sequence's last real step (for the reverse direction: at its first step).
+
+    ``run``, ``supports``, ``auto_skip`` and ``auto_rule`` may each be given as a string ``"package.module:attribute"``,
+    imported when first used (see :class:`Spec`).
 
     ``supports(cell, device, dtype) -> str | None`` returns why the kernel cannot run the layer, or None
     when it can. ``device`` and ``dtype`` are None when only the cell's options are being checked
@@ -110,13 +121,16 @@ class KernelSpec:
 
     cell: str
     name: str
-    run: Callable[..., Any]
-    supports: Callable[..., str | None]
+    run: Callable[..., Any] | str
+    supports: Callable[..., str | None] | str
     priority: int = 0
     description: str = ""
-    auto_skip: Callable[..., str | None] | None = None
-    auto_rule: Callable[..., tuple[bool, str]] | None = None
+    auto_skip: Callable[..., str | None] | str | None = None
+    auto_rule: Callable[..., tuple[bool, str]] | str | None = None
     provenance: Provenance | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        _make_lazy(self, ("run", "supports", "auto_skip", "auto_rule"))
 
     @property
     def key(self) -> str:
@@ -144,6 +158,18 @@ class KernelSpec:
 
 
 RESERVED_KERNEL_NAMES = ("auto", "reference", "generic")
+
+
+def _make_lazy(spec: Spec | KernelSpec, fields: tuple[str, ...]) -> None:
+    """Turn each ``"module:attribute"`` string among *fields* into a :class:`LazyRef` naming its owner (again after
+    ``replace`` adds the provenance, so that an import failure names the plugin)."""
+    owner = f"'{spec.key}' of {spec.provenance}" if spec.provenance is not None else f"'{spec.key}'"
+    for name in fields:
+        value = getattr(spec, name)
+        if isinstance(value, LazyRef) and not value.loaded:
+            value = value.target
+        if is_reference(value):
+            object.__setattr__(spec, name, LazyRef(value, owner))
 
 
 S = TypeVar("S", Spec, KernelSpec)

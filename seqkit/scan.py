@@ -68,11 +68,11 @@ def hoists(cell: Cell) -> bool:
 def scan(
     project: Project, step: Step, cell: Cell, params: Params, x: Tensor, lengths: Tensor | None, state: State
 ) -> tuple[Tensor, State]:
-    """Forward in time over ``(B, T, I)``: outputs ``(B, T, H)`` (zero past each end) and the final state."""
+    """Forward in time over ``(B, T, I)``: outputs ``(B, T, cell.output_size)`` (zero past each end), final state."""
     batch, steps = x.shape[0], x.shape[1]
     live = steps if lengths is None or batch == 0 else int(lengths.max())
     if live == 0:
-        return x.new_zeros(batch, steps, cell.hidden_size), state
+        return x.new_zeros(batch, steps, cell.output_size), state
     inputs = project(params, x[:, :live])
     # steps before the shortest sequence's end need no masking
     always = live if lengths is None else int(lengths.min())

@@ -12,8 +12,9 @@ from seqkit.recurrent import Recurrent
 from seqkit.tokenize import Tokenizer
 
 # cell_factory(input_size, **changes) -> a seqkit.Recurrent built from the recipe's model.cell section; *changes*
-# override its runner options (hidden_size, num_layers, bidirectional, dropout, backend) for one stack, e.g. a
-# decoder's bidirectional=False.
+# override its runner options (hidden_size, num_layers, bidirectional, dropout, backend, the initialisers, L2
+# penalties and regularisers) for one stack, e.g. a decoder's bidirectional=False; any other keyword sets an option
+# of the cell itself (a value the task learned from its data).
 CellFactory = Callable[[int], Recurrent]
 
 

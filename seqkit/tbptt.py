@@ -71,7 +71,7 @@ def _scan_chunks(
             final = tuple(torch.where(ran, n, f) for n, f in zip(new, final))
         carried = tuple(s.detach() for s in new)  # the truncation: no gradient flows into an earlier chunk
     if live < total:
-        hidden = pieces[0].shape[2] if pieces else cell.hidden_size
+        hidden = pieces[0].shape[2] if pieces else cell.output_size
         pieces.append(x.new_zeros(batch, total - live, hidden))
     return torch.cat(pieces, 1), final
 

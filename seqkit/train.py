@@ -35,6 +35,7 @@ from seqkit.resilience import DEFAULT_EVERY_N_STEPS, ResumePoints, TrainingStopp
 from seqkit.run_dir import check_run_dir, cleaned_up_on_failure, clear_outputs, disk_errors_explained
 from seqkit.runs import is_latest_link, mark_latest
 from seqkit.throughput import ExampleThroughput
+from seqkit.trainer_notes import batches_per_epoch, modern_precision, precision_fallback_noted, settle_log_interval
 
 log = logging.getLogger(__name__)
 RUN_DIR_VARIABLE = "SEQKIT_RUN_DIR"
@@ -88,7 +89,9 @@ def trainer_options(recipe: Recipe, run_dir: Path | None = None) -> dict[str, An
     options = dict(recipe.data.get("trainer") or {})
     # Our batch sampler shards batches per process itself (Lightning would replace it otherwise).
     options.setdefault("use_distributed_sampler", False)
-    options.setdefault("log_every_n_steps", 10)
+    # the default (at most one epoch's batches) is set once the batches are counted: see settle_log_interval
+    if "precision" in options:  # Lightning's older names ("16", "bf16") warn that they are discouraged
+        options["precision"] = modern_precision(options["precision"])
     # Lightning 2.6's model summary counts FLOPs with torch's FlopCounterMode, whose module hooks stay
     # behind and made every later step ~60x slower on CPU (1 s instead of 15 ms); seqkit logs its own line.
     options.setdefault("enable_model_summary", False)
@@ -214,7 +217,8 @@ def _train(recipe: Recipe, manager: PluginManager | None) -> tuple[Path, dict[st
     profiled = profiling(recipe, run_dir, options)
     report = RunReport(epoch_lines=not options["enable_progress_bar"])
     bar = [ProgressBar()] if options["enable_progress_bar"] else []
-    with trainer_refusals(recipe.data.get("trainer")):
+    notes: list[str] = []
+    with trainer_refusals(recipe.data.get("trainer")), precision_fallback_noted(recipe.data.get("trainer"), notes):
         trainer = pl.Trainer(
             **options,
             callbacks=[
@@ -232,6 +236,10 @@ def _train(recipe: Recipe, manager: PluginManager | None) -> tuple[Path, dict[st
             default_root_dir=run_dir,
         )
     plan = _plan_batches(recipe, trainer, parts)  # the last check that can fail: nothing is written before it
+    batches = batches_per_epoch(len(parts.data.examples["train"]), plan.per_device, plan.world_size)
+    notes += settle_log_interval(trainer, recipe.data.get("trainer"), batches)
+    for note in notes if is_rank_zero() else []:
+        print(f"seqkit train: note: {note}", file=sys.stderr)
     os.environ[RUN_DIR_VARIABLE] = str(run_dir)  # DDP workers inherit it and write into the same folder
     hint = f"seqkit train: to continue: seqkit train {run_dir / 'recipe.yaml'} resume={run_dir / 'last.ckpt'}"
     with cleaned_up_on_failure(run_dir, is_rank_zero()), disk_errors_explained(run_dir, hint):

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from seqkit.errors import suggest
+from seqkit.lazy import resolved
 
 _BASIC = {int: "an integer", float: "a number", bool: "true or false", str: "a string", type(None): "null"}
 
@@ -21,7 +22,15 @@ def describe(hint: Any) -> str:
     if origin is typing.Literal:
         return "one of " + ", ".join(repr(v) for v in typing.get_args(hint))
     if origin in (typing.Union, types.UnionType):
-        return " or ".join(describe(a) for a in typing.get_args(hint))
+        args = typing.get_args(hint)
+        # several literal sets (Trainer's precision: 16, '16', '16-mixed', ...) read as one list, each value once
+        choices: dict[str, Any] = {}
+        for value in (v for a in args if typing.get_origin(a) is typing.Literal for v in typing.get_args(a)):
+            choices.setdefault(str(value), value)
+        rest = [describe(a) for a in args if typing.get_origin(a) is not typing.Literal]
+        if choices:
+            return " or ".join(["one of " + ", ".join(repr(v) for v in choices.values()), *rest])
+        return " or ".join(rest)
     if origin in (list, tuple, collections.abc.Sequence) or hint in (list, tuple):
         return "a list"
     if origin in (dict, Mapping) or hint is dict:
@@ -78,6 +87,7 @@ def type_problem(value: Any, hint: Any) -> str | None:
 
 def parameters(build: Callable, skip: int = 0) -> tuple[dict[str, inspect.Parameter], dict[str, Any], bool]:
     """``(keyword parameters, their type hints, takes **kwargs)`` of *build*, skipping *skip* leading ones."""
+    build = resolved(build)  # a registration by name: the hints are the named callable's
     target = build.__init__ if inspect.isclass(build) else build
     signature = inspect.signature(build)
     try:

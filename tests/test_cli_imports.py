@@ -58,12 +58,21 @@ def test_the_built_in_plugin_modules_are_light() -> None:
     assert done.stdout.strip() == "[]"
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("argv", [["plugins"], ["ls"]])
-def test_plugins_and_ls_import_no_lightning(argv: list[str]) -> None:
-    # the built-in cells and kernels registered are torch modules, so torch itself loads; Lightning need not
-    heavy = _heavy(*argv)
-    assert "pytorch_lightning" not in heavy and "lightning" not in heavy
+@pytest.mark.parametrize("argv", [["plugins"], ["ls"], ["ls", "kernels"], ["plugins", "--json"]])
+def test_plugins_and_ls_import_neither_torch_nor_lightning_with_every_built_in_installed(argv: list[str]) -> None:
+    # the built-ins name their cells, kernels and tasks as "module:attribute", imported when first built
+    assert _heavy(*argv) == []
+
+
+def test_a_recipe_that_is_not_valid_yaml_is_reported_without_torch(tmp_path: Path) -> None:
+    recipe = tmp_path / "broken.yaml"
+    recipe.write_text("data: [\n")
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, "validate", str(recipe)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    assert report == {"status": 2, "heavy": []}
+    assert f"{recipe}:2: not valid YAML" in done.stderr
 
 
 def test_lightning_and_training_stops_are_still_reported_once_loaded(monkeypatch, capsys) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 import types
 from pathlib import Path
 
@@ -28,13 +29,15 @@ def test_readme_example_runs():
     assert isinstance(namespace["lstm"], torch.nn.LSTM)
 
 
-def test_plugin_tutorial_cell_registers_and_runs():
+def test_plugin_tutorial_cell_registers_and_runs(monkeypatch):
     namespace: dict = {}
     cell_code, register_code = python_blocks(ROOT / "docs" / "plugins" / "cell-tutorial.md")[:2]
     exec(cell_code, namespace)
+    cell_module = types.ModuleType("seqkit_mgu.cell")  # what the registration names: seqkit_mgu.cell:MGUCell
+    cell_module.__dict__.update(namespace)
+    monkeypatch.setitem(sys.modules, "seqkit_mgu", types.ModuleType("seqkit_mgu"))
+    monkeypatch.setitem(sys.modules, "seqkit_mgu.cell", cell_module)
     module = types.ModuleType("seqkit_mgu_tutorial")
-    module.__dict__.update(namespace)
-    register_code = register_code.replace("from seqkit_mgu.cell import MGUCell", "")
     exec(register_code, module.__dict__)
     manager = seqkit.PluginManager([("mgu", module)])
     layer = seqkit.create_rnn("mgu", 3, 4, num_layers=2, bidirectional=True, plugins=manager)

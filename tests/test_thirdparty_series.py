@@ -66,6 +66,7 @@ def test_the_task_passes_the_kit_without_a_tokenizer(monkeypatch):
         dataset_options={"size": 64},
         tokenizer=None,
         cell="decay",
+        input_size=1,
         plugins=manager,
     )
     assert "predict" in passed and "training" in passed

@@ -6,12 +6,10 @@ from seqkit import RegisterCell
 
 @seqkit.hookimpl
 def register_cells(register: RegisterCell) -> None:
-    from seqkit_gru.cell import GRUCell
-
     register(
         seqkit.Spec(
             "gru",
-            build=GRUCell,
+            build="seqkit_gru.cell:GRUCell",
             description="gated recurrent unit (Cho et al., 2014); reset_after=true is cuDNN's/PyTorch's form",
         )
     )

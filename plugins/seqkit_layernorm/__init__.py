@@ -6,13 +6,17 @@ from seqkit import RegisterCell
 
 @seqkit.hookimpl
 def register_cells(register: RegisterCell) -> None:
-    from seqkit_layernorm.cells import LayerNormGRUCell, LayerNormLSTMCell
-
     register(
         seqkit.Spec(
             "ln_gru",
-            build=LayerNormGRUCell,
+            build="seqkit_layernorm.cells:LayerNormGRUCell",
             description="layer-normalised GRU (Ba et al., 2016), reset gate after the recurrent matmul",
         )
     )
-    register(seqkit.Spec("ln_lstm", build=LayerNormLSTMCell, description="layer-normalised LSTM (Ba et al., 2016)"))
+    register(
+        seqkit.Spec(
+            "ln_lstm",
+            build="seqkit_layernorm.cells:LayerNormLSTMCell",
+            description="layer-normalised LSTM (Ba et al., 2016)",
+        )
+    )

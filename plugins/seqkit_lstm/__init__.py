@@ -6,6 +6,8 @@ from seqkit import RegisterCell
 
 @seqkit.hookimpl
 def register_cells(register: RegisterCell) -> None:
-    from seqkit_lstm.cell import LSTMCell
-
-    register(seqkit.Spec("lstm", build=LSTMCell, description="long short-term memory (Hochreiter & Schmidhuber)"))
+    register(
+        seqkit.Spec(
+            "lstm", build="seqkit_lstm.cell:LSTMCell", description="long short-term memory (Hochreiter & Schmidhuber)"
+        )
+    )

@@ -8,15 +8,13 @@ CELLS = ("gru", "lstm", "rnn")
 
 @seqkit.hookimpl
 def register_kernels(register: RegisterKernel) -> None:
-    from seqkit_native import fused
-
     for cell in CELLS:
         register(
             seqkit.KernelSpec(
                 cell=cell,
                 name="cudnn",
-                run=fused.runner(cell),
-                supports=fused.supports_cudnn(cell),
+                run=f"seqkit_native.fused:run_{cell}",
+                supports=f"seqkit_native.fused:cudnn_{cell}",
                 priority=100,
                 description="cuDNN through torch's fused RNN operator (CUDA)",
             )
@@ -25,8 +23,8 @@ def register_kernels(register: RegisterKernel) -> None:
             seqkit.KernelSpec(
                 cell=cell,
                 name="native",
-                run=fused.runner(cell),
-                supports=fused.supports_native(cell),
+                run=f"seqkit_native.fused:run_{cell}",
+                supports=f"seqkit_native.fused:native_{cell}",
                 priority=50,
                 description="PyTorch's fused CPU RNN operator",
             )

@@ -136,3 +136,9 @@ def _packed(op, cell, flat, x, lengths, state, train, bidirectional) -> tuple[Te
     empty = (lengths == 0)[None, :, None]  # packing needs length >= 1; an empty sequence keeps its initial state
     final = tuple(torch.where(empty, s, f.index_select(1, packed.unsorted_indices)) for s, f in zip(state, final))
     return zero_past_end(out, lengths), final
+
+
+# What the plugin registers, by name ("seqkit_native.fused:run_gru"): this module is imported on first use only.
+run_gru, run_lstm, run_rnn = (runner(kind) for kind in ("gru", "lstm", "rnn"))
+native_gru, native_lstm, native_rnn = (supports_native(kind) for kind in ("gru", "lstm", "rnn"))
+cudnn_gru, cudnn_lstm, cudnn_rnn = (supports_cudnn(kind) for kind in ("gru", "lstm", "rnn"))

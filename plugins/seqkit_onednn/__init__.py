@@ -6,15 +6,13 @@ from seqkit import RegisterKernel
 
 @seqkit.hookimpl
 def register_kernels(register: RegisterKernel) -> None:
-    from seqkit_onednn import kernel, support
-
     register(
         seqkit.KernelSpec(
             cell="gru",
             name="onednn",
-            run=kernel.run,
-            supports=support.supports,
-            priority=support.PRIORITY,
+            run="seqkit_onednn.kernel:run",
+            supports="seqkit_onednn.support:supports",
+            priority=60,
             description="oneDNN's fused GRU primitives (lbr_gru, gru) on CPU; needs the 'onednn' extra",
         )
     )

@@ -11,7 +11,7 @@ from seqkit import Cell
 from seqkit_onednn import build
 
 # Above ``native`` (50): measured faster than torch's fused CPU GRU for both formulations (docs/benchmarks.md).
-PRIORITY = 60
+PRIORITY = 60  # as registered in __init__.py
 
 
 @cache

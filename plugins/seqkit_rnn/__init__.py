@@ -6,6 +6,6 @@ from seqkit import RegisterCell
 
 @seqkit.hookimpl
 def register_cells(register: RegisterCell) -> None:
-    from seqkit_rnn.cell import ElmanCell
-
-    register(seqkit.Spec("rnn", build=ElmanCell, description="Elman network; nonlinearity tanh or relu"))
+    register(
+        seqkit.Spec("rnn", build="seqkit_rnn.cell:ElmanCell", description="Elman network; nonlinearity tanh or relu")
+    )

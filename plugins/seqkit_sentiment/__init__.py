@@ -6,24 +6,23 @@ from seqkit import RegisterDataset, RegisterTask
 
 @seqkit.hookimpl
 def register_tasks(register: RegisterTask) -> None:
-    from seqkit_sentiment.task import SentimentTask
-
     register(
         seqkit.Spec(
-            "sentiment", build=SentimentTask, description="text → label: embedding, any cell, pooling, classifier"
+            "sentiment",
+            build="seqkit_sentiment.task:SentimentTask",
+            description="text → label: embedding, any cell, pooling, classifier",
         )
     )
 
 
 @seqkit.hookimpl
 def register_datasets(register: RegisterDataset) -> None:
-    from seqkit_sentiment.polarity import CORPUS, sentence_polarity
-    from seqkit_sentiment.synthetic import synthetic_sentiment
+    from seqkit_sentiment.polarity import CORPUS
 
     register(
         seqkit.Spec(
             "sentence_polarity",
-            build=sentence_polarity,
+            build="seqkit_sentiment.polarity:sentence_polarity",
             description="MR sentence polarity v1.0 (Pang & Lee 2005): 5,331 positive and 5,331 negative snippets",
             corpora=(CORPUS,),
         )
@@ -31,7 +30,7 @@ def register_datasets(register: RegisterDataset) -> None:
     register(
         seqkit.Spec(
             "synthetic_sentiment",
-            build=synthetic_sentiment,
+            build="seqkit_sentiment.synthetic:synthetic_sentiment",
             description="generated reviews whose polarity depends on word order (negation, contrast); offline",
         )
     )

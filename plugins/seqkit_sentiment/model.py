@@ -28,7 +28,7 @@ class SentimentModel(nn.Module):
         self.encoder = encoder
         self.pooling = pooling
         self.dropout = nn.Dropout(dropout)
-        width = encoder.hidden_size * encoder.num_directions
+        width = encoder.output_size * encoder.num_directions
         self.attention = (
             nn.Sequential(nn.Linear(width, width), nn.Tanh(), nn.Linear(width, 1, bias=False))
             if pooling == "attention"
@@ -41,7 +41,7 @@ class SentimentModel(nn.Module):
         return self.classifier(
             self.dropout(
                 pool(
-                    outputs, lengths, self.pooling, self.attention, self.encoder.hidden_size, self.encoder.bidirectional
+                    outputs, lengths, self.pooling, self.attention, self.encoder.output_size, self.encoder.bidirectional
                 )
             )
         )

@@ -7,12 +7,10 @@ from seqkit import RegisterDataset
 
 @seqkit.hookimpl
 def register_datasets(register: RegisterDataset) -> None:
-    from seqkit_seq2seq.synthetic import synthetic_pairs
-
     register(
         seqkit.Spec(
             "synthetic_pairs",
-            build=synthetic_pairs,
+            build="seqkit_seq2seq.synthetic:synthetic_pairs",
             description="generated source → target pairs (copy or reverse a random sequence); offline",
         )
     )

@@ -71,8 +71,8 @@ class Seq2SeqModel(nn.Module):
         super().__init__()
         if share_embeddings and source_vocab != target_vocab:
             raise ValueError("share_embeddings needs one vocabulary for source and target (shared_vocab: true)")
-        hidden = decoder.hidden_size
-        memory = encoder.hidden_size * encoder.num_directions
+        hidden = decoder.output_size  # what the decoder outputs per step: the attention's query
+        memory = encoder.output_size * encoder.num_directions
         self.target_vocab = target_vocab
         self.input_feeding = input_feeding
         self.copy = copy
@@ -80,8 +80,12 @@ class Seq2SeqModel(nn.Module):
         self.target_embed = self.source_embed if share_embeddings else _embedding(target_vocab, embed_dim)
         self.encoder = encoder
         self.decoder = decoder
-        enc_width = encoder.num_layers * encoder.num_directions * encoder.hidden_size
-        self.bridge = nn.ModuleList(nn.Linear(enc_width, decoder.num_layers * hidden) for _ in encoder.cell.state_sizes)
+        # one bridge per state component, each at its own width (an LSTM's h and c; a cell's wider or narrower parts)
+        rows = encoder.num_layers * encoder.num_directions
+        self.bridge = nn.ModuleList(
+            nn.Linear(rows * width, decoder.num_layers * target)
+            for width, target in zip(encoder.cell.state_sizes, decoder.cell.state_sizes)
+        )
         self.attention = Attention(attention, hidden, memory, coverage=coverage)
         self.combine = nn.Linear(memory + hidden, hidden, bias=False)
         self.dropout = nn.Dropout(dropout)
@@ -111,7 +115,7 @@ class Seq2SeqModel(nn.Module):
             .contiguous()
             for bridge, p in zip(self.bridge, parts)
         )
-        feed = outputs.new_zeros(batch, self.decoder.hidden_size)
+        feed = outputs.new_zeros(batch, self.combine.out_features)
         coverage = outputs.new_zeros(batch, steps)
         memory = Memory(outputs, self.attention.keys(outputs), mask, source_ext if self.copy else None, n_ext)
         return memory, (init, feed, coverage)

@@ -161,7 +161,7 @@ class Seq2SeqTask(Task):
     ) -> nn.Module:
         self._decode_tokenizer = self.target_tokenizer(tokenizer)
         encoder = cell_factory(embed_dim)
-        hidden = encoder.hidden_size
+        hidden = encoder.output_size  # the decoder's, too: same cell and sizes; input feeding adds one such vector
         decoder = cell_factory(embed_dim + (hidden if input_feeding else 0), bidirectional=False)
         return Seq2SeqModel(
             tokenizer.vocab_size,

@@ -6,12 +6,10 @@ from seqkit import RegisterDataset, RegisterTask
 
 @seqkit.hookimpl
 def register_tasks(register: RegisterTask) -> None:
-    from seqkit_summarization.task import SummarizationTask
-
     register(
         seqkit.Spec(
             "summarization",
-            build=SummarizationTask,
+            build="seqkit_summarization.task:SummarizationTask",
             description="document → summary: encoder–decoder with copy mechanism and coverage, ROUGE",
         )
     )
@@ -19,7 +17,9 @@ def register_tasks(register: RegisterTask) -> None:
 
 @seqkit.hookimpl
 def register_datasets(register: RegisterDataset) -> None:
-    from seqkit_summarization.sources import CORPUS, scitldr
+    from seqkit_summarization.sources import CORPUS
 
     description = "SciTLDR-A: paper abstract → one-sentence TLDR"
-    register(seqkit.Spec("scitldr", build=scitldr, description=description, corpora=(CORPUS,)))
+    register(
+        seqkit.Spec("scitldr", build="seqkit_summarization.sources:scitldr", description=description, corpora=(CORPUS,))
+    )

@@ -6,12 +6,10 @@ from seqkit import RegisterDataset, RegisterTask
 
 @seqkit.hookimpl
 def register_tasks(register: RegisterTask) -> None:
-    from seqkit_translation.task import TranslationTask
-
     register(
         seqkit.Spec(
             "translation",
-            build=TranslationTask,
+            build="seqkit_translation.task:TranslationTask",
             description="source → target text: attentional encoder–decoder, beam search, BLEU and chrF",
         )
     )
@@ -19,12 +17,12 @@ def register_tasks(register: RegisterTask) -> None:
 
 @seqkit.hookimpl
 def register_datasets(register: RegisterDataset) -> None:
-    from seqkit_translation.sources import MULTI30K, TATOEBA, multi30k, tatoeba
+    from seqkit_translation.sources import MULTI30K, TATOEBA
 
     register(
         seqkit.Spec(
             "tatoeba",
-            build=tatoeba,
+            build="seqkit_translation.sources:tatoeba",
             description="Tatoeba English–German sentence pairs (ManyThings export)",
             corpora=(TATOEBA,),
         )
@@ -32,7 +30,7 @@ def register_datasets(register: RegisterDataset) -> None:
     register(
         seqkit.Spec(
             "multi30k",
-            build=multi30k,
+            build="seqkit_translation.sources:multi30k",
             description="Multi30k task 1 English–German captions, official splits",
             corpora=(MULTI30K,),
         )

@@ -6,20 +6,15 @@ from seqkit import RegisterKernel
 
 @seqkit.hookimpl
 def register_kernels(register: RegisterKernel) -> None:
-    from seqkit_triton.auto_rule import make_rule
-    from seqkit_triton.measured import MEASURED
-    from seqkit_triton.run import runner
-    from seqkit_triton.support import auto_skip, supports
-
     register(
         seqkit.KernelSpec(
             cell="gru",
             name="triton",
-            run=runner(persistent=True),
-            supports=supports,
-            auto_skip=auto_skip,
+            run="seqkit_triton.run:run_persistent",
+            supports="seqkit_triton.support:supports",
+            auto_skip="seqkit_triton.support:auto_skip",
             # above cudnn's 100, so the measured rule decides where it replaces cuDNN (see auto_rule.py)
-            auto_rule=make_rule(MEASURED),
+            auto_rule="seqkit_triton.rule:rule",
             priority=110,
             description="Triton GRU, both formulations: one persistent launch per layer (per-step where it cannot fit)",
         )
@@ -28,9 +23,9 @@ def register_kernels(register: RegisterKernel) -> None:
         seqkit.KernelSpec(
             cell="gru",
             name="triton_step",
-            run=runner(persistent=False),
-            supports=supports,
-            auto_skip=auto_skip,
+            run="seqkit_triton.run:run_per_step",
+            supports="seqkit_triton.support:supports",
+            auto_skip="seqkit_triton.support:auto_skip",
             priority=80,
             description="Triton GRU, both formulations: one launch per time step",
         )

@@ -38,3 +38,8 @@ def runner(persistent: bool) -> Callable[[Cell, Sequence[Params], Tensor, Tensor
         return out, (torch.stack(finals),)
 
     return run
+
+
+# What the plugin registers, by name ("seqkit_triton.run:run_persistent"), imported on first use only.
+run_persistent = runner(persistent=True)
+run_per_step = runner(persistent=False)

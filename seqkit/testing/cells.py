@@ -203,10 +203,12 @@ def _state_layout(cell: Cell, entry: str) -> None:
         x = torch.cat([x, *_derive(cell, x).values()], -1)
     u = stepper.project(params, x)
     h, new = stepper.step(params, u, state)
-    if not isinstance(h, Tensor) or tuple(h.shape) != (2, cell.hidden_size):
+    if not isinstance(h, Tensor) or tuple(h.shape) != (2, cell.output_size):
         got = tuple(h.shape) if isinstance(h, Tensor) else type(h).__name__
         raise ConformanceError(
-            entry, "state layout", f"step returned h of shape {got}, expected (2, {cell.hidden_size})"
+            entry,
+            "state layout",
+            f"step returned h of shape {got}, expected (2, output_size) = (2, {cell.output_size})",
         )
     _expect_state(entry, "step", new, names, sizes)
 
@@ -232,10 +234,10 @@ def _expect_state(entry: str, what: str, state: Any, names: tuple[str, ...], siz
 
 def _shapes(layer: Recurrent, entry: str) -> None:
     out, state = layer(torch.randn(B, T, layer.input_size, dtype=torch.float64))
-    wide = 2 * layer.hidden_size
+    wide = 2 * layer.output_size
     if tuple(out.shape) != (B, T, wide):
         raise ConformanceError(
-            entry, "shapes", f"output shape {tuple(out.shape)}, expected (B, T, D*H) = {(B, T, wide)}"
+            entry, "shapes", f"output shape {tuple(out.shape)}, expected (B, T, D*output_size) = {(B, T, wide)}"
         )
     for name, part, size in zip(layer.cell.state_names, as_tuple(state), layer.cell.state_sizes):
         if tuple(part.shape) != (4, B, size):
@@ -378,7 +380,7 @@ def _learns(
 ) -> None:
     torch.manual_seed(0)
     layer = with_extras(create_rnn(kind, input_size, hidden_size, backend="reference", plugins=manager, **options))
-    head = torch.nn.Linear(hidden_size, 1)
+    head = torch.nn.Linear(layer.output_size, 1)
     x, target = torch.randn(8, 5, input_size), torch.randn(8, 5, 1)
     params = [*layer.parameters(), *head.parameters()]
     losses = losses_under_adam(lambda: torch.nn.functional.mse_loss(head(layer(x)[0]), target), params, steps)

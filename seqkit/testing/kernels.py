@@ -125,7 +125,7 @@ def _empty_sequence(layer: Recurrent, entry: str) -> None:
 def _empty_time_axis(layer: Recurrent, entry: str) -> None:
     p = next(layer.parameters())
     out, _ = layer(torch.randn(2, 0, layer.input_size, dtype=p.dtype, device=p.device))
-    wide = 2 * layer.hidden_size
+    wide = 2 * layer.output_size
     if tuple(out.shape) != (2, 0, wide):
         raise ConformanceError(entry, "empty time axis", f"output shape {tuple(out.shape)}, expected (2, 0, {wide})")
 

@@ -78,6 +78,7 @@ def check_task(
     cell_options: Mapping[str, Any] | None = None,
     model_options: Mapping[str, Any] | None = None,
     inputs: Sequence[str] | None = None,
+    input_size: int | None = None,
     plugins: PluginManager | None = None,
     **task_options: Any,
 ) -> list[str]:
@@ -95,6 +96,10 @@ def check_task(
     ``embed_dim=8`` where ``build_model`` takes ``embed_dim`` and *model_options* does not set it. ``predict``
     gets *inputs* (the lines a user would give ``seqkit predict``), by default ``task.texts`` of the first records
     for a text task and each record without its ``label`` as a JSON line for a task that needs no tokenizer.
+
+    *input_size*, for a task whose inputs are features rather than text: the width of one step's features. Then
+    ``build_model`` gets ``input_size=`` where it takes one that *model_options* leaves unset, and the first
+    recurrent layer the model builds must take exactly that many features per step.
     """
     factory_section = {"kind": cell, "hidden_size": hidden_size, "backend": "reference", **dict(cell_options or {})}
     manager = plugins or get_plugin_manager()
@@ -110,6 +115,7 @@ def check_task(
     try:
         step = "setup"
         task, tok = _setup(manager, kind, task_options, tokenizer, records)
+        model_options = _model_options(task, model_options, input_size)
         step = "encode"
         examples = [task.encode(r, tok, source="check", index=i) for i, r in enumerate(records)]
         for i, example in enumerate(examples):
@@ -121,7 +127,7 @@ def check_task(
         if not isinstance(batch, dict) or not all(isinstance(v, torch.Tensor) for v in batch.values()):
             raise ConformanceError(entry, "collate", f"expected a dict of tensors, got {type(batch).__name__}")
         step = "build_model"
-        model = _model(manager, task, tok, factory_section, model_options)
+        model = _model(manager, task, tok, factory_section, model_options, input_size, entry)
         step = "forward_loss"
         loss, outputs = task.forward_loss(model, batch)
         if not isinstance(loss, torch.Tensor) or loss.dim() != 0 or not torch.isfinite(loss):
@@ -140,7 +146,7 @@ def check_task(
             if not torch.isfinite(torch.as_tensor(value, dtype=torch.float64)).all():
                 raise ConformanceError(entry, "metrics", f"metric {name!r} computed {value!r}")
         step = "determinism"
-        other = _model(manager, task, tok, factory_section, model_options)
+        other = _model(manager, task, tok, factory_section, model_options, input_size, entry)
         with torch.no_grad():
             first, second = task.forward_loss(model.eval(), batch)[0], task.forward_loss(other.eval(), batch)[0]
         if not torch.equal(first, second):
@@ -185,17 +191,34 @@ def _setup(
     return task, tok
 
 
-def _model_options(task: Any, options: Mapping[str, Any] | None) -> dict[str, Any]:
-    """*options*, with ``embed_dim=8`` where ``build_model`` takes an ``embed_dim`` they leave unset."""
+def _model_options(task: Any, options: Mapping[str, Any] | None, input_size: int | None = None) -> dict[str, Any]:
+    """*options*, with ``embed_dim=8`` (and ``input_size`` when given) where ``build_model`` takes them unset."""
     chosen = dict(options or {})
-    if "embed_dim" in inspect.signature(task.build_model).parameters:
+    accepted = inspect.signature(task.build_model).parameters
+    if "embed_dim" in accepted:
         chosen.setdefault("embed_dim", 8)
+    if input_size is not None and "input_size" in accepted:
+        chosen.setdefault("input_size", input_size)
     return chosen
 
 
-def _model(manager: PluginManager, task: Any, tok: Any, section: dict[str, Any], options: Any) -> Any:
+def _model(
+    manager: PluginManager, task: Any, tok: Any, section: dict[str, Any], options: Any, width: int | None, entry: str
+) -> Any:
+    """The task's model, built at seed 0; given a *width*, its first recurrent layer must take that many features."""
+    factory = cell_factory(section, manager)
+    widths: list[int] = []
+
+    def counting(input_size: int, **changes: Any) -> Any:
+        widths.append(input_size)
+        return factory(input_size, **changes)
+
     torch.manual_seed(0)
-    return task.build_model(cell_factory(section, manager), tok, **_model_options(task, options))
+    model = task.build_model(counting, tok, **_model_options(task, options))
+    if width is not None and widths[:1] != [width]:
+        found = f"takes {widths[0]} features per step" if widths else "was never built (no cell_factory call)"
+        raise ConformanceError(entry, "build_model", f"its first recurrent layer {found}; expected input_size={width}")
+    return model
 
 
 def _inputs(task: Any, records: list[Record]) -> list[str]:

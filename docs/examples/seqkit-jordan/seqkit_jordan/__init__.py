@@ -6,6 +6,11 @@ from seqkit import RegisterCell
 
 @seqkit.hookimpl
 def register_cells(register: RegisterCell) -> None:
-    from seqkit_jordan.cell import JordanCell
-
-    register(seqkit.Spec("jordan", build=JordanCell, description="Jordan network: the previous output fed back"))
+    # named, not imported: the cell's module (and torch) loads when a jordan layer is first built
+    register(
+        seqkit.Spec(
+            "jordan",
+            build="seqkit_jordan.cell:JordanCell",
+            description="Jordan network: the previous output fed back",
+        )
+    )

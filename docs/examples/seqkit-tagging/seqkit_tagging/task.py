@@ -23,7 +23,7 @@ class TaggingModel(nn.Module):
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD_ID)
         self.encoder = encoder
         self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(encoder.hidden_size * encoder.num_directions, num_tags)
+        self.classifier = nn.Linear(encoder.output_size * encoder.num_directions, num_tags)
 
     def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
         outputs, _ = self.encoder(self.dropout(self.embed(tokens)), lengths)  # (B, T, D*H), zero past each end

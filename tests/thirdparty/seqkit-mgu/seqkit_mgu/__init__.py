@@ -5,6 +5,4 @@ import seqkit
 
 @seqkit.hookimpl
 def register_cells(register):
-    from seqkit_mgu.cell import MGUCell
-
-    register(seqkit.Spec("mgu", build=MGUCell, description="minimal gated unit (Zhou et al., 2016)"))
+    register(seqkit.Spec("mgu", build="seqkit_mgu.cell:MGUCell", description="minimal gated unit (Zhou et al., 2016)"))

@@ -21,7 +21,7 @@ class SeriesModel(nn.Module):
     def __init__(self, rnn: seqkit.Recurrent, labels: int) -> None:
         super().__init__()
         self.rnn = rnn
-        self.out = nn.Linear(rnn.num_directions * rnn.hidden_size, labels)
+        self.out = nn.Linear(rnn.num_directions * rnn.output_size, labels)
 
     def forward(self, values: Tensor, mask: Tensor, lengths: Tensor) -> Tensor:
         out, _ = self.rnn(values, lengths, extras={"mask": mask})  # (B, T, D*H), zero past each end

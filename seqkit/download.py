@@ -2,7 +2,8 @@
 
 A server is not trusted: a download is capped in size (the source's known size, else
 ``$SEQKIT_DOWNLOAD_MAX_BYTES``, default 4 GiB) and in time (``$SEQKIT_DOWNLOAD_TIMEOUT`` seconds without a byte,
-default 60; ``$SEQKIT_DOWNLOAD_DEADLINE`` seconds in all, default 3600), and an archive is extracted by member
+default 60; ``$SEQKIT_DOWNLOAD_DEADLINE`` seconds in all from connect to the last byte, headers included, default
+3600), and an archive is extracted by member
 name only, regular files only (:func:`extracted`).
 """
 
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import IO
 
 from seqkit.data import DataError
+from seqkit.download_watch import DeadlinePassed, open_until
 
 CHUNK = 1 << 16
 DEFAULT_MAX_BYTES = 4 << 30
@@ -123,8 +125,9 @@ def fetch(
     offset = partial.stat().st_size if partial.is_file() and sha256 is not None else 0
     request = urllib.request.Request(url, headers={"Range": f"bytes={offset}-"} if offset else {})
     kept = f"the partial file {partial} is kept to resume"
+    late = f"{url}: still downloading at the deadline; {kept} ($SEQKIT_DOWNLOAD_DEADLINE)"
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with open_until(request, timeout, ends) as (response, watchdog):
             resumed = offset > 0 and getattr(response, "status", None) == 206
             written = offset if resumed else 0
             announced = response.headers.get("Content-Length") if response.headers else None
@@ -138,11 +141,15 @@ def fetch(
                     if written > limit:
                         raise OverCap(f"{url}: more than {limit:,} bytes (the cap); {_cap_hint(size)}")
                     if time.monotonic() > ends:
-                        raise DataError(f"{url}: still downloading at the deadline; {kept} ($SEQKIT_DOWNLOAD_DEADLINE)")
+                        raise DataError(late)
                     out.write(block)
+            if watchdog.fired:  # the end of the body was the watchdog's doing, not the server's
+                raise DataError(late)
     except OverCap:
         partial.unlink(missing_ok=True)  # not the file asked for: nothing worth resuming
         raise
+    except DeadlinePassed:
+        raise DataError(late) from None
     except urllib.error.HTTPError as error:
         if error.code != 416:  # 416: nothing left to send, the partial file is already whole
             raise DataError(f"{url}: download failed ({error}); {kept}") from None

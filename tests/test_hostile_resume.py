@@ -1,0 +1,110 @@
+"""A tampered optimizer, scheduler, loop, callback, precision or data state in a checkpoint given to ``resume=`` is
+one line naming the checkpoint and the field (exit 2), found before anything is trained or written."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+import yaml
+from recipe_helpers import TINY, cli
+
+from seqkit.state_shape import BadState, check
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from seqkit.cli import main
+
+    run = tmp_path_factory.mktemp("hostile-resume") / "run"
+    assert main(["train", "quickstart", *TINY, "trainer.max_epochs=2", f"run_dir={run}"]) == 0
+    return run
+
+
+def _early(c):
+    return next(v for k, v in c["callbacks"].items() if k.startswith("EarlyStopping"))
+
+
+TAMPERS = {
+    "lr": (lambda c: c["optimizer_states"][0]["param_groups"][0].update(lr="x"), "param_groups[0].lr"),
+    "fused": (lambda c: c["optimizer_states"][0]["param_groups"][0].update(capturable=True), "capturable"),
+    "params": (lambda c: c["optimizer_states"][0]["param_groups"][0].update(params=[0]), "params"),
+    "exp_avg": (lambda c: c["optimizer_states"][0]["state"][0].update(exp_avg=torch.zeros(3)), "state[0].exp_avg"),
+    "nan_state": (
+        lambda c: c["optimizer_states"][0]["state"][1]["exp_avg_sq"].fill_(float("nan")),
+        "state[1].exp_avg_sq",
+    ),
+    "index": (lambda c: c["optimizer_states"][0]["state"].update({999: {}}), "optimizer_states[0].state"),
+    "two_optimizers": (lambda c: c["optimizer_states"].append({}), "optimizer_states"),
+    "scheduler_attribute": (lambda c: c["lr_schedulers"][0].update(optimizer={}), "lr_schedulers[0]"),
+    "scheduler_gone": (lambda c: c.update(lr_schedulers=[]), "lr_schedulers"),
+    "early_score": (lambda c: _early(c).update(best_score="evil"), "best_score"),
+    "early_patience": (lambda c: _early(c).update(patience=-3), "patience"),
+    "loops": (lambda c: c["loops"]["fit_loop"]["epoch_progress"]["current"].update(completed="x"), "epoch_progress"),
+    "loops_huge": (lambda c: c["loops"]["fit_loop"]["epoch_progress"]["total"].update(ready=2**70), "total.ready"),
+    "data": (lambda c: c["SeqkitData"].update(epoch=[1]), "SeqkitData.epoch"),
+    "data_key": (lambda c: c["SeqkitData"].update(evil=1), "SeqkitData"),
+    "version": (lambda c: c.update({"pytorch-lightning_version": "0.0.1"}), "pytorch-lightning_version"),
+    "version_type": (lambda c: c.update({"pytorch-lightning_version": 7}), "pytorch-lightning_version"),
+    "precision": (lambda c: c.update(Precision={"evil": 1}), "Precision"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TAMPERS))
+def test_a_tampered_training_state_is_named_before_anything_runs(trained, tmp_path, capsys, name):
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    saved = torch.load(run / "last.ckpt", weights_only=True)
+    tamper, field = TAMPERS[name]
+    tamper(saved)
+    torch.save(saved, run / "last.ckpt")
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in run.rglob("*"))
+    code, _, err = cli(capsys, "train", trained / "recipe.yaml", f"run_dir={run}", "resume=last")
+    lines = err.strip().splitlines()
+    assert code == 2, err
+    assert "internal error" not in err and str(run / "last.ckpt") in lines[-1] and field in lines[-1], err
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in run.rglob("*")) == before  # nothing trained or written
+
+
+def test_entries_lightning_does_not_need_are_dropped_and_the_run_resumes(trained, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    saved = torch.load(run / "last.ckpt", weights_only=True)
+    saved["hyper_parameters"] = {"anything": ["at", "all"]}
+    saved["native_amp_scaling_state"] = {"scale": "x"}
+    saved["callbacks"]["NoSuchCallback"] = {"path": str(tmp_path / "victim")}
+    torch.save(saved, run / "last.ckpt")
+    recipe = yaml.safe_load((run / "recipe.yaml").read_text())
+    recipe["run_dir"] = str(run)
+    (run / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    code, _, err = cli(capsys, "train", run / "recipe.yaml", "resume=last", "trainer.max_epochs=3")
+    assert code == 0, err
+    resumed = torch.load(run / "last.ckpt", weights_only=True)
+    assert "hyper_parameters" not in resumed and "NoSuchCallback" not in resumed["callbacks"]
+    assert resumed["epoch"] == 2
+
+
+@pytest.mark.parametrize(
+    ("template", "value", "needle"),
+    [
+        ({"a": 1}, {"a": 1, "b": 2}, "unknown key 'b'"),
+        ({"a": 1}, {}, "lacks the key 'a'"),
+        ({"a": 1}, {"a": True}, "expected an integer"),
+        ({"a": 1.0}, {"a": float("nan")}, "expected a number"),
+        ({"a": 1.0}, {"a": float("inf")}, "finite"),
+        ({"a": "max"}, {"a": "evil\x1b[31m"}, "expected 'max'"),
+        ({"a": [1, 2]}, {"a": [1]}, "a list of 2"),
+        ({"a": torch.zeros(2, 3)}, {"a": torch.zeros(3, 2)}, "shape (2, 3)"),
+        ({"a": torch.tensor(float("inf"))}, {"a": torch.tensor(float("nan"))}, "a.a"),
+    ],
+)
+def test_a_state_unlike_its_template_names_the_field(template, value, needle):
+    with pytest.raises(BadState, match=None) as caught:
+        check(template, value, "s")
+    assert needle.replace("a.a", "s.a") in str(caught.value) and "\x1b" not in str(caught.value)
+
+
+def test_a_state_like_its_template_passes():
+    template = {"n": 0, "x": 1.0, "best": torch.tensor(float("inf")), "t": torch.zeros(2), "msg": None, "f": False}
+    check(template, {"n": 5, "x": 3, "best": torch.tensor(0.5), "t": torch.ones(2), "msg": "stopped", "f": True}, "s")

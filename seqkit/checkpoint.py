@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from seqkit.data_trust import untrusted_paths
 from seqkit.errors import SeqkitError, one_line, printable
 from seqkit.governance import check_checkpoint_plugins
 from seqkit.plugins import PluginManager, get_plugin_manager
@@ -77,7 +78,8 @@ def load(
     check_checkpoint_plugins(checkpoint["seqkit"].get("plugins", []), checkpoint["seqkit"]["recipe"], manager, path)
     recipe = recipe_of(checkpoint, path, list(overrides))
     try:
-        parts = build(recipe, manager, state=checkpoint["seqkit"], splits=splits)
+        with untrusted_paths(path, overrides):  # its data paths stay under $SEQKIT_DATA unless typed
+            parts = build(recipe, manager, state=checkpoint["seqkit"], splits=splits)
     except SeqkitError:
         raise
     except Exception as error:  # the saved tokenizer or task state is not what the plugin wrote: a damaged file

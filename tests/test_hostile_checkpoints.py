@@ -1,5 +1,6 @@
-"""A tampered optimizer, scheduler, loop, callback, precision or data state in a checkpoint given to ``resume=`` is
-one line naming the checkpoint and the field (exit 2), found before anything is trained or written."""
+"""Hostile checkpoints. A tampered optimizer, scheduler, loop, callback, precision or data state given to ``resume=``
+is one line naming the checkpoint and the field (exit 2), found before anything is trained or written. The data
+paths a checkpoint's recipe names stay under $SEQKIT_DATA, and what is read from them is never quoted."""
 
 from __future__ import annotations
 
@@ -108,3 +109,37 @@ def test_a_state_unlike_its_template_names_the_field(template, value, needle):
 def test_a_state_like_its_template_passes():
     template = {"n": 0, "x": 1.0, "best": torch.tensor(float("inf")), "t": torch.zeros(2), "msg": None, "f": False}
     check(template, {"n": 5, "x": 3, "best": torch.tensor(0.5), "t": torch.ones(2), "msg": "stopped", "f": True}, "s")
+
+
+SECRET = "text\tlabel\n" + "a fine film\tpositive\n" * 10 + "hello\tSECRET-LABEL-42\n"
+
+
+def _evaluating(trained, tmp_path, path):
+    saved = torch.load(trained / "best.ckpt", weights_only=True)
+    split = {"valid": 0.1, "test": 0.5}
+    saved["seqkit"]["recipe"]["data"] = {"kind": "table", "path": path, "batch_size": 4, "split": split}
+    torch.save(saved, tmp_path / "chosen.ckpt")
+    return tmp_path / "chosen.ckpt"
+
+
+def test_a_file_the_checkpoint_chose_is_never_quoted(trained, tmp_path, capsys, monkeypatch):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "secret.tsv").write_text(SECRET)
+    monkeypatch.setenv("SEQKIT_DATA", str(tmp_path / "data"))
+    checkpoint = _evaluating(trained, tmp_path, "secret.tsv")
+    code, out, err = cli(capsys, "eval", checkpoint)
+    assert code == 2 and "SECRET" not in err + out and "withheld" in err and "secret.tsv" in err, err
+    # typed on the command line, the same file is the user's choice: the message says what is wrong with it
+    code, _, err = cli(capsys, "eval", checkpoint, "data.path=secret.tsv")
+    assert code == 2 and "unknown label 'SECRET-LABEL-42'" in err, err
+
+
+def test_a_path_outside_the_data_folder_is_read_only_when_typed(trained, tmp_path, capsys, monkeypatch):
+    outside = tmp_path / "outside.tsv"
+    outside.write_text(SECRET)
+    monkeypatch.setenv("SEQKIT_DATA", str(tmp_path / "data"))
+    checkpoint = _evaluating(trained, tmp_path, str(outside))
+    code, out, err = cli(capsys, "eval", checkpoint)
+    assert code == 2 and "SECRET" not in err + out and "relative paths" in err and "data.path=" in err, err
+    code, _, err = cli(capsys, "eval", checkpoint, f"data.path={outside}")
+    assert code == 2 and "SECRET-LABEL-42" in err, err  # read: the user asked for it

@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 
 from seqkit.errors import SeqkitError, printable
+from seqkit.recipe_guard import yaml_shape_problem
 
 
 @dataclass
@@ -46,8 +47,8 @@ def typed_values(overrides: Iterable[str]) -> set[str]:
             continue
         found.add(text.strip())
         try:
-            parsed = yaml.safe_load(text)
-        except yaml.YAMLError:
+            parsed = None if yaml_shape_problem(text) else yaml.safe_load(text)  # an alias bomb stays text
+        except (yaml.YAMLError, RecursionError):
             continue
         stack = [parsed]
         while stack:

@@ -89,6 +89,20 @@ def confine(path: str | Path) -> None:
     scope.chosen.append(text)
 
 
+def confine_url(url: str) -> None:
+    """Refuse a URL a checkpoint chose unless it is http(s): ``file:///dev/zero`` would fill the cache, and
+    ``file:///home/...`` copy a local file; what is downloaded from it counts as read from a chosen path."""
+    scope = _scope
+    if scope is None or url in scope.typed:
+        return
+    if url.partition("://")[0].lower() not in ("http", "https"):
+        raise UntrustedPath(
+            f"{scope.origin}: its recipe names the URL {printable(repr(url[:200]))}; a checkpoint's recipe may name "
+            "only http:// and https:// URLs: to fetch that one, give it on the command line"
+        )
+    scope.chosen.append(url)
+
+
 @contextlib.contextmanager
 def contents_withheld(what: str) -> Iterator[None]:
     """Errors met while *what* reads files a checkpoint chose are reported without their text."""

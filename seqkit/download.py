@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO
 
 from seqkit.data import DataError
+from seqkit.data_trust import confine_url
 from seqkit.download_watch import DeadlinePassed, open_until
 
 CHUNK = 1 << 16
@@ -102,6 +103,7 @@ def fetch(
     whose SHA-256 matches becomes ``<name>`` (an atomic rename), so the cache never holds a partial or
     corrupted archive under its final name.
     """
+    confine_url(url)  # from a checkpoint's recipe: http(s) only
     target = cache_dir() / _cache_name(filename or url.rstrip("/").rpartition("/")[2].partition("?")[0], url)
     if sha256 is None:
         # An unverified file is reused as it is, so it is cached under its own URL: a file fetched from one place

@@ -126,6 +126,14 @@ def _data_path(choose: Callable[[Path], object]) -> Callable[[dict, Path], None]
     return mutate
 
 
+def _polarity_url(url: str) -> Callable[[dict, Path], None]:
+    def mutate(saved: dict, path: Path) -> None:
+        data = {"kind": "sentence_polarity", "path": "absent", "download": True, "url": url, "sha256": "0" * 64}
+        saved["seqkit"]["recipe"]["data"] = {**data, "batch_size": 4}
+
+    return mutate
+
+
 def _resume(mutate: Callable[[dict], object]) -> Callable[[Path], list[str]]:
     """``train ... resume=`` a copy of the corpus checkpoint with its training state tampered by *mutate*."""
 
@@ -376,6 +384,12 @@ CASES = [
         "ckpt-data-paths-split",
         ckpt(_data_path(lambda p: {"test": "/etc/passwd", "train": "ok.tsv"})),
         [r"bad\.ckpt", "/etc/passwd"],
+    ),
+    Case(
+        "ckpt-url-not-http",
+        lambda t: [*ckpt(_polarity_url("file:///dev/zero"))(t), "--allow-download"],
+        [r"bad\.ckpt", "file:///dev/zero", "https://"],
+        env={"SEQKIT_CACHE": "cache"},
     ),
     Case("resume-tampered-optimizer", _resume(_tampered_lr), [r"bad\.ckpt", r"param_groups\[0\]\.lr"]),
     Case("resume-tampered-loops", _resume(_tampered_loops), [r"bad\.ckpt", r"loops\.fit_loop"]),

@@ -143,3 +143,29 @@ def test_a_path_outside_the_data_folder_is_read_only_when_typed(trained, tmp_pat
     assert code == 2 and "SECRET" not in err + out and "relative paths" in err and "data.path=" in err, err
     code, _, err = cli(capsys, "eval", checkpoint, f"data.path={outside}")
     assert code == 2 and "SECRET-LABEL-42" in err, err  # read: the user asked for it
+
+
+@pytest.mark.slow  # trains a run of its own (about 10 s)
+def test_a_plugin_callbacks_state_is_its_own_and_its_failure_names_it(tmp_path, capsys, monkeypatch):
+    from helpers import make_distribution
+
+    import seqkit
+
+    source = (
+        "import pytorch_lightning as pl\nimport seqkit\n\n\n"
+        "class Counter(pl.Callback):\n"
+        "    def state_dict(self):\n        return {'seen': 1}\n\n"
+        "    def load_state_dict(self, state):\n        self.seen = int(state['seen'])\n\n\n"
+        "@seqkit.hookimpl\ndef register_callbacks(register):\n"
+        "    register(seqkit.Spec('counter', build=Counter))\n"
+    )
+    make_distribution(tmp_path, "seqkit-counter", "1.0", {"counter": "seqkit_counter"}, {"seqkit_counter": source})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    seqkit.set_plugin_manager(None)
+    run = tmp_path / "run"
+    assert cli(capsys, "train", "quickstart", *TINY, "callbacks.counter={}", f"run_dir={run}")[0] == 0
+    saved = torch.load(run / "last.ckpt", weights_only=True)
+    saved["callbacks"]["Counter"] = {"seen": "evil"}
+    torch.save(saved, run / "last.ckpt")
+    code, _, err = cli(capsys, "train", run / "recipe.yaml", "resume=last", "trainer.max_epochs=2")
+    assert code == 2 and "plugin 'counter'" in err and "internal error" not in err, err

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +80,8 @@ def load(
     check_checkpoint_plugins(checkpoint["seqkit"].get("plugins", []), checkpoint["seqkit"]["recipe"], manager, path)
     recipe = recipe_of(checkpoint, path, list(overrides))
     try:
-        with untrusted_paths(path, overrides):  # its data paths stay under $SEQKIT_DATA unless typed
+        # its data paths stay under $SEQKIT_DATA unless typed; its model no larger than the weights it holds
+        with untrusted_paths(path, overrides), weights_at_most(_numel(checkpoint["state_dict"]), path):
             parts = build(recipe, manager, state=checkpoint["seqkit"], splits=splits)
     except SeqkitError:
         raise
@@ -102,6 +105,38 @@ def load(
         )
     check_finite(checkpoint["state_dict"], path)
     return parts
+
+
+def _numel(state_dict: dict[str, Any]) -> int:
+    return sum(v.numel() for v in state_dict.values() if isinstance(v, torch.Tensor))
+
+
+@contextmanager
+def weights_at_most(held: int, path: Path) -> Iterator[None]:
+    """Within this block, building modules with many more weights than the checkpoint *held* is an error.
+
+    A checkpoint of a few kilobytes may name ``hidden_size: 65536, num_layers: 1024``: built, that model would
+    take terabytes before its weights could be found missing. A parameter is registered after torch reserves its
+    memory but before anything initialises (touches) it, so counting there stops the build in time. The margin
+    allows for weights a model registers twice (tied, or replaced while it is built).
+    """
+    limit = 2 * held + (1 << 20)
+    total = 0
+
+    def count(module: Any, name: str, param: Any) -> None:
+        nonlocal total
+        total += param.numel() if param is not None else 0
+        if total > limit:
+            raise SeqkitError(
+                f"{path}: its recipe builds a model with more than {total:,} weights, but it holds {held:,}: "
+                "it is damaged or was tampered with (an override may also have enlarged the model)"
+            )
+
+    handle = torch.nn.modules.module.register_module_parameter_registration_hook(count)
+    try:
+        yield
+    finally:
+        handle.remove()
 
 
 def check_finite(state_dict: dict[str, Any], path: Path) -> None:

@@ -391,6 +391,11 @@ CASES = [
         [r"bad\.ckpt", "file:///dev/zero", "https://"],
         env={"SEQKIT_CACHE": "cache"},
     ),
+    Case(
+        "ckpt-model-far-larger-than-its-weights",
+        ckpt(lambda s, p: s["seqkit"]["recipe"]["model"]["cell"].update(hidden_size=65536, num_layers=1024), "predict"),
+        [r"bad\.ckpt", "weights", "tampered"],
+    ),
     Case("resume-tampered-optimizer", _resume(_tampered_lr), [r"bad\.ckpt", r"param_groups\[0\]\.lr"]),
     Case("resume-tampered-loops", _resume(_tampered_loops), [r"bad\.ckpt", r"loops\.fit_loop"]),
 ]

@@ -101,7 +101,7 @@ def load(
     if missing or unexpected:
         raise SeqkitError(
             f"{path}: weights do not fit the model the recipe builds "
-            f"(missing {printable(missing[:3])}, unexpected {printable(unexpected[:3])})"
+            f"(missing {printable(missing[:3])[:300]}, unexpected {printable(unexpected[:3])[:300]})"
         )
     check_finite(checkpoint["state_dict"], path)
     return parts

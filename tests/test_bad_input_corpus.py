@@ -396,6 +396,11 @@ CASES = [
         ckpt(lambda s, p: s["seqkit"]["recipe"]["model"]["cell"].update(hidden_size=65536, num_layers=1024), "predict"),
         [r"bad\.ckpt", "weights", "tampered"],
     ),
+    Case(
+        "ckpt-weight-name-100k",
+        ckpt(lambda s, p: s["state_dict"].update({"x" * 100_000: torch.zeros(1)})),
+        [r"bad\.ckpt", r"unexpected \['x{50}.{0,300}$"],
+    ),
     Case("resume-tampered-optimizer", _resume(_tampered_lr), [r"bad\.ckpt", r"param_groups\[0\]\.lr"]),
     Case("resume-tampered-loops", _resume(_tampered_loops), [r"bad\.ckpt", r"loops\.fit_loop"]),
 ]

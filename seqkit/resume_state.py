@@ -33,11 +33,19 @@ def checked_for_lightning(saved: dict[str, Any], path: Path, trainer: Any, parts
     :class:`SeqkitError` naming the checkpoint and the field otherwise."""
     check_finite(saved["state_dict"], path)  # NaN weights: an error, not a run that trains on NaN
     try:
-        return _checked(saved, trainer, parts)
+        checked = _checked(saved, trainer, parts)
     except BadState as error:
         raise SeqkitError(
             f"resume: {path} is damaged or was tampered with: {error} (resume from another checkpoint, or train anew)"
         ) from None
+    done = checked.get("loops", {}).get("fit_loop", {}).get("epoch_progress", {}).get("current", {}).get("completed")
+    limit = trainer.max_epochs
+    if isinstance(done, int) and limit not in (None, -1) and done > limit:  # Lightning's own refusal is a traceback
+        raise SeqkitError(
+            f"resume: {path} has trained {done} epochs already, more than trainer.max_epochs={limit}: "
+            f"set trainer.max_epochs={done} or more to continue it"
+        )
+    return checked
 
 
 def _checked(saved: dict[str, Any], trainer: Any, parts: Any) -> dict[str, Any]:

@@ -68,6 +68,18 @@ def test_a_tampered_training_state_is_named_before_anything_runs(trained, tmp_pa
     assert sorted((p.name, p.stat().st_mtime_ns) for p in run.rglob("*")) == before  # nothing trained or written
 
 
+def test_resuming_with_fewer_epochs_than_trained_says_what_to_set(trained, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    saved = torch.load(run / "last.ckpt", weights_only=True)
+    saved["loops"]["fit_loop"]["epoch_progress"]["current"]["completed"] = 7  # as after seven epochs
+    torch.save(saved, run / "last.ckpt")
+    code, _, err = cli(
+        capsys, "train", trained / "recipe.yaml", f"run_dir={run}", "resume=last", "trainer.max_epochs=3"
+    )
+    assert code == 2 and "trained 7 epochs already" in err and "trainer.max_epochs=7" in err, err
+
+
 def test_entries_lightning_does_not_need_are_dropped_and_the_run_resumes(trained, tmp_path, capsys):
     run = tmp_path / "run"
     shutil.copytree(trained, run)

@@ -144,7 +144,7 @@ def main(
     result.update(gpu=torch.cuda.get_device_name(device) if device.type == "cuda" else None)
     result.update(threads=torch.get_num_threads(), torch=torch.__version__, machine=platform.machine(), rows=rows)
     if args.json:
-        write_json(result, args.json)
+        write_json(result, args.json, getattr(args, "stdout", None))
         if args.json == "-":
             return 0
     if args.plot:

@@ -15,7 +15,7 @@ from seqkit.json_stdout import stdout_for_json_alone
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 1
-JSON_GUARDED = ("eval", "predict", "plugins")  # commands that print their --json to args.stdout
+JSON_GUARDED = ("eval", "predict", "plugins", "data", "bench")  # commands that print their --json to args.stdout
 EXIT_BROKEN_PIPE = 141  # as a shell reports a command ended by SIGPIPE (`seqkit predict ... | head -1`)
 COMPUTING = ("train", "eval", "predict", "bench")  # the commands that run torch: they get the thread policy
 
@@ -126,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         apply_torch()
     args.stdout = sys.stdout
-    guarded = getattr(args, "json", False) and args.command in JSON_GUARDED
+    guarded = getattr(args, "json", None) in (True, "-") and args.command in JSON_GUARDED  # bench: --json FILE or -
     quiet = stdout_for_json_alone(args) if guarded else contextlib.nullcontext()
     try:
         with quiet:

@@ -71,3 +71,10 @@ def test_json_stays_clean_when_a_plugin_writes_to_descriptor_1(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "noisy" in [entry["name"] for entry in json.loads(done.stdout)]
     assert "garbage from a plugin" in done.stderr and "and a print" in done.stderr
+
+
+def test_data_ls_json_stays_clean_when_a_plugin_prints(tmp_path, monkeypatch, capsys):
+    _install(tmp_path, monkeypatch, "chatter", "print('hello from a plugin')\n")
+    monkeypatch.delenv("SEQKIT_PLUGINS")  # the data sources' plugins too
+    code, out, err = cli(capsys, "data", "ls", "--json")
+    assert code == 0 and isinstance(json.loads(out), list) and "hello from a plugin" in err, err

@@ -107,12 +107,13 @@ def confine_url(url: str) -> None:
 def contents_withheld(what: str) -> Iterator[None]:
     """Errors met while *what* reads files a checkpoint chose are reported without their text."""
     from seqkit.data import DataNotFound  # not at the top: seqkit.data imports this module
+    from seqkit.download import DownloadRefused
 
     scope = _scope
     try:
         yield
-    except (DataNotFound, UntrustedPath):
-        raise  # made of the path alone, never of what a file holds
+    except (DataNotFound, DownloadRefused, UntrustedPath):
+        raise  # made of the path or URL alone, never of what a file holds
     except Exception as error:
         if scope is None or not scope.chosen:
             raise

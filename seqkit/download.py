@@ -41,6 +41,10 @@ class OverCap(DataError):
     """A server sent (or announced) more bytes than the download's cap."""
 
 
+class DownloadRefused(DataError):
+    """Downloading is not allowed here (:func:`downloads_forbidden`); the message says how to allow it."""
+
+
 @contextlib.contextmanager
 def downloads_forbidden(reason: str) -> Iterator[None]:
     """Within this block :func:`fetch` downloads nothing and raises a :class:`DataError` ending with *reason*
@@ -112,7 +116,7 @@ def fetch(
     if target.is_file() and (sha256 is None or sha256_of(target) == sha256):
         return target
     if _refusal is not None:
-        raise DataError(f"{url}: not downloaded: {_refusal}")
+        raise DownloadRefused(f"{url}: not downloaded: {_refusal}")
     timeout = timeout if timeout is not None else _setting("SEQKIT_DOWNLOAD_TIMEOUT", DEFAULT_TIMEOUT)
     limit = size if size is not None else int(_setting("SEQKIT_DOWNLOAD_MAX_BYTES", DEFAULT_MAX_BYTES))
     ends = time.monotonic() + (

@@ -181,3 +181,16 @@ def test_a_plugin_callbacks_state_is_its_own_and_its_failure_names_it(tmp_path, 
     torch.save(saved, run / "last.ckpt")
     code, _, err = cli(capsys, "train", run / "recipe.yaml", "resume=last", "trainer.max_epochs=2")
     assert code == 2 and "plugin 'counter'" in err and "internal error" not in err, err
+
+
+def test_overwrite_never_clears_a_folder_that_holds_no_run(tmp_path, capsys):
+    """A recipe from elsewhere may say ``run_dir: ~/project`` and ``overwrite: true``: seqkit's outputs are removed
+    by name (logs/, recipe.yaml, ...), so a folder that is not a seqkit run is refused, not cleared."""
+    project = tmp_path / "project"
+    (project / "logs").mkdir(parents=True)
+    (project / "logs" / "important.txt").write_text("keep me")
+    (project / "recipe.yaml").write_text("my own notes\n")
+    code, _, err = cli(capsys, "train", "quickstart", *TINY, f"run_dir={project}", "overwrite=true")
+    assert code == 2 and "no seqkit run" in err, err
+    assert (project / "logs" / "important.txt").read_text() == "keep me"
+    assert (project / "recipe.yaml").read_text() == "my own notes\n"

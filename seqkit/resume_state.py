@@ -105,7 +105,8 @@ def _callbacks(saved: Any, trainer: Any) -> dict[str, Any]:
     """The states of this run's callbacks; those Lightning and seqkit wrote are checked against fresh ones.
 
     ModelCheckpoint's paths are confined by :class:`seqkit.checkpoint_io.ConfinedCheckpoint` itself; a plugin's
-    callback receives its state as saved (plugins are trusted to check what they read, and their errors are named).
+    callback that reads its state itself receives it as saved (plugins are trusted to check what they read, and
+    their errors are named).
     """
     if not isinstance(saved, dict):
         raise BadState("callbacks", "a mapping", saved)
@@ -114,7 +115,9 @@ def _callbacks(saved: Any, trainer: Any) -> dict[str, Any]:
         key = callback.state_key
         if key not in saved:
             continue
-        ours = type(callback).__module__.split(".")[0] in ("pytorch_lightning", "lightning", "seqkit")
+        # whose load_state_dict reads it (a plugin's subclass of EarlyStopping reads it as Lightning does)
+        reader = next(c for c in type(callback).__mro__ if "load_state_dict" in vars(c))
+        ours = reader.__module__.split(".")[0] in ("pytorch_lightning", "lightning", "seqkit")
         if isinstance(callback, ModelCheckpoint):
             if not isinstance(saved[key], dict):
                 raise BadState(f"callbacks[{key}]", "a mapping", saved[key])

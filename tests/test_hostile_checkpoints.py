@@ -4,6 +4,7 @@ paths a checkpoint's recipe names stay under $SEQKIT_DATA, and what is read from
 
 from __future__ import annotations
 
+import copy
 import shutil
 
 import pytest
@@ -168,19 +169,31 @@ def test_a_plugin_callbacks_state_is_its_own_and_its_failure_names_it(tmp_path, 
         "class Counter(pl.Callback):\n"
         "    def state_dict(self):\n        return {'seen': 1}\n\n"
         "    def load_state_dict(self, state):\n        self.seen = int(state['seen'])\n\n\n"
+        "class Patient(pl.callbacks.EarlyStopping):\n"
+        "    def __init__(self):\n        super().__init__(monitor='val/loss', patience=9)\n\n\n"
         "@seqkit.hookimpl\ndef register_callbacks(register):\n"
         "    register(seqkit.Spec('counter', build=Counter))\n"
+        "    register(seqkit.Spec('patient', build=Patient))\n"
     )
     make_distribution(tmp_path, "seqkit-counter", "1.0", {"counter": "seqkit_counter"}, {"seqkit_counter": source})
     monkeypatch.syspath_prepend(str(tmp_path))
     seqkit.set_plugin_manager(None)
     run = tmp_path / "run"
-    assert cli(capsys, "train", "quickstart", *TINY, "callbacks.counter={}", f"run_dir={run}")[0] == 0
-    saved = torch.load(run / "last.ckpt", weights_only=True)
+    callbacks = ("callbacks.counter={}", "callbacks.patient={}")
+    assert cli(capsys, "train", "quickstart", *TINY, *callbacks, f"run_dir={run}")[0] == 0
+    pristine = torch.load(run / "last.ckpt", weights_only=True)
+    saved = copy.deepcopy(pristine)
     saved["callbacks"]["Counter"] = {"seen": "evil"}
     torch.save(saved, run / "last.ckpt")
     code, _, err = cli(capsys, "train", run / "recipe.yaml", "resume=last", "trainer.max_epochs=2")
     assert code == 2 and "plugin 'counter'" in err and "internal error" not in err, err
+    # a subclass of Lightning's EarlyStopping reads its state as Lightning does: checked as Lightning's is
+    saved = copy.deepcopy(pristine)
+    key = next(k for k in saved["callbacks"] if k.startswith("Patient"))
+    saved["callbacks"][key]["best_score"] = "evil"
+    torch.save(saved, run / "last.ckpt")
+    code, _, err = cli(capsys, "train", run / "recipe.yaml", "resume=last", "trainer.max_epochs=2")
+    assert code == 2 and "best_score is 'evil'" in err, err
 
 
 def test_overwrite_never_clears_a_folder_that_holds_no_run(tmp_path, capsys):

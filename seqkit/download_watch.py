@@ -14,6 +14,7 @@ import os
 import socket
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -111,6 +112,13 @@ class _Https(urllib.request.HTTPSHandler):
         return self.do_open(_watched(http.client.HTTPSConnection, self.dog), req, context=self._context)
 
 
+class _NoFtp(urllib.request.FTPHandler):
+    """FTP is not watched (its connections are ftplib's): a server redirecting there must not escape the deadline."""
+
+    def ftp_open(self, req: urllib.request.Request) -> Any:
+        raise urllib.error.URLError(f"{req.full_url}: ftp is not followed; downloads use http or https")
+
+
 @contextlib.contextmanager
 def open_until(request: urllib.request.Request, timeout: float, ends: float) -> Iterator[tuple[Any, Watchdog]]:
     """``urlopen(request, timeout)`` whose every connection (redirects too) is shut down at monotonic time *ends*.
@@ -120,7 +128,7 @@ def open_until(request: urllib.request.Request, timeout: float, ends: float) -> 
     that a body cut short is never taken for a whole one.
     """
     with Watchdog(ends) as dog:
-        opener = urllib.request.build_opener(_Http(dog), _Https(dog))
+        opener = urllib.request.build_opener(_Http(dog), _Https(dog), _NoFtp())
         try:
             with opener.open(request, timeout=timeout) as response:
                 yield response, dog

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -47,6 +48,8 @@ class Trickle:
         return self
 
     def __exit__(self, *exc) -> None:
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes an accept() nobody answered
         self.listener.close()
         self.thread.join(10)
 
@@ -78,3 +81,18 @@ def test_a_quick_server_is_unaffected_by_the_deadline(tmp_path, monkeypatch):
     with Trickle(head, b"hello", pause=0.0) as server:
         path = fetch(server.url, None, timeout=5.0, deadline=5.0)
     assert path.read_bytes() == b"hello"
+
+
+def test_a_redirect_to_ftp_is_not_followed(tmp_path, monkeypatch):
+    """ftplib's connections are not watched: a banner trickled line by line would outlast any deadline."""
+    monkeypatch.setenv("SEQKIT_CACHE", str(tmp_path / "cache"))
+    with Trickle(b"220-welcome\r\n" * 200, pause=0.0) as ftp:
+        ftp.pause = 0.04
+        port = ftp.url.split(":")[2].split("/")[0]
+        head = f"HTTP/1.0 302 Found\r\nLocation: ftp://127.0.0.1:{port}/x.bin\r\nContent-Length: 0\r\n\r\n"
+        with Trickle(head.encode(), pause=0.0) as web:
+            started = time.monotonic()
+            with pytest.raises(DataError, match="ftp is not followed|deadline"):
+                fetch(web.url, None, timeout=5.0, deadline=1.0)
+            elapsed = time.monotonic() - started
+    assert elapsed < 4.0

@@ -69,25 +69,19 @@ def _checked(saved: dict[str, Any], trainer: Any, parts: Any) -> dict[str, Any]:
         value = saved["loops"]
         if not isinstance(value, dict) or "fit_loop" not in value:
             raise BadState("loops", "a mapping holding fit_loop", value)
-        for name in value:
-            check(loops.get(name, {}), value[name], f"loops.{name}")
-        out["loops"] = value
+        out["loops"] = check(loops, value, "loops")  # each loop's progress as this Lightning keeps it
     out["callbacks"] = _callbacks(saved.get("callbacks", {}), trainer)
     optimizer, schedulers, plateau = _templates(parts)
     states = saved.get("optimizer_states")
     if not isinstance(states, list) or len(states) != 1:
         raise BadState("optimizer_states", "a list of one optimizer state", states)
-    _check_optimizer(optimizer, states[0], "optimizer_states[0]")
-    out["optimizer_states"] = states
-    check([s.state_dict() for s in schedulers], saved.get("lr_schedulers"), "lr_schedulers")
-    out["lr_schedulers"] = saved["lr_schedulers"]
+    out["optimizer_states"] = [_check_optimizer(optimizer, states[0], "optimizer_states[0]")]
+    out["lr_schedulers"] = check([s.state_dict() for s in schedulers], saved.get("lr_schedulers"), "lr_schedulers")
     if plateau is not None and "seqkit_plateau" in saved:
-        check(plateau.state_dict(), saved["seqkit_plateau"], "seqkit_plateau")
-        out["seqkit_plateau"] = saved["seqkit_plateau"]
+        out["seqkit_plateau"] = check(plateau.state_dict(), saved["seqkit_plateau"], "seqkit_plateau")
     precision = type(trainer.precision_plugin).__qualname__
     if precision in saved:
-        check(trainer.precision_plugin.state_dict(), saved[precision], precision)
-        out[precision] = saved[precision]
+        out[precision] = check(trainer.precision_plugin.state_dict(), saved[precision], precision)
     data = type(parts.data).__qualname__
     if data in saved:
         state = saved[data]
@@ -121,9 +115,11 @@ def _callbacks(saved: Any, trainer: Any) -> dict[str, Any]:
         if isinstance(callback, ModelCheckpoint):
             if not isinstance(saved[key], dict):
                 raise BadState(f"callbacks[{key}]", "a mapping", saved[key])
+            out[key] = saved[key]
         elif ours:
-            check(callback.state_dict(), saved[key], f"callbacks[{key}]")
-        out[key] = saved[key]
+            out[key] = check(callback.state_dict(), saved[key], f"callbacks[{key}]")
+        else:
+            out[key] = saved[key]
     return out
 
 
@@ -139,16 +135,19 @@ def _templates(parts: Any) -> tuple[torch.optim.Optimizer, list[Any], Any]:
     return optimizer, [] if scheduler is None else [scheduler], None
 
 
-def _check_optimizer(template: torch.optim.Optimizer, saved: Any, where: str) -> None:
+def _check_optimizer(template: torch.optim.Optimizer, saved: Any, where: str) -> dict[str, Any]:
+    """*saved*, one optimizer's state, with its groups' keys those of this torch (see :func:`check`)."""
     fresh = template.state_dict()
     if not isinstance(saved, dict) or set(saved) != {"state", "param_groups"}:
         raise BadState(where, "a mapping of state and param_groups", saved)
-    groups = saved["param_groups"]
-    check(_without_params(fresh["param_groups"]), _without_params(groups), f"{where}.param_groups")
+    groups = check(
+        _without_params(fresh["param_groups"]), _without_params(saved["param_groups"]), f"{where}.param_groups"
+    )
     shapes = [p.shape for group in template.param_groups for p in group["params"]]
-    for i, (want, got) in enumerate(zip(fresh["param_groups"], groups)):
-        if got.get("params") != want["params"]:
-            raise BadState(f"{where}.param_groups[{i}].params", f"the indices {want['params']}", got.get("params"))
+    for i, (want, got, given) in enumerate(zip(fresh["param_groups"], groups, saved["param_groups"])):
+        if given["params"] != want["params"]:
+            raise BadState(f"{where}.param_groups[{i}].params", f"the indices {want['params']}", given["params"])
+        got["params"] = given["params"]
         for key, value in want.items():  # switches (fused, foreach, capturable...) change how torch steps
             if (value is None or isinstance(value, bool)) and got[key] != value:
                 raise BadState(f"{where}.param_groups[{i}].{key}", repr(value), got[key])
@@ -169,6 +168,7 @@ def _check_optimizer(template: torch.optim.Optimizer, saved: Any, where: str) ->
                 check_tensor(values[key], place, ())
             else:
                 check(None, values[key], place)
+    return {"state": state, "param_groups": groups}
 
 
 def _without_params(groups: Any) -> Any:

@@ -36,24 +36,34 @@ def describe(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def check(template: Any, value: Any, where: str) -> None:
-    """Raise :class:`BadState` naming the first field of *value* not shaped like *template*."""
+def check(template: Any, value: Any, where: str, *, exact: bool = False) -> Any:
+    """*value* shaped like *template*, or :class:`BadState` naming its first field that is not.
+
+    A mapping's keys are the template's: one the value lacks takes the template's (fresh) value, one the template
+    lacks is dropped, as between versions of torch and Lightning, which add and retire keys; it is never handed
+    on (a scheduler copies every key of its state into itself, where one could hide a method). With *exact*, a
+    missing or unknown key is an error instead.
+    """
     if isinstance(template, dict):
         if not isinstance(value, dict):
             raise BadState(where, f"a mapping with keys {sorted(map(str, template))}", value)
-        for key in template:
-            if key not in value:
-                raise BadState(where, "", None, text=f"{where} lacks the key {printable(repr(key))}")
-            check(template[key], value[key], f"{where}.{key}")
-        for key in value:
-            if key not in template:
-                raise BadState(where, "", None, text=f"{where} holds an unknown key {describe(key)}")
-    elif isinstance(template, (list, tuple)):
+        if exact:
+            lacking = [key for key in template if key not in value]
+            unknown = [key for key in value if key not in template]
+            if lacking:
+                raise BadState(where, "", None, text=f"{where} lacks the key {printable(repr(lacking[0]))}")
+            if unknown:
+                raise BadState(where, "", None, text=f"{where} holds an unknown key {describe(unknown[0])}")
+        return {
+            key: check(fresh, value[key], f"{where}.{key}", exact=exact) if key in value else fresh
+            for key, fresh in template.items()
+        }
+    if isinstance(template, (list, tuple)):
         if not isinstance(value, (list, tuple)) or len(value) != len(template):
             raise BadState(where, f"a list of {len(template)}", value)
-        for i, (t, v) in enumerate(zip(template, value)):
-            check(t, v, f"{where}[{i}]")
-    elif isinstance(template, torch.Tensor):
+        checked = [check(t, v, f"{where}[{i}]", exact=exact) for i, (t, v) in enumerate(zip(template, value))]
+        return type(value)(checked)
+    if isinstance(template, torch.Tensor):
         check_tensor(value, where, tuple(template.shape) if template.dim() else (), template)
     elif template is None:  # fresh objects hold None where a later state keeps a number, a score or a message
         if value is not None and not isinstance(value, str):
@@ -63,6 +73,7 @@ def check(template: Any, value: Any, where: str) -> None:
             raise BadState(where, repr(template), value)
     else:
         check_number(value, where, template)
+    return value
 
 
 def check_number(value: Any, where: str, template: Any) -> None:

@@ -220,7 +220,8 @@ def _train(recipe: Recipe, manager: PluginManager | None) -> tuple[Path, dict[st
     plan = _plan_batches(recipe, trainer, parts)
     if resume is not None:  # the last check that can fail: nothing is written before it
         saved = checked_for_lightning(saved, resume, trainer, parts)
-        trainer.strategy.checkpoint_io.hand_over(resume, saved)
+        if isinstance(trainer.strategy.checkpoint_io, AtomicCheckpointIO):  # a strategy may bring its own IO
+            trainer.strategy.checkpoint_io.hand_over(resume, saved)
     os.environ[RUN_DIR_VARIABLE] = str(run_dir)  # DDP workers inherit it and write into the same folder
     hint = f"seqkit train: to continue: seqkit train {run_dir / 'recipe.yaml'} resume={run_dir / 'last.ckpt'}"
     with cleaned_up_on_failure(run_dir, is_rank_zero()), disk_errors_explained(run_dir, hint):

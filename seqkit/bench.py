@@ -6,8 +6,10 @@ import argparse
 import json
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -160,7 +162,7 @@ def main(args: argparse.Namespace) -> int:
         ],
     }
     if args.json:
-        write_json(result, args.json)
+        write_json(result, args.json, getattr(args, "stdout", None))
         return 0
     s = result["shape"]
     print(
@@ -175,9 +177,10 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def write_json(result: dict | list, target: str) -> None:
+def write_json(result: dict | list, target: str, stdout: Any = None) -> None:
+    """*result* as JSON into the file *target*, or with ``-`` onto *stdout* (the CLI's, kept for JSON alone)."""
     if target == "-":
-        print(json.dumps(result))
+        print(json.dumps(result), file=stdout or sys.stdout)
     else:
         with open(target, "w") as stream:
             json.dump(result, stream, indent=1)

@@ -128,7 +128,7 @@ def main(args: argparse.Namespace) -> int:
     summary = {"shape": shape, "bidirectional": args.bidirectional, "lengths": args.lengths, "dtype": args.dtype}
     summary.update(device=args.device, threads=torch.get_num_threads(), torch=torch.__version__, cells=reports)
     if args.json:
-        write_json(summary, args.json)
+        write_json(summary, args.json, getattr(args, "stdout", None))
         return 0
     print(
         f"cells forward+backward  B={args.batch} T={args.steps} I={args.input} H={args.hidden} layers={args.layers}"

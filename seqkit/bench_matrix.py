@@ -171,7 +171,7 @@ def main(
             stream.close()
     result.update(rows=rows, shapes_not_run=skipped)
     if args.json:
-        write_json(result, args.json)
+        write_json(result, args.json, getattr(args, "stdout", None))
         if args.json == "-":
             return 0
     if args.plot:

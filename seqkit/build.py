@@ -13,6 +13,7 @@ from torch import nn
 import seqkit
 from seqkit.config import cell_options, data_options, split_section, task_builder_options, validate
 from seqkit.data import DataError, DataNotFound, as_splits
+from seqkit.data_trust import contents_withheld
 from seqkit.datamodule import SeqkitData
 from seqkit.errors import SeqkitError, one_line
 from seqkit.initializers import INIT_KEYS
@@ -67,8 +68,9 @@ def build(
     source = r["data"]["kind"]
     records: dict[str, list] = {}
     if splits:  # predict reads no data: the checkpoint holds the fitted tokenizer and labels
-        produced = _call(recipe, "data", manager.datasets.get(source).build, source_args)
-        records = as_splits(produced, loading["split"], seed, source)
+        with contents_withheld(f"data source '{source}'"):
+            produced = _call(recipe, "data", manager.datasets.get(source).build, source_args)
+            records = as_splits(produced, loading["split"], seed, source)
         if loading["limit"] is not None:
             records = {name: split[: loading["limit"]] for name, split in records.items()}
     if "valid" in splits and not records["valid"]:
@@ -88,10 +90,13 @@ def build(
         if tokenizer is not None:
             tokenizer.load_state_dict(state["tokenizer"])
         task.load_state_dict(state["task"])
-    examples = {
-        name: [task.encode(rec, tokenizer, source=f"{source}/{name}", index=i) for i, rec in enumerate(records[name])]
-        for name in splits
-    }
+    with contents_withheld(f"task '{r['task']['kind']}'"):  # it quotes the records it rejects
+        examples = {
+            name: [
+                task.encode(rec, tokenizer, source=f"{source}/{name}", index=i) for i, rec in enumerate(records[name])
+            ]
+            for name in splits
+        }
 
     model_options = {k: v for k, v in r["model"].items() if k != "cell"}
     model = build_model(recipe, task, cell_factory(r["model"]["cell"], manager, recipe), tokenizer, model_options)

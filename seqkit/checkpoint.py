@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from seqkit.data_trust import untrusted_paths
 from seqkit.errors import SeqkitError, one_line, printable
 from seqkit.governance import check_checkpoint_plugins
 from seqkit.plugins import PluginManager, get_plugin_manager
@@ -77,7 +80,9 @@ def load(
     check_checkpoint_plugins(checkpoint["seqkit"].get("plugins", []), checkpoint["seqkit"]["recipe"], manager, path)
     recipe = recipe_of(checkpoint, path, list(overrides))
     try:
-        parts = build(recipe, manager, state=checkpoint["seqkit"], splits=splits)
+        # its data paths stay under $SEQKIT_DATA unless typed; its model no larger than the weights it holds
+        with untrusted_paths(path, overrides), weights_at_most(_numel(checkpoint["state_dict"]), path):
+            parts = build(recipe, manager, state=checkpoint["seqkit"], splits=splits)
     except SeqkitError:
         raise
     except Exception as error:  # the saved tokenizer or task state is not what the plugin wrote: a damaged file
@@ -96,10 +101,42 @@ def load(
     if missing or unexpected:
         raise SeqkitError(
             f"{path}: weights do not fit the model the recipe builds "
-            f"(missing {printable(missing[:3])}, unexpected {printable(unexpected[:3])})"
+            f"(missing {printable(missing[:3])[:300]}, unexpected {printable(unexpected[:3])[:300]})"
         )
     check_finite(checkpoint["state_dict"], path)
     return parts
+
+
+def _numel(state_dict: dict[str, Any]) -> int:
+    return sum(v.numel() for v in state_dict.values() if isinstance(v, torch.Tensor))
+
+
+@contextmanager
+def weights_at_most(held: int, path: Path) -> Iterator[None]:
+    """Within this block, building modules with many more weights than the checkpoint *held* is an error.
+
+    A checkpoint of a few kilobytes may name ``hidden_size: 65536, num_layers: 1024``: built, that model would
+    take terabytes before its weights could be found missing. A parameter is registered after torch reserves its
+    memory but before anything initialises (touches) it, so counting there stops the build in time. The margin
+    allows for weights a model registers twice (tied, or replaced while it is built).
+    """
+    limit = 2 * held + (1 << 20)
+    total = 0
+
+    def count(module: Any, name: str, param: Any) -> None:
+        nonlocal total
+        total += param.numel() if param is not None else 0
+        if total > limit:
+            raise SeqkitError(
+                f"{path}: its recipe builds a model with more than {total:,} weights, but it holds {held:,}: "
+                "it is damaged or was tampered with (an override may also have enlarged the model)"
+            )
+
+    handle = torch.nn.modules.module.register_module_parameter_registration_hook(count)
+    try:
+        yield
+    finally:
+        handle.remove()
 
 
 def check_finite(state_dict: dict[str, Any], path: Path) -> None:

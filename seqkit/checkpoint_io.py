@@ -88,6 +88,18 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     def __init__(self, root: str | os.PathLike | None = None) -> None:
         super().__init__()
         self.root = Path(root).resolve() if root is not None else None
+        self.checked: tuple[Path, dict[str, Any]] | None = None
+
+    def hand_over(self, path: str | os.PathLike, checkpoint: dict[str, Any]) -> None:
+        """Lightning's read of *path* gets *checkpoint* (seqkit's read of it, checked), not the file read anew."""
+        self.checked = (Path(path).resolve(), checkpoint)
+
+    def load_checkpoint(self, path: str | os.PathLike, map_location: Any = None, weights_only: Any = None) -> Any:
+        if self.checked is not None and Path(os.fspath(path)).resolve() == self.checked[0]:
+            return dict(self.checked[1])  # a fresh top level: Lightning adds and removes entries as it restores
+        if map_location is None:  # Lightning's own default (storages kept where torch puts them)
+            return super().load_checkpoint(path, weights_only=weights_only)
+        return super().load_checkpoint(path, map_location=map_location, weights_only=weights_only)
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: str | os.PathLike, storage_options: Any = None) -> None:
         path = Path(path)

@@ -10,11 +10,12 @@ import os
 import sys
 from collections.abc import Sequence
 
-from seqkit.errors import SeqkitError, one_line, printable
+from seqkit.errors import SeqkitError, message_of, printable
+from seqkit.json_stdout import stdout_for_json_alone
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 1
-JSON_GUARDED = ("eval", "predict", "plugins")  # commands that print their --json to args.stdout
+JSON_GUARDED = ("eval", "predict", "plugins", "data", "bench")  # commands that print their --json to args.stdout
 EXIT_BROKEN_PIPE = 141  # as a shell reports a command ended by SIGPIPE (`seqkit predict ... | head -1`)
 COMPUTING = ("train", "eval", "predict", "bench")  # the commands that run torch: they get the thread policy
 
@@ -124,10 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from seqkit.threads import apply_torch
 
         apply_torch()
-    # Plugins and libraries may print: with --json, all they print goes to stderr and stdout holds JSON alone.
     args.stdout = sys.stdout
-    guarded = getattr(args, "json", False) and args.command in JSON_GUARDED
-    quiet = contextlib.redirect_stdout(sys.stderr) if guarded else contextlib.nullcontext()
+    guarded = getattr(args, "json", None) in (True, "-") and args.command in JSON_GUARDED  # bench: --json FILE or -
+    quiet = stdout_for_json_alone(args) if guarded else contextlib.nullcontext()
     try:
         with quiet:
             return args.handler(args)
@@ -174,19 +174,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f": {printable(error.filename)}" if error.filename else ""
         print(f"seqkit {args.command}: error: {printable(error.strerror)}{where}", file=sys.stderr)
         return EXIT_USAGE
-    except Exception as error:  # a bug, not a user error: one line, the traceback with --debug
+    except BaseException as error:  # a bug, not a user error (or a plugin's GeneratorExit): one line
         if args.debug:
             raise
         culprit = blame(error.__traceback__, third_party=True)
+        kind = printable(type(error).__name__)
         if culprit:
-            print(
-                f"seqkit {args.command}: error: {culprit} failed: {type(error).__name__}: "
-                f"{printable(one_line(error))[:500]}",
-                file=sys.stderr,
-            )
+            print(f"seqkit {args.command}: error: {culprit} failed: {kind}: {message_of(error)[:500]}", file=sys.stderr)
             return EXIT_USAGE
         print(
-            f"seqkit {args.command}: internal error: {type(error).__name__}: {printable(one_line(error))[:500]} "
+            f"seqkit {args.command}: internal error: {kind}: {message_of(error)[:500]} "
             "(run `seqkit --debug ...` for the traceback, and please report it)",
             file=sys.stderr,
         )

@@ -52,7 +52,12 @@ def data_root() -> Path | None:
 
 
 def resolve_path(path: str | os.PathLike) -> Path:
-    """*path* itself when absolute; else under ``$SEQKIT_DATA`` when that is set; else from the working directory."""
+    """*path* itself when absolute; else under ``$SEQKIT_DATA`` when that is set; else from the working directory.
+
+    A path from a checkpoint's recipe must be relative, without ``..`` (see :mod:`seqkit.data_trust`)."""
+    from seqkit.data_trust import confine  # imported here: it imports this module's errors
+
+    confine(path)
     path = Path(path).expanduser()
     root = data_root()
     if path.is_absolute() or root is None:

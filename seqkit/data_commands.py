@@ -78,7 +78,7 @@ def _ls(args: argparse.Namespace) -> int:
             }
         )
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps(rows, indent=2), file=args.stdout)
         return 0
     print(_root_text())
     for row in rows:

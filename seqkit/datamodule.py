@@ -11,6 +11,9 @@ from seqkit.batching import make_loader
 from seqkit.errors import SeqkitError
 from seqkit.task import Task
 
+# What state_dict() records (each a count of 0 or more); a checkpoint's data state holding anything else is refused.
+STATE_KEYS = ("epoch", "steps", "epoch_steps", "global_batch", "accumulate")
+
 
 class SeqkitData(pl.LightningDataModule):
     """``examples``: split name → the task's encoded examples. Each process reads its own share of the batches."""

@@ -2,7 +2,8 @@
 
 A server is not trusted: a download is capped in size (the source's known size, else
 ``$SEQKIT_DOWNLOAD_MAX_BYTES``, default 4 GiB) and in time (``$SEQKIT_DOWNLOAD_TIMEOUT`` seconds without a byte,
-default 60; ``$SEQKIT_DOWNLOAD_DEADLINE`` seconds in all, default 3600), and an archive is extracted by member
+default 60; ``$SEQKIT_DOWNLOAD_DEADLINE`` seconds in all from connect to the last byte, headers included, default
+3600), and an archive is extracted by member
 name only, regular files only (:func:`extracted`).
 """
 
@@ -24,6 +25,8 @@ from pathlib import Path
 from typing import IO
 
 from seqkit.data import DataError
+from seqkit.data_trust import confine_url
+from seqkit.download_watch import DeadlinePassed, open_until
 
 CHUNK = 1 << 16
 DEFAULT_MAX_BYTES = 4 << 30
@@ -36,6 +39,10 @@ _refusal: str | None = None
 
 class OverCap(DataError):
     """A server sent (or announced) more bytes than the download's cap."""
+
+
+class DownloadRefused(DataError):
+    """Downloading is not allowed here (:func:`downloads_forbidden`); the message says how to allow it."""
 
 
 @contextlib.contextmanager
@@ -100,6 +107,7 @@ def fetch(
     whose SHA-256 matches becomes ``<name>`` (an atomic rename), so the cache never holds a partial or
     corrupted archive under its final name.
     """
+    confine_url(url)  # from a checkpoint's recipe: http(s) only
     target = cache_dir() / _cache_name(filename or url.rstrip("/").rpartition("/")[2].partition("?")[0], url)
     if sha256 is None:
         # An unverified file is reused as it is, so it is cached under its own URL: a file fetched from one place
@@ -108,7 +116,7 @@ def fetch(
     if target.is_file() and (sha256 is None or sha256_of(target) == sha256):
         return target
     if _refusal is not None:
-        raise DataError(f"{url}: not downloaded: {_refusal}")
+        raise DownloadRefused(f"{url}: not downloaded: {_refusal}")
     timeout = timeout if timeout is not None else _setting("SEQKIT_DOWNLOAD_TIMEOUT", DEFAULT_TIMEOUT)
     limit = size if size is not None else int(_setting("SEQKIT_DOWNLOAD_MAX_BYTES", DEFAULT_MAX_BYTES))
     ends = time.monotonic() + (
@@ -123,8 +131,9 @@ def fetch(
     offset = partial.stat().st_size if partial.is_file() and sha256 is not None else 0
     request = urllib.request.Request(url, headers={"Range": f"bytes={offset}-"} if offset else {})
     kept = f"the partial file {partial} is kept to resume"
+    late = f"{url}: still downloading at the deadline; {kept} ($SEQKIT_DOWNLOAD_DEADLINE)"
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with open_until(request, timeout, ends) as (response, watchdog):
             resumed = offset > 0 and getattr(response, "status", None) == 206
             written = offset if resumed else 0
             announced = response.headers.get("Content-Length") if response.headers else None
@@ -138,11 +147,15 @@ def fetch(
                     if written > limit:
                         raise OverCap(f"{url}: more than {limit:,} bytes (the cap); {_cap_hint(size)}")
                     if time.monotonic() > ends:
-                        raise DataError(f"{url}: still downloading at the deadline; {kept} ($SEQKIT_DOWNLOAD_DEADLINE)")
+                        raise DataError(late)
                     out.write(block)
+            if watchdog.fired:  # the end of the body was the watchdog's doing, not the server's
+                raise DataError(late)
     except OverCap:
         partial.unlink(missing_ok=True)  # not the file asked for: nothing worth resuming
         raise
+    except DeadlinePassed:
+        raise DataError(late) from None
     except urllib.error.HTTPError as error:
         if error.code != 416:  # 416: nothing left to send, the partial file is already whole
             raise DataError(f"{url}: download failed ({error}); {kept}") from None

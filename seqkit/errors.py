@@ -39,6 +39,18 @@ def one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
+def message_of(error: BaseException) -> str:
+    """*error*'s message on one line, escaped; a message that cannot be computed (a ``__str__`` that raises) is said
+    to be so, for the error being reported must never be lost to a second one."""
+    try:
+        text = str(error)
+    except KeyboardInterrupt:
+        raise
+    except BaseException:
+        text = "(its message cannot be shown: computing it failed)"
+    return printable(one_line(text))
+
+
 def printable(text: object) -> str:
     """*text* with control characters (newlines, ANSI escapes, NUL) shown escaped: text from a checkpoint, a
     plugin or a file can then neither forge lines of output nor drive the terminal."""

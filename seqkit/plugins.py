@@ -14,7 +14,7 @@ from typing import Any
 import pluggy
 
 from seqkit import hookspecs
-from seqkit.errors import PluginError, one_line, printable, suggest
+from seqkit.errors import PluginError, message_of, one_line, printable, suggest
 from seqkit.registry import KernelSpec, Provenance, Registry, Spec
 
 log = logging.getLogger(__name__)
@@ -164,9 +164,9 @@ class PluginManager:
             ) from None
         except KeyboardInterrupt:
             raise PluginInterrupt(f"while importing {_label(info)}") from None
-        except Exception as exc:
+        except BaseException as exc:  # GeneratorExit and home-made BaseExceptions too: a plugin's, so named
             raise PluginError(
-                f"{_label(info)} failed to import: {type(exc).__name__}: {one_line(exc)} "
+                f"{_label(info)} failed to import: {printable(type(exc).__name__)}: {message_of(exc)} "
                 f"(skip it with {DISABLE_ENV}={ep.name})"
             ) from exc
         self._register(obj, info)
@@ -227,8 +227,10 @@ class PluginManager:
             ) from None
         except KeyboardInterrupt:
             raise PluginInterrupt(f"in {hook_name} of {_label(info)}") from None
-        except Exception as exc:
-            raise PluginError(f"{_label(info)} failed in {hook_name}: {type(exc).__name__}: {one_line(exc)}") from exc
+        except BaseException as exc:  # GeneratorExit and home-made BaseExceptions too
+            raise PluginError(
+                f"{_label(info)} failed in {hook_name}: {printable(type(exc).__name__)}: {message_of(exc)}"
+            ) from exc
 
 
 class PluginInterrupt(KeyboardInterrupt):

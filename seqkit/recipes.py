@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from omegaconf import OmegaConf, grammar_parser
-from omegaconf.errors import GrammarParseError, OmegaConfBaseException
-from omegaconf.grammar.gen.OmegaConfGrammarParser import OmegaConfGrammarParser
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from seqkit.errors import SeqkitError, suggest
 from seqkit.recipe_guard import (
     TOTAL_PROBLEM,
+    budget_is_ours,
     dotted,
     expansion_problems,
     leaves,
@@ -166,7 +166,8 @@ def load_recipe(name_or_path: str | os.PathLike, overrides: Sequence[str] = ()) 
     if too_big:
         raise RecipeError([f"{path}: not a recipe seqkit will read: {too_big}"])
     try:
-        base = OmegaConf.create(text) if text.strip() else OmegaConf.create({})
+        with budget_is_ours():
+            base = OmegaConf.create(text) if text.strip() else OmegaConf.create({})
     except RecursionError:
         raise RecipeError([f"{path}: not a recipe seqkit will read: containers nested too deeply"]) from None
     except ValueError as error:  # e.g. an integer of thousands of digits (Python's conversion limit)
@@ -207,7 +208,14 @@ def from_config(
         raise RecipeError([f"{source}: not a recipe seqkit will read: {_first_line(error)}"]) from None
     for item in overrides:
         try:
-            config = OmegaConf.merge(config, OmegaConf.from_dotlist([item]))
+            too_big = yaml_shape_problem(item.partition("=")[2])
+        except RecursionError:  # PyYAML's composer recurses once per nesting level
+            too_big = "containers nested too deeply to read"
+        if too_big:
+            raise RecipeError([f"command line: {item.partition('=')[0]}: not a value seqkit will read: {too_big}"])
+        try:
+            with budget_is_ours():
+                config = OmegaConf.merge(config, OmegaConf.from_dotlist([item]))
         except (OmegaConfBaseException, yaml.YAMLError, TypeError, ValueError) as error:
             raise RecipeError([f"command line: cannot apply {item[:200]!r}: {_first_line(error)}"]) from None
         except RecursionError:
@@ -267,24 +275,6 @@ def _check_resolves(config: Any, at: tuple, problems: list[tuple[str, str]]) -> 
         except OmegaConfBaseException as error:
             problems.append((dotted((*at, key)), f"cannot resolve: {_first_line(error)}"))
             config[key] = "???"
-
-
-def resolver_call(text: str) -> str | None:
-    """The first resolver call in *text* (``${oc.env:HOME}``, or one whose name is itself interpolated,
-    ``${${name}:HOME}``), found with OmegaConf's own grammar; None when it only refers to keys."""
-    if "${" not in text:
-        return None
-    try:
-        tree = grammar_parser.parse(text)
-    except GrammarParseError:
-        return None  # not an interpolation OmegaConf can read: resolving it reports the error
-    pending = [tree]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, OmegaConfGrammarParser.InterpolationResolverContext):
-            return str(node.getText())
-        pending.extend(node.getChild(i) for i in reversed(range(node.getChildCount() or 0)))
-    return None
 
 
 def _line_of_long_number(path: Path, text: str) -> str:

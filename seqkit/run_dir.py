@@ -48,7 +48,15 @@ def check_run_dir(run_dir: Path, resume: Path | None, overwrite: bool) -> None:
             f"run_dir {shown}: {printable(str(link.relative_to(run_dir)))} is a symbolic link; seqkit writes only "
             "real files in its run directory: remove the link"
         )
-    if resume is not None or overwrite or not run_dir.is_dir():
+    if resume is not None or not run_dir.is_dir():
+        return
+    if overwrite:
+        if any(run_dir.iterdir()) and not _holds_a_run(run_dir):
+            # overwrite removes logs/, recipe.yaml, ... by name: never in a folder that is not a seqkit run
+            raise SeqkitError(
+                f"run_dir {shown}: holds files but no seqkit run (no checkpoint, no recipe.yaml from `seqkit train`); "
+                "overwrite=true replaces a run only: choose a new run_dir"
+            )
         return
     if any(run_dir.iterdir()):
         finished = (run_dir / "metrics.json").is_file()
@@ -57,6 +65,17 @@ def check_run_dir(run_dir: Path, resume: Path | None, overwrite: bool) -> None:
             f"run_dir {shown}: already holds {state}; choose a new run_dir, continue it with resume=last, "
             "or replace it with overwrite=true"
         )
+
+
+def _holds_a_run(run_dir: Path) -> bool:
+    """Whether *run_dir* holds a run's checkpoint, or the recipe.yaml ``seqkit train`` writes first into each run."""
+    if any((run_dir / name).is_file() and not (run_dir / name).is_symlink() for name in ("last.ckpt", "best.ckpt")):
+        return True
+    try:
+        with (run_dir / "recipe.yaml").open("rb") as stream:
+            return stream.read(14) == b"# seqkit train"
+    except OSError:
+        return False
 
 
 def _link_inside(run_dir: Path) -> Path | None:

@@ -32,6 +32,7 @@ from seqkit.quiet import quiet_known_noise
 from seqkit.recipes import Recipe, to_yaml
 from seqkit.report import ProgressBar, RunReport, on_a_terminal
 from seqkit.resilience import DEFAULT_EVERY_N_STEPS, ResumePoints, TrainingStopped
+from seqkit.resume_state import checked_for_lightning
 from seqkit.run_dir import check_run_dir, cleaned_up_on_failure, clear_outputs, disk_errors_explained
 from seqkit.runs import is_latest_link, mark_latest
 from seqkit.throughput import ExampleThroughput
@@ -235,7 +236,11 @@ def _train(recipe: Recipe, manager: PluginManager | None) -> tuple[Path, dict[st
             logger=loggers,
             default_root_dir=run_dir,
         )
-    plan = _plan_batches(recipe, trainer, parts)  # the last check that can fail: nothing is written before it
+    plan = _plan_batches(recipe, trainer, parts)
+    if resume is not None:  # the last check that can fail: nothing is written before it
+        saved = checked_for_lightning(saved, resume, trainer, parts)
+        if isinstance(trainer.strategy.checkpoint_io, AtomicCheckpointIO):  # a strategy may bring its own IO
+            trainer.strategy.checkpoint_io.hand_over(resume, saved)
     batches = batches_per_epoch(len(parts.data.examples["train"]), plan.per_device, plan.world_size)
     notes += settle_log_interval(trainer, recipe.data.get("trainer"), batches)
     for note in notes if is_rank_zero() else []:

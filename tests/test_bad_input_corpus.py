@@ -115,6 +115,45 @@ def malicious(saved: dict, path: Path) -> bool:
     return True
 
 
+def _data_path(choose: Callable[[Path], object]) -> Callable[[dict, Path], None]:
+    """The checkpoint's recipe reads a table at *choose(checkpoint path)*: a path the checkpoint chose."""
+
+    def mutate(saved: dict, path: Path) -> None:
+        text(path.parent, "d.tsv", LABELS)
+        split = {"valid": 0.3, "test": 0.3}
+        saved["seqkit"]["recipe"]["data"] = {"kind": "table", "path": choose(path), "batch_size": 4, "split": split}
+
+    return mutate
+
+
+def _polarity_url(url: str) -> Callable[[dict, Path], None]:
+    def mutate(saved: dict, path: Path) -> None:
+        data = {"kind": "sentence_polarity", "path": "absent", "download": True, "url": url, "sha256": "0" * 64}
+        saved["seqkit"]["recipe"]["data"] = {**data, "batch_size": 4}
+
+    return mutate
+
+
+def _resume(mutate: Callable[[dict], object]) -> Callable[[Path], list[str]]:
+    """``train ... resume=`` a copy of the corpus checkpoint with its training state tampered by *mutate*."""
+
+    def setup(tmp: Path) -> list[str]:
+        saved = torch.load(CHECKPOINT, weights_only=True)
+        mutate(saved)
+        torch.save(saved, tmp / "bad.ckpt")
+        return ["train", "quickstart", *TINY, "data.size=80", f"resume={tmp / 'bad.ckpt'}", f"run_dir={tmp / 'run'}"]
+
+    return setup
+
+
+def _tampered_lr(saved: dict) -> None:
+    saved["optimizer_states"][0]["param_groups"][0]["lr"] = "0.1"
+
+
+def _tampered_loops(saved: dict) -> None:
+    saved["loops"]["fit_loop"]["epoch_loop.batch_progress"]["total"]["ready"] = -1
+
+
 def _run_dir(tmp: Path, where: object) -> list[str]:
     return ["train", str(recipe(tmp)), f"run_dir={where}"]
 
@@ -338,6 +377,32 @@ CASES = [
         lambda t: ["predict", str(CHECKPOINT), "--input", str(text(t, "in.txt", TEN_MB + "\n"))],
         [r"in\.txt:1", "longer than"],
     ),
+    Case("ckpt-data-path-absolute", ckpt(_data_path(lambda p: str(p.parent / "d.tsv"))), [r"bad\.ckpt", "relative"]),
+    Case("ckpt-data-path-parent", ckpt(_data_path(lambda p: "../../d.tsv")), [r"bad\.ckpt", r"'\.\./\.\./d\.tsv'"]),
+    Case("ckpt-data-path-home", ckpt(_data_path(lambda p: "~/.ssh/id_rsa")), [r"bad\.ckpt", "command line"]),
+    Case(
+        "ckpt-data-paths-split",
+        ckpt(_data_path(lambda p: {"test": "/etc/passwd", "train": "ok.tsv"})),
+        [r"bad\.ckpt", "/etc/passwd"],
+    ),
+    Case(
+        "ckpt-url-not-http",
+        lambda t: [*ckpt(_polarity_url("file:///dev/zero"))(t), "--allow-download"],
+        [r"bad\.ckpt", "file:///dev/zero", "https://"],
+        env={"SEQKIT_CACHE": "cache"},
+    ),
+    Case(
+        "ckpt-model-far-larger-than-its-weights",
+        ckpt(lambda s, p: s["seqkit"]["recipe"]["model"]["cell"].update(hidden_size=65536, num_layers=1024), "predict"),
+        [r"bad\.ckpt", "weights", "tampered"],
+    ),
+    Case(
+        "ckpt-weight-name-100k",
+        ckpt(lambda s, p: s["state_dict"].update({"x" * 100_000: torch.zeros(1)})),
+        [r"bad\.ckpt", r"unexpected \['x{50}.{0,300}$"],
+    ),
+    Case("resume-tampered-optimizer", _resume(_tampered_lr), [r"bad\.ckpt", r"param_groups\[0\]\.lr"]),
+    Case("resume-tampered-loops", _resume(_tampered_loops), [r"bad\.ckpt", r"loops\.fit_loop"]),
 ]
 
 

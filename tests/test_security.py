@@ -344,11 +344,12 @@ def test_hole_6_extraction_follows_the_archive_and_refuses_links(tmp_path):
 
 def test_hole_6_eval_of_a_checkpoint_downloads_only_when_allowed(trained, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("SEQKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SEQKIT_DATA", str(tmp_path))  # a checkpoint's data path is relative to it
     with Server(_body(b"not an archive")) as server:
         saved = torch.load(trained / "best.ckpt", weights_only=True)
         saved["seqkit"]["recipe"]["data"] = {
             "kind": "sentence_polarity",
-            "path": str(tmp_path / "absent"),
+            "path": "absent",
             "download": True,
             "url": f"{server.url}/data.tar.gz",
             "batch_size": 4,

@@ -1,15 +1,15 @@
-"""The ``onednn`` GRU kernel: torch.nn's layout in, oneDNN's fused primitives per direction, exact lengths."""
+"""The ``onednn`` GRU kernel: torch.nn's layout in, oneDNN's fused primitives, uneven batches split by length."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
-from functools import lru_cache
 
 import torch
 from torch import Tensor
 
-from seqkit import Cell, Params, State, by_direction, last_step, run_reference, zero_past_end
-from seqkit_onednn import build
+from seqkit import Cell, Params, State, by_direction, last_step, reverse_within, run_reference, zero_past_end
+from seqkit_onednn import build, segments
 from seqkit_onednn.workspace import Lease
 
 _NO_WORKSPACE = torch.empty(0, dtype=torch.uint8)
@@ -39,7 +39,7 @@ def onednn_bias(cell: Cell, params: Params, like: Tensor) -> Tensor:
     return torch.stack([u, r, *candidate])
 
 
-@lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=256)
 def _workspace_bytes(batch: int, steps: int, inputs: int, hidden: int, reset_after: bool, bf16: bool) -> int:
     return build.extension().workspace_bytes(batch, steps, inputs, hidden, reset_after, bf16)
 
@@ -69,35 +69,66 @@ class _Direction(torch.autograd.Function):
         return (*grads, None)
 
 
-def direction(cell: Cell, params: Params, x: Tensor, h0: Tensor) -> tuple[Tensor, Tensor]:
-    """``(B, T, I)`` and ``(B, H)`` -> outputs ``(B, T, H)`` and the state after step T, in torch.nn's layout."""
+def prepare(cell: Cell, params: Params, like: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """One direction's weights in oneDNN's layout ``(w_layer, w_iter, bias)``; made once, shared by its calls."""
     hs = cell.hidden_size
     w_layer = _onednn_gates(params["weight_ih"], hs).contiguous()
     w_iter = _onednn_gates(params["weight_hh"], hs).contiguous()
-    bias = onednn_bias(cell, params, x).contiguous()
-    x, h0 = x.contiguous(), h0.contiguous()
-    inputs = (x, h0, w_layer, w_iter, bias)
+    return w_layer, w_iter, onednn_bias(cell, params, like).contiguous()
+
+
+def call(prepared: tuple[Tensor, Tensor, Tensor], x: Tensor, h0: Tensor, reset_after: bool) -> tuple[Tensor, Tensor]:
+    """``(B, T, I)`` and ``(B, H)`` -> outputs ``(B, T, H)`` and the state after step T: one oneDNN call."""
+    inputs = (x.contiguous(), h0.contiguous(), *prepared)
     if torch.is_grad_enabled() and any(t.requires_grad for t in inputs):
-        return _Direction.apply(*inputs, cell.reset_after)
-    y, h_last = build.extension().gru_forward(*inputs, _NO_WORKSPACE, cell.reset_after, False)
+        return _Direction.apply(*inputs, reset_after)
+    y, h_last = build.extension().gru_forward(*inputs, _NO_WORKSPACE, reset_after, False)
     return y, h_last
 
 
-def run(cell: Cell, weights: Sequence[Params], x: Tensor, lengths: Tensor | None, state: State) -> tuple[Tensor, State]:
-    """``KernelSpec.run``: one oneDNN call per direction; shapes as there.
+def direction(cell: Cell, params: Params, x: Tensor, h0: Tensor) -> tuple[Tensor, Tensor]:
+    """``(B, T, I)`` and ``(B, H)`` -> outputs ``(B, T, H)`` and the state after step T, in torch.nn's layout."""
+    return call(prepare(cell, params, x), x, h0, cell.reset_after)
 
-    oneDNN has no variable lengths. A GRU's output is its state, so each direction runs the whole padded
-    batch and each sequence's final state is read at its last real step (the reverse direction first
-    reverses every sequence within its own length); outputs past an end are zeroed. Gradients reaching the
-    padded steps are zero, so they change nothing.
+
+def run(cell: Cell, weights: Sequence[Params], x: Tensor, lengths: Tensor | None, state: State) -> tuple[Tensor, State]:
+    """``KernelSpec.run``: shapes as there; full batches in one call per direction, uneven ones split by length.
+
+    oneDNN has no variable lengths. The rows are sorted longest first and run in time segments whose batch
+    shrinks as sequences end (:mod:`seqkit_onednn.segments`); the reverse direction first reverses every
+    sequence within its own length, so it has the same segments. Each final state is read at its last real
+    step and outputs past an end are zeroed; gradients reaching padded steps are zero, so they change nothing.
     """
     if x.shape[0] == 0:  # oneDNN rejects an empty batch; there is nothing to compute
         return run_reference(cell, weights, x, lengths, state)
     (h0,) = state
+    if lengths is None:
 
-    def scan(d: int, inputs: Tensor) -> tuple[Tensor, Tensor]:
-        out, h_last = direction(cell, weights[d], inputs, h0[d])
-        return out, h_last if lengths is None else last_step(out, lengths, h0[d])
+        def scan(d: int, inputs: Tensor) -> tuple[Tensor, Tensor]:
+            return direction(cell, weights[d], inputs, h0[d])
 
-    out, finals = by_direction(len(weights), x, lengths, scan)
-    return zero_past_end(out, lengths), (torch.stack(finals),)
+        out, finals = by_direction(len(weights), x, lengths, scan)
+        return out, (torch.stack(finals),)
+    return _split_by_length(cell, weights, x, lengths, h0)
+
+
+def _split_by_length(
+    cell: Cell, weights: Sequence[Params], x: Tensor, lengths: Tensor, h0: Tensor
+) -> tuple[Tensor, State]:
+    order = torch.argsort(lengths, descending=True, stable=True)
+    ordered = lengths[order]
+    counts = ordered.tolist()
+    bounds = segments.plan(counts)
+    xs, h0s = x.index_select(0, order), h0.index_select(1, order)
+    outputs, finals = [], []
+    for d, params in enumerate(weights):
+        scan = functools.partial(call, prepare(cell, params, x), reset_after=cell.reset_after)
+        inputs = reverse_within(xs, ordered) if d == 1 else xs
+        out = segments.run_segments(scan, inputs, counts, h0s[d], bounds)
+        finals.append(last_step(out, ordered, h0s[d]))
+        outputs.append(reverse_within(out, ordered) if d == 1 else out)
+    inverse = torch.empty_like(order)
+    inverse[order] = torch.arange(order.numel(), device=order.device)
+    out = torch.cat(outputs, -1) if len(outputs) > 1 else outputs[0]
+    out = zero_past_end(out.index_select(0, inverse), lengths)
+    return out, (torch.stack(finals).index_select(1, inverse),)

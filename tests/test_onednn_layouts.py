@@ -1,0 +1,125 @@
+"""The ``onednn`` kernel's layouts: uneven batches split by length, with exact parity to the reference kernel."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+import seqkit
+from tests.helpers import assert_close_grads, random_loss
+
+support = pytest.importorskip("seqkit_onednn.support")
+segments = pytest.importorskip("seqkit_onednn.segments")
+
+B, T, I, H = 6, 9, 4, 5
+LENGTHS = {
+    "varied": [9, 1, 4, 9, 3, 6],
+    "with_empty": [0, 9, 2, 1, 5, 5],
+    "all_short": [3, 3, 3, 3, 3, 3],
+    "all_empty_but_one": [0, 0, 2, 0, 0, 0],
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def onednn_here():
+    cell = seqkit.get_plugin_manager().cells.get("gru").build(2, 3)
+    why = support.supports(cell, torch.device("cpu"), torch.float32)
+    if why is not None:
+        if os.environ.get("SEQKIT_REQUIRE_ONEDNN") == "1":
+            pytest.fail(f"the onednn kernel is required here but unavailable: {why}")
+        pytest.skip(f"onednn unavailable: {why}")
+
+
+def test_the_plan_splits_where_it_pays():
+    lengths = [100, 98, 90, 60, 50, 40, 30, 20, 10, 5, 2, 1]
+    assert segments.plan([]) == [0] and segments.plan([0, 0]) == [0]
+    bounds = segments.plan(lengths)
+    assert bounds[0] == 0 and bounds[-1] == 100 and bounds == sorted(set(bounds))
+    assert set(bounds[1:]) <= set(lengths)
+    assert segments.plan([7, 7, 7]) == [0, 7]  # equal lengths: one call over their steps, no more
+    assert segments.plan([1] * 32) == [0, 1]
+
+
+def test_the_plan_follows_the_cost_of_a_call(monkeypatch):
+    lengths = [100, 98, 90, 60, 50, 40, 30, 20, 10, 5, 2, 1]
+    monkeypatch.setattr(segments, "CALL_COST", 0.0)
+    assert segments.plan(lengths) == [0, *sorted(lengths)]  # free calls: a boundary at every length (packing)
+    monkeypatch.setattr(segments, "CALL_COST", 1e9)
+    assert segments.plan(lengths) == [0, 100]  # dear calls: the padded batch in one
+    monkeypatch.setattr(segments, "CALL_COST", 0.0)
+    monkeypatch.setattr(segments, "MAX_CANDIDATES", 4)
+    few = segments.plan(list(range(60, 0, -1)))
+    assert len(few) <= 6 and few[-1] == 60
+
+
+def _pair(reset_after, layers, bidirectional):
+    shape = dict(num_layers=layers, bidirectional=bidirectional, reset_after=reset_after)
+    torch.manual_seed(0)
+    layer = seqkit.create_rnn("gru", I, H, backend="onednn", **shape)
+    twin = seqkit.create_rnn("gru", I, H, backend="reference", **shape)
+    twin.load_state_dict(layer.state_dict())
+    return layer, twin
+
+
+def _grad_run(module, x, lengths, state):
+    x = x.clone().requires_grad_()
+    state = state.clone().requires_grad_()
+    out, final = module(x, lengths, state)
+    random_loss(out, final).backward()
+    return out, final, x.grad, state.grad
+
+
+def _check_parity(reset_after, layers, bidirectional, lengths):
+    layer, reference = _pair(reset_after, layers, bidirectional)
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(B, T, I, generator=g)
+    state = torch.randn(layers * (2 if bidirectional else 1), B, H, generator=g)
+    lengths = torch.tensor(lengths)
+    for a, b in zip(_grad_run(layer, x, lengths, state), _grad_run(reference, x, lengths, state), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    assert_close_grads(layer.named_parameters(), reference.named_parameters(), atol=1e-5)
+    assert layer.backend == "onednn"
+
+
+@pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
+@pytest.mark.parametrize("lengths", list(LENGTHS.values()), ids=list(LENGTHS))
+@pytest.mark.parametrize("layers,bidirectional", [(1, False), (2, True)], ids=["1layer", "2layers_bi"])
+def test_a_segment_per_length_matches_the_reference(monkeypatch, reset_after, lengths, layers, bidirectional):
+    monkeypatch.setattr(segments, "CALL_COST", 0.0)  # packing: a call per distinct length
+    _check_parity(reset_after, layers, bidirectional, lengths)
+
+
+@pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
+@pytest.mark.parametrize("bounds", [[0, 2, 5, 9], [0, 1, 9], [0, 3, 4, 6, 9]], ids=str)
+def test_sequences_ending_inside_a_segment_match_the_reference(monkeypatch, reset_after, bounds):
+    """Boundaries that are not every length: rows end mid-segment, computing padding whose state is not kept."""
+    used = []
+
+    def fixed(lengths):
+        used.append(bounds)
+        return bounds
+
+    monkeypatch.setattr(segments, "plan", fixed)
+    _check_parity(reset_after, 2, True, LENGTHS["varied"])
+    assert used  # the split path ran
+
+
+def test_the_split_runs_fewer_row_steps_than_the_padded_batch(monkeypatch):
+    """What the split is for: the calls see only the rows still running (a call per length: the packed count)."""
+    from seqkit_onednn import kernel
+
+    seen = []
+    real = kernel.call
+
+    def counting(prepared, x, h0, reset_after):
+        seen.append(x.shape[0] * x.shape[1])
+        return real(prepared, x, h0, reset_after)
+
+    monkeypatch.setattr(kernel, "call", counting)
+    monkeypatch.setattr(segments, "CALL_COST", 0.0)
+    layer, _ = _pair(True, 1, False)
+    lengths = LENGTHS["varied"]
+    layer(torch.randn(B, T, I), torch.tensor(lengths))
+    assert sum(seen) == sum(lengths) < B * T

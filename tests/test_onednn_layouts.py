@@ -123,3 +123,34 @@ def test_the_split_runs_fewer_row_steps_than_the_padded_batch(monkeypatch):
     lengths = LENGTHS["varied"]
     layer(torch.randn(B, T, I), torch.tensor(lengths))
     assert sum(seen) == sum(lengths) < B * T
+
+
+@pytest.mark.parametrize("lengths", [None, [4] * B], ids=["full", "equal"])
+def test_both_directions_run_in_one_call(monkeypatch, lengths):
+    """Full (or equal-length) batches: a bidirectional layer is one oneDNN call (bidirectional_concat)."""
+    from seqkit_onednn import kernel
+
+    calls = []
+    real = kernel.call
+
+    def counting(prepared, x, h0, reset_after):
+        calls.append(tuple(prepared[0].shape))
+        return real(prepared, x, h0, reset_after)
+
+    monkeypatch.setattr(kernel, "call", counting)
+    for reset_after in (True, False):
+        calls.clear()
+        _check_parity(reset_after, 2, True, [T] * B if lengths is None else lengths)
+        assert calls == [(2, 3 * H, I), (2, 3 * H, 2 * H)]  # one call a layer, each with both directions' weights
+
+
+@pytest.mark.skipif(support.bf16_reason() is not None, reason="this CPU has no native bfloat16")
+def test_both_directions_in_one_call_in_bfloat16():
+    layer, reference = _pair(True, 1, True)
+    layer.to(torch.bfloat16)
+    g = torch.Generator().manual_seed(1)
+    x, state = torch.randn(B, T, I, generator=g), torch.randn(2, B, H, generator=g)
+    got = layer(x.bfloat16(), None, state.bfloat16())
+    want = reference(x, None, state)
+    for a, b in zip(got, want, strict=True):  # bf16 keeps about 2 significant digits
+        torch.testing.assert_close(a.float(), b, atol=3e-2, rtol=3e-2)

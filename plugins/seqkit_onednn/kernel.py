@@ -7,8 +7,9 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor
+from torch.nn import functional as F
 
-from seqkit import Cell, Params, State, by_direction, last_step, reverse_within, run_reference, zero_past_end
+from seqkit import Cell, Params, State, last_step, reverse_within, run_reference, zero_past_end
 from seqkit_onednn import build, segments
 from seqkit_onednn.workspace import Lease
 
@@ -40,17 +41,18 @@ def onednn_bias(cell: Cell, params: Params, like: Tensor) -> Tensor:
 
 
 @functools.lru_cache(maxsize=256)
-def _workspace_bytes(batch: int, steps: int, inputs: int, hidden: int, reset_after: bool, bf16: bool) -> int:
-    return build.extension().workspace_bytes(batch, steps, inputs, hidden, reset_after, bf16)
+def _workspace_bytes(batch: int, steps: int, inputs: int, hidden: int, dirs: int, reset_after: bool, bf16: bool) -> int:
+    return build.extension().workspace_bytes(batch, steps, inputs, hidden, dirs, reset_after, bf16)
 
 
 class _Direction(torch.autograd.Function):
-    """One layer and direction forward in time; backward through oneDNN's backward primitive and its workspace."""
+    """One layer, one direction or both, forward; backward through oneDNN's backward primitive and its workspace."""
 
     @staticmethod
     def forward(ctx, x, h0, w_layer, w_iter, bias, reset_after):
         batch, steps, inputs = x.shape
-        size = _workspace_bytes(batch, steps, inputs, h0.shape[1], reset_after, x.dtype == torch.bfloat16)
+        dirs = 2 if w_iter.dim() == 3 else 1
+        size = _workspace_bytes(batch, steps, inputs, w_iter.shape[-1], dirs, reset_after, x.dtype == torch.bfloat16)
         ctx.lease = Lease(size)  # the node keeps it until the graph is freed
         y, h_last = build.extension().gru_forward(x, h0, w_layer, w_iter, bias, ctx.lease.buffer, reset_after, True)
         ctx.reset_after = reset_after
@@ -103,13 +105,23 @@ def run(cell: Cell, weights: Sequence[Params], x: Tensor, lengths: Tensor | None
         return run_reference(cell, weights, x, lengths, state)
     (h0,) = state
     if lengths is None:
-
-        def scan(d: int, inputs: Tensor) -> tuple[Tensor, Tensor]:
-            return direction(cell, weights[d], inputs, h0[d])
-
-        out, finals = by_direction(len(weights), x, lengths, scan)
-        return out, (torch.stack(finals),)
+        return _full(cell, weights, x, h0)
     return _split_by_length(cell, weights, x, lengths, h0)
+
+
+def _full(cell: Cell, weights: Sequence[Params], x: Tensor, h0: Tensor) -> tuple[Tensor, State]:
+    """Every sequence as long as *x*: one call, both directions in it when there are two.
+
+    oneDNN's ``bidirectional_concat`` runs the second direction backwards in time over the same input and
+    writes both outputs side by side: exactly the reverse direction when no sequence ends early.
+    """
+    if len(weights) == 1:
+        out, h_last = direction(cell, weights[0], x, h0[0])
+        return out, (h_last[None],)
+    both = [prepare(cell, params, x) for params in weights]
+    prepared = tuple(torch.stack(parts) for parts in zip(*both, strict=True))
+    out, h_last = call(prepared, x, h0, cell.reset_after)  # type: ignore[arg-type]
+    return out, (h_last,)
 
 
 def _split_by_length(
@@ -118,6 +130,9 @@ def _split_by_length(
     order = torch.argsort(lengths, descending=True, stable=True)
     ordered = lengths[order]
     counts = ordered.tolist()
+    if counts[0] == counts[-1] > 0:  # equal lengths (a bucketing sampler's batch): the full case, shorter
+        out, (h_last,) = _full(cell, weights, x[:, : counts[0]], h0)
+        return F.pad(out, (0, 0, 0, x.shape[1] - counts[0])), (h_last,)
     bounds = segments.plan(counts)
     xs, h0s = x.index_select(0, order), h0.index_select(1, order)
     outputs, finals = [], []

@@ -108,16 +108,17 @@ def test_sequences_ending_inside_a_segment_match_the_reference(monkeypatch, rese
 
 def test_the_split_runs_fewer_row_steps_than_the_padded_batch(monkeypatch):
     """What the split is for: the calls see only the rows still running (a call per length: the packed count)."""
-    from seqkit_onednn import kernel
+    from seqkit_onednn import build
 
+    ext = build.extension()
     seen = []
-    real = kernel.call
+    real = ext.gru_forward
 
-    def counting(prepared, x, h0, reset_after):
+    def counting(x, *args):
         seen.append(x.shape[0] * x.shape[1])
-        return real(prepared, x, h0, reset_after)
+        return real(x, *args)
 
-    monkeypatch.setattr(kernel, "call", counting)
+    monkeypatch.setattr(ext, "gru_forward", counting)
     monkeypatch.setattr(segments, "CALL_COST", 0.0)
     layer, _ = _pair(True, 1, False)
     lengths = LENGTHS["varied"]
@@ -154,3 +155,17 @@ def test_both_directions_in_one_call_in_bfloat16():
     want = reference(x, None, state)
     for a, b in zip(got, want, strict=True):  # bf16 keeps about 2 significant digits
         torch.testing.assert_close(a.float(), b, atol=3e-2, rtol=3e-2)
+
+
+def test_inference_gives_the_training_outputs_when_split(monkeypatch):
+    monkeypatch.setattr(segments, "CALL_COST", 0.0)
+    layer, reference = _pair(False, 2, True)
+    x, lengths = torch.randn(B, T, I), torch.tensor(LENGTHS["with_empty"])
+    with torch.no_grad():
+        out, final = layer(x, lengths)
+        want_out, want_final = reference(x, lengths)
+    torch.testing.assert_close(out, want_out, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(final, want_final, atol=1e-5, rtol=1e-5)
+    trained_out, trained_final = layer(x, lengths)
+    torch.testing.assert_close(out, trained_out, atol=0, rtol=0)
+    torch.testing.assert_close(final, trained_final, atol=0, rtol=0)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from seqkit import Cell, Params, State, last_step, reverse_within, run_reference, zero_past_end
-from seqkit_onednn import build, segments
+from seqkit import Cell, Params, State, last_step, run_reference
+from seqkit_onednn import build, split, workspace
 from seqkit_onednn.workspace import Lease
 
 _NO_WORKSPACE = torch.empty(0, dtype=torch.uint8)
@@ -40,11 +39,6 @@ def onednn_bias(cell: Cell, params: Params, like: Tensor) -> Tensor:
     return torch.stack([u, r, *candidate])
 
 
-@functools.lru_cache(maxsize=256)
-def _workspace_bytes(batch: int, steps: int, inputs: int, hidden: int, dirs: int, reset_after: bool, bf16: bool) -> int:
-    return build.extension().workspace_bytes(batch, steps, inputs, hidden, dirs, reset_after, bf16)
-
-
 class _Direction(torch.autograd.Function):
     """One layer, one direction or both, forward; backward through oneDNN's backward primitive and its workspace."""
 
@@ -52,7 +46,7 @@ class _Direction(torch.autograd.Function):
     def forward(ctx, x, h0, w_layer, w_iter, bias, reset_after):
         batch, steps, inputs = x.shape
         dirs = 2 if w_iter.dim() == 3 else 1
-        size = _workspace_bytes(batch, steps, inputs, w_iter.shape[-1], dirs, reset_after, x.dtype == torch.bfloat16)
+        size = workspace.size(batch, steps, inputs, w_iter.shape[-1], dirs, reset_after, x.dtype == torch.bfloat16)
         ctx.lease = Lease(size)  # the node keeps it until the graph is freed
         y, h_last = build.extension().gru_forward(x, h0, w_layer, w_iter, bias, ctx.lease.buffer, reset_after, True)
         ctx.reset_after = reset_after
@@ -94,12 +88,13 @@ def direction(cell: Cell, params: Params, x: Tensor, h0: Tensor) -> tuple[Tensor
 
 
 def run(cell: Cell, weights: Sequence[Params], x: Tensor, lengths: Tensor | None, state: State) -> tuple[Tensor, State]:
-    """``KernelSpec.run``: shapes as there; full batches in one call per direction, uneven ones split by length.
+    """``KernelSpec.run``: shapes as there; a full batch in one call (both directions), uneven ones split by length.
 
     oneDNN has no variable lengths. The rows are sorted longest first and run in time segments whose batch
-    shrinks as sequences end (:mod:`seqkit_onednn.segments`); the reverse direction first reverses every
-    sequence within its own length, so it has the same segments. Each final state is read at its last real
-    step and outputs past an end are zeroed; gradients reaching padded steps are zero, so they change nothing.
+    shrinks as sequences end (:mod:`seqkit_onednn.segments`, :mod:`seqkit_onednn.split`); the reverse
+    direction first reverses every sequence within its own length, so it has the same segments. Each final
+    state is read at its last real step and outputs past an end are zeroed; gradients reaching padded steps
+    are zero, so they change nothing.
     """
     if x.shape[0] == 0:  # oneDNN rejects an empty batch; there is nothing to compute
         return run_reference(cell, weights, x, lengths, state)
@@ -127,23 +122,16 @@ def _full(cell: Cell, weights: Sequence[Params], x: Tensor, h0: Tensor) -> tuple
 def _split_by_length(
     cell: Cell, weights: Sequence[Params], x: Tensor, lengths: Tensor, h0: Tensor
 ) -> tuple[Tensor, State]:
-    order = torch.argsort(lengths, descending=True, stable=True)
-    ordered = lengths[order]
-    counts = ordered.tolist()
-    if counts[0] == counts[-1] > 0:  # equal lengths (a bucketing sampler's batch): the full case, shorter
-        out, (h_last,) = _full(cell, weights, x[:, : counts[0]], h0)
-        return F.pad(out, (0, 0, 0, x.shape[1] - counts[0])), (h_last,)
-    bounds = segments.plan(counts)
-    xs, h0s = x.index_select(0, order), h0.index_select(1, order)
-    outputs, finals = [], []
-    for d, params in enumerate(weights):
-        scan = functools.partial(call, prepare(cell, params, x), reset_after=cell.reset_after)
-        inputs = reverse_within(xs, ordered) if d == 1 else xs
-        out = segments.run_segments(scan, inputs, counts, h0s[d], bounds)
-        finals.append(last_step(out, ordered, h0s[d]))
-        outputs.append(reverse_within(out, ordered) if d == 1 else out)
-    inverse = torch.empty_like(order)
-    inverse[order] = torch.arange(order.numel(), device=order.device)
-    out = torch.cat(outputs, -1) if len(outputs) > 1 else outputs[0]
-    out = zero_past_end(out.index_select(0, inverse), lengths)
-    return out, (torch.stack(finals).index_select(1, inverse),)
+    layout = split.Layout.of(lengths, x.shape[1])
+    longest, shortest = layout.counts[0], layout.counts[-1]
+    if longest == shortest > 0:  # equal lengths (a bucketing sampler's batch): the full case, shorter
+        out, (h_last,) = _full(cell, weights, x[:, :longest], h0)
+        return F.pad(out, (0, 0, 0, x.shape[1] - longest)), (h_last,)
+    flat = [t for params in weights for t in prepare(cell, params, x)]
+    training = torch.is_grad_enabled() and any(t.requires_grad for t in (x, h0, *flat))
+    out = split.Split.apply(layout, cell.reset_after, training, x.contiguous(), h0.contiguous(), *flat)
+    hs = cell.hidden_size
+    finals = [last_step(out[..., :hs], lengths, h0[0])]
+    if len(weights) == 2:  # the reverse direction ends at each sequence's first step
+        finals.append(torch.where((lengths > 0)[:, None], out[:, 0, hs:], h0[1]))
+    return out, (torch.stack(finals),)

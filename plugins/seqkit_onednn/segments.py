@@ -9,12 +9,7 @@ distinct length nothing padded is computed (torch.nn's packed sequences), but ea
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Sequence
-
-import torch
-from torch import Tensor
-from torch.nn import functional as F
+from collections.abc import Sequence
 
 # The cost model, in units of one row's work for one step (measured on a 2-core Zen 4 at I=128, H=256,
 # forward+backward, 1 thread: 2.3 ms a call, 0.2 ms a step whatever the batch, 0.027 ms a row-step). Both
@@ -53,25 +48,3 @@ def plan(lengths: Sequence[int]) -> list[int]:
         bounds.append(points[j])
         j = came_from[j]
     return [0, *reversed(bounds)]
-
-
-# scan(x (n, steps, I), h0 (n, H)) -> (y (n, steps, H), h (n, H)): one call of the fused kernel
-Scan = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
-
-
-def run_segments(scan: Scan, x: Tensor, lengths: list[int], h0: Tensor, bounds: list[int]) -> Tensor:
-    """Outputs ``(B, T, H)`` of *x* ``(B, T, I)`` sorted longest first, segment by segment, padding included.
-
-    Rows ending inside a segment carry padded outputs up to its end (the caller zeroes them and reads
-    each final state at its last real step); positions past the last boundary are zero.
-    """
-    batch, steps = x.shape[0], x.shape[1]
-    h, pieces = h0, []
-    for start, stop in itertools.pairwise(bounds):
-        rows = sum(1 for n in lengths if n > start)
-        y, h_end = scan(x[:rows, start:stop], h[:rows])
-        pieces.append(F.pad(y, (0, 0, 0, 0, 0, batch - rows)))
-        h = h_end if rows == batch else torch.cat([h_end, h[rows:]])  # ended rows keep a stale state, unused
-    if bounds[-1] < steps:
-        pieces.append(x.new_zeros(batch, steps - bounds[-1], h0.shape[1]))
-    return torch.cat(pieces, 1)

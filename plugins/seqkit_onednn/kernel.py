@@ -122,7 +122,7 @@ def _full(cell: Cell, weights: Sequence[Params], x: Tensor, h0: Tensor) -> tuple
 def _split_by_length(
     cell: Cell, weights: Sequence[Params], x: Tensor, lengths: Tensor, h0: Tensor
 ) -> tuple[Tensor, State]:
-    layout = split.Layout.of(lengths, x.shape[1])
+    layout = split.Layout.of(lengths, x.shape[1], len(weights))
     longest, shortest = layout.counts[0], layout.counts[-1]
     if longest == shortest > 0:  # equal lengths (a bucketing sampler's batch): the full case, shorter
         out, (h_last,) = _full(cell, weights, x[:, :longest], h0)

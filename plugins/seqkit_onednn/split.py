@@ -3,6 +3,8 @@
 Sorting, reversing within lengths, slicing the segments, chaining their states and masking past each end
 all happen inside the node, forward and backward, so autograd sees one operation per layer instead of a
 slice, pad and concatenation per segment (whose zero-filled gradients cost as much as a segment's work).
+Sorting and reversing are one row gather of the ``(B*T, F)`` view each way (the reversal within lengths
+is its own inverse, so the index that gathers a direction's inputs also gathers its output gradients).
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from seqkit import reverse_within, valid_mask
+from seqkit import valid_mask
 from seqkit_onednn import build, segments, workspace
 from seqkit_onednn.workspace import Lease
+
+_NO_WORKSPACE = torch.empty(0, dtype=torch.uint8)
 
 
 @dataclass
@@ -23,27 +27,40 @@ class Layout:
     """How a batch splits: its rows longest first, and the segments ``[a, b)`` with the rows running in each."""
 
     order: Tensor  # sorted row -> original row
-    inverse: Tensor  # original row -> sorted row
-    lengths: Tensor  # sorted
     counts: list[int]  # the sorted lengths
-    valid: Tensor  # (B, T) bool, sorted rows: step t is real
+    invalid: Tensor  # (B, T, 1) bool, sorted rows: step t is past the end
     segments: list[tuple[int, int, int]]  # (start, stop, rows)
+    gather: list[Tensor]  # per direction, (B*T,): original (row, step) of each sorted, scan-order one
+    scatter: list[Tensor]  # per direction, (B*T,): sorted, scan-order (row, step) of each original one
 
     @classmethod
-    def of(cls, lengths: Tensor, steps: int) -> Layout:
+    def of(cls, lengths: Tensor, steps: int, directions: int) -> Layout:
         order = torch.argsort(lengths, descending=True, stable=True)
         inverse = torch.empty_like(order)
         inverse[order] = torch.arange(order.numel(), device=order.device)
         ordered = lengths[order]
         counts = ordered.tolist()
-        bounds = segments.plan(counts)
-        spans = [(a, b, sum(1 for n in counts if n > a)) for a, b in itertools.pairwise(bounds)]
-        return cls(order, inverse, ordered, counts, valid_mask(ordered, steps), spans)
+        spans = [(a, b, sum(1 for n in counts if n > a)) for a, b in itertools.pairwise(segments.plan(counts))]
+        t = torch.arange(steps, device=lengths.device)
+        gather, scatter = [], []
+        for d in range(directions):
+            # reverse direction: step t of a sequence of length n reads step n-1-t; padding stays in place
+            in_sorted = (
+                torch.where(t < ordered[:, None], ordered[:, None] - 1 - t, t) if d == 1 else t.expand(len(counts), -1)
+            )
+            in_original = (
+                torch.where(t < lengths[:, None], lengths[:, None] - 1 - t, t) if d == 1 else t.expand(len(counts), -1)
+            )
+            gather.append((order[:, None] * steps + in_sorted).reshape(-1))
+            scatter.append((inverse[:, None] * steps + in_original).reshape(-1))
+        invalid = ~valid_mask(ordered, steps)[:, :, None]
+        return cls(order, counts, invalid, spans, gather, scatter)
 
 
-def _workspace(x: Tensor, hidden: int, reset_after: bool) -> Lease:
-    batch, steps, inputs = x.shape
-    return Lease(workspace.size(batch, steps, inputs, hidden, 1, reset_after, x.dtype == torch.bfloat16))
+def _rows(t: Tensor, index: Tensor) -> Tensor:
+    """``(B, T, F)`` rearranged by a flat ``(B*T,)`` index of (row, step) pairs."""
+    batch, steps = t.shape[0], t.shape[1]
+    return t.reshape(batch * steps, -1).index_select(0, index).view(batch, steps, -1)
 
 
 class Split(torch.autograd.Function):
@@ -56,31 +73,30 @@ class Split(torch.autograd.Function):
     @staticmethod
     def forward(ctx, layout: Layout, reset_after: bool, training: bool, x: Tensor, h0: Tensor, *weights: Tensor):
         ext = build.extension()
-        batch, steps = x.shape[0], x.shape[1]
         dirs, hidden = h0.shape[0], h0.shape[2]
-        xs = x.index_select(0, layout.order)
-        out = x.new_zeros(batch, steps, dirs * hidden)
-        saved: list[list[tuple]] = []
+        outputs, saved = [], []
         for d in range(dirs):
             w_layer, w_iter, bias = weights[3 * d : 3 * d + 3]
-            inputs = reverse_within(xs, layout.lengths) if d == 1 else xs
-            scan = x.new_zeros(batch, steps, hidden)
+            inputs = _rows(x, layout.gather[d])
+            scan = x.new_empty(x.shape[0], x.shape[1], hidden)
             h, kept = h0[d].index_select(0, layout.order), []
             for start, stop, rows in layout.segments:
                 piece, h_in = inputs[:rows, start:stop].contiguous(), h[:rows].contiguous()
-                lease = _workspace(piece, hidden, reset_after) if training else None
-                buffer = lease.buffer if lease is not None else torch.empty(0, dtype=torch.uint8)
+                lease = None
+                if training:
+                    bf16 = x.dtype == torch.bfloat16
+                    lease = Lease(workspace.size(rows, stop - start, x.shape[2], hidden, 1, reset_after, bf16))
+                buffer = _NO_WORKSPACE if lease is None else lease.buffer
                 y, h = ext.gru_forward(piece, h_in, w_layer, w_iter, bias, buffer, reset_after, training)
                 scan[:rows, start:stop] = y
                 kept.append((piece, h_in, y, h, lease))  # rows ending before the next segment drop out of h
-            scan = reverse_within(scan, layout.lengths) if d == 1 else scan
-            out[..., d * hidden : (d + 1) * hidden] = scan
+            # past each end: never written, or padded steps of a row ending inside a segment
+            outputs.append(_rows(scan.masked_fill_(layout.invalid, 0), layout.scatter[d]))
             saved.append(kept)
-        out.mul_(layout.valid[:, :, None])  # rows ending inside a segment computed padded steps
         if training:
             ctx.layout, ctx.reset_after, ctx.kept, ctx.shapes = layout, reset_after, saved, (x.shape, h0.shape)
             ctx.save_for_backward(*weights)
-        return out.index_select(0, layout.inverse)
+        return outputs[0] if dirs == 1 else torch.cat(outputs, -1)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -89,16 +105,15 @@ class Split(torch.autograd.Function):
         layout, weights = ctx.layout, ctx.saved_tensors
         x_shape, h_shape = ctx.shapes
         dirs, hidden = h_shape[0], h_shape[2]
-        dout = dout.index_select(0, layout.order) * layout.valid[:, :, None]
-        dx = dout.new_zeros(x_shape, dtype=torch.float32)
-        dh0 = dout.new_zeros(h_shape, dtype=torch.float32)
+        dx = None
+        dh0 = dout.new_zeros(h_shape)
         grads: list[Tensor] = []
         for d in range(dirs):
             w_layer, w_iter, bias = weights[3 * d : 3 * d + 3]
-            g = dout[..., d * hidden : (d + 1) * hidden]
-            g = reverse_within(g, layout.lengths) if d == 1 else g
-            dx_scan = torch.zeros_like(dx)
-            sums: list[Tensor] | None = None
+            # this direction's output gradients, sorted and in scan order; none reaches a step past an end
+            g = _rows(dout[..., d * hidden : (d + 1) * hidden], layout.gather[d]).masked_fill_(layout.invalid, 0)
+            dx_scan = dout.new_empty(x_shape)
+            sums: list[Tensor] = []
             dh = None  # gradient reaching the state the next segment started from
             for (start, stop, rows), (piece, h_in, y, h_end, lease) in zip(
                 reversed(layout.segments), reversed(ctx.kept[d]), strict=True
@@ -111,13 +126,12 @@ class Split(torch.autograd.Function):
                     piece, h_in, w_layer, w_iter, bias, y, h_end, lease.buffer, dy, dh_end, ctx.reset_after
                 )
                 dx_scan[:rows, start:stop] = d_piece
-                sums = dw if sums is None else [s + w for s, w in zip(sums, dw, strict=True)]
+                sums = dw if not sums else [s.add_(w) for s, w in zip(sums, dw, strict=True)]
             if dh is not None:
-                dh0[d, : dh.shape[0]] = dh
-            dx += reverse_within(dx_scan, layout.lengths) if d == 1 else dx_scan
-            grads += sums if sums is not None else [torch.zeros_like(w) for w in (w_layer, w_iter, bias)]
+                dh0[d].index_copy_(0, layout.order[: dh.shape[0]], dh)
+            # steps past an end got no gradient (exactly zero where computed as padding): unwritten ones too
+            part = _rows(dx_scan.masked_fill_(layout.invalid, 0), layout.scatter[d])
+            dx = part if dx is None else dx.add_(part)
+            grads += sums or [torch.zeros_like(w) for w in (w_layer, w_iter, bias)]
         ctx.kept = None  # the workspaces go back to the pool now
-        dtype = weights[0].dtype
-        dx = dx.index_select(0, layout.inverse).to(dtype)
-        dh0 = dh0.index_select(1, layout.inverse).to(dtype)
         return None, None, None, dx, dh0, *grads

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-# The cost model, in units of one row's work for one step (measured on a 2-core Zen 4 at I=128, H=256,
+# The cost model, in units of one row's work for one step (measured on a 2-core Intel Xeon at I=128, H=256,
 # forward+backward, 1 thread: 2.3 ms a call, 0.2 ms a step whatever the batch, 0.027 ms a row-step). Both
 # overheads scale with the weights' size as the per-row work does, so one pair serves every layer size.
 CALL_COST = 80.0  # a call's fixed cost: about 80 row-steps

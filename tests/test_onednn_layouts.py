@@ -67,7 +67,7 @@ def _grad_run(module, x, lengths, state):
     x = x.clone().requires_grad_()
     state = state.clone().requires_grad_()
     out, final = module(x, lengths, state)
-    random_loss(out, final).backward()
+    random_loss(out.float(), final.float()).backward()  # the same loss weights in bfloat16 as in float32
     return out, final, x.grad, state.grad
 
 
@@ -169,3 +169,33 @@ def test_inference_gives_the_training_outputs_when_split(monkeypatch):
     trained_out, trained_final = layer(x, lengths)
     torch.testing.assert_close(out, trained_out, atol=0, rtol=0)
     torch.testing.assert_close(final, trained_final, atol=0, rtol=0)
+
+
+def test_a_split_layer_survives_retain_graph(monkeypatch):
+    monkeypatch.setattr(segments, "CALL_COST", 0.0)
+    layer, _ = _pair(True, 2, True)
+    out, final = layer(torch.randn(B, T, I), torch.tensor(LENGTHS["varied"]))
+    loss = random_loss(out, final)
+    loss.backward(retain_graph=True)
+    first = layer.weight_hh_l1_reverse.grad.clone()
+    layer.zero_grad()
+    loss.backward()
+    torch.testing.assert_close(layer.weight_hh_l1_reverse.grad, first, atol=0, rtol=0)
+
+
+@pytest.mark.skipif(support.bf16_reason() is not None, reason="this CPU has no native bfloat16")
+def test_a_split_layer_in_bfloat16(monkeypatch):
+    monkeypatch.setattr(segments, "CALL_COST", 0.0)
+    layer, reference = _pair(False, 1, True)
+    layer.to(torch.bfloat16)
+    g = torch.Generator().manual_seed(1)
+    x, state = torch.randn(B, T, I, generator=g), torch.randn(2, B, H, generator=g)
+    lengths = torch.tensor(LENGTHS["with_empty"])
+    got = _grad_run(layer, x.bfloat16(), lengths, state.bfloat16())
+    want = _grad_run(reference, x, lengths, state)
+    assert got[0].dtype == got[2].dtype == got[3].dtype == torch.bfloat16
+    for a, b in zip(got, want, strict=True):  # bf16 keeps about 2 significant digits
+        torch.testing.assert_close(a.float(), b, atol=3e-2, rtol=3e-2)
+    for (name, p), q in zip(layer.named_parameters(), reference.parameters(), strict=True):
+        assert p.grad.dtype == torch.bfloat16, name
+        torch.testing.assert_close(p.grad.float(), q.grad, atol=5e-2, rtol=5e-2, msg=name)

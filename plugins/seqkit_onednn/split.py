@@ -94,6 +94,7 @@ class Split(torch.autograd.Function):
             outputs.append(_rows(scan.masked_fill_(layout.invalid, 0), layout.scatter[d]))
             saved.append(kept)
         if training:
+            # the node keeps the workspaces (and segment tensors) until the graph is freed: retain_graph works
             ctx.layout, ctx.reset_after, ctx.kept, ctx.shapes = layout, reset_after, saved, (x.shape, h0.shape)
             ctx.save_for_backward(*weights)
         return outputs[0] if dirs == 1 else torch.cat(outputs, -1)
@@ -133,5 +134,4 @@ class Split(torch.autograd.Function):
             part = _rows(dx_scan.masked_fill_(layout.invalid, 0), layout.scatter[d])
             dx = part if dx is None else dx.add_(part)
             grads += sums or [torch.zeros_like(w) for w in (w_layer, w_iter, bias)]
-        ctx.kept = None  # the workspaces go back to the pool now
         return None, None, None, dx, dh0, *grads

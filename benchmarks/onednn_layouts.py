@@ -33,6 +33,9 @@ CONFIGS = [
     {"lengths": "full"},
     {"layers": 1, "bidirectional": False},
     {"lengths": "equal 50"},
+    # the polarity recipe's batches (needs $SEQKIT_DATA): 64 real sentences, a bidirectional GRU of 256
+    {"B": 64, "layers": 1, "lengths": "polarity"},
+    {"B": 64, "layers": 1, "lengths": "polarity bucketed"},
 ]
 
 
@@ -63,6 +66,12 @@ def workloads(c):
     x = torch.randn(c["B"], c["T"], c["I"], requires_grad=True)
     if c["lengths"] == "varied":
         lengths = torch.randint(1, c["T"] + 1, (c["B"],), generator=torch.Generator().manual_seed(0))
+    elif c["lengths"].startswith("polarity"):
+        from onednn_gru import polarity_lengths  # this folder is the script's: on sys.path
+
+        lengths = torch.tensor(polarity_lengths(c["B"], bucketed=c["lengths"].endswith("bucketed")))
+        c["T"] = int(lengths.max())
+        x = torch.randn(c["B"], c["T"], c["I"], requires_grad=True)
     elif c["lengths"].startswith("equal"):
         lengths = torch.full((c["B"],), int(c["lengths"].split()[1]))
     else:

@@ -199,3 +199,25 @@ def test_a_split_layer_in_bfloat16(monkeypatch):
     for (name, p), q in zip(layer.named_parameters(), reference.parameters(), strict=True):
         assert p.grad.dtype == torch.bfloat16, name
         torch.testing.assert_close(p.grad.float(), q.grad, atol=5e-2, rtol=5e-2, msg=name)
+
+
+def test_reused_weights_changed_in_place_are_seen():
+    """The extension reuses weights it reordered while the same tensor comes back (the segments of a split layer);
+    a tensor changed in place in between (an optimizer step) must be reordered afresh."""
+    from seqkit_onednn import build, kernel
+
+    ext = build.extension()
+    layer, _ = _pair(True, 1, False)
+    prepared = kernel.prepare(layer.cell, layer.weights(0, 0), torch.empty(0))
+    w_layer, w_iter, bias = (t.detach().clone() for t in prepared)
+    x, h0 = torch.randn(B, T, I), torch.randn(B, H)
+    empty = torch.empty(0, dtype=torch.uint8)
+    first, _ = ext.gru_forward(x, h0, w_layer, w_iter, bias, empty, True, False)
+    again, _ = ext.gru_forward(x, h0, w_layer, w_iter, bias, empty, True, False)
+    torch.testing.assert_close(again, first, atol=0, rtol=0)
+    w_layer.mul_(0.5)
+    w_iter.add_(0.1)
+    changed, _ = ext.gru_forward(x, h0, w_layer, w_iter, bias, empty, True, False)
+    fresh, _ = ext.gru_forward(x, h0, w_layer.clone(), w_iter.clone(), bias, empty, True, False)
+    torch.testing.assert_close(changed, fresh, atol=0, rtol=0)
+    assert not torch.allclose(changed, first)

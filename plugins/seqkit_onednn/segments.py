@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 # The cost model, in units of one row's work for one step (measured on a 2-core Intel Xeon at I=128, H=256,
-# forward+backward, 1 thread: 2.3 ms a call, 0.2 ms a step whatever the batch, 0.027 ms a row-step). Both
-# overheads scale with the weights' size as the per-row work does, so one pair serves every layer size.
-CALL_COST = 80.0  # a call's fixed cost: about 80 row-steps
+# forward+backward, 1 thread: 0.2 ms a step whatever the batch, 0.027 ms a row-step, and 1.2-1.9 ms for each
+# further segment's call, the weights being reordered once for all of them). The overheads scale with the
+# weights' size roughly as the per-row work does, so one pair serves every layer size.
+CALL_COST = 60.0  # a call's fixed cost: about 60 row-steps
 STEP_COST = 8.0  # a step's cost beyond its rows' (the recurrent weights are read once a step): about 8 rows
 MAX_CANDIDATES = 48  # boundaries considered, at most (the plan is quadratic in their number)
 

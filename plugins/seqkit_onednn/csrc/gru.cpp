@@ -15,6 +15,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <list>
+#include <mutex>
 #include <vector>
 
 using dnnl::memory;
@@ -92,11 +94,37 @@ memory wrap(const memory::desc& md, const at::Tensor& t) {
   return memory(md, cpu_engine(), const_cast<void*>(t.data_ptr()));
 }
 
-// The user's memory in the layout the primitive wants: the same memory when they agree, else a reordered copy.
-memory as_needed(memory user, const memory::desc& wanted, dnnl::stream& s) {
-  if (user.get_desc() == wanted) return user;
+// Weights in the layout a primitive wants, reordered once and reused while the same tensor, unchanged, comes
+// back: the segments of a split layer are many calls with one set of weights. An entry holds its tensor, so
+// no other tensor can take its memory while it is cached; an in-place change bumps the version and misses.
+struct Reordered {
+  at::Tensor source;
+  int64_t version;
+  memory::desc wanted;
+  memory out;
+};
+constexpr size_t kReorderedKept = 4;  // a direction's two matrices, forward and backward
+std::mutex reordered_mutex;
+std::list<Reordered> reordered_cache;
+
+memory weights_as(const at::Tensor& t, const memory::desc& user, const memory::desc& wanted, dnnl::stream& s) {
+  if (user == wanted) return wrap(user, t);
+  {
+    std::lock_guard<std::mutex> lock(reordered_mutex);
+    for (auto it = reordered_cache.begin(); it != reordered_cache.end(); ++it) {
+      if (it->source.is_same(t) && it->version == t._version() && it->wanted == wanted) {
+        reordered_cache.splice(reordered_cache.begin(), reordered_cache, it);
+        return reordered_cache.front().out;
+      }
+    }
+  }
   memory out(wanted, cpu_engine());
-  dnnl::reorder(user, out).execute(s, user, out);
+  auto in = wrap(user, t);
+  dnnl::reorder(in, out).execute(s, in, out);
+  s.wait();
+  std::lock_guard<std::mutex> lock(reordered_mutex);
+  reordered_cache.push_front({t, static_cast<int64_t>(t._version()), wanted, out});
+  if (reordered_cache.size() > kReorderedKept) reordered_cache.pop_back();
   return out;
 }
 
@@ -118,8 +146,8 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& x, const at::Tensor& h0, 
     TORCH_CHECK(ws.numel() >= static_cast<int64_t>(pd.workspace_desc().get_size()),
                 "seqkit_onednn: the workspace is too small");
   }
-  auto wl = as_needed(wrap(p.user_w_layer(p.type), w_layer), pd.weights_layer_desc(), s);
-  auto wi = as_needed(wrap(p.user_w_iter(p.type), w_iter), pd.weights_iter_desc(), s);
+  auto wl = weights_as(w_layer, p.user_w_layer(p.type), pd.weights_layer_desc(), s);
+  auto wi = weights_as(w_iter, p.user_w_iter(p.type), pd.weights_iter_desc(), s);
   std::unordered_map<int, memory> args = {
       {DNNL_ARG_SRC_LAYER, wrap(p.src_layer(), x)}, {DNNL_ARG_SRC_ITER, wrap(p.iter(), h0)},
       {DNNL_ARG_WEIGHTS_LAYER, wl},                 {DNNL_ARG_WEIGHTS_ITER, wi},
@@ -156,8 +184,8 @@ std::vector<at::Tensor> backward_impl(const at::Tensor& x, const at::Tensor& h0,
   auto dw_layer = at::empty(w_layer.sizes(), f);
   auto dw_iter = at::empty(w_iter.sizes(), f);
   auto dbias = at::zeros_like(bias);
-  auto wl = as_needed(wrap(p.user_w_layer(p.type), w_layer), pd.weights_layer_desc(), s);
-  auto wi = as_needed(wrap(p.user_w_iter(p.type), w_iter), pd.weights_iter_desc(), s);
+  auto wl = weights_as(w_layer, p.user_w_layer(p.type), pd.weights_layer_desc(), s);
+  auto wi = weights_as(w_iter, p.user_w_iter(p.type), pd.weights_iter_desc(), s);
   // oneDNN accumulates weight gradients into what it is given: start from zero
   memory dwl(pd.diff_weights_layer_desc(), cpu_engine());
   memory dwi(pd.diff_weights_iter_desc(), cpu_engine());

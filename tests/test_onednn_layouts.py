@@ -221,3 +221,14 @@ def test_reused_weights_changed_in_place_are_seen():
     fresh, _ = ext.gru_forward(x, h0, w_layer.clone(), w_iter.clone(), bias, empty, True, False)
     torch.testing.assert_close(changed, fresh, atol=0, rtol=0)
     assert not torch.allclose(changed, first)
+
+
+def test_a_batch_of_empty_sequences_keeps_its_states():
+    layer, _ = _pair(True, 2, True)
+    x, state = torch.randn(B, T, I, requires_grad=True), torch.randn(4, B, H, requires_grad=True)
+    out, final = layer(x, torch.zeros(B, dtype=torch.long), state)
+    assert not out.any()
+    torch.testing.assert_close(final, state, atol=0, rtol=0)
+    random_loss(out, final).backward()
+    assert x.grad is None or not x.grad.any()
+    assert all(p.grad is None or not p.grad.any() for p in layer.parameters())

@@ -57,6 +57,22 @@ class Layout:
         return cls(order, counts, invalid, spans, gather, scatter)
 
 
+_ALIGN = 4096  # each segment's workspace starts on a page of its own
+
+
+def _workspaces(layout: Layout, x: Tensor, hidden: int, reset_after: bool) -> tuple[Lease, list[Tensor]]:
+    """One pooled buffer for all of a direction's segments, cut into each one's workspace.
+
+    Its size is about the padded batch's whatever the split, so buffers are reused from batch to batch;
+    a buffer per segment would leave the pool full of sizes that rarely come back.
+    """
+    bf16 = x.dtype == torch.bfloat16
+    sizes = [workspace.size(n, b - a, x.shape[2], hidden, 1, reset_after, bf16) for a, b, n in layout.segments]
+    offsets = list(itertools.accumulate((-(-size // _ALIGN) * _ALIGN for size in sizes), initial=0))
+    lease = Lease(offsets[-1])
+    return lease, [lease.buffer[o : o + size] for o, size in zip(offsets, sizes, strict=False)]
+
+
 def _rows(t: Tensor, index: Tensor) -> Tensor:
     """``(B, T, F)`` rearranged by a flat ``(B*T,)`` index of (row, step) pairs."""
     batch, steps = t.shape[0], t.shape[1]
@@ -80,19 +96,16 @@ class Split(torch.autograd.Function):
             inputs = _rows(x, layout.gather[d])
             scan = x.new_empty(x.shape[0], x.shape[1], hidden)
             h, kept = h0[d].index_select(0, layout.order), []
-            for start, stop, rows in layout.segments:
+            lease, buffers = _workspaces(layout, x, hidden, reset_after) if training else (None, None)
+            for i, (start, stop, rows) in enumerate(layout.segments):
                 piece, h_in = inputs[:rows, start:stop].contiguous(), h[:rows].contiguous()
-                lease = None
-                if training:
-                    bf16 = x.dtype == torch.bfloat16
-                    lease = Lease(workspace.size(rows, stop - start, x.shape[2], hidden, 1, reset_after, bf16))
-                buffer = _NO_WORKSPACE if lease is None else lease.buffer
+                buffer = _NO_WORKSPACE if buffers is None else buffers[i]
                 y, h = ext.gru_forward(piece, h_in, w_layer, w_iter, bias, buffer, reset_after, training)
                 scan[:rows, start:stop] = y
-                kept.append((piece, h_in, y, h, lease))  # rows ending before the next segment drop out of h
+                kept.append((piece, h_in, y, h, buffer))  # rows ending before the next segment drop out of h
             # past each end: never written, or padded steps of a row ending inside a segment
             outputs.append(_rows(scan.masked_fill_(layout.invalid, 0), layout.scatter[d]))
-            saved.append(kept)
+            saved.append((kept, lease))  # the lease hands the buffer back only when the node dies
         if training:
             # the node keeps the workspaces (and segment tensors) until the graph is freed: retain_graph works
             ctx.layout, ctx.reset_after, ctx.kept, ctx.shapes = layout, reset_after, saved, (x.shape, h0.shape)
@@ -116,15 +129,15 @@ class Split(torch.autograd.Function):
             dx_scan = dout.new_empty(x_shape)
             sums: list[Tensor] = []
             dh = None  # gradient reaching the state the next segment started from
-            for (start, stop, rows), (piece, h_in, y, h_end, lease) in zip(
-                reversed(layout.segments), reversed(ctx.kept[d]), strict=True
+            for (start, stop, rows), (piece, h_in, y, h_end, buffer) in zip(
+                reversed(layout.segments), reversed(ctx.kept[d][0]), strict=True
             ):
                 dh_end = torch.zeros_like(h_end)
                 if dh is not None:
                     dh_end[: dh.shape[0]] = dh
                 dy = g[:rows, start:stop].contiguous()
                 d_piece, dh, *dw = ext.gru_backward(
-                    piece, h_in, w_layer, w_iter, bias, y, h_end, lease.buffer, dy, dh_end, ctx.reset_after
+                    piece, h_in, w_layer, w_iter, bias, y, h_end, buffer, dy, dh_end, ctx.reset_after
                 )
                 dx_scan[:rows, start:stop] = d_piece
                 sums = dw if not sums else [s.add_(w) for s, w in zip(sums, dw, strict=True)]

@@ -13,6 +13,7 @@ call against a 100-step one), which bounds what running a whole stack in one cal
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import statistics
@@ -33,6 +34,7 @@ CONFIGS = [
     {"lengths": "full"},
     {"layers": 1, "bidirectional": False},
     {"lengths": "equal 50"},
+    {"lengths": "varied changing"},  # a new draw of varied lengths each round (16 in turn): the workspace pool at work
     # the polarity recipe's batches (needs $SEQKIT_DATA): 64 real sentences, a bidirectional GRU of 256
     {"B": 64, "layers": 1, "lengths": "polarity"},
     {"B": 64, "layers": 1, "lengths": "polarity bucketed"},
@@ -61,26 +63,31 @@ def stack(layer, run, x, lengths):
     return inputs
 
 
-def workloads(c):
-    torch.manual_seed(0)
-    x = torch.randn(c["B"], c["T"], c["I"], requires_grad=True)
-    if c["lengths"] == "varied":
-        lengths = torch.randint(1, c["T"] + 1, (c["B"],), generator=torch.Generator().manual_seed(0))
-    elif c["lengths"].startswith("polarity"):
+def draw(c):
+    """The batches' lengths: one tensor (or None) for every round, or a new draw each round ("changing")."""
+    if c["lengths"].startswith("varied"):
+        seeds = range(1, 17) if c["lengths"].endswith("changing") else [0]
+        return [torch.randint(1, c["T"] + 1, (c["B"],), generator=torch.Generator().manual_seed(s)) for s in seeds]
+    if c["lengths"].startswith("polarity"):
         from onednn_gru import polarity_lengths  # this folder is the script's: on sys.path
 
         lengths = torch.tensor(polarity_lengths(c["B"], bucketed=c["lengths"].endswith("bucketed")))
         c["T"] = int(lengths.max())
-        x = torch.randn(c["B"], c["T"], c["I"], requires_grad=True)
-    elif c["lengths"].startswith("equal"):
-        lengths = torch.full((c["B"],), int(c["lengths"].split()[1]))
-    else:
-        lengths = None
+        return [lengths]
+    if c["lengths"].startswith("equal"):
+        return [torch.full((c["B"],), int(c["lengths"].split()[1]))]
+    return [None]
+
+
+def workloads(c):
+    batches = draw(c)
+    torch.manual_seed(0)
+    x = torch.randn(c["B"], c["T"], c["I"], requires_grad=True)
     shape = dict(num_layers=c["layers"], bidirectional=c["bidirectional"])
     layer = seqkit.create_rnn("gru", c["I"], c["H"], backend="onednn", **shape)
     module = layer.to_torch()
 
-    def torch_nn():
+    def torch_nn(lengths):
         if lengths is None:
             return module(x)[0]
         packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
@@ -88,10 +95,15 @@ def workloads(c):
 
     runs = {
         "torch.nn": torch_nn,
-        "onednn": lambda: layer(x, lengths)[0],
-        "onednn before": lambda: stack(layer, before, seqkit.zero_past_end(x, lengths), lengths),
+        "onednn": lambda lengths: layer(x, lengths)[0],
+        "onednn before": lambda lengths: stack(layer, before, seqkit.zero_past_end(x, lengths), lengths),
     }
-    return {name: (lambda f=f: f().sum().backward()) for name, f in runs.items()}
+
+    def timed(f):
+        rounds = itertools.cycle(batches)  # each contender sees the same lengths in the same order
+        return lambda: f(next(rounds)).sum().backward()
+
+    return {name: timed(f) for name, f in runs.items()}
 
 
 def call_cost(batch=32, steps=100, inputs=128, hidden=256):

@@ -63,8 +63,8 @@ _ALIGN = 4096  # each segment's workspace starts on a page of its own
 def _workspaces(layout: Layout, x: Tensor, hidden: int, reset_after: bool) -> tuple[Lease, list[Tensor]]:
     """One pooled buffer for all of a direction's segments, cut into each one's workspace.
 
-    Its size is about the padded batch's whatever the split, so buffers are reused from batch to batch;
-    a buffer per segment would leave the pool full of sizes that rarely come back.
+    Its size follows the rows and steps computed, so buffers are reused from batch to batch; a buffer per
+    segment would leave the pool full of sizes that rarely come back.
     """
     bf16 = x.dtype == torch.bfloat16
     sizes = [workspace.size(n, b - a, x.shape[2], hidden, 1, reset_after, bf16) for a, b, n in layout.segments]

@@ -232,3 +232,18 @@ def test_a_batch_of_empty_sequences_keeps_its_states():
     random_loss(out, final).backward()
     assert x.grad is None or not x.grad.any()
     assert all(p.grad is None or not p.grad.any() for p in layer.parameters())
+
+
+@pytest.mark.parametrize("lengths", [None, LENGTHS["varied"]], ids=["full", "varied"])
+def test_runs_under_inference_mode(monkeypatch, lengths):
+    """Inference tensors have no version counter: the extension must not reuse weights by one there."""
+    monkeypatch.setattr(segments, "CALL_COST", 0.0)
+    layer, reference = _pair(True, 2, True)
+    x = torch.randn(B, T, I)
+    lengths = None if lengths is None else torch.tensor(lengths)
+    with torch.inference_mode():
+        for _ in range(2):  # the second time, the same weights come back
+            out, final = layer(x, lengths)
+    want_out, want_final = reference(x, lengths)
+    torch.testing.assert_close(out, want_out, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(final, want_final, atol=1e-5, rtol=1e-5)

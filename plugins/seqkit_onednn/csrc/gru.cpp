@@ -107,8 +107,18 @@ constexpr size_t kReorderedKept = 4;  // a direction's two matrices, forward and
 std::mutex reordered_mutex;
 std::list<Reordered> reordered_cache;
 
+memory reorder_to(const at::Tensor& t, const memory::desc& user, const memory::desc& wanted, dnnl::stream& s) {
+  memory out(wanted, cpu_engine());
+  auto in = wrap(user, t);
+  dnnl::reorder(in, out).execute(s, in, out);
+  s.wait();
+  return out;
+}
+
 memory weights_as(const at::Tensor& t, const memory::desc& user, const memory::desc& wanted, dnnl::stream& s) {
   if (user == wanted) return wrap(user, t);
+  // inference tensors (torch.inference_mode) have no version counter to tell a change by: never reused
+  if (t.is_inference()) return reorder_to(t, user, wanted, s);
   {
     std::lock_guard<std::mutex> lock(reordered_mutex);
     for (auto it = reordered_cache.begin(); it != reordered_cache.end(); ++it) {
@@ -118,10 +128,7 @@ memory weights_as(const at::Tensor& t, const memory::desc& user, const memory::d
       }
     }
   }
-  memory out(wanted, cpu_engine());
-  auto in = wrap(user, t);
-  dnnl::reorder(in, out).execute(s, in, out);
-  s.wait();
+  auto out = reorder_to(t, user, wanted, s);
   std::lock_guard<std::mutex> lock(reordered_mutex);
   reordered_cache.push_front({t, static_cast<int64_t>(t._version()), wanted, out});
   if (reordered_cache.size() > kReorderedKept) reordered_cache.pop_back();

@@ -1,5 +1,4 @@
-// One GRU layer, one direction or both at once, through oneDNN's fused RNN primitives (lbr_gru: reset-after,
-// gru: reset-before).
+// One GRU layer, one direction or both, through oneDNN's fused RNN primitives (lbr_gru: reset-after, gru: not).
 //
 // Tensors arrive already in oneDNN's gate order (u, r, o = torch's z, r, n) and layouts, prepared by
 // differentiable torch ops in Python, so autograd maps gradients back to torch.nn's layout by itself.
@@ -94,22 +93,15 @@ memory wrap(const memory::desc& md, const at::Tensor& t) {
   return memory(md, cpu_engine(), const_cast<void*>(t.data_ptr()));
 }
 
-// Weights in the layout a primitive wants, reordered once and reused while the same tensor, unchanged, comes
-// back: the segments of a split layer are many calls with one set of weights. An entry holds its tensor, so
-// no other tensor can take its memory while it is cached; an in-place change bumps the version and misses.
-struct Reordered {
-  at::Tensor source;
-  int64_t version;
-  memory::desc wanted;
-  memory out;
-};
+// Weights in a primitive's layout, reused while the same unchanged tensor comes back (a split layer's segments).
+// An entry holds its tensor, so none other can take its memory; an in-place change bumps the version: a miss.
+struct Reordered { at::Tensor source; int64_t version; memory::desc wanted; memory out; };
 constexpr size_t kReorderedKept = 4;  // a direction's two matrices, forward and backward
 std::mutex reordered_mutex;
 std::list<Reordered> reordered_cache;
 
 memory reorder_to(const at::Tensor& t, const memory::desc& user, const memory::desc& wanted, dnnl::stream& s) {
-  memory out(wanted, cpu_engine());
-  auto in = wrap(user, t);
+  memory out(wanted, cpu_engine()), in = wrap(user, t);
   dnnl::reorder(in, out).execute(s, in, out);
   s.wait();
   return out;
@@ -199,22 +191,14 @@ std::vector<at::Tensor> backward_impl(const at::Tensor& x, const at::Tensor& h0,
   std::memset(dwl.get_data_handle(), 0, pd.diff_weights_layer_desc().get_size());
   std::memset(dwi.get_data_handle(), 0, pd.diff_weights_iter_desc().get_size());
   std::unordered_map<int, memory> args = {
-      {DNNL_ARG_SRC_LAYER, wrap(p.src_layer(), x)},
-      {DNNL_ARG_SRC_ITER, wrap(p.iter(), h0)},
-      {DNNL_ARG_WEIGHTS_LAYER, wl},
-      {DNNL_ARG_WEIGHTS_ITER, wi},
-      {DNNL_ARG_BIAS, wrap(p.bias(), bias)},
-      {DNNL_ARG_DST_LAYER, wrap(p.dst_layer(), y)},
-      {DNNL_ARG_DST_ITER, wrap(p.iter(), hT)},
-      {DNNL_ARG_WORKSPACE, wrap(pd.workspace_desc(), ws)},
-      {DNNL_ARG_DIFF_DST_LAYER, wrap(p.dst_layer(f32), dy32)},
-      {DNNL_ARG_DIFF_DST_ITER, wrap(p.iter(f32), dhT32)},
-      {DNNL_ARG_DIFF_SRC_LAYER, wrap(p.src_layer(f32), dx)},
-      {DNNL_ARG_DIFF_SRC_ITER, wrap(p.iter(f32), dh0)},
-      {DNNL_ARG_DIFF_WEIGHTS_LAYER, dwl},
-      {DNNL_ARG_DIFF_WEIGHTS_ITER, dwi},
-      {DNNL_ARG_DIFF_BIAS, wrap(p.bias(), dbias)},
-      {DNNL_ARG_SCRATCHPAD, scratchpad(pd.scratchpad_desc())}};
+      {DNNL_ARG_SRC_LAYER, wrap(p.src_layer(), x)},          {DNNL_ARG_SRC_ITER, wrap(p.iter(), h0)},
+      {DNNL_ARG_WEIGHTS_LAYER, wl},                          {DNNL_ARG_WEIGHTS_ITER, wi},
+      {DNNL_ARG_BIAS, wrap(p.bias(), bias)},                 {DNNL_ARG_DST_LAYER, wrap(p.dst_layer(), y)},
+      {DNNL_ARG_DST_ITER, wrap(p.iter(), hT)},               {DNNL_ARG_WORKSPACE, wrap(pd.workspace_desc(), ws)},
+      {DNNL_ARG_DIFF_DST_LAYER, wrap(p.dst_layer(f32), dy32)}, {DNNL_ARG_DIFF_DST_ITER, wrap(p.iter(f32), dhT32)},
+      {DNNL_ARG_DIFF_SRC_LAYER, wrap(p.src_layer(f32), dx)}, {DNNL_ARG_DIFF_SRC_ITER, wrap(p.iter(f32), dh0)},
+      {DNNL_ARG_DIFF_WEIGHTS_LAYER, dwl},                    {DNNL_ARG_DIFF_WEIGHTS_ITER, dwi},
+      {DNNL_ARG_DIFF_BIAS, wrap(p.bias(), dbias)},           {DNNL_ARG_SCRATCHPAD, scratchpad(pd.scratchpad_desc())}};
   typename Bwd::primitive(pd).execute(s, args);
   auto user_dwl = wrap(p.user_w_layer(f32), dw_layer);
   auto user_dwi = wrap(p.user_w_iter(f32), dw_iter);

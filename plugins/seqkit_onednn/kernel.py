@@ -1,15 +1,15 @@
-"""The ``onednn`` GRU kernel: torch.nn's layout in, oneDNN's fused primitives per direction, exact lengths."""
+"""The ``onednn`` GRU kernel: torch.nn's layout in, oneDNN's fused primitives, uneven batches split by length."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
 
 import torch
 from torch import Tensor
+from torch.nn import functional as F
 
-from seqkit import Cell, Params, State, by_direction, last_step, run_reference, zero_past_end
-from seqkit_onednn import build
+from seqkit import Cell, Params, State, last_step, run_reference
+from seqkit_onednn import build, split, workspace
 from seqkit_onednn.workspace import Lease
 
 _NO_WORKSPACE = torch.empty(0, dtype=torch.uint8)
@@ -39,18 +39,14 @@ def onednn_bias(cell: Cell, params: Params, like: Tensor) -> Tensor:
     return torch.stack([u, r, *candidate])
 
 
-@lru_cache(maxsize=256)
-def _workspace_bytes(batch: int, steps: int, inputs: int, hidden: int, reset_after: bool, bf16: bool) -> int:
-    return build.extension().workspace_bytes(batch, steps, inputs, hidden, reset_after, bf16)
-
-
 class _Direction(torch.autograd.Function):
-    """One layer and direction forward in time; backward through oneDNN's backward primitive and its workspace."""
+    """One layer, one direction or both, forward; backward through oneDNN's backward primitive and its workspace."""
 
     @staticmethod
     def forward(ctx, x, h0, w_layer, w_iter, bias, reset_after):
         batch, steps, inputs = x.shape
-        size = _workspace_bytes(batch, steps, inputs, h0.shape[1], reset_after, x.dtype == torch.bfloat16)
+        dirs = 2 if w_iter.dim() == 3 else 1
+        size = workspace.size(batch, steps, inputs, w_iter.shape[-1], dirs, reset_after, x.dtype == torch.bfloat16)
         ctx.lease = Lease(size)  # the node keeps it until the graph is freed
         y, h_last = build.extension().gru_forward(x, h0, w_layer, w_iter, bias, ctx.lease.buffer, reset_after, True)
         ctx.reset_after = reset_after
@@ -69,35 +65,73 @@ class _Direction(torch.autograd.Function):
         return (*grads, None)
 
 
-def direction(cell: Cell, params: Params, x: Tensor, h0: Tensor) -> tuple[Tensor, Tensor]:
-    """``(B, T, I)`` and ``(B, H)`` -> outputs ``(B, T, H)`` and the state after step T, in torch.nn's layout."""
+def prepare(cell: Cell, params: Params, like: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """One direction's weights in oneDNN's layout ``(w_layer, w_iter, bias)``; made once, shared by its calls."""
     hs = cell.hidden_size
     w_layer = _onednn_gates(params["weight_ih"], hs).contiguous()
     w_iter = _onednn_gates(params["weight_hh"], hs).contiguous()
-    bias = onednn_bias(cell, params, x).contiguous()
-    x, h0 = x.contiguous(), h0.contiguous()
-    inputs = (x, h0, w_layer, w_iter, bias)
+    return w_layer, w_iter, onednn_bias(cell, params, like).contiguous()
+
+
+def call(prepared: tuple[Tensor, Tensor, Tensor], x: Tensor, h0: Tensor, reset_after: bool) -> tuple[Tensor, Tensor]:
+    """``(B, T, I)`` and ``(B, H)`` -> outputs ``(B, T, H)`` and the state after step T: one oneDNN call."""
+    inputs = (x.contiguous(), h0.contiguous(), *prepared)
     if torch.is_grad_enabled() and any(t.requires_grad for t in inputs):
-        return _Direction.apply(*inputs, cell.reset_after)
-    y, h_last = build.extension().gru_forward(*inputs, _NO_WORKSPACE, cell.reset_after, False)
+        return _Direction.apply(*inputs, reset_after)
+    y, h_last = build.extension().gru_forward(*inputs, _NO_WORKSPACE, reset_after, False)
     return y, h_last
 
 
-def run(cell: Cell, weights: Sequence[Params], x: Tensor, lengths: Tensor | None, state: State) -> tuple[Tensor, State]:
-    """``KernelSpec.run``: one oneDNN call per direction; shapes as there.
+def direction(cell: Cell, params: Params, x: Tensor, h0: Tensor) -> tuple[Tensor, Tensor]:
+    """``(B, T, I)`` and ``(B, H)`` -> outputs ``(B, T, H)`` and the state after step T, in torch.nn's layout."""
+    return call(prepare(cell, params, x), x, h0, cell.reset_after)
 
-    oneDNN has no variable lengths. A GRU's output is its state, so each direction runs the whole padded
-    batch and each sequence's final state is read at its last real step (the reverse direction first
-    reverses every sequence within its own length); outputs past an end are zeroed. Gradients reaching the
-    padded steps are zero, so they change nothing.
+
+def run(cell: Cell, weights: Sequence[Params], x: Tensor, lengths: Tensor | None, state: State) -> tuple[Tensor, State]:
+    """``KernelSpec.run``: shapes as there; a full batch in one call (both directions), uneven ones split by length.
+
+    oneDNN has no variable lengths. The rows are sorted longest first and run in time segments whose batch
+    shrinks as sequences end (:mod:`seqkit_onednn.segments`, :mod:`seqkit_onednn.split`); the reverse
+    direction first reverses every sequence within its own length, so it has the same segments. Each final
+    state is read at its last real step and outputs past an end are zeroed; gradients reaching padded steps
+    are zero, so they change nothing.
     """
     if x.shape[0] == 0:  # oneDNN rejects an empty batch; there is nothing to compute
         return run_reference(cell, weights, x, lengths, state)
     (h0,) = state
+    if lengths is None:
+        return _full(cell, weights, x, h0)
+    return _split_by_length(cell, weights, x, lengths, h0)
 
-    def scan(d: int, inputs: Tensor) -> tuple[Tensor, Tensor]:
-        out, h_last = direction(cell, weights[d], inputs, h0[d])
-        return out, h_last if lengths is None else last_step(out, lengths, h0[d])
 
-    out, finals = by_direction(len(weights), x, lengths, scan)
-    return zero_past_end(out, lengths), (torch.stack(finals),)
+def _full(cell: Cell, weights: Sequence[Params], x: Tensor, h0: Tensor) -> tuple[Tensor, State]:
+    """Every sequence as long as *x*: one call, both directions in it when there are two.
+
+    oneDNN's ``bidirectional_concat`` runs the second direction backwards in time over the same input and
+    writes both outputs side by side: exactly the reverse direction when no sequence ends early.
+    """
+    if len(weights) == 1:
+        out, h_last = direction(cell, weights[0], x, h0[0])
+        return out, (h_last[None],)
+    both = [prepare(cell, params, x) for params in weights]
+    prepared = tuple(torch.stack(parts) for parts in zip(*both, strict=True))
+    out, h_last = call(prepared, x, h0, cell.reset_after)  # type: ignore[arg-type]
+    return out, (h_last,)
+
+
+def _split_by_length(
+    cell: Cell, weights: Sequence[Params], x: Tensor, lengths: Tensor, h0: Tensor
+) -> tuple[Tensor, State]:
+    layout = split.Layout.of(lengths, x.shape[1], len(weights))
+    longest, shortest = layout.counts[0], layout.counts[-1]
+    if longest == shortest > 0:  # equal lengths (a bucketing sampler's batch): the full case, shorter
+        out, (h_last,) = _full(cell, weights, x[:, :longest], h0)
+        return F.pad(out, (0, 0, 0, x.shape[1] - longest)), (h_last,)
+    flat = [t for params in weights for t in prepare(cell, params, x)]
+    training = torch.is_grad_enabled() and any(t.requires_grad for t in (x, h0, *flat))
+    out = split.Split.apply(layout, cell.reset_after, training, x.contiguous(), h0.contiguous(), *flat)
+    hs = cell.hidden_size
+    finals = [last_step(out[..., :hs], lengths, h0[0])]
+    if len(weights) == 2:  # the reverse direction ends at each sequence's first step
+        finals.append(torch.where((lengths > 0)[:, None], out[:, 0, hs:], h0[1]))
+    return out, (torch.stack(finals),)

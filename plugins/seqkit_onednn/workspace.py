@@ -6,6 +6,7 @@ the forward pass itself on a small CPU; a buffer handed back when its autograd n
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections import OrderedDict
@@ -84,3 +85,11 @@ def clear() -> None:
     with _lock:
         _free.clear()
         _pooled = 0
+
+
+@functools.lru_cache(maxsize=256)
+def size(batch: int, steps: int, inputs: int, hidden: int, dirs: int, reset_after: bool, bf16: bool) -> int:
+    """Bytes of workspace a training forward of this shape needs (kept from forward to backward)."""
+    from seqkit_onednn import build
+
+    return build.extension().workspace_bytes(batch, steps, inputs, hidden, dirs, reset_after, bf16)

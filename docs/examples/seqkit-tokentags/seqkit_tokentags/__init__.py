@@ -1,4 +1,4 @@
-"""seqkit plugin: the ``tagging`` task (one label per token) and the ``conll`` data source (token<TAB>tag files)."""
+"""seqkit plugin: the ``token_tags`` task (one label per token), the ``tagged_tsv`` source (token<TAB>tag files)."""
 
 import seqkit
 from seqkit import RegisterDataset, RegisterTask
@@ -6,17 +6,21 @@ from seqkit import RegisterDataset, RegisterTask
 
 @seqkit.hookimpl
 def register_tasks(register: RegisterTask) -> None:
-    from seqkit_tagging.task import TaggingTask
+    from seqkit_tokentags.task import TaggingTask
 
     register(
         seqkit.Spec(
-            "tagging", build=TaggingTask, description="one tag per token (BIO entities, POS): accuracy, entity F1"
+            "token_tags", build=TaggingTask, description="one tag per token (BIO entities, POS): accuracy, entity F1"
         )
     )
 
 
 @seqkit.hookimpl
 def register_datasets(register: RegisterDataset) -> None:
-    from seqkit_tagging.data import conll
+    from seqkit_tokentags.data import tagged_tsv
 
-    register(seqkit.Spec("conll", build=conll, description="token<TAB>tag lines, sentences separated by blank lines"))
+    register(
+        seqkit.Spec(
+            "tagged_tsv", build=tagged_tsv, description="token<TAB>tag lines, sentences separated by blank lines"
+        )
+    )

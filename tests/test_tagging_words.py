@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from seqkit_tagging.words import CASINGS, CharEncoder, WordFeatures, casing
 
 from seqkit import UNK_ID
-from seqkit_tagging.words import CASINGS, CharEncoder, WordFeatures, casing
 
 
 def test_casing_classes() -> None:

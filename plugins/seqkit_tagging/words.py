@@ -14,6 +14,16 @@ from seqkit import last_step
 CASINGS = ("pad", "lower", "title", "upper", "mixed", "numeric", "has_digit", "other")
 
 
+def _embedding(count: int, dim: int) -> nn.Embedding:
+    """An embedding started at N(0, 1/dim), its padding row zero: Adam moves each weight by about the learning
+    rate per step, so torch's N(0, 1) start leaves rare words' vectors nearly where they began."""
+    embedding = nn.Embedding(count, dim, padding_idx=0)
+    with torch.no_grad():
+        embedding.weight.normal_(0.0, dim**-0.5)
+        embedding.weight[0].zero_()
+    return embedding
+
+
 def casing(word: str) -> int:
     """The casing class of *word*: an index into :data:`CASINGS` (never 0, the padding class)."""
     if word.isdigit():
@@ -51,7 +61,7 @@ class CharEncoder(nn.Module):
         **options: Any,
     ) -> None:
         super().__init__()
-        self.embed = nn.Embedding(num_chars, embed_dim, padding_idx=0)
+        self.embed = _embedding(num_chars, embed_dim)
         self.kind = kind
         if kind == "cnn":
             if options:
@@ -98,8 +108,8 @@ class WordFeatures(nn.Module):
         word_dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=seqkit.PAD_ID)
-        self.casing = nn.Embedding(len(CASINGS), casing_dim, padding_idx=0) if casing_dim else None
+        self.embed = _embedding(vocab_size, embed_dim)  # seqkit.PAD_ID is 0
+        self.casing = _embedding(len(CASINGS), casing_dim) if casing_dim else None
         self.chars = CharEncoder(num_chars, **chars) if chars is not None else None
         self.register_buffer("rare", rare.bool())
         self.unk_replace, self.word_dropout = unk_replace, word_dropout

@@ -65,7 +65,7 @@ def build_tagger(
 ) -> Tagger:
     """A :class:`Tagger` whose encoder is the recipe's cell; *features* are :class:`WordFeatures` options."""
     words = WordFeatures(vocab_size, num_chars, rare, **features)
-    crf = CRF(num_tags, *constraints) if output == "crf" and constraints is not None else None
-    if output == "crf" and crf is None:
-        crf = CRF(num_tags)
+    crf = None
+    if output == "crf":
+        crf = CRF(num_tags, *constraints) if constraints is not None else CRF(num_tags)
     return Tagger(words, cell_factory(words.out_size), num_tags, dropout=dropout, crf=crf)

@@ -36,6 +36,7 @@ class TaggingTask(Task):
     needs_tokenizer = False
     monitor = "val/entity_f1"
     monitor_mode = "max"
+    _output = "crf"  # build_model's output, which batch_weight reads
 
     def __init__(
         self,
@@ -162,8 +163,6 @@ class TaggingTask(Task):
             unk_replace=unk_replace,
             word_dropout=word_dropout,
         )
-
-    _output = "crf"
 
     def forward_loss(self, model: Tagger, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         emissions = model(batch)  # (B, T, C)

@@ -63,6 +63,14 @@ def test_bad_bytes_and_broken_gzip_are_data_errors(tmp_path: Path) -> None:
         conll(str(broken))
 
 
+def test_a_line_without_end_is_refused_unread(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr("seqkit_tagging.conll.MAX_LINE_BYTES", 64)
+    file = tmp_path / "long.txt"
+    file.write_text("El O\n" + "x" * 200, encoding="utf-8")
+    with pytest.raises(DataError, match=r"long\.txt:2: a line longer than 64 bytes"):
+        conll(str(file))
+
+
 def test_the_reference_corpus_when_present() -> None:
     from seqkit import resolve_path
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from collections.abc import Iterator
 from pathlib import Path
 
 from seqkit import Corpus, CorpusFile, Located, Record, data_error, fetch, not_found, resolve_path
@@ -16,6 +17,7 @@ REFERENCE = {
     "esp.testb.gz": (136_009, "a1a2092e3f9d7e6adb6288b5d64d0b92ea3c8182b5cb31069e286b469327eb06"),
 }
 DOCSTART = "-DOCSTART-"
+MAX_LINE_BYTES = 1 << 20  # as seqkit's own readers
 
 
 def conll(
@@ -67,12 +69,17 @@ def _file(path: str) -> Path:
     return file
 
 
-def _lines(file: Path, encoding: str):
+def _lines(file: Path, encoding: str) -> Iterator[tuple[int, str]]:
     """``(number, text)`` of every line, blank ones included; bad bytes name the line."""
     opener = gzip.open if file.suffix == ".gz" else open
     try:
         with opener(file, "rb") as stream:
-            for number, raw in enumerate(stream, start=1):
+            number = 0
+            # read a bounded line at a time: a file without line breaks cannot fill the memory
+            while raw := stream.readline(MAX_LINE_BYTES + 1):
+                number += 1
+                if len(raw) > MAX_LINE_BYTES:
+                    raise data_error(file, f"a line longer than {MAX_LINE_BYTES} bytes", number)
                 try:
                     yield number, raw.decode(encoding).rstrip("\r\n")
                 except UnicodeDecodeError as error:

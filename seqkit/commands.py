@@ -112,8 +112,12 @@ def _eval(args: argparse.Namespace) -> int:
         parts.module, dataloaders=loader, verbose=False
     )
     metrics = {k: round(float(v), 6) for k, v in sorted((results[0] if results else {}).items())}
+    lines = None if args.json else parts.task.format_metrics(dict(metrics))
     if args.json:
         print(json.dumps(metrics), file=args.stdout)
+    elif lines is not None:
+        for line in lines:  # the task's own layout (a per-class table), escaped as every printed line
+            print(printable(line))
     else:
         for name, value in metrics.items():
             print(f"{name}: {value:.4f}")
@@ -188,8 +192,12 @@ def _predict(args: argparse.Namespace) -> int:
         # Streamed a chunk at a time: memory stays flat however long the input.
         while chunk := list(itertools.islice(texts, PREDICT_CHUNK)):
             for result in parts.task.predict(parts.module.model, chunk, parts.tokenizer, **options):
+                lines = None if args.json else parts.task.format_prediction(result)
                 if args.json:
                     print(json.dumps(result, ensure_ascii=False), file=args.stdout)
+                elif lines is not None:
+                    for line in lines:  # the task's own layout; its text comes from input and checkpoint: escaped
+                        print(printable(line))
                 else:
                     # labels and generated text come from the checkpoint: escaped, they cannot forge lines
                     shown = [printable(v) for k, v in result.items() if k not in ("text", "n_best")]

@@ -83,6 +83,16 @@ class Task:
         non-blank ``--input`` line, unparsed; a task whose inputs are not text parses them itself (numbers, JSON)."""
         raise NotImplementedError
 
+    def format_prediction(self, result: dict[str, Any]) -> list[str] | None:
+        """The lines ``seqkit predict`` prints for one of :meth:`predict`'s results (without ``--json``); None, the
+        default, prints its fields tab-separated. seqkit escapes control characters in every line it prints."""
+        return None
+
+    def format_metrics(self, metrics: dict[str, float]) -> list[str] | None:
+        """The lines ``seqkit eval`` prints for *metrics* (``{"test/loss": ..., "test/<name>": ...}``), e.g. a
+        per-class table; None, the default, prints one ``name: value`` line each. ``--json`` prints the metrics."""
+        return None
+
     def state_dict(self) -> dict[str, Any]:
         return {}
 

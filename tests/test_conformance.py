@@ -25,6 +25,8 @@ DATASETS = {
     "tatoeba": {"path": "tatoeba_deu_eng/deu-eng.tsv"},
     "multi30k": {"path": "multi30k"},
     "scitldr": {"path": "scitldr"},
+    "conll": {"path": "conll2002"},
+    "synthetic_tagging": {"size": 120},
     "table": None,  # needs a file: written by the test
     "lines_per_label": None,
 }
@@ -34,7 +36,7 @@ def test_every_registered_entry_has_a_conformance_test():
     assert {"gru", "lstm", "rnn", "ln_gru", "ln_lstm"} <= set(MANAGER.cells.names())
     assert {("gru", "native"), ("lstm", "native"), ("rnn", "native")} <= set(KERNELS)
     assert set(MANAGER.datasets.names()) == set(DATASETS)
-    assert sorted(MANAGER.tasks.names()) == ["sentiment", "summarization", "translation"]
+    assert sorted(MANAGER.tasks.names()) == ["sentiment", "summarization", "tagging", "translation"]
 
 
 @pytest.mark.parametrize("kind", MANAGER.cells.names())
@@ -53,6 +55,14 @@ def test_kernel(cell, kernel):
 
 def test_task():
     check_task("sentiment", dataset="synthetic_sentiment", dataset_options={"size": 200}, plugins=MANAGER)
+
+
+@pytest.mark.parametrize("output", ["crf", "softmax"])
+def test_tagging_task(output):
+    model = {"output": output, "embed_dim": 8, "chars": {"kind": "gru", "embed_dim": 4, "hidden_size": 4}}
+    check_task(
+        "tagging", dataset="synthetic_tagging", dataset_options={"size": 120}, model_options=model, plugins=MANAGER
+    )
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import pytest
 from helpers import install_packages
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
-PACKAGES = ("seqkit-jordan", "seqkit-tagging")
+PACKAGES = ("seqkit-jordan", "seqkit-tokentags")
 FAST = ["trainer.max_epochs=1", "data.batch_size=8"]
 
 
@@ -38,24 +38,24 @@ def test_both_are_listed_by_seqkit_plugins_and_ls(installed):
         "version": "0.1.0",
         "registers": {"cells": ["jordan"]},
     }
-    assert plugins["tagging"] == {
-        "name": "tagging",
-        "distribution": "seqkit-tagging",
+    assert plugins["tokentags"] == {
+        "name": "tokentags",
+        "distribution": "seqkit-tokentags",
         "version": "0.1.0",
-        "registers": {"tasks": ["tagging"], "datasets": ["conll"]},
+        "registers": {"tasks": ["token_tags"], "datasets": ["tagged_tsv"]},
     }
     recipes = seqkit(installed, "ls", "recipes")
-    assert "jordan/tiny" in recipes and "tagging/tiny" in recipes
+    assert "jordan/tiny" in recipes and "tokentags/tiny" in recipes
 
 
-@pytest.mark.parametrize("recipe,metric", [("jordan/tiny", "test/accuracy"), ("tagging/tiny", "test/entity_f1")])
+@pytest.mark.parametrize("recipe,metric", [("jordan/tiny", "test/accuracy"), ("tokentags/tiny", "test/entity_f1")])
 def test_a_tiny_recipe_trains_by_name_through_the_cli(installed, tmp_path, recipe, metric):
     run_dir = tmp_path / "run"
     out = seqkit(installed, "train", recipe, f"run_dir={run_dir}", *FAST, cwd=tmp_path)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert 0 <= metrics[metric] <= 1 and metric in out
     checkpoint = run_dir / "best.ckpt"
-    if recipe == "tagging/tiny":
+    if recipe == "tokentags/tiny":
         (result,) = [
             json.loads(line) for line in seqkit(installed, "predict", checkpoint, "--json", "Anna met Tom").splitlines()
         ]

@@ -1,20 +1,20 @@
-"""The tagging task and conll source pass seqkit's conformance kit; entity F1 counts exact spans and types only."""
+"""The token_tags task and tagged_tsv source pass the conformance kit; entity F1 counts exact spans and types."""
 
 import pytest
 import torch
-from seqkit_tagging.data import conll
-from seqkit_tagging.entities import EntityF1, spans
+from seqkit_tokentags.data import tagged_tsv
+from seqkit_tokentags.entities import EntityF1, spans
 
 from seqkit.testing import check_dataset, check_task
 
 
 def test_conformance():
-    check_dataset("conll")
-    check_task("tagging", dataset="conll")
+    check_dataset("tagged_tsv")
+    check_task("token_tags", dataset="tagged_tsv")
 
 
 def test_the_shipped_corpus():
-    records = conll()
+    records = tagged_tsv()
     assert len(records) == 52
     assert records[0] == {
         "tokens": ["Maria", "Lopez", "flew", "to", "Madrid", "on", "Monday", "."],
@@ -27,7 +27,7 @@ def test_a_bad_line_names_file_and_line(tmp_path):
 
     (tmp_path / "bad.tsv").write_text("Paris\tB-LOC\nno-tab-here\n")
     with pytest.raises(DataError, match=r"bad.tsv:2: expected token<TAB>tag"):
-        conll(str(tmp_path / "bad.tsv"))
+        tagged_tsv(str(tmp_path / "bad.tsv"))
 
 
 @pytest.mark.parametrize(

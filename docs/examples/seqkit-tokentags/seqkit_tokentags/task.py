@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqkit import PAD_ID, UNK_ID, CellFactory, DataError, Record, Task, Tokenizer, pad_sequences, where_of
-from seqkit_tagging.entities import EntityF1, spans
+from seqkit_tokentags.entities import EntityF1, spans
 
 IGNORE = -100  # the label of padding positions: no loss, no metric
 

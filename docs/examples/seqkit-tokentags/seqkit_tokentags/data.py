@@ -1,4 +1,4 @@
-"""``conll``: a CoNLL-style file, one ``token<TAB>tag`` a line, a blank line after each sentence."""
+"""``tagged_tsv``: a CoNLL-style file, one ``token<TAB>tag`` a line, a blank line after each sentence."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from seqkit import Located, Record, data_error, require_file, resolve_path
 TINY = Path(__file__).parent / "data" / "tiny_ner.tsv"
 
 
-def conll(path: str | None = None, *, token_column: int = 0, tag_column: int = -1) -> list[Record]:
+def tagged_tsv(path: str | None = None, *, token_column: int = 0, tag_column: int = -1) -> list[Record]:
     """Sentences of *path* (default: the package's own tiny named-entity corpus) as ``{"tokens", "tags"}``.
 
     Columns are tab-separated; ``token_column`` and ``tag_column`` pick the two used (the last is the tag,

@@ -1,0 +1,39 @@
+"""Sequence labelling: the ``tagging`` task (BiRNN + CRF, character features) and the ``conll`` data source."""
+
+import seqkit
+from seqkit import RegisterDataset, RegisterTask
+
+
+@seqkit.hookimpl
+def register_tasks(register: RegisterTask) -> None:
+    from seqkit_tagging.task import TaggingTask
+
+    register(
+        seqkit.Spec(
+            "tagging",
+            build=TaggingTask,
+            description="one tag per token (NER, POS, chunks): words, casing, characters, any cell, softmax or CRF",
+        )
+    )
+
+
+@seqkit.hookimpl
+def register_datasets(register: RegisterDataset) -> None:
+    from seqkit_tagging.conll import CORPUS, conll
+    from seqkit_tagging.synthetic import synthetic_tagging
+
+    register(
+        seqkit.Spec(
+            "conll",
+            build=conll,
+            description="CoNLL-style column files (token ... tag a line, blank lines between sentences), plain or gz",
+            corpora=(CORPUS,),
+        )
+    )
+    register(
+        seqkit.Spec(
+            "synthetic_tagging",
+            build=synthetic_tagging,
+            description="generated sentences: new capitalised names typed by the word before them; offline",
+        )
+    )

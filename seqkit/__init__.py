@@ -29,6 +29,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
         "where_of",
     ),
     "seqkit.download": ("cache_dir", "extracted", "fetch"),
+    "seqkit.export.spec": ("ExportError", "ExportGraph", "OnnxOp"),
     "seqkit.errors": (
         "InvalidArgumentError",
         "KernelUnavailableError",
@@ -93,6 +94,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the eager imports
         SeqkitError,
         UnknownNameError,
     )
+    from seqkit.export.spec import ExportError, ExportGraph, OnnxOp
     from seqkit.hookspecs import (
         RegisterCallback,
         RegisterCell,
@@ -126,10 +128,13 @@ __all__ = [
     "Corpus",
     "CorpusFile",
     "DataError",
+    "ExportError",
+    "ExportGraph",
     "InvalidArgumentError",
     "KernelSpec",
     "KernelUnavailableError",
     "Located",
+    "OnnxOp",
     "Params",
     "PluginError",
     "PluginManager",

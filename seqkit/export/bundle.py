@@ -1,0 +1,150 @@
+"""Write an export bundle: one file per graph, ``tokenizer.json``, ``task.json`` and ``manifest.json``."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from seqkit.errors import SeqkitError
+from seqkit.export.spec import ExportError, ExportGraph
+
+OPSET = 17
+FORMATS = ("onnx", "torch")
+BUNDLE_VERSION = 1
+
+
+def plain(value: Any, what: str) -> Any:
+    """*value* if JSON can hold it as it is (a bundle is plain data), else an error naming *what*."""
+    try:
+        return json.loads(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError) as error:
+        raise ExportError(f"{what} is not plain JSON data ({error}); the bundle cannot hold it") from None
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """torch's tracer warns about every Python value it records as a constant; the parity tests are the check."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def write_onnx(graph: ExportGraph, path: Path) -> None:
+    """*graph* as ONNX (opset 17), its recurrent layers as native operators, checked by onnx's checker."""
+    import onnx
+
+    from seqkit.export.onnx_rnn import native_recurrent
+
+    with _quiet(), native_recurrent(graph.module), torch.no_grad():
+        torch.onnx.export(
+            graph.module,
+            tuple(graph.inputs.values()),
+            str(path),
+            dynamo=False,  # the TorchScript exporter: it honours autograd.Function.symbolic (native RNN nodes)
+            input_names=list(graph.inputs),
+            output_names=list(graph.outputs),
+            dynamic_axes=graph.dynamic_axes,
+            opset_version=OPSET,
+            do_constant_folding=True,
+        )
+    onnx.checker.check_model(str(path), full_check=True)
+
+
+def write_torch(graph: ExportGraph, path: Path) -> str:
+    """*graph* as a ``torch.export`` program with the dynamic axes; the program kind written."""
+    from torch.export import Dim, export, save
+
+    dims: dict[str, Any] = {}
+    shapes = {}
+    for name in graph.inputs:
+        axes = graph.dynamic_axes.get(name, {})
+        shapes[name] = {axis: dims.setdefault(label, Dim(label, min=1)) for axis, label in axes.items()} or None
+    with _quiet(), torch.no_grad():
+        try:
+            program = export(graph.module, tuple(graph.inputs.values()), dynamic_shapes=tuple(shapes.values()))
+        except Exception as error:
+            raise ExportError(
+                f"graph '{graph.name}': torch.export cannot capture it with dynamic {', '.join(sorted(dims))} "
+                f"({type(error).__name__}: {str(error).splitlines()[0][:200]}); use --format onnx"
+            ) from None
+    save(program, str(path))
+    return "torch.export"
+
+
+def _signature(graph: ExportGraph) -> dict[str, Any]:
+    def describe(name: str, tensor: torch.Tensor | None) -> dict[str, Any]:
+        axes = graph.dynamic_axes.get(name, {})
+        entry: dict[str, Any] = {"name": name}
+        if tensor is not None:
+            entry["dtype"] = str(tensor.dtype).removeprefix("torch.")
+            entry["shape"] = [axes.get(i, int(n)) for i, n in enumerate(tensor.shape)]
+        return entry
+
+    return {
+        "name": graph.name,
+        "description": graph.description,
+        "inputs": [describe(n, t) for n, t in graph.inputs.items()],
+        "outputs": [describe(n, None) for n in graph.outputs],
+    }
+
+
+def write_bundle(parts: Any, checkpoint: Path, out: Path, fmt: str) -> dict[str, Any]:
+    """Export the checkpoint's rebuilt *parts* to folder *out* (new or empty); returns the manifest."""
+    if fmt not in FORMATS:
+        raise SeqkitError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise SeqkitError(f"--out {out}: exists and is not an empty folder; choose a new one")
+    recipe = parts.recipe.data
+    model = parts.module.model.eval()
+    graphs = parts.task.export_graphs(model)
+    tokenizer = None
+    if parts.tokenizer is not None:
+        section = dict(recipe.get("tokenizer") or {})
+        tokenizer = plain(
+            {"kind": section.pop("kind", None), "options": section, **parts.tokenizer.state_dict()},
+            "the tokenizer's state",
+        )
+    task_section = dict(recipe["task"])
+    task = plain({"kind": task_section.pop("kind"), "options": task_section, **parts.task.state_dict()}, "task state")
+    out.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for graph in graphs:
+        graph.module.eval()
+        file = f"{graph.name}.onnx" if fmt == "onnx" else f"{graph.name}.pt2"
+        if fmt == "onnx":
+            write_onnx(graph, out / file)
+        else:
+            write_torch(graph, out / file)
+        entries.append({**_signature(graph), "file": file})
+    from seqkit.versions import plugin_versions
+
+    manifest = {
+        "seqkit_bundle": BUNDLE_VERSION,
+        "format": fmt,
+        "opset": OPSET if fmt == "onnx" else None,
+        "task": task["kind"],
+        "checkpoint": checkpoint.name,
+        "seqkit": _version(),
+        "torch": torch.__version__,
+        "plugins": [{"name": n, "distribution": d, "version": v} for n, d, v in plugin_versions()],
+        "graphs": entries,
+        "tokenizer": "tokenizer.json" if tokenizer is not None else None,
+        "task_file": "task.json",
+    }
+    if tokenizer is not None:
+        (out / "tokenizer.json").write_text(json.dumps(tokenizer, ensure_ascii=False), encoding="utf-8")
+    (out / "task.json").write_text(json.dumps(task, ensure_ascii=False, indent=1), encoding="utf-8")
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    return manifest
+
+
+def _version() -> str:
+    import seqkit
+
+    return seqkit.__version__

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
+import logging
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,10 +31,17 @@ def plain(value: Any, what: str) -> Any:
 
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
-    """torch's tracer warns about every Python value it records as a constant; the parity tests are the check."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
+    """torch's tracer warns about every Python value it records as a constant (the parity tests are the check), and
+    torch.export logs the graph it failed on: the one-line error says what matters."""
+    logger = logging.getLogger("torch")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 def write_onnx(graph: ExportGraph, path: Path) -> None:
@@ -56,8 +65,8 @@ def write_onnx(graph: ExportGraph, path: Path) -> None:
     onnx.checker.check_model(str(path), full_check=True)
 
 
-def write_torch(graph: ExportGraph, path: Path) -> str:
-    """*graph* as a ``torch.export`` program with the dynamic axes; the program kind written."""
+def write_torch(graph: ExportGraph, path: Path) -> None:
+    """*graph* as a ``torch.export`` program with the dynamic axes, where torch.export can capture it."""
     from torch.export import Dim, export, save
 
     dims: dict[str, Any] = {}
@@ -65,7 +74,8 @@ def write_torch(graph: ExportGraph, path: Path) -> str:
     for name in graph.inputs:
         axes = graph.dynamic_axes.get(name, {})
         shapes[name] = {axis: dims.setdefault(label, Dim(label, min=1)) for axis, label in axes.items()} or None
-    with _quiet(), torch.no_grad():
+    # torch.export prints the graph it failed on to stderr: the one-line error below says what matters
+    with _quiet(), torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
         try:
             program = export(graph.module, tuple(graph.inputs.values()), dynamic_shapes=tuple(shapes.values()))
         except Exception as error:
@@ -74,7 +84,6 @@ def write_torch(graph: ExportGraph, path: Path) -> str:
                 f"({type(error).__name__}: {str(error).splitlines()[0][:200]}); use --format onnx"
             ) from None
     save(program, str(path))
-    return "torch.export"
 
 
 def _signature(graph: ExportGraph) -> dict[str, Any]:
@@ -92,6 +101,13 @@ def _signature(graph: ExportGraph) -> dict[str, Any]:
         "inputs": [describe(n, t) for n, t in graph.inputs.items()],
         "outputs": [describe(n, None) for n in graph.outputs],
     }
+
+
+def _write_graph(graph: ExportGraph, out: Path, fmt: str) -> dict[str, Any]:
+    graph.module.eval()
+    file = f"{graph.name}.onnx" if fmt == "onnx" else f"{graph.name}.pt2"
+    (write_onnx if fmt == "onnx" else write_torch)(graph, out / file)
+    return {**_signature(graph), "file": file}
 
 
 def write_bundle(parts: Any, checkpoint: Path, out: Path, fmt: str) -> dict[str, Any]:
@@ -112,16 +128,17 @@ def write_bundle(parts: Any, checkpoint: Path, out: Path, fmt: str) -> dict[str,
         )
     task_section = dict(recipe["task"])
     task = plain({"kind": task_section.pop("kind"), "options": task_section, **parts.task.state_dict()}, "task state")
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    entries = []
-    for graph in graphs:
-        graph.module.eval()
-        file = f"{graph.name}.onnx" if fmt == "onnx" else f"{graph.name}.pt2"
-        if fmt == "onnx":
-            write_onnx(graph, out / file)
-        else:
-            write_torch(graph, out / file)
-        entries.append({**_signature(graph), "file": file})
+    try:
+        entries = [_write_graph(graph, out, fmt) for graph in graphs]
+    except BaseException:
+        # a failed export leaves nothing behind that looks like a bundle
+        for path in out.iterdir():
+            path.unlink()
+        if created:
+            out.rmdir()
+        raise
     from seqkit.versions import plugin_versions
 
     manifest = {

@@ -26,8 +26,8 @@ def onnx_op_of(layer: Recurrent, where: str) -> OnnxOp:
     op = layer.cell.onnx_op()
     if op is None:
         raise ExportError(
-            f"{where}: cell '{layer.kind}' has no ONNX operator (ONNX has GRU, LSTM and RNN only); its cell would "
-            "need to define onnx_op() with an equivalent layout. Export with --format torch instead"
+            f"{where}: cell '{layer.kind}' has no ONNX operator (ONNX has GRU, LSTM and RNN only); the cell would "
+            "need to define onnx_op() with an equivalent layout. `seqkit serve` serves any cell"
         )
     if layer.regularizers.active and layer.training:
         raise ExportError(f"{where}: export needs eval mode")

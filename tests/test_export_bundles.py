@@ -1,0 +1,85 @@
+"""Exported bundles give what ``seqkit predict`` gives: a sentiment classifier and a translator (greedy decoding
+in numpy + ONNX Runtime, the loop docs/deploy.md shows), and the bundle holds plain files only."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from doc_blocks import ROOT, blocks
+from recipe_helpers import TINY, cli
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+
+TEXTS = ["not bad", "good but boring", "truly moving story", "the", "x y z"]
+REVERSE = ["trainer.max_epochs=2", "data.size=300", "trainer.enable_progress_bar=false", "model.cell.hidden_size=16"]
+
+
+def _docs_code() -> dict:
+    """The namespace of docs/deploy.md's Python blocks that define functions (their demo calls left out)."""
+    namespace: dict = {}
+    for block in blocks(ROOT / "docs" / "deploy.md"):
+        if block.language == "python" and block.runs and "def " in block.text:
+            code = "\n".join(line for line in block.text.splitlines() if not line.startswith("print("))
+            exec(compile(code, block.where, "exec"), namespace)
+    return namespace
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bundles")
+    from seqkit.cli import main
+
+    assert main(["train", "quickstart", *TINY, "model.cell.bidirectional=true", f"run_dir={root / 's'}"]) == 0
+    assert main(["train", "translation/gru_reverse", *REVERSE, f"run_dir={root / 't'}"]) == 0
+    assert main(["export", str(root / "s" / "best.ckpt"), "--out", str(root / "s-onnx")]) == 0
+    assert main(["export", str(root / "t" / "best.ckpt"), "--out", str(root / "t-onnx")]) == 0
+    return root
+
+
+def _predicted(capsys, checkpoint, *args):
+    code, out, err = cli(capsys, "predict", checkpoint, "--json", *args)
+    assert code == 0, err
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_an_exported_classifier_predicts_what_seqkit_predict_does(runs, capsys):
+    expected = _predicted(capsys, runs / "s" / "best.ckpt", *TEXTS)
+    got = _docs_code()["classify"](TEXTS, str(runs / "s-onnx"))
+    assert [g["label"] for g in got] == [e["label"] for e in expected]
+    assert [g["probability"] for g in got] == pytest.approx([e["probability"] for e in expected], abs=2e-4)
+
+
+def test_an_exported_translator_decodes_greedily_as_seqkit_predict_does(runs, capsys):
+    sources = ["w1 w2 w3 w4", "w5 w6 w7", "w2", "w3 w3 w1 w5 w4 w6 w0", "a b"]
+    expected = [r["output"] for r in _predicted(capsys, runs / "t" / "best.ckpt", "--beam-size", "1", *sources)]
+    assert _docs_code()["greedy_translate"](sources, str(runs / "t-onnx")) == expected
+
+
+def test_a_bundle_holds_plain_files_and_a_manifest_naming_its_graphs(runs):
+    manifest = json.loads((runs / "t-onnx" / "manifest.json").read_text())
+    assert manifest["task"] == "translation" and manifest["format"] == "onnx"
+    graphs = {g["name"]: g for g in manifest["graphs"]}
+    assert set(graphs) == {"encoder", "decoder_step"}
+    assert [i["name"] for i in graphs["encoder"]["inputs"]] == ["source", "lengths"]
+    assert graphs["encoder"]["inputs"][0]["shape"] == ["batch", "source"]
+    assert sorted(p.name for p in (runs / "t-onnx").iterdir()) == sorted(
+        ["decoder_step.onnx", "encoder.onnx", "manifest.json", "task.json", "tokenizer.json"]
+    )
+    task = json.loads((runs / "s-onnx" / "task.json").read_text())
+    assert task["kind"] == "sentiment" and task["labels"] == ["negative", "positive"]
+
+
+def test_export_refuses_a_used_folder_and_a_cell_without_an_onnx_operator(runs, capsys, tmp_path):
+    code, _, err = cli(capsys, "export", runs / "s" / "best.ckpt", "--out", runs / "s-onnx")
+    assert code == 2 and "not an empty folder" in err
+    from seqkit.cli import main
+
+    run = tmp_path / "ln"
+    assert main(["train", "quickstart", *TINY, "model.cell.kind=ln_gru", f"run_dir={run}"]) == 0
+    capsys.readouterr()
+    code, _, err = cli(capsys, "export", run / "best.ckpt", "--out", tmp_path / "out")
+    assert code == 2
+    assert "cell 'ln_gru' has no ONNX operator" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
 import json
 import logging
@@ -66,18 +67,24 @@ def write_onnx(graph: ExportGraph, path: Path) -> None:
 
 
 def write_torch(graph: ExportGraph, path: Path) -> None:
-    """*graph* as a ``torch.export`` program with the dynamic axes, where torch.export can capture it."""
+    """*graph* as a ``torch.export`` program with the dynamic axes; its recurrent layers as loops over time."""
     from torch.export import Dim, export, save
 
+    from seqkit.export.torch_rnn import looped_recurrent
+
     dims: dict[str, Any] = {}
-    shapes = {}
+    shapes = []
     for name in graph.inputs:
         axes = graph.dynamic_axes.get(name, {})
-        shapes[name] = {axis: dims.setdefault(label, Dim(label, min=1)) for axis, label in axes.items()} or None
+        shapes.append({axis: dims.setdefault(label, Dim(label, min=1)) for axis, label in axes.items()} or None)
+    # torch.export wants the shapes nested as forward's parameters are: a `*rest` parameter takes one tuple
+    params = list(inspect.signature(graph.module.forward).parameters.values())
+    star = next((i for i, p in enumerate(params) if p.kind is p.VAR_POSITIONAL), None)
+    nested = tuple(shapes) if star is None else (*shapes[:star], tuple(shapes[star:]))
     # torch.export prints the graph it failed on to stderr: the one-line error below says what matters
-    with _quiet(), torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
+    with _quiet(), torch.no_grad(), contextlib.redirect_stderr(io.StringIO()), looped_recurrent(graph.module):
         try:
-            program = export(graph.module, tuple(graph.inputs.values()), dynamic_shapes=tuple(shapes.values()))
+            program = export(graph.module, tuple(graph.inputs.values()), dynamic_shapes=nested)
         except Exception as error:
             raise ExportError(
                 f"graph '{graph.name}': torch.export cannot capture it with dynamic {', '.join(sorted(dims))} "

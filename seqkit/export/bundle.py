@@ -46,11 +46,54 @@ def _quiet() -> Iterator[None]:
 
 
 def write_onnx(graph: ExportGraph, path: Path) -> None:
-    """*graph* as ONNX (opset 17), its recurrent layers as native operators, checked by onnx's checker."""
+    """*graph* as ONNX, checked by onnx's checker: its recurrent layers as native GRU/LSTM/RNN nodes, or,
+    when a cell has no such operator, every layer as an ONNX ``Loop`` over the cell's own step."""
     import onnx
 
-    from seqkit.export.onnx_rnn import native_recurrent
+    from seqkit.export.onnx_rnn import lacking_operator, native_recurrent
 
+    if lacking_operator(graph.module):
+        _write_onnx_loops(graph, path)
+    else:
+        _write_onnx_native(graph, path, native_recurrent)
+    onnx.checker.check_model(str(path), full_check=True)
+
+
+def _write_onnx_loops(graph: ExportGraph, path: Path) -> None:
+    """torch.onnx's torch.export-based exporter, which writes each layer's ``while_loop`` as an ONNX ``Loop``."""
+    from seqkit.export.onnx_rnn import lacking_operator
+    from seqkit.export.torch_rnn import looped_recurrent
+
+    cells = ", ".join(f"'{k}'" for k in lacking_operator(graph.module))
+    try:
+        import onnxscript  # noqa: F401
+    except ImportError:
+        raise ExportError(
+            f"cell {cells} has no ONNX operator; exporting its step as an ONNX Loop needs onnxscript "
+            "(pip install 'seqkit[export]'), or use --format torch"
+        ) from None
+    _, nested = _dynamic_shapes(graph)
+    with _quiet(), torch.no_grad(), contextlib.redirect_stdout(io.StringIO()), looped_recurrent(graph.module):
+        try:
+            program = torch.onnx.export(
+                graph.module,
+                tuple(graph.inputs.values()),
+                dynamo=True,
+                dynamic_shapes=nested,
+                input_names=list(graph.inputs),
+                output_names=list(graph.outputs),
+                opset_version=18,  # the torch.export-based exporter's lowest
+                verbose=False,
+            )
+        except Exception as error:
+            raise ExportError(
+                f"graph '{graph.name}': cell {cells} has no ONNX operator and its step could not be exported as an "
+                f"ONNX Loop ({type(error).__name__}: {str(error).splitlines()[0][:200]}); use --format torch"
+            ) from None
+    program.save(str(path))
+
+
+def _write_onnx_native(graph: ExportGraph, path: Path, native_recurrent: Any) -> None:
     with _quiet(), native_recurrent(graph.module), torch.no_grad():
         torch.onnx.export(
             graph.module,
@@ -63,24 +106,30 @@ def write_onnx(graph: ExportGraph, path: Path) -> None:
             opset_version=OPSET,
             do_constant_folding=True,
         )
-    onnx.checker.check_model(str(path), full_check=True)
 
 
-def write_torch(graph: ExportGraph, path: Path) -> None:
-    """*graph* as a ``torch.export`` program with the dynamic axes; its recurrent layers as loops over time."""
-    from torch.export import Dim, export, save
-
-    from seqkit.export.torch_rnn import looped_recurrent
+def _dynamic_shapes(graph: ExportGraph) -> tuple[dict[str, Any], tuple[Any, ...]]:
+    """torch.export's ``Dim`` per axis name, and the dynamic shapes nested as the module's forward takes them."""
+    from torch.export import Dim
 
     dims: dict[str, Any] = {}
     shapes = []
     for name in graph.inputs:
         axes = graph.dynamic_axes.get(name, {})
         shapes.append({axis: dims.setdefault(label, Dim(label, min=1)) for axis, label in axes.items()} or None)
-    # torch.export wants the shapes nested as forward's parameters are: a `*rest` parameter takes one tuple
+    # a `*rest` parameter of forward takes one tuple of shapes
     params = list(inspect.signature(graph.module.forward).parameters.values())
     star = next((i for i, p in enumerate(params) if p.kind is p.VAR_POSITIONAL), None)
-    nested = tuple(shapes) if star is None else (*shapes[:star], tuple(shapes[star:]))
+    return dims, tuple(shapes) if star is None else (*shapes[:star], tuple(shapes[star:]))
+
+
+def write_torch(graph: ExportGraph, path: Path) -> None:
+    """*graph* as a ``torch.export`` program with the dynamic axes; its recurrent layers as loops over time."""
+    from torch.export import export, save
+
+    from seqkit.export.torch_rnn import looped_recurrent
+
+    dims, nested = _dynamic_shapes(graph)
     # torch.export prints the graph it failed on to stderr: the one-line error below says what matters
     with _quiet(), torch.no_grad(), contextlib.redirect_stderr(io.StringIO()), looped_recurrent(graph.module):
         try:
@@ -114,7 +163,14 @@ def _write_graph(graph: ExportGraph, out: Path, fmt: str) -> dict[str, Any]:
     graph.module.eval()
     file = f"{graph.name}.onnx" if fmt == "onnx" else f"{graph.name}.pt2"
     (write_onnx if fmt == "onnx" else write_torch)(graph, out / file)
-    return {**_signature(graph), "file": file}
+    entry = {**_signature(graph), "file": file}
+    if fmt == "onnx":
+        import onnx
+
+        model = onnx.load(str(out / file), load_external_data=False)
+        entry["opset"] = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+        entry["operators"] = sorted({n.op_type for n in model.graph.node} & {"GRU", "LSTM", "RNN", "Loop"})
+    return entry
 
 
 def write_bundle(parts: Any, checkpoint: Path, out: Path, fmt: str) -> dict[str, Any]:
@@ -151,7 +207,6 @@ def write_bundle(parts: Any, checkpoint: Path, out: Path, fmt: str) -> dict[str,
     manifest = {
         "seqkit_bundle": BUNDLE_VERSION,
         "format": fmt,
-        "opset": OPSET if fmt == "onnx" else None,
         "task": task["kind"],
         "checkpoint": checkpoint.name,
         "seqkit": _version(),

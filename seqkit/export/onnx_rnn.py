@@ -21,6 +21,12 @@ from seqkit.recurrent import Recurrent
 _BATCH_FIRST = [1, 0, 2]
 
 
+def lacking_operator(model: nn.Module) -> list[str]:
+    """The kinds of the cells in *model* that have no ONNX operator (their layers export as loops)."""
+    kinds = {m.kind for m in model.modules() if isinstance(m, Recurrent) and m.cell.onnx_op() is None}
+    return sorted(kinds)
+
+
 def onnx_op_of(layer: Recurrent, where: str) -> OnnxOp:
     """The layer's cell's ONNX operator, or an error naming the cell (and *where* it sits in the model)."""
     op = layer.cell.onnx_op()

@@ -58,7 +58,7 @@ def parse_request(body: bytes, limits: Limits, accepted: set[str]) -> tuple[list
     options = {k: data[k] for k in accepted if k in data}
     for key, value in options.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise RequestError(f"{key}: expected a positive integer, got {printable(value)!r}")
+            raise RequestError(f"{key}: expected a positive integer, got {printable(repr(value))}")
     return texts, options
 
 

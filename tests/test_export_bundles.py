@@ -89,3 +89,47 @@ def test_a_cell_without_an_onnx_operator_exports_as_a_loop_and_predicts_alike(ca
     expected = _predicted(capsys, run / "best.ckpt", *TEXTS)
     got = _docs_code()["classify"](TEXTS, str(tmp_path / "out"))
     assert [g["label"] for g in got] == [e["label"] for e in expected]
+
+
+@pytest.mark.parametrize(
+    ("kind", "attention", "coverage"), [("lstm", "additive", True), ("gru", "dot", False)], ids=["lstm", "gru-dot"]
+)
+def test_encoder_and_decoder_step_graphs_match_the_model_step_by_step(kind, attention, coverage, tmp_path):
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+    from seqkit_seq2seq.export import export_graphs
+    from seqkit_seq2seq.model import Seq2SeqModel
+
+    import seqkit
+    from seqkit.export.bundle import write_onnx
+
+    torch.manual_seed(0)
+    hidden = 8
+    encoder = seqkit.create_rnn(
+        kind, 6, hidden // 2 if attention == "dot" else hidden, num_layers=2, bidirectional=True
+    )
+    decoder = seqkit.create_rnn(kind, 6 + hidden, hidden, num_layers=2)
+    model = Seq2SeqModel(20, 15, 6, encoder, decoder, attention=attention, coverage=coverage).eval()
+    sessions = {}
+    for graph in export_graphs(model, "test"):
+        write_onnx(graph, tmp_path / f"{graph.name}.onnx")
+        sessions[graph.name] = ort.InferenceSession(str(tmp_path / f"{graph.name}.onnx"))
+    source, lengths = torch.randint(4, 20, (3, 7)), torch.tensor([7, 1, 4])
+    enc = sessions["encoder"]
+    got = dict(
+        zip([o.name for o in enc.get_outputs()], enc.run(None, {"source": source.numpy(), "lengths": lengths.numpy()}))
+    )
+    with torch.no_grad():
+        memory, state = model.encode(source, lengths)
+        np.testing.assert_allclose(got["memory"], memory.outputs.numpy(), atol=1e-5, rtol=0)
+        carried = {k: v for k, v in got.items() if k.startswith("state_") or k in ("feed", "coverage")}
+        step = sessions["decoder_step"]
+        names = [o.name for o in step.get_outputs()]
+        for previous in torch.randint(4, 15, (3, 3)):  # three steps, teacher-forced
+            log_probs, weights, state, _ = model.step(previous, state, memory)
+            feeds = {"previous": previous.numpy(), **carried, **{k: got[k] for k in ("memory", "keys", "mask")}}
+            out = dict(zip(names, step.run(None, feeds)))
+            np.testing.assert_allclose(out["log_probs"], log_probs.numpy(), atol=1e-5, rtol=0)
+            np.testing.assert_allclose(out["attention"], weights.numpy(), atol=1e-5, rtol=0)
+            carried = {k: out[f"next_{k}"] for k in carried}

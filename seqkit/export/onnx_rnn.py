@@ -35,8 +35,6 @@ def onnx_op_of(layer: Recurrent, where: str) -> OnnxOp:
             f"{where}: cell '{layer.kind}' has no ONNX operator (ONNX has GRU, LSTM and RNN only); the cell would "
             "need to define onnx_op() with an equivalent layout. --format torch exports any cell"
         )
-    if layer.regularizers.active and layer.training:
-        raise ExportError(f"{where}: export needs eval mode")
     return op
 
 

@@ -84,6 +84,9 @@ def test_every_cell_exports_with_parity_natively_or_as_a_loop(kind, options, lay
     native = layer.cell.onnx_op()
     assert (native.op in operators and "Loop" not in operators) if native else "Loop" in operators
     session = ort.InferenceSession(exported)
+    # native nodes: 1e-5. A Loop runs the cell's own step op by op in ONNX Runtime; the layer-normalised cells'
+    # normalisation of 6-wide vectors amplifies float32 rounding, up to 3e-5 after two bidirectional layers.
+    tolerance = 1e-5 if native else 5e-5
     rng = np.random.default_rng(layers + 2 * bidirectional)
     for batch, steps in ((1, 1), (5, 9)):  # other sizes than the example: both axes are dynamic
         lengths = rng.integers(1, steps + 1, size=batch)
@@ -96,9 +99,9 @@ def test_every_cell_exports_with_parity_natively_or_as_a_loop(kind, options, lay
         with torch.no_grad():
             out, final = layer(x, torch.from_numpy(lengths), state[0] if parts == 1 else tuple(state))
         finals = (final,) if parts == 1 else final
-        np.testing.assert_allclose(got[0], out.numpy(), atol=1e-5, rtol=0)
+        np.testing.assert_allclose(got[0], out.numpy(), atol=tolerance, rtol=0)
         for g, f in zip(got[1:], finals):
-            np.testing.assert_allclose(g, f.numpy(), atol=1e-5, rtol=0)
+            np.testing.assert_allclose(g, f.numpy(), atol=tolerance, rtol=0)
 
 
 def test_the_gru_formulations_export_as_linear_before_reset_1_and_0():

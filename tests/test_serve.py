@@ -118,3 +118,22 @@ def test_the_batcher_bounds_batch_size_and_keeps_each_requests_results():
         else:
             assert [r["text"] for r in result] == texts
     assert max(seen) <= 4 and any(n > 1 for n in seen)
+
+
+def test_a_generation_tasks_options_are_checked_as_the_cli_checks_them():
+    from seqkit.serve.app import Limits, RequestError, parse_request
+
+    accepted = {"beam_size", "n_best"}
+    texts, options = parse_request(b'{"texts": ["a b", " "], "beam_size": 3, "n_best": 2}', Limits(), accepted)
+    assert texts == ["a b"] and options == {"beam_size": 3, "n_best": 2}
+    for body, message in (
+        (b'{"text": "a", "beam_size": 0}', "beam_size: expected a positive integer, got 0"),
+        (b'{"text": "a", "n_best": true}', "n_best: expected a positive integer, got True"),
+        (b'{"text": "a", "beams": 2}', "unknown field 'beams'"),
+        (b"[1, 2]", "expected a JSON object"),
+    ):
+        with pytest.raises(RequestError, match=message):
+            parse_request(body, Limits(), accepted)
+    with pytest.raises(RequestError) as error:
+        parse_request(b'{"texts": ["a", "b", "c"]}', Limits(max_texts=2), accepted)
+    assert error.value.status == 413

@@ -133,3 +133,27 @@ def test_encoder_and_decoder_step_graphs_match_the_model_step_by_step(kind, atte
             np.testing.assert_allclose(out["log_probs"], log_probs.numpy(), atol=1e-5, rtol=0)
             np.testing.assert_allclose(out["attention"], weights.numpy(), atol=1e-5, rtol=0)
             carried = {k: out[f"next_{k}"] for k in carried}
+
+
+@pytest.mark.parametrize("pooling", ["last", "mean", "max", "attention"])
+def test_every_sentiment_pooling_exports_with_parity(pooling, tmp_path):
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+    from seqkit_sentiment.model import SentimentModel
+    from seqkit_sentiment.task import SentimentTask
+
+    import seqkit
+    from seqkit.export.bundle import write_onnx
+
+    torch.manual_seed(0)
+    encoder = seqkit.create_rnn("gru", 8, 6, num_layers=2, bidirectional=True)
+    model = SentimentModel(30, 8, encoder, 3, pooling, 0.0).eval()
+    (graph,) = SentimentTask(pooling=pooling, labels=["a", "b", "c"]).export_graphs(model)
+    write_onnx(graph, tmp_path / "model.onnx")
+    tokens, lengths = torch.randint(4, 30, (5, 9)), torch.tensor([9, 1, 4, 9, 2])
+    (logits,) = ort.InferenceSession(str(tmp_path / "model.onnx")).run(
+        None, {"tokens": tokens.numpy(), "lengths": lengths.numpy()}
+    )
+    with torch.no_grad():
+        np.testing.assert_allclose(logits, model(tokens, lengths).numpy(), atol=1e-5, rtol=0)

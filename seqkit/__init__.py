@@ -29,6 +29,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
         "where_of",
     ),
     "seqkit.download": ("cache_dir", "extracted", "fetch"),
+    "seqkit.export.spec": ("ExportError", "ExportGraph", "OnnxOp"),
     "seqkit.errors": (
         "InvalidArgumentError",
         "KernelUnavailableError",
@@ -46,6 +47,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
         "RegisterTokenizer",
         "hookimpl",
     ),
+    "seqkit.keras_interop": ("from_keras", "to_keras"),
     "seqkit.layers": ("create_rnn", "from_torch", "to_torch"),
     "seqkit.lengths": ("by_direction", "last_step", "reverse_within", "valid_mask", "zero_past_end"),
     "seqkit.plugins": ("PluginManager", "get_plugin_manager", "set_plugin_manager"),
@@ -94,6 +96,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the eager imports
         SeqkitError,
         UnknownNameError,
     )
+    from seqkit.export.spec import ExportError, ExportGraph, OnnxOp
     from seqkit.hookspecs import (
         RegisterCallback,
         RegisterCell,
@@ -104,6 +107,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the eager imports
         RegisterTokenizer,
         hookimpl,
     )
+    from seqkit.keras_interop import from_keras, to_keras
     from seqkit.layers import create_rnn, from_torch, to_torch
     from seqkit.lengths import by_direction, last_step, reverse_within, valid_mask, zero_past_end
     from seqkit.plugins import PluginManager, get_plugin_manager, set_plugin_manager
@@ -128,10 +132,13 @@ __all__ = [
     "Corpus",
     "CorpusFile",
     "DataError",
+    "ExportError",
+    "ExportGraph",
     "InvalidArgumentError",
     "KernelSpec",
     "KernelUnavailableError",
     "Located",
+    "OnnxOp",
     "Params",
     "PluginError",
     "PluginManager",
@@ -159,6 +166,7 @@ __all__ = [
     "data_error",
     "extracted",
     "fetch",
+    "from_keras",
     "from_torch",
     "get_plugin_manager",
     "hookimpl",
@@ -171,6 +179,7 @@ __all__ = [
     "reverse_within",
     "run_reference",
     "set_plugin_manager",
+    "to_keras",
     "to_torch",
     "torch_style_shapes",
     "valid_mask",

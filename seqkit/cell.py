@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -13,6 +13,9 @@ from torch import Tensor, nn
 from seqkit.errors import InvalidArgumentError, suggest
 from seqkit.initializers import default_role
 from seqkit.registry import Spec
+
+if TYPE_CHECKING:
+    from seqkit.export.spec import OnnxOp
 
 Params = Mapping[str, Tensor]
 State = tuple[Tensor, ...]
@@ -136,6 +139,10 @@ class Cell:
     def options_from_torch(cls, module: nn.RNNBase) -> dict[str, Any]:
         """The cell options that match a ``torch_type`` module (``bias``, ``nonlinearity``, ...)."""
         return {}
+
+    def onnx_op(self) -> OnnxOp | None:
+        """The ONNX operator computing this cell's layer (``seqkit export``), or None: ONNX has none."""
+        return None
 
     def __repr__(self) -> str:
         opts = "".join(f", {k}={v!r}" for k, v in self.options.items())

@@ -17,7 +17,14 @@ EXIT_USAGE = 2
 EXIT_INTERNAL = 1
 JSON_GUARDED = ("eval", "predict", "plugins", "data", "bench")  # commands that print their --json to args.stdout
 EXIT_BROKEN_PIPE = 141  # as a shell reports a command ended by SIGPIPE (`seqkit predict ... | head -1`)
-COMPUTING = ("train", "eval", "predict", "bench")  # the commands that run torch: they get the thread policy
+COMPUTING = (
+    "train",
+    "eval",
+    "predict",
+    "bench",
+    "export",
+    "serve",
+)  # the commands that run torch: they get the thread policy
 
 
 def _plugins(args: argparse.Namespace) -> int:
@@ -82,9 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     from seqkit.bench_args import add_arguments
     from seqkit.commands import add_commands
     from seqkit.data_commands import add_data_command
+    from seqkit.export.command import add_export_command
+    from seqkit.serve.command import add_serve_command
 
     add_commands(commands)
     add_data_command(commands)
+    add_export_command(commands)
+    add_serve_command(commands)
 
     bench = commands.add_parser("bench", help="time a recurrent layer against torch.nn (forward+backward)")
     add_arguments(bench)

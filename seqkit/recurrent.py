@@ -378,3 +378,9 @@ class Recurrent(nn.Module):
         from seqkit.layers import to_torch
 
         return to_torch(self)
+
+    def to_keras(self) -> Any:
+        """The Keras 3 layer (``GRU``/``LSTM``/``SimpleRNN``, ``Bidirectional`` when two-way) with these weights."""
+        from seqkit.keras_interop import to_keras
+
+        return to_keras(self)

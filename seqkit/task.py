@@ -8,6 +8,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from seqkit.data import Record
+from seqkit.export.spec import ExportError, ExportGraph
 from seqkit.recurrent import Recurrent
 from seqkit.tokenize import Tokenizer
 
@@ -92,6 +93,16 @@ class Task:
         """The lines ``seqkit eval`` prints for *metrics* (``{"test/loss": ..., "test/<name>": ...}``), e.g. a
         per-class table; None, the default, prints one ``name: value`` line each. ``--json`` prints the metrics."""
         return None
+
+    def export_graphs(self, model: nn.Module) -> list[ExportGraph]:
+        """The graphs ``seqkit export`` writes for *model* (in eval mode), each a module with named example inputs.
+
+        A classifier or tagger returns one graph, the whole model (``tokens (B, T)``, ``lengths (B,)`` ->
+        ``logits``); an encoder–decoder returns the encoder and one decoder step, so decoding loops run outside
+        Python. Every :class:`seqkit.Recurrent` inside exports as its cell's native ONNX operator.
+        The default refuses: the task has said nothing about what to export.
+        """
+        raise ExportError(f"task {type(self).__name__} does not say what to export (it defines no export_graphs)")
 
     def state_dict(self) -> dict[str, Any]:
         return {}

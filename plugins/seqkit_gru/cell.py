@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from seqkit import Cell, InvalidArgumentError, Params, State, check_bool, torch_style_shapes
+from seqkit import Cell, InvalidArgumentError, OnnxOp, Params, State, check_bool, torch_style_shapes
 
 
 class GRUCell(Cell):
@@ -65,6 +65,10 @@ class GRUCell(Cell):
                 "torch.nn.GRU computes only the reset_after=true GRU; this layer has reset_after=false"
             )
         return {"bias": self.bias}
+
+    def onnx_op(self) -> OnnxOp:
+        # ONNX's gates are z, r, h; linear_before_reset=1 is the reset-after form, 0 Cho et al.'s
+        return OnnxOp("GRU", (1, 0, 2), {"linear_before_reset": int(self.reset_after)})
 
     @classmethod
     def options_from_torch(cls, module: nn.RNNBase) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from seqkit import Cell, Params, State, check_bool, torch_style_shapes
+from seqkit import Cell, OnnxOp, Params, State, check_bool, torch_style_shapes
 
 
 class LSTMCell(Cell):
@@ -46,6 +46,9 @@ class LSTMCell(Cell):
 
     def torch_options(self) -> dict[str, Any]:
         return {"bias": self.bias}
+
+    def onnx_op(self) -> OnnxOp:
+        return OnnxOp("LSTM", (0, 3, 1, 2))  # ONNX's gates are i, o, f, c; torch's i, f, g, o
 
     @classmethod
     def options_from_torch(cls, module: nn.RNNBase) -> dict[str, Any]:

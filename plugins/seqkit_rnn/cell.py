@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from seqkit import Cell, InvalidArgumentError, Params, State, check_bool, torch_style_shapes
+from seqkit import Cell, InvalidArgumentError, OnnxOp, Params, State, check_bool, torch_style_shapes
 
 NONLINEARITIES = {"tanh": torch.tanh, "relu": torch.relu}
 
@@ -50,6 +50,9 @@ class ElmanCell(Cell):
 
     def torch_options(self) -> dict[str, Any]:
         return {"nonlinearity": self.nonlinearity, "bias": self.bias}
+
+    def onnx_op(self) -> OnnxOp:
+        return OnnxOp("RNN", (0,), {"activations": ["Tanh" if self.nonlinearity == "tanh" else "Relu"]})
 
     @classmethod
     def options_from_torch(cls, module: nn.RNNBase) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqkit import UNK_ID, CellFactory, DataError, Record, Task, Tokenizer, pad_sequences, where_of
+from seqkit import UNK_ID, CellFactory, DataError, ExportGraph, Record, Task, Tokenizer, pad_sequences, where_of
 from seqkit_sentiment.model import Pooling, SentimentModel
 
 PREDICT_BATCH = 256
@@ -93,6 +93,12 @@ class SentimentTask(Task):
             for text, label, p in zip(chunk, best.tolist(), probs.gather(1, best[:, None])[:, 0].tolist()):
                 results.append({"text": text, "label": self.labels[label], "probability": round(p, 4)})
         return results
+
+    def export_graphs(self, model: nn.Module) -> list[ExportGraph]:
+        """The whole classifier: ``tokens (B, T)``, ``lengths (B,)`` -> ``logits (B, C)`` in ``labels``' order."""
+        example = {"tokens": torch.full((2, 3), UNK_ID), "lengths": torch.tensor([3, 2])}
+        axes = {"tokens": {0: "batch", 1: "time"}, "lengths": {0: "batch"}, "logits": {0: "batch"}}
+        return [ExportGraph("model", model, example, ["logits"], axes, "token ids and lengths -> label logits")]
 
     def state_dict(self) -> dict[str, Any]:
         return {"labels": list(self.labels)}

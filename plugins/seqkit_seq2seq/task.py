@@ -10,9 +10,10 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from seqkit import PAD_ID, CellFactory, DataError, Record, SeqkitError, Task, Tokenizer, where_of
+from seqkit import PAD_ID, CellFactory, DataError, ExportGraph, Record, SeqkitError, Task, Tokenizer, where_of
 from seqkit_seq2seq.attention import AttentionKind
 from seqkit_seq2seq.examples import Example, collate, extend, pieces_text, source_ids
+from seqkit_seq2seq.export import export_graphs
 from seqkit_seq2seq.model import Seq2SeqModel
 from seqkit_seq2seq.search import Hypothesis, SearchOptions, search
 
@@ -177,6 +178,10 @@ class Seq2SeqTask(Task):
             copy=self.copy,
             coverage=self.coverage_weight > 0,
         )
+
+    def export_graphs(self, model: nn.Module) -> list[ExportGraph]:
+        """``encoder`` and ``decoder_step`` (with attention): greedy and beam search run on them outside Python."""
+        return export_graphs(model, type(self).__name__)
 
     def batch_weight(self, batch: dict[str, Any]) -> int:
         return int(batch["target_lengths"].sum())  # the loss is a mean over target tokens (with <eos>)

@@ -1,0 +1,209 @@
+"""Keras 3 interop: ``from_keras(layer)`` and ``to_keras(layer)`` for GRU (both ``reset_after``), LSTM, SimpleRNN and
+``Bidirectional`` wrappers of them, weights moved across; options seqkit lacks are refused by name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from seqkit.errors import InvalidArgumentError
+from seqkit.plugins import PluginManager, get_plugin_manager
+from seqkit.recurrent import Recurrent
+
+# Keras class name -> (torch.nn type whose registered cell computes it, gate blocks, Keras -> torch block order)
+# GRU: Keras's z, r, h blocks; torch's r, z, n. LSTM: both i, f, c(g), o.
+_KINDS: dict[str, tuple[type[nn.RNNBase], tuple[int, ...]]] = {
+    "GRU": (nn.GRU, (1, 0, 2)),
+    "LSTM": (nn.LSTM, (0, 1, 2, 3)),
+    "SimpleRNN": (nn.RNN, (0,)),
+}
+# Keras options whose values change what the layer computes (or how it trains) and that seqkit has no equivalent for
+_MUST_BE = {
+    "recurrent_activation": "sigmoid",
+    "go_backwards": False,
+    "stateful": False,
+    "dropout": 0.0,
+    "kernel_regularizer": None,
+    "recurrent_regularizer": None,
+    "bias_regularizer": None,
+    "activity_regularizer": None,
+    "kernel_constraint": None,
+    "recurrent_constraint": None,
+    "bias_constraint": None,
+}
+
+
+def _kind(layer: Any) -> str:
+    name = type(layer).__name__
+    if name not in _KINDS:
+        raise InvalidArgumentError(
+            f"from_keras: {name} has no seqkit equivalent (GRU, LSTM, SimpleRNN and Bidirectional wrappers of them)"
+        )
+    return name
+
+
+def _check(name: str, config: dict[str, Any], *, backward: bool = False) -> None:
+    """Refuse, naming them, the Keras options of *config* seqkit cannot compute."""
+    activations = ("tanh", "relu") if name == "SimpleRNN" else ("tanh",)
+    if config.get("activation") not in activations:
+        raise InvalidArgumentError(
+            f"from_keras: {name} activation={config.get('activation')!r}: seqkit's cell computes "
+            f"{' or '.join(activations)} only"
+        )
+    for key, wanted in _MUST_BE.items():
+        value = config.get(key, wanted)
+        if key == "go_backwards" and backward:
+            continue
+        if key == "recurrent_activation" and name == "SimpleRNN":
+            continue
+        if value != wanted:
+            raise InvalidArgumentError(f"from_keras: {name} {key}={value!r} has no seqkit equivalent (need {wanted!r})")
+
+
+def _registered(torch_type: type[nn.RNNBase], manager: PluginManager) -> str:
+    for spec in manager.cells:
+        if isinstance(spec.build, type) and getattr(spec.build, "torch_type", None) is torch_type:
+            return spec.name
+    raise InvalidArgumentError(f"no registered cell computes torch.nn.{torch_type.__name__}")
+
+
+def from_keras(layer: Any, *, backend: str = "auto", plugins: PluginManager | None = None) -> Recurrent:
+    """The seqkit layer equal to a built Keras 3 ``GRU``/``LSTM``/``SimpleRNN`` or ``Bidirectional`` of one.
+
+    The result is batch-first ``(B, T, I) -> (B, T, D*H)``; Keras's ``return_sequences``/``return_state`` do not
+    matter (seqkit returns both). ``recurrent_dropout`` carries over; options seqkit lacks are refused by name.
+    """
+    manager = plugins or get_plugin_manager()
+    bidirectional = type(layer).__name__ == "Bidirectional"
+    directions = [layer.forward_layer, layer.backward_layer] if bidirectional else [layer]
+    if bidirectional and layer.merge_mode != "concat":
+        raise InvalidArgumentError(f"from_keras: Bidirectional merge_mode={layer.merge_mode!r}: seqkit concatenates")
+    name = _kind(directions[0])
+    configs = [d.get_config() for d in directions]
+    for index, (sub, config) in enumerate(zip(directions, configs)):
+        if _kind(sub) != name:
+            raise InvalidArgumentError("from_keras: a Bidirectional's two layers must be of one kind")
+        _check(name, config, backward=index == 1)
+        if not sub.built:
+            raise InvalidArgumentError(f"from_keras: the {name} is not built yet; call it or build(input_shape) first")
+    config = configs[0]
+    torch_type, order = _KINDS[name]
+    options: dict[str, Any] = {"bias": bool(config["use_bias"])}
+    if name == "GRU":
+        options["reset_after"] = bool(config["reset_after"])
+    if name == "SimpleRNN":
+        options["nonlinearity"] = config["activation"]
+    weights = [[np.asarray(w) for w in sub.get_weights()] for sub in directions]
+    result = _create(
+        manager,
+        torch_type,
+        weights[0][0].shape[0],
+        int(config["units"]),
+        bidirectional,
+        backend,
+        float(config.get("recurrent_dropout", 0.0)),
+        options,
+    )
+    with torch.no_grad():
+        for direction, arrays in enumerate(weights):
+            for key, value in _to_torch(arrays, order, options).items():
+                result.weights(0, direction)[key].copy_(torch.from_numpy(value))
+    return result.eval()
+
+
+def _create(
+    manager: PluginManager,
+    torch_type: type[nn.RNNBase],
+    inputs: int,
+    units: int,
+    bidirectional: bool,
+    backend: str,
+    recurrent_dropout: float,
+    options: dict[str, Any],
+) -> Recurrent:
+    from seqkit.layers import create_rnn
+
+    return create_rnn(
+        _registered(torch_type, manager),
+        inputs,
+        units,
+        bidirectional=bidirectional,
+        backend=backend,
+        plugins=manager,
+        recurrent_dropout=recurrent_dropout,
+        **options,
+    )
+
+
+def _blocks(array: np.ndarray, order: tuple[int, ...], axis: int) -> np.ndarray:
+    parts = np.split(array, len(order), axis=axis)
+    return np.concatenate([parts[i] for i in order], axis=axis)
+
+
+def _to_torch(arrays: list[np.ndarray], order: tuple[int, ...], options: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Keras's ``kernel (I, G*H)``, ``recurrent_kernel (H, G*H)``, ``bias`` -> torch.nn's names and layout."""
+    kernel, recurrent = arrays[0], arrays[1]
+    out = {
+        "weight_ih": np.ascontiguousarray(_blocks(kernel, order, 1).T, dtype=np.float32),
+        "weight_hh": np.ascontiguousarray(_blocks(recurrent, order, 1).T, dtype=np.float32),
+    }
+    if options["bias"]:
+        bias = arrays[2]
+        if bias.ndim == 2:  # GRU reset_after: the input bias and the recurrent bias
+            out["bias_ih"], out["bias_hh"] = (_blocks(b, order, 0).astype(np.float32) for b in bias)
+        else:  # one bias, added to the input side; the recurrent side has none
+            out["bias_ih"] = _blocks(bias, order, 0).astype(np.float32)
+            out["bias_hh"] = np.zeros_like(out["bias_ih"])
+    return out
+
+
+def to_keras(layer: Recurrent) -> Any:
+    """The Keras 3 layer (``return_sequences=True``) equal to one-layer *layer*, built, with its weights."""
+    import keras
+
+    torch_type = layer.cell.torch_type
+    name = next((k for k, (t, _) in _KINDS.items() if t is torch_type), None)
+    if name is None:
+        raise InvalidArgumentError(f"to_keras: Keras has no layer equivalent to cell '{layer.kind}'")
+    if layer.num_layers != 1:
+        raise InvalidArgumentError(
+            f"to_keras: Keras's {name} is one layer; this one has num_layers={layer.num_layers} (convert each layer)"
+        )
+    unsupported = [n for n in layer.regularizers.names() if n != "recurrent_dropout"]
+    if unsupported:
+        raise InvalidArgumentError(f"to_keras: Keras's {name} has no {', '.join(unsupported)}")
+    options = layer.cell_options
+    order = _KINDS[name][1]
+    kwargs: dict[str, Any] = {
+        "use_bias": options.get("bias", True),
+        "return_sequences": True,
+        "recurrent_dropout": layer.regularizers.recurrent_dropout,
+    }
+    if name == "GRU":
+        kwargs["reset_after"] = options.get("reset_after", True)
+    if name == "SimpleRNN":
+        kwargs["activation"] = options.get("nonlinearity", "tanh")
+    make = getattr(keras.layers, name)
+    result = make(layer.hidden_size, **kwargs)
+    if layer.bidirectional:
+        result = keras.layers.Bidirectional(result, merge_mode="concat")
+    result.build((None, None, layer.input_size))
+    inverse = tuple(order.index(i) for i in range(len(order)))
+    arrays = []
+    for direction in range(layer.num_directions):
+        arrays += _to_keras(layer.weights(0, direction), inverse, kwargs)
+    result.set_weights(arrays)
+    return result
+
+
+def _to_keras(params: dict[str, torch.Tensor], inverse: tuple[int, ...], kwargs: dict[str, Any]) -> list[np.ndarray]:
+    get = {k: v.detach().cpu().float().numpy() for k, v in params.items()}
+    arrays = [_blocks(get["weight_ih"].T, inverse, 1), _blocks(get["weight_hh"].T, inverse, 1)]
+    if kwargs["use_bias"]:
+        b_ih, b_hh = _blocks(get["bias_ih"], inverse, 0), _blocks(get["bias_hh"], inverse, 0)
+        # reset_after GRU keeps both biases; elsewhere they add up before any nonlinearity, so they fold into one
+        arrays.append(np.stack([b_ih, b_hh]) if kwargs.get("reset_after") else b_ih + b_hh)
+    return arrays

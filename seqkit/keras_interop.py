@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from seqkit.errors import InvalidArgumentError
+from seqkit.lazy import resolved
 from seqkit.plugins import PluginManager, get_plugin_manager
 from seqkit.recurrent import Recurrent
 
@@ -65,7 +66,8 @@ def _check(name: str, config: dict[str, Any], *, backward: bool = False) -> None
 
 def _registered(torch_type: type[nn.RNNBase], manager: PluginManager) -> str:
     for spec in manager.cells:
-        if isinstance(spec.build, type) and getattr(spec.build, "torch_type", None) is torch_type:
+        build = resolved(spec.build)  # a cell registered by name is imported here
+        if isinstance(build, type) and getattr(build, "torch_type", None) is torch_type:
             return spec.name
     raise InvalidArgumentError(f"no registered cell computes torch.nn.{torch_type.__name__}")
 

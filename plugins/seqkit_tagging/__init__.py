@@ -6,12 +6,10 @@ from seqkit import RegisterDataset, RegisterTask
 
 @seqkit.hookimpl
 def register_tasks(register: RegisterTask) -> None:
-    from seqkit_tagging.task import TaggingTask
-
     register(
         seqkit.Spec(
             "tagging",
-            build=TaggingTask,
+            build="seqkit_tagging.task:TaggingTask",
             description="one tag per token (NER, POS, chunks): words, casing, characters, any cell, softmax or CRF",
         )
     )
@@ -19,13 +17,12 @@ def register_tasks(register: RegisterTask) -> None:
 
 @seqkit.hookimpl
 def register_datasets(register: RegisterDataset) -> None:
-    from seqkit_tagging.conll import CORPUS, conll
-    from seqkit_tagging.synthetic import synthetic_tagging
+    from seqkit_tagging.conll import CORPUS
 
     register(
         seqkit.Spec(
             "conll",
-            build=conll,
+            build="seqkit_tagging.conll:conll",
             description="CoNLL-style column files (token ... tag a line, blank lines between sentences), plain or gz",
             corpora=(CORPUS,),
         )
@@ -33,7 +30,7 @@ def register_datasets(register: RegisterDataset) -> None:
     register(
         seqkit.Spec(
             "synthetic_tagging",
-            build=synthetic_tagging,
+            build="seqkit_tagging.synthetic:synthetic_tagging",
             description="generated sentences: new capitalised names typed by the word before them; offline",
         )
     )

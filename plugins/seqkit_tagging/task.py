@@ -10,7 +10,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from seqkit import UNK_ID, CellFactory, DataError, Record, Task, pad_sequences, where_of
+from seqkit import UNK_ID, CellFactory, DataError, ExportGraph, Record, Task, pad_sequences, where_of
 from seqkit_tagging.metrics import EntityScore, entity_types, sentence_spans
 from seqkit_tagging.model import IGNORE, Tagger, build_tagger
 from seqkit_tagging.report import prediction_lines, score_table
@@ -20,6 +20,9 @@ from seqkit_tagging.words import casing
 FIRST_ID = 2  # ids 0 and 1 of the word and character vocabularies are padding and the unknown one
 _TOKEN = re.compile(r"\S+")
 
+# what state_dict saves; lowercase and max_word_chars are recipe options, kept too so that an exported bundle's
+# task.json says how to turn tokens into the model's inputs
+_STATE = ("tags", "words", "rare", "chars", "constraints", "lowercase", "max_word_chars")
 Example = tuple[list[int], list[list[int]], list[int], list[int]]  # words, characters, casings, tags
 
 
@@ -224,11 +227,19 @@ class TaggingTask(Task):
     def format_prediction(self, result: dict[str, Any]) -> list[str] | None:
         return prediction_lines(result)
 
+    # --- export ----------------------------------------------------------------------------------------------
+    def export_graphs(self, model: nn.Module) -> list[ExportGraph]:
+        """The whole tagger (see :class:`seqkit_tagging.export.ExportedTagger`); ``task.json`` holds the
+        vocabularies, ``lowercase`` and ``max_word_chars`` that turn tokens into its inputs."""
+        from seqkit_tagging.export import tagger_graphs
+
+        return tagger_graphs(model)
+
     def state_dict(self) -> dict[str, Any]:
-        keys = ("tags", "words", "rare", "chars", "constraints")
-        return {k: getattr(self, k) for k in keys}
+        return {k: getattr(self, k) for k in _STATE}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        for key, value in state.items():
-            setattr(self, key, value)
+        for key in _STATE:  # only what state_dict saves: a checkpoint's other keys set nothing
+            if key in state:
+                setattr(self, key, state[key])
         self._index()

@@ -106,6 +106,23 @@ def _write_onnx_native(graph: ExportGraph, path: Path, native_recurrent: Any) ->
             opset_version=OPSET,
             do_constant_folding=True,
         )
+    _name_outputs(path, graph.outputs)
+
+
+def _name_outputs(path: Path, names: list[str]) -> None:
+    """Give the graph's outputs *names*: the TorchScript exporter leaves an output that constant folding made an
+    initializer (e.g. a CRF's transition scores, which depend on no input) under a number instead."""
+    import onnx
+
+    model = onnx.load(str(path))
+    renamed = False
+    for output, name in zip(model.graph.output, names):
+        if output.name != name:
+            model.graph.node.append(onnx.helper.make_node("Identity", [output.name], [name]))
+            output.name = name
+            renamed = True
+    if renamed:
+        onnx.save(model, str(path))
 
 
 def _dynamic_shapes(graph: ExportGraph) -> tuple[dict[str, Any], tuple[Any, ...]]:

@@ -123,13 +123,15 @@ def _function(layer: Recurrent, op: OnnxOp, original: Any) -> type[torch.autogra
 
 def _native_forward(layer: Recurrent, function: type[torch.autograd.Function]) -> Any:
     def forward(x: Tensor, lengths: Tensor | None = None, state: Any = None, **extras: Any) -> Any:
-        batch, steps = x.shape[0], x.shape[1]
+        steps = x.shape[1]
         if lengths is None:  # every sequence full length; traced from x's shape, so the time axis stays dynamic
             lengths = torch.ones_like(x[:, 0, 0], dtype=torch.long) * steps
         if state is None:
-            state = tuple(
-                x.new_zeros(layer.num_layers * layer.num_directions, batch, size) for size in layer.cell.state_sizes
-            )
+            # zeros shaped after the lengths, a graph input (or made from one): zeros shaped after x are folded into
+            # a constant of the example's batch size when x's shape is known while tracing (e.g. after a reshape)
+            zero = torch.zeros_like(lengths, dtype=x.dtype).unsqueeze(1)  # (B, 1)
+            stacks = layer.num_layers * layer.num_directions
+            state = tuple(zero.expand(-1, size).unsqueeze(0).expand(stacks, -1, -1) for size in layer.cell.state_sizes)
         parts = (state,) if isinstance(state, Tensor) else tuple(state)
         out, *final = function.apply(x, lengths.to(torch.long), *parts)
         return out, final[0] if len(final) == 1 else tuple(final)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 
 import pytest
@@ -9,7 +10,12 @@ import torch
 from seqkit_tagging.metrics import EntityScore, entity_types, sentence_spans
 from seqkit_tagging.schemes import entity_spans
 
-seqeval = pytest.importorskip("seqeval.metrics.sequence_labeling")
+try:
+    import seqeval.metrics.sequence_labeling as seqeval
+except ImportError:  # the `reference` extra (see pyproject.toml); CI installs it and sets SEQKIT_REQUIRE_REFERENCES=1
+    if os.environ.get("SEQKIT_REQUIRE_REFERENCES") == "1":
+        raise
+    pytest.skip("seqeval (the reference) is not installed", allow_module_level=True)
 
 IOB = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
 IOBES = [*IOB, "E-PER", "S-PER", "E-LOC", "S-LOC"]

@@ -54,8 +54,21 @@ def test_bad_bytes_and_broken_gzip_are_data_errors(tmp_path: Path) -> None:
     file = tmp_path / "latin.txt"
     file.write_bytes("Le O\nEspa\xf1a B-LOC\n".encode("latin-1"))
     with pytest.raises(DataError, match=r"latin\.txt:2: not utf-8 text.*data\.encoding"):
-        conll(str(file))
+        conll(str(file), encoding="utf-8")
     assert conll(str(file), encoding="latin-1")[0]["tokens"] == ["Le", "España"]
+    with pytest.raises(DataError, match=r"latin\.txt: data\.encoding: unknown encoding 'klingon'"):
+        conll(str(file), encoding="klingon")
+
+
+def test_auto_encoding_reads_utf8_files_as_utf8_and_others_as_latin1(tmp_path: Path) -> None:
+    # CoNLL-2002's and CoNLL-2003's own files are Latin-1; converted copies (as ../shared/data's) are UTF-8
+    latin = tmp_path / "ned.train.gz"
+    with gzip.open(latin, "wb") as stream:  # the only non-ASCII byte far into the file: the whole file decides
+        stream.write(("".join(f"w{i} O\n" for i in range(50_000)) + "Espa\xf1a B-LOC\n").encode("latin-1"))
+    assert conll(str(latin))[0]["tokens"][-1] == "España"
+    utf8 = tmp_path / "utf8.txt"
+    utf8.write_text("Le O\nEspaña B-LOC\nÀ O\n", encoding="utf-8")  # as Latin-1 this would read "EspaÃ±a"
+    assert conll(str(utf8))[0]["tokens"] == ["Le", "España", "À"]
     broken = tmp_path / "broken.gz"
     data = gzip.compress("".join(f"w{i} O\n" for i in range(2000)).encode())
     broken.write_bytes(data[: len(data) // 2])

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import codecs
 import gzip
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from seqkit import Corpus, CorpusFile, Located, Record, data_error, fetch, not_found, resolve_path
 
@@ -26,7 +28,7 @@ def conll(
     language: str = "esp",
     token_column: int = 0,
     tag_column: int = -1,
-    encoding: str = "utf-8",
+    encoding: str = "auto",
     download: bool = False,
     url: str = URL,
 ) -> list[Record] | dict[str, list[Record]]:
@@ -35,7 +37,8 @@ def conll(
     ``path``: a folder holding ``<language>.train``, ``<language>.testa`` and ``<language>.testb`` (each
     plain or ``.gz``; CoNLL-2002's official train, validation and test splits), one file (split by
     ``data.split``), or ``{train: file, valid: file, test: file}``. Columns are separated by spaces or
-    tabs; ``token_column`` and ``tag_column`` pick the two used (negative counts from the end).
+    tabs; ``token_column`` and ``tag_column`` pick the two used (negative counts from the end). ``encoding``:
+    ``auto`` reads a file as UTF-8 when it is, else as Latin-1.
     ``-DOCSTART-`` lines end a sentence and are dropped. A folder's missing files are fetched from
     CoNLL-2002's site when ``download: true`` (the Spanish ones verified against their SHA-256).
     """
@@ -69,11 +72,37 @@ def _file(path: str) -> Path:
     return file
 
 
+def _encoding_of(file: Path, encoding: str) -> str:
+    """*encoding*, checked; for ``auto``, UTF-8 when the whole file decodes as UTF-8, else Latin-1 (what
+    CoNLL-2002's and CoNLL-2003's own files are in), which decodes any bytes."""
+    if encoding != "auto":
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise data_error(file, f"data.encoding: unknown encoding {encoding!r} (e.g. auto, latin-1)") from None
+        return encoding
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with _open(file) as stream:
+            while chunk := stream.read(1 << 20):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return "latin-1"
+    except (OSError, EOFError) as error:
+        raise data_error(file, f"cannot be read: {error}") from None
+    return "utf-8"
+
+
+def _open(file: Path) -> BinaryIO:
+    return gzip.open(file, "rb") if file.suffix == ".gz" else open(file, "rb")
+
+
 def _lines(file: Path, encoding: str) -> Iterator[tuple[int, str]]:
     """``(number, text)`` of every line, blank ones included; bad bytes name the line."""
-    opener = gzip.open if file.suffix == ".gz" else open
+    encoding = _encoding_of(file, encoding)
     try:
-        with opener(file, "rb") as stream:
+        with _open(file) as stream:
             number = 0
             # read a bounded line at a time: a file without line breaks cannot fill the memory
             while raw := stream.readline(MAX_LINE_BYTES + 1):
@@ -88,7 +117,7 @@ def _lines(file: Path, encoding: str) -> Iterator[tuple[int, str]]:
         raise data_error(file, f"cannot be read: {error}") from None
 
 
-def read_conll(file: Path, token_column: int = 0, tag_column: int = -1, encoding: str = "utf-8") -> list[Record]:
+def read_conll(file: Path, token_column: int = 0, tag_column: int = -1, encoding: str = "auto") -> list[Record]:
     """The sentences of one CoNLL-style file; malformed lines are errors naming the file and line."""
     records: list[Record] = []
     tokens: list[str] = []

@@ -1,4 +1,4 @@
-"""Lightning callbacks a recipe may name under ``callbacks``: ``early_stopping``."""
+"""Lightning callbacks a recipe may name under ``callbacks``: ``early_stopping``, ``ema``."""
 
 import seqkit
 from seqkit import RegisterCallback
@@ -11,5 +11,12 @@ def register_callbacks(register: RegisterCallback) -> None:
             "early_stopping",
             build="seqkit_callbacks.early_stopping:early_stopping",
             description="stop when the monitored metric stalls",
+        )
+    )
+    register(
+        seqkit.Spec(
+            "ema",
+            build="seqkit_callbacks.ema:ema",
+            description="validate, checkpoint and test an exponential moving average of the weights",
         )
     )

@@ -7,16 +7,28 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from seqkit import PAD_ID, Recurrent, valid_mask
+from seqkit import PAD_ID, UNK_ID, Recurrent, valid_mask
 
 Pooling = Literal["last", "mean", "max", "attention"]
 
 
 class SentimentModel(nn.Module):
-    """``forward(tokens (B, T), lengths (B,)) -> logits (B, C)``; padding never affects the result."""
+    """``forward(tokens (B, T), lengths (B,)) -> logits (B, C)``; padding never affects the result.
+
+    During training each token becomes the unknown word with probability ``word_dropout``: the classifier
+    cannot lean on any single word, and the unknown word's vector (what every word unseen in training maps
+    to) learns to stand in for a word.
+    """
 
     def __init__(
-        self, vocab_size: int, embed_dim: int, encoder: Recurrent, num_classes: int, pooling: Pooling, dropout: float
+        self,
+        vocab_size: int,
+        embed_dim: int,
+        encoder: Recurrent,
+        num_classes: int,
+        pooling: Pooling,
+        dropout: float,
+        word_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD_ID)
@@ -28,6 +40,7 @@ class SentimentModel(nn.Module):
         self.encoder = encoder
         self.pooling = pooling
         self.dropout = nn.Dropout(dropout)
+        self.word_dropout = word_dropout
         width = encoder.output_size * encoder.num_directions
         self.attention = (
             nn.Sequential(nn.Linear(width, width), nn.Tanh(), nn.Linear(width, 1, bias=False))
@@ -37,6 +50,9 @@ class SentimentModel(nn.Module):
         self.classifier = nn.Linear(width, num_classes)
 
     def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+        if self.training and self.word_dropout > 0:
+            drop = torch.rand(tokens.shape, device=tokens.device) < self.word_dropout
+            tokens = tokens.masked_fill(drop & (tokens != PAD_ID), UNK_ID)
         outputs, _ = self.encoder(self.dropout(self.embed(tokens)), lengths)  # (B, T, D*H)
         return self.classifier(
             self.dropout(

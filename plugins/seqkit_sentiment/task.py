@@ -59,10 +59,19 @@ class SentimentTask(Task):
         return {"tokens": tokens, "lengths": lengths, "labels": torch.tensor([y for _, y in examples])}
 
     def build_model(
-        self, cell_factory: CellFactory, tokenizer: Tokenizer, *, embed_dim: int = 128, dropout: float = 0.0
+        self,
+        cell_factory: CellFactory,
+        tokenizer: Tokenizer,
+        *,
+        embed_dim: int = 128,
+        dropout: float = 0.0,
+        word_dropout: float = 0.0,
     ) -> nn.Module:
+        if not 0.0 <= word_dropout < 1.0:
+            raise ValueError(f"model.word_dropout must lie in [0, 1), got {word_dropout}")
+        encoder = cell_factory(embed_dim)
         return SentimentModel(
-            tokenizer.vocab_size, embed_dim, cell_factory(embed_dim), len(self.labels), self.pooling, dropout
+            tokenizer.vocab_size, embed_dim, encoder, len(self.labels), self.pooling, dropout, word_dropout
         )
 
     def forward_loss(self, model: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:

@@ -1,0 +1,89 @@
+"""The ``ema`` callback (validated and checkpointed weight average) and the sentiment model's word dropout."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from recipe_helpers import TINY, cli
+from seqkit_callbacks.ema import WeightAverage, ema
+from torch import nn
+
+
+class _Trainer:
+    global_step = 0
+
+
+def test_the_average_follows_the_weights_and_stands_in_only_for_validation():
+    module = nn.Linear(3, 2)
+    average, trainer = WeightAverage(decay=0.5), _Trainer()
+    seen = []
+    for step in range(4):
+        average.on_train_batch_start(trainer, module, None, step)
+        with torch.no_grad():
+            module.weight.add_(1.0)
+        seen.append(module.weight.detach().clone())
+        average.on_train_batch_end(trainer, module, None, None, step)
+    expected = seen[0]  # the first update copies; then min(0.5, (1 + n) / (10 + n)) = 0.5 per step (n = 1..3)
+    for weights, decay in zip(seen[1:], (2 / 11, 3 / 12, 4 / 13)):
+        expected = decay * expected + (1 - decay) * weights
+    raw = module.weight.detach().clone()
+    average.on_validation_start(trainer, module)
+    assert torch.allclose(module.weight, expected)
+    average.on_validation_start(trainer, module)  # a second validation keeps the raw weights, not the average
+    average.on_train_batch_start(trainer, module, None, 4)
+    assert torch.equal(module.weight, raw)
+
+
+def test_options_are_checked():
+    with pytest.raises(ValueError, match="decay"):
+        ema(decay=1.0)
+    with pytest.raises(ValueError, match="start_step"):
+        ema(start_step=-1)
+
+
+def _checkpoint(path):
+    return torch.load(path, weights_only=False)
+
+
+def test_checkpoints_hold_the_average_and_resume_trains_on_from_the_raw_weights(capsys, tmp_path):
+    common = [*TINY, "callbacks.ema.decay=0.9", "optim.schedule=constant", "callbacks.early_stopping=null"]
+    assert cli(capsys, "train", "quickstart", *common, "trainer.max_epochs=2", f"run_dir={tmp_path / 'a'}")[0] == 0
+    assert cli(capsys, "train", "quickstart", *common, "trainer.max_epochs=1", f"run_dir={tmp_path / 'b'}")[0] == 0
+    saved = _checkpoint(tmp_path / "b" / "last.ckpt")
+    state = next(v for k, v in saved["callbacks"].items() if "WeightAverage" in k)
+    weights = [v for k, v in saved["state_dict"].items() if v.dtype.is_floating_point]
+    assert all(torch.equal(w, s) for w, s in zip(weights, state["shadow"]))  # the checkpoint's model is the average
+    assert any(not torch.equal(w, b) for w, b in zip(weights, state["backup"]))  # ...and the raw weights differ
+    code, _, err = cli(
+        capsys, "train", "quickstart", *common, "trainer.max_epochs=2", f"run_dir={tmp_path / 'b'}", "resume=last"
+    )
+    assert code == 0, err
+    whole, resumed = _checkpoint(tmp_path / "a" / "last.ckpt"), _checkpoint(tmp_path / "b" / "last.ckpt")
+    for key, value in whole["state_dict"].items():
+        assert torch.equal(value, resumed["state_dict"][key]), key
+
+
+def test_word_dropout_hides_words_in_training_only():
+    from seqkit_sentiment.model import SentimentModel
+
+    import seqkit
+
+    torch.manual_seed(0)
+    model = SentimentModel(30, 8, seqkit.create_rnn("gru", 8, 6, bidirectional=True), 2, "max", 0.0, 0.999)
+    plain = SentimentModel(30, 8, seqkit.create_rnn("gru", 8, 6, bidirectional=True), 2, "max", 0.0)
+    plain.load_state_dict(model.state_dict())
+    one, other = torch.tensor([[4, 5, 6, 7]]), torch.tensor([[9, 10, 11, 12]])
+    lengths = torch.tensor([4])
+    model.eval(), plain.eval()
+    assert torch.equal(model(one, lengths), plain(one, lengths))  # evaluation sees every word
+    assert not torch.allclose(model(one, lengths), model(other, lengths))
+    model.train()
+    torch.manual_seed(1)  # with p = 0.999 every word of both sentences becomes the unknown word (p ≈ 0.99)
+    assert torch.allclose(model(one, lengths), model(other, lengths))
+
+
+def test_word_dropout_is_checked():
+    from seqkit_sentiment.task import SentimentTask
+
+    with pytest.raises(ValueError, match="word_dropout"):
+        SentimentTask().build_model(None, None, word_dropout=1.0)

@@ -1,4 +1,4 @@
-"""The ``ema`` callback (validated and checkpointed weight average) and the sentiment model's word dropout."""
+"""The ``ema`` callback: a weight average that is validated, checkpointed and tested, and resumes exactly."""
 
 from __future__ import annotations
 
@@ -61,29 +61,3 @@ def test_checkpoints_hold_the_average_and_resume_trains_on_from_the_raw_weights(
     whole, resumed = _checkpoint(tmp_path / "a" / "last.ckpt"), _checkpoint(tmp_path / "b" / "last.ckpt")
     for key, value in whole["state_dict"].items():
         assert torch.equal(value, resumed["state_dict"][key]), key
-
-
-def test_word_dropout_hides_words_in_training_only():
-    from seqkit_sentiment.model import SentimentModel
-
-    import seqkit
-
-    torch.manual_seed(0)
-    model = SentimentModel(30, 8, seqkit.create_rnn("gru", 8, 6, bidirectional=True), 2, "max", 0.0, 0.999)
-    plain = SentimentModel(30, 8, seqkit.create_rnn("gru", 8, 6, bidirectional=True), 2, "max", 0.0)
-    plain.load_state_dict(model.state_dict())
-    one, other = torch.tensor([[4, 5, 6, 7]]), torch.tensor([[9, 10, 11, 12]])
-    lengths = torch.tensor([4])
-    model.eval(), plain.eval()
-    assert torch.equal(model(one, lengths), plain(one, lengths))  # evaluation sees every word
-    assert not torch.allclose(model(one, lengths), model(other, lengths))
-    model.train()
-    torch.manual_seed(1)  # with p = 0.999 every word of both sentences becomes the unknown word (p ≈ 0.99)
-    assert torch.allclose(model(one, lengths), model(other, lengths))
-
-
-def test_word_dropout_is_checked():
-    from seqkit_sentiment.task import SentimentTask
-
-    with pytest.raises(ValueError, match="word_dropout"):
-        SentimentTask().build_model(None, None, word_dropout=1.0)

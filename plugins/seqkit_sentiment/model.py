@@ -89,3 +89,27 @@ def pool(
     if not bidirectional:
         return forward
     return torch.cat([forward[:, :hidden], outputs[:, 0, hidden:]], dim=-1)
+
+
+class SentimentEnsemble(nn.Module):
+    """``members`` independently initialised classifiers; ``forward`` gives the log of their mean probabilities.
+
+    Each member is trained on its own cross-entropy (:meth:`member_logits`), not on the mixture's: members
+    trained through the mixture would co-adapt, and averaging helps only as far as their errors differ.
+    """
+
+    def __init__(self, members: list[SentimentModel]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def member_logits(self, tokens: Tensor, lengths: Tensor) -> list[Tensor]:
+        return [member(tokens, lengths) for member in self.members]
+
+    def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+        return mixture(self.member_logits(tokens, lengths))
+
+
+def mixture(logits: list[Tensor]) -> Tensor:
+    """The log of the members' mean probabilities: logits whose softmax is that mean."""
+    log_probs = torch.stack([m.float().log_softmax(-1) for m in logits])
+    return torch.logsumexp(log_probs, 0) - torch.log(torch.tensor(float(len(logits))))

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqkit import UNK_ID, CellFactory, DataError, ExportGraph, Record, Task, Tokenizer, pad_sequences, where_of
-from seqkit_sentiment.model import Pooling, SentimentModel
+from seqkit_sentiment.model import Pooling, SentimentEnsemble, SentimentModel, mixture
 
 PREDICT_BATCH = 256
 
@@ -66,15 +66,31 @@ class SentimentTask(Task):
         embed_dim: int = 128,
         dropout: float = 0.0,
         word_dropout: float = 0.0,
+        ensemble: int = 1,
     ) -> nn.Module:
         if not 0.0 <= word_dropout < 1.0:
             raise ValueError(f"model.word_dropout must lie in [0, 1), got {word_dropout}")
-        encoder = cell_factory(embed_dim)
-        return SentimentModel(
-            tokenizer.vocab_size, embed_dim, encoder, len(self.labels), self.pooling, dropout, word_dropout
-        )
+        if ensemble < 1:
+            raise ValueError(f"model.ensemble must be 1 or more members, got {ensemble}")
+        members = [
+            SentimentModel(
+                tokenizer.vocab_size,
+                embed_dim,
+                cell_factory(embed_dim),
+                len(self.labels),
+                self.pooling,
+                dropout,
+                word_dropout,
+            )
+            for _ in range(ensemble)
+        ]
+        return members[0] if ensemble == 1 else SentimentEnsemble(members)
 
     def forward_loss(self, model: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        if isinstance(model, SentimentEnsemble):  # each member learns on its own; the metrics see the mixture
+            members = model.member_logits(batch["tokens"], batch["lengths"])
+            loss = torch.stack([F.cross_entropy(m.float(), batch["labels"]) for m in members]).mean()
+            return loss, mixture(members)
         logits = model(batch["tokens"], batch["lengths"])
         return F.cross_entropy(logits.float(), batch["labels"]), logits
 

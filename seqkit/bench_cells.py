@@ -95,7 +95,7 @@ def bench_variant(args: argparse.Namespace, kind: str, options: dict[str, Any]) 
         layers[backend] = layer.to(device, dtype)
         layers[backend].load_state_dict(next(iter(layers.values())).state_dict())
     first = next(iter(layers.values()))
-    for backend in ("generic", "reference"):
+    for backend in (kernels.GENERIC.name, kernels.REFERENCE.name):
         layers[f"{backend} (step only)"] = _step_only(first, backend)
     contenders = {name: _workload(layer, x, lengths, False) for name, layer in layers.items()}
     gru = torch.nn.GRU(args.input, args.hidden, batch_first=True, **shape).to(device, dtype)

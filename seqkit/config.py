@@ -8,7 +8,9 @@ from typing import Any, Literal
 
 from seqkit.errors import suggest
 from seqkit.governance import requirement_problems
-from seqkit.initializers import Initializer
+from seqkit.initializers import FORGET_BIAS_CELLS, Initializer
+from seqkit.kernels import AUTO, candidates
+from seqkit.lazy import resolved
 from seqkit.optim import optim_options
 from seqkit.plugins import PluginManager
 from seqkit.recipes import Recipe, RecipeError
@@ -33,7 +35,9 @@ SECTIONS = (
     "overwrite",
     "profile",
 )
-REQUIRED = ("data", "task", "model")  # tokenizer: required by tasks that set needs_tokenizer
+REQUIRED = ("data", "task", "model")
+# on_nonfinite: what a training step does with a NaN/inf loss (seqkit.resilience carries them out)
+NONFINITE_POLICIES = ("stop", "skip_batch")  # tokenizer: required by tasks that set needs_tokenizer
 # Keys of trainer: seqkit sets itself (where the run writes, what it logs and checkpoints).
 TRAINER_OWNED = {
     "callbacks": "name callbacks in the recipe's callbacks section",
@@ -152,8 +156,8 @@ def validate(recipe: Recipe, manager: PluginManager) -> None:
     if data.get("profile") is True and isinstance(data.get("trainer"), dict) and "profiler" in data["trainer"]:
         problems.append(("profile", "trainer.profiler is set too: use one of them (profile: true uses Lightning's)"))
     policy = data.get("on_nonfinite")
-    if policy is not None and policy not in ("stop", "skip_batch"):
-        problems.append(("on_nonfinite", f"expected stop or skip_batch, got {policy!r}"))
+    if policy is not None and policy not in NONFINITE_POLICIES:
+        problems.append(("on_nonfinite", f"expected {' or '.join(NONFINITE_POLICIES)}, got {policy!r}"))
     if isinstance(data.get("data"), dict):
         problems += _entry(data["data"], "data", manager.datasets, "data source", data_options)
     if isinstance(data.get("tokenizer"), dict):
@@ -259,9 +263,14 @@ def _model(model: dict, manager: PluginManager, task: Any, task_kind: str) -> li
         )
     else:
         problems += _entry(cell, "model.cell", manager.cells, "cell", cell_options, skip=2)
-        kind, backend = cell.get("kind"), cell.get("backend", "auto")
+        kind, backend = cell.get("kind"), cell.get("backend", AUTO)
+        if kind in manager.cells and cell.get("forget_bias") is not None:
+            built = resolved(manager.cells.get(kind).build)
+            # a builder that is not a Cell class is asked by the dry build, which makes the layer
+            if isinstance(built, type) and not getattr(built, "lstm_gates", False):
+                problems.append(("model.cell.forget_bias", f"forget_bias applies to {FORGET_BIAS_CELLS}, not {kind!r}"))
         if kind in manager.cells and isinstance(backend, str):
-            names = ["auto", "generic", "reference"] + [k.name for k in manager.kernels if k.cell == kind]
+            names = [AUTO, *(k.name for k in candidates(manager.kernels, kind))]
             if backend not in names:
                 problems.append(
                     (
@@ -378,10 +387,6 @@ def range_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
                 "data.global_batch_size sets the gradient accumulation itself: remove one of the two",
             )
         )
-    model = data.get("model") if isinstance(data.get("model"), dict) else {}
-    cell = model.get("cell") if isinstance(model.get("cell"), dict) else {}
-    if cell.get("forget_bias") is not None and cell.get("kind") != "lstm":
-        problems.append(("model.cell.forget_bias", f"forget_bias applies to lstm cells, not {cell.get('kind')!r}"))
     optim = data.get("optim") if isinstance(data.get("optim"), dict) else {}
     if optim.get("nesterov") is True and not optim.get("momentum"):
         problems.append(("optim.nesterov", "nesterov needs optim.momentum above 0"))

@@ -15,6 +15,7 @@ diagonal matrix is orthogonal when its entries are ±1, and +1 keeps the state a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -37,6 +38,8 @@ PARAMETER_ROLES: dict[str, str | None] = {
     "bias": "bias",
     "other": None,
 }
+# which cells take forget_bias is the cell's own declaration (Cell.lstm_gates), never its registered name
+FORGET_BIAS_CELLS = "cells with LSTM gates (lstm_gates = True)"
 # the layer options (create_rnn's, recipes' model.cell keys) this module reads
 INIT_KEYS = ("init", "kernel_init", "recurrent_init", "bias_init", "forget_bias", "kernel_l2", "recurrent_l2")
 
@@ -154,12 +157,12 @@ def init_options(
     forget_bias: float | None = None,
     kernel_l2: float = 0.0,
     recurrent_l2: float = 0.0,
-    lstm_gates: bool | None = None,
+    lstm_gates: bool = False,
 ) -> InitOptions:
     """Checked :class:`InitOptions` for a layer of cell *kind*; a preset (``init``) fills what is not given.
 
     *lstm_gates*: whether the cell lays its gates out as torch.nn.LSTM does (``Cell.lstm_gates``), so that
-    ``forget_bias`` applies; None means "only the ``lstm`` cell".
+    ``forget_bias`` applies.
     """
     if init is not None and init not in PRESETS:
         raise InvalidArgumentError(f"init must be one of {', '.join(PRESETS)}, got {init!r}{suggest(init, PRESETS)}")
@@ -174,13 +177,16 @@ def init_options(
         chosen[role] = value
     if chosen["bias"] == "orthogonal":
         raise InvalidArgumentError("bias_init=orthogonal: biases are vectors; use zeros or torch")
-    if forget_bias is not None and not (kind == "lstm" if lstm_gates is None else lstm_gates):
-        raise InvalidArgumentError(f"forget_bias applies to lstm cells, not {kind!r}")
+    if forget_bias is not None and not lstm_gates:
+        raise InvalidArgumentError(f"forget_bias applies to {FORGET_BIAS_CELLS}, not {kind!r}")
     for name, value in (("kernel_l2", kernel_l2), ("recurrent_l2", recurrent_l2)):
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        # NaN passes `< 0`: a finite test, or the loss would be NaN from the first step
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
             raise InvalidArgumentError(f"{name} must be a number 0 or more, got {value!r}")
-    if forget_bias is not None and (isinstance(forget_bias, bool) or not isinstance(forget_bias, int | float)):
-        raise InvalidArgumentError(f"forget_bias must be a number, got {forget_bias!r}")
+    if forget_bias is not None and (
+        isinstance(forget_bias, bool) or not isinstance(forget_bias, int | float) or not math.isfinite(forget_bias)
+    ):
+        raise InvalidArgumentError(f"forget_bias must be a finite number, got {forget_bias!r}")
     return InitOptions(
         chosen["kernel"],
         chosen["recurrent"],

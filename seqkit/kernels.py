@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 from seqkit.errors import KernelUnavailableError, PluginError, UnknownNameError, one_line, suggest
 from seqkit.lazy import resolved
-from seqkit.registry import KernelSpec, Provenance, Registry, ShapeBucket
+from seqkit.registry import AUTO as AUTO
+from seqkit.registry import GENERIC_KERNEL, REFERENCE_KERNEL, KernelSpec, Provenance, Registry, ShapeBucket
 
 if TYPE_CHECKING:  # `seqkit ls` lists these kernels without importing torch
     import torch
@@ -17,11 +18,9 @@ if TYPE_CHECKING:  # `seqkit ls` lists these kernels without importing torch
 
 log = logging.getLogger(__name__)
 
-AUTO = "auto"
-
 REFERENCE = KernelSpec(
     cell="*",
-    name="reference",
+    name=REFERENCE_KERNEL,
     run="seqkit.reference:run_reference",
     supports=lambda cell, device, dtype: None,
     priority=0,
@@ -31,7 +30,7 @@ REFERENCE = KernelSpec(
 
 GENERIC = KernelSpec(
     cell="*",
-    name="generic",
+    name=GENERIC_KERNEL,
     run="seqkit.scan:run_generic",
     supports=lambda cell, device, dtype: None,
     priority=10,

@@ -157,7 +157,11 @@ class KernelSpec:
         return None
 
 
-RESERVED_KERNEL_NAMES = ("auto", "reference", "generic")
+# backend names the core owns: auto (choose) and its two kernels that run every cell (seqkit.kernels)
+AUTO = "auto"
+REFERENCE_KERNEL = "reference"
+GENERIC_KERNEL = "generic"
+RESERVED_KERNEL_NAMES = (AUTO, REFERENCE_KERNEL, GENERIC_KERNEL)
 
 
 def _make_lazy(spec: Spec | KernelSpec, fields: tuple[str, ...]) -> None:

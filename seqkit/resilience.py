@@ -9,13 +9,13 @@ from typing import Any
 
 import pytorch_lightning as pl
 
+from seqkit.config import NONFINITE_POLICIES as NONFINITE_POLICIES  # declared once, with the recipe
 from seqkit.errors import SeqkitError
 
 DEFAULT_EVERY_N_STEPS = 500
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
 EXIT_NONFINITE = 3
-NONFINITE_POLICIES = ("stop", "skip_batch")
 
 
 class TrainingStopped(Exception):

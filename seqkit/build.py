@@ -16,13 +16,11 @@ from seqkit.data import DataError, DataNotFound, as_splits
 from seqkit.data_trust import contents_withheld
 from seqkit.datamodule import SeqkitData
 from seqkit.errors import SeqkitError, one_line
-from seqkit.initializers import INIT_KEYS
 from seqkit.layers import create_rnn
 from seqkit.module import SeqkitModule
 from seqkit.optim import optim_options
 from seqkit.plugins import PluginManager
 from seqkit.recipes import Recipe
-from seqkit.regularizers import REGULARIZER_KEYS
 from seqkit.task import CellFactory, Task
 from seqkit.tokenize import Tokenizer
 
@@ -190,19 +188,7 @@ def cell_factory(section: dict[str, Any], manager: PluginManager, recipe: Recipe
         chosen = {**runner, **{k: v for k, v in changes.items() if k in runner}}
         chosen_cell = {**options, **{k: v for k, v in changes.items() if k not in runner}}
         try:
-            return create_rnn(
-                kind,
-                input_size,
-                chosen["hidden_size"],
-                num_layers=chosen["num_layers"],
-                bidirectional=chosen["bidirectional"],
-                dropout=chosen["dropout"],
-                backend=chosen["backend"],
-                plugins=manager,
-                **{key: chosen[key] for key in INIT_KEYS},
-                **{key: chosen[key] for key in REGULARIZER_KEYS},
-                **chosen_cell,
-            )
+            return create_rnn(kind, input_size, plugins=manager, **chosen, **chosen_cell)
         except (ValueError, TypeError) as error:  # InvalidArgumentError included: name where it came from
             where = recipe.where("model.cell") if recipe is not None else "model.cell"
             raise SeqkitError(f"{where}: cell '{kind}' rejected its options: {one_line(error)}") from None

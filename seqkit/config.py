@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import inspect
 import math
-from typing import Any, Literal
+from typing import Any
 
 from seqkit.errors import suggest
 from seqkit.governance import requirement_problems
-from seqkit.initializers import FORGET_BIAS_CELLS, Initializer
+from seqkit.initializers import FORGET_BIAS_CELLS
 from seqkit.kernels import AUTO, candidates
+from seqkit.layer_options import MAX_WIDTH, recipe_options, recipe_ranges
 from seqkit.lazy import resolved
 from seqkit.optim import optim_options
 from seqkit.plugins import PluginManager
@@ -72,14 +73,9 @@ def data_options(
     }
 
 
-def task_options(tbptt_steps: int | None = None) -> dict[str, Any]:
-    """The ``task`` keys seqkit itself reads, for every task; every other key goes to the task's builder.
-
-    ``tbptt_steps``: train with truncated backpropagation through time, that many steps per chunk, in every
-    ``seqkit.Recurrent`` of the task's model (see :mod:`seqkit.tbptt`); null backpropagates through whole
-    sequences. A task whose builder itself names a ``tbptt_steps`` parameter receives the value as well.
-    """
-    return {"tbptt_steps": tbptt_steps}
+# the task keys seqkit itself reads, for every task (tbptt_steps: see seqkit.tbptt); every other key goes to the
+# task's builder, which also receives one of these when its own signature names it
+task_options = recipe_options("task")
 
 
 def task_builder_options(section: dict[str, Any], build: Any) -> dict[str, Any]:
@@ -90,27 +86,8 @@ def task_builder_options(section: dict[str, Any], build: Any) -> dict[str, Any]:
     return {**rest, **{k: v for k, v in own.items() if k in named}}
 
 
-def cell_options(
-    hidden_size: int,
-    num_layers: int = 1,
-    bidirectional: bool = False,
-    dropout: float = 0.0,
-    backend: str = "auto",
-    init: Literal["keras"] | None = None,
-    kernel_init: Initializer | None = None,
-    recurrent_init: Initializer | None = None,
-    bias_init: Initializer | None = None,
-    forget_bias: float | None = None,
-    kernel_l2: float = 0.0,
-    recurrent_l2: float = 0.0,
-    zoneout: float = 0.0,
-    recurrent_dropout: float = 0.0,
-    weight_drop: float = 0.0,
-) -> dict[str, Any]:
-    """The ``model.cell`` keys seqkit's runner reads, for every cell (initialisers and L2 penalties: see
-    :mod:`seqkit.initializers`; regularisers: :mod:`seqkit.regularizers`); every other key is an option of
-    the cell."""
-    return dict(locals())
+# the model.cell keys seqkit's runner reads, for every cell; every other key is an option of the cell
+cell_options = recipe_options("model.cell")
 
 
 def split_section(section: dict[str, Any], generic: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -320,9 +297,7 @@ def _callbacks(callbacks: Any, manager: PluginManager) -> list[tuple[str, str]]:
     return problems
 
 
-# Beyond these a model or batch cannot be allocated on any machine seqkit runs on: refused up front.
-MAX_WIDTH = 1 << 16
-MAX_LAYERS = 1024
+# Beyond these a batch cannot be allocated on any machine seqkit runs on: refused up front (a layer's: its options).
 MAX_SIZE = 1 << 24
 MAX_WORKERS = 256  # loader processes: more is a fork bomb, not a speed-up
 # Values the types allow but the builders reject: key path -> (test, what is expected).
@@ -338,16 +313,8 @@ RANGES: dict[str, tuple[Any, str]] = {
     "data.num_workers": (lambda v: 0 <= v <= MAX_WORKERS, f"in [0, {MAX_WORKERS}]"),
     "data.limit": (lambda v: v is None or v >= 1, "at least 1, or null"),
     "data.global_batch_size": (lambda v: v is None or v >= 1, "at least 1, or null"),
-    "task.tbptt_steps": (lambda v: v is None or v >= 1, "at least 1 (time steps per chunk), or null (full BPTT)"),
     "model.embed_dim": (lambda v: 1 <= v <= MAX_WIDTH, f"in [1, {MAX_WIDTH:,}]"),
-    "model.cell.hidden_size": (lambda v: 1 <= v <= MAX_WIDTH, f"in [1, {MAX_WIDTH:,}]"),
-    "model.cell.num_layers": (lambda v: 1 <= v <= MAX_LAYERS, f"in [1, {MAX_LAYERS}]"),
-    "model.cell.dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "model.cell.zoneout": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "model.cell.recurrent_dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "model.cell.weight_drop": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "model.cell.kernel_l2": (lambda v: v >= 0, "0 or more"),
-    "model.cell.recurrent_l2": (lambda v: v >= 0, "0 or more"),
+    **recipe_ranges(),  # every layer option's, model.cell.* and task.tbptt_steps
     "optim.lr": (lambda v: v > 0, "above 0"),
     "optim.weight_decay": (lambda v: v >= 0, "0 or more"),
     "optim.momentum": (lambda v: 0 <= v < 1, "in [0, 1)"),

@@ -15,19 +15,18 @@ diagonal matrix is orthogonal when its entries are ±1, and +1 keeps the state a
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from seqkit.errors import InvalidArgumentError, suggest
+from seqkit.errors import InvalidArgumentError
+from seqkit.layer_options import BY_NAME, checked, names
+from seqkit.layer_options import INITIALIZERS as INITIALIZERS  # the names, declared with the options
 
-Initializer = Literal["torch", "xavier_uniform", "xavier_normal", "orthogonal", "zeros"]
-INITIALIZERS: tuple[str, ...] = ("torch", "xavier_uniform", "xavier_normal", "orthogonal", "zeros")
-# Keras' defaults for its recurrent layers: kernel, recurrent kernel, bias.
+# Keras' defaults for its recurrent layers: kernel, recurrent kernel, bias (the names: layer_options.Preset).
 PRESETS: dict[str, tuple[str, str, str]] = {"keras": ("xavier_uniform", "orthogonal", "zeros")}
 ROLES = ("kernel", "recurrent", "bias")
 # what Cell.parameter_roles may say, and which option initialises each (None: the cell's own init, no penalty)
@@ -41,7 +40,7 @@ PARAMETER_ROLES: dict[str, str | None] = {
 # which cells take forget_bias is the cell's own declaration (Cell.lstm_gates), never its registered name
 FORGET_BIAS_CELLS = "cells with LSTM gates (lstm_gates = True)"
 # the layer options (create_rnn's, recipes' model.cell keys) this module reads
-INIT_KEYS = ("init", "kernel_init", "recurrent_init", "bias_init", "forget_bias", "kernel_l2", "recurrent_l2")
+INIT_KEYS = names("init")
 
 
 def role_of(name: str) -> str | None:
@@ -147,53 +146,30 @@ class InitOptions:
         return self.kernel_l2 > 0 or self.recurrent_l2 > 0
 
 
-def init_options(
-    kind: str,
-    *,
-    init: str | None = None,
-    kernel_init: str | None = None,
-    recurrent_init: str | None = None,
-    bias_init: str | None = None,
-    forget_bias: float | None = None,
-    kernel_l2: float = 0.0,
-    recurrent_l2: float = 0.0,
-    lstm_gates: bool = False,
-) -> InitOptions:
-    """Checked :class:`InitOptions` for a layer of cell *kind*; a preset (``init``) fills what is not given.
+def init_options(kind: str, values: Mapping[str, Any], *, lstm_gates: bool = False) -> InitOptions:
+    """Checked :class:`InitOptions` for a layer of cell *kind* from its ``init`` options (:data:`INIT_KEYS`);
+    a preset (``init``) fills what is not given.
 
+    Each value is checked by its declaration in :mod:`seqkit.layer_options`; here only the rules between them.
     *lstm_gates*: whether the cell lays its gates out as torch.nn.LSTM does (``Cell.lstm_gates``), so that
     ``forget_bias`` applies.
     """
-    if init is not None and init not in PRESETS:
-        raise InvalidArgumentError(f"init must be one of {', '.join(PRESETS)}, got {init!r}{suggest(init, PRESETS)}")
-    preset = PRESETS.get(init or "", ("torch",) * 3)
-    chosen = dict(zip(ROLES, preset))
-    for role, value in zip(ROLES, (kernel_init, recurrent_init, bias_init)):
-        if value is None:
-            continue
-        if value not in INITIALIZERS:
-            hint = suggest(str(value), INITIALIZERS)
-            raise InvalidArgumentError(f"{role}_init must be one of {', '.join(INITIALIZERS)}, got {value!r}{hint}")
-        chosen[role] = value
+    given = {name: BY_NAME[name].default for name in INIT_KEYS} | checked(values)
+    chosen = dict(zip(ROLES, PRESETS.get(given["init"] or "", ("torch",) * 3)))
+    for role in ROLES:
+        if given[f"{role}_init"] is not None:
+            chosen[role] = given[f"{role}_init"]
     if chosen["bias"] == "orthogonal":
         raise InvalidArgumentError("bias_init=orthogonal: biases are vectors; use zeros or torch")
-    if forget_bias is not None and not lstm_gates:
+    if given["forget_bias"] is not None and not lstm_gates:
         raise InvalidArgumentError(f"forget_bias applies to {FORGET_BIAS_CELLS}, not {kind!r}")
-    for name, value in (("kernel_l2", kernel_l2), ("recurrent_l2", recurrent_l2)):
-        # NaN passes `< 0`: a finite test, or the loss would be NaN from the first step
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-            raise InvalidArgumentError(f"{name} must be a number 0 or more, got {value!r}")
-    if forget_bias is not None and (
-        isinstance(forget_bias, bool) or not isinstance(forget_bias, int | float) or not math.isfinite(forget_bias)
-    ):
-        raise InvalidArgumentError(f"forget_bias must be a finite number, got {forget_bias!r}")
     return InitOptions(
         chosen["kernel"],
         chosen["recurrent"],
         chosen["bias"],
-        None if forget_bias is None else float(forget_bias),
-        float(kernel_l2),
-        float(recurrent_l2),
+        given["forget_bias"],
+        given["kernel_l2"],
+        given["recurrent_l2"],
     )
 
 

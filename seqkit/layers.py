@@ -8,10 +8,10 @@ from typing import Any, TypeVar
 
 from torch import nn
 
-from seqkit import kernels
+from seqkit import kernels, layer_options
 from seqkit.cell import build_cell
 from seqkit.errors import InvalidArgumentError
-from seqkit.initializers import init_options
+from seqkit.initializers import INIT_KEYS, init_options
 from seqkit.lazy import resolved
 from seqkit.plugins import PluginManager, get_plugin_manager
 from seqkit.recurrent import Recurrent
@@ -62,41 +62,24 @@ def create_rnn(
     manager = plugins or get_plugin_manager()
     spec = manager.cells.get(kind)
     input_size = _check_int("input_size", input_size, minimum=1)
-    hidden_size = _check_int("hidden_size", hidden_size, minimum=1)
-    num_layers = _check_int("num_layers", num_layers, minimum=1)
-    if not isinstance(bidirectional, bool):
-        raise InvalidArgumentError(f"bidirectional must be true or false, got {bidirectional!r}")
-    if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout < 1:
-        raise InvalidArgumentError(f"dropout must be a number in [0, 1), got {dropout!r}")
-    if not isinstance(backend, str):
-        raise InvalidArgumentError(f"backend must be a kernel name or 'auto', got {backend!r}")
-    directions = 2 if bidirectional else 1
-    cells = [build_cell(spec, input_size, hidden_size, cell_options)]
-    for _ in range(1, num_layers):  # each layer reads the one below: its output width, both directions side by side
-        cells.append(build_cell(spec, cells[-1].output_size * directions, hidden_size, cell_options))
-    options = kernels.candidates(manager.kernels, kind)
-    initial = init_options(
-        kind,
-        init=init,
-        kernel_init=kernel_init,
-        recurrent_init=recurrent_init,
-        bias_init=bias_init,
-        forget_bias=forget_bias,
-        kernel_l2=kernel_l2,
-        recurrent_l2=recurrent_l2,
-        lstm_gates=type(cells[0]).lstm_gates or None,
-    )
-    regularize = regularizers(zoneout=zoneout, recurrent_dropout=recurrent_dropout, weight_drop=weight_drop)
+    # every layer option is checked by its one declaration (seqkit.layer_options), as a recipe's are
+    given = dict(locals())
+    layer = layer_options.checked({name: given[name] for name in layer_options.names()})
+    directions = 2 if layer["bidirectional"] else 1
+    cells = [build_cell(spec, input_size, layer["hidden_size"], cell_options)]
+    for _ in range(1, layer["num_layers"]):  # each layer reads the one below: its output width, both directions
+        cells.append(build_cell(spec, cells[-1].output_size * directions, layer["hidden_size"], cell_options))
+    initial = init_options(kind, {k: layer[k] for k in INIT_KEYS}, lstm_gates=type(cells[0]).lstm_gates)
     return Recurrent(
         kind,
         cells,
-        options,
-        bidirectional=bidirectional,
-        dropout=float(dropout),
-        backend=backend,
+        kernels.candidates(manager.kernels, kind),
+        bidirectional=layer["bidirectional"],
+        dropout=layer["dropout"],
+        backend=layer["backend"],
         init=initial,
-        regularize=regularize,
-        tbptt_steps=tbptt_steps,
+        regularize=regularizers(layer),
+        tbptt_steps=layer["tbptt_steps"],
     )
 
 

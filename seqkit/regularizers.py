@@ -16,7 +16,7 @@ global generator, so seeding (and exact resume, which reseeds per batch) covers 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,11 +24,11 @@ import torch
 from torch import Tensor
 
 from seqkit.cell import Cell, Params, State
-from seqkit.errors import InvalidArgumentError
+from seqkit.layer_options import checked, names
 from seqkit.lengths import by_direction
 
 # the layer options (create_rnn's keywords, recipes' model.cell keys) this module reads
-REGULARIZER_KEYS = ("zoneout", "recurrent_dropout", "weight_drop")
+REGULARIZER_KEYS = names("regularizer")
 
 
 @dataclass(frozen=True)
@@ -54,12 +54,9 @@ class Regularizers:
         return [key for key in keys if getattr(self, key) > 0]
 
 
-def regularizers(zoneout: float = 0.0, recurrent_dropout: float = 0.0, weight_drop: float = 0.0) -> Regularizers:
-    """Checked :class:`Regularizers`: each value a number in [0, 1)."""
-    for name, value in (("zoneout", zoneout), ("recurrent_dropout", recurrent_dropout), ("weight_drop", weight_drop)):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
-            raise InvalidArgumentError(f"{name} must be a number in [0, 1), got {value!r}")
-    return Regularizers(float(zoneout), float(recurrent_dropout), float(weight_drop))
+def regularizers(values: Mapping[str, Any]) -> Regularizers:
+    """Checked :class:`Regularizers` from the ``regularizer`` options (:data:`REGULARIZER_KEYS`) in *values*."""
+    return Regularizers(**checked({k: v for k, v in values.items() if k in REGULARIZER_KEYS}))
 
 
 def scaled_mask(shape: tuple[int, ...], p: float, like: Tensor) -> Tensor:

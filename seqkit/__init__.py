@@ -51,6 +51,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     "seqkit.layers": ("create_rnn", "from_torch", "to_torch"),
     "seqkit.lengths": ("by_direction", "last_step", "reverse_within", "valid_mask", "zero_past_end"),
     "seqkit.plugins": ("PluginManager", "get_plugin_manager", "set_plugin_manager"),
+    "seqkit.predict_options": ("PredictOption",),
     "seqkit.recurrent": ("Recurrent",),
     "seqkit.reference": ("run_reference",),
     "seqkit.registry": ("KernelSpec", "ShapeBucket", "Spec"),
@@ -111,6 +112,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the eager imports
     from seqkit.layers import create_rnn, from_torch, to_torch
     from seqkit.lengths import by_direction, last_step, reverse_within, valid_mask, zero_past_end
     from seqkit.plugins import PluginManager, get_plugin_manager, set_plugin_manager
+    from seqkit.predict_options import PredictOption
     from seqkit.recurrent import Recurrent
     from seqkit.reference import run_reference
     from seqkit.registry import KernelSpec, ShapeBucket, Spec
@@ -142,6 +144,7 @@ __all__ = [
     "Params",
     "PluginError",
     "PluginManager",
+    "PredictOption",
     "Record",
     "Recurrent",
     "RegisterCallback",

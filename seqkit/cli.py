@@ -73,7 +73,8 @@ class _Versions(argparse.Action):
         parser.exit()
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; for *command* ``predict``, with every registered task's own predict options."""
     parser = argparse.ArgumentParser(prog="seqkit", description="Plugin-based recurrent sequence modelling.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages (kernel choices, plugins)")
     parser.add_argument("--debug", action="store_true", help="show the traceback of any error")
@@ -90,9 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     from seqkit.commands import add_commands
     from seqkit.data_commands import add_data_command
     from seqkit.export.command import add_export_command
+    from seqkit.predict_command import add_predict_command
     from seqkit.serve.command import add_serve_command
 
     add_commands(commands)
+    add_predict_command(commands, with_task_options=command == "predict")  # only predict loads the plugins
     add_data_command(commands)
     add_export_command(commands)
     add_serve_command(commands)
@@ -111,8 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SeqkitError as error:
         print(f"seqkit: error: {printable(error)}", file=sys.stderr)
         return EXIT_USAGE
-    parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(next((a for a in argv if not a.startswith("-")), None))
     # After `--` everything is a text or override, even when it starts with "-".
     tail = argv[argv.index("--") + 1 :] if "--" in argv else []
     argv = argv[: argv.index("--")] if "--" in argv else argv

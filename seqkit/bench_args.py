@@ -10,7 +10,9 @@ DTYPE_NAMES.update(fp32="float32", fp64="float64", bf16="bfloat16", fp16="float1
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("cell", help="registered cell kind, e.g. gru; or 'cells': every cell with all its kernels")
+    parser.add_argument(
+        "cell", help="a registered cell kind (seqkit ls cells), or 'cells': every cell with all its kernels"
+    )
     parser.add_argument("--cells", metavar="A,B", help="with 'cells': only these cells (default: every registered one)")
     parser.add_argument("--batch", type=int, default=32, help="B (default 32)")
     parser.add_argument("--steps", type=int, default=100, help="T (default 100)")
@@ -39,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="cell option, e.g. --option reset_after=false (repeatable)",
+        help="an option of the cell, e.g. --option bias=false (repeatable)",
     )
     parser.add_argument(
         "--json", nargs="?", const="-", default=None, metavar="FILE", help="print one JSON object, or write it to FILE"

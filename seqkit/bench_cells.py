@@ -19,12 +19,11 @@ from seqkit.cell import Cell, Params, State
 from seqkit.errors import InvalidArgumentError
 from seqkit.kernels import candidates
 from seqkit.layers import create_rnn
+from seqkit.lazy import resolved
 from seqkit.plugins import get_plugin_manager
 from seqkit.recurrent import Recurrent
 
 YARDSTICK = "torch.nn.GRU"
-# options worth a row of their own: the formulation torch.nn cannot run
-EXTRA_VARIANTS: dict[str, list[dict[str, Any]]] = {"gru": [{"reset_after": False}]}
 
 
 class StepOnly(Cell):
@@ -68,7 +67,13 @@ def variants(only: str | None = None) -> list[tuple[str, dict[str, Any]]]:
     kinds = cells.names() if only is None else [cells.get(k.strip()).name for k in only.split(",") if k.strip()]
     if not kinds:
         raise InvalidArgumentError(f"--cells must name at least one registered cell, got {only!r}")
-    return [(kind, opts) for kind in kinds for opts in [{}, *EXTRA_VARIANTS.get(kind, [])]]
+    return [(kind, dict(opts)) for kind in kinds for opts in [{}, *_declared_variants(cells.get(kind).build)]]
+
+
+def _declared_variants(build: Any) -> tuple[dict[str, Any], ...]:
+    """The option sets a cell declares worth a row of their own (``Cell.bench_variants``)."""
+    target = resolved(build)
+    return tuple(getattr(target, "bench_variants", ())) if isinstance(target, type) else ()
 
 
 def _step_only(layer: Recurrent, backend: str) -> Recurrent:

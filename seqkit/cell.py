@@ -51,6 +51,8 @@ class Cell:
     takes_position: ClassVar[bool] = False
     # True when the gates are laid out as torch.nn.LSTM's (i, f, g, o blocks of bias_ih/bias_hh): forget_bias applies.
     lstm_gates: ClassVar[bool] = False
+    # Options worth a row of their own in `seqkit bench cells`, besides the defaults (a second formulation).
+    bench_variants: ClassVar[tuple[dict[str, Any], ...]] = ()
 
     def __init__(self, input_size: int, hidden_size: int) -> None:
         self.input_size = input_size

@@ -21,6 +21,7 @@ class GRUCell(Cell):
 
     torch_type = nn.GRU
     takes_recurrent_mask = True
+    bench_variants = ({"reset_after": False},)  # the formulation torch.nn cannot run
 
     def __init__(self, input_size: int, hidden_size: int, *, reset_after: bool = True, bias: bool = True) -> None:
         super().__init__(input_size, hidden_size)

@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 # plugins` must not pay for torch, and `import seqkit` alone costs nothing.
 _SOURCES: dict[str, tuple[str, ...]] = {
     "seqkit.batching": ("pad_sequences",),
+    "seqkit.bounds": ("Range", "Width"),
     "seqkit.cell": ("Cell", "Params", "State", "check_bool", "torch_style_shapes"),
     "seqkit.corpora": ("Corpus", "CorpusFile"),
     "seqkit.data": (
@@ -76,6 +77,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # type checkers and IDEs see the eager imports
     from seqkit.batching import pad_sequences
+    from seqkit.bounds import Range, Width
     from seqkit.cell import Cell, Params, State, check_bool, torch_style_shapes
     from seqkit.corpora import Corpus, CorpusFile
     from seqkit.data import (
@@ -145,6 +147,7 @@ __all__ = [
     "PluginError",
     "PluginManager",
     "PredictOption",
+    "Range",
     "Record",
     "Recurrent",
     "RegisterCallback",
@@ -161,6 +164,7 @@ __all__ = [
     "Task",
     "Tokenizer",
     "UnknownNameError",
+    "Width",
     "__version__",
     "by_direction",
     "cache_dir",

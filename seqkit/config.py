@@ -10,7 +10,7 @@ from seqkit.errors import suggest
 from seqkit.governance import requirement_problems
 from seqkit.initializers import FORGET_BIAS_CELLS
 from seqkit.kernels import AUTO, candidates
-from seqkit.layer_options import MAX_WIDTH, recipe_options, recipe_ranges
+from seqkit.layer_options import recipe_options, recipe_ranges
 from seqkit.lazy import resolved
 from seqkit.optim import optim_options
 from seqkit.plugins import PluginManager
@@ -313,7 +313,6 @@ RANGES: dict[str, tuple[Any, str]] = {
     "data.num_workers": (lambda v: 0 <= v <= MAX_WORKERS, f"in [0, {MAX_WORKERS}]"),
     "data.limit": (lambda v: v is None or v >= 1, "at least 1, or null"),
     "data.global_batch_size": (lambda v: v is None or v >= 1, "at least 1, or null"),
-    "model.embed_dim": (lambda v: 1 <= v <= MAX_WIDTH, f"in [1, {MAX_WIDTH:,}]"),
     **recipe_ranges(),  # every layer option's, model.cell.* and task.tbptt_steps
     "optim.lr": (lambda v: v > 0, "above 0"),
     "optim.weight_decay": (lambda v: v >= 0, "0 or more"),

@@ -14,15 +14,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
+from seqkit.bounds import MAX_WIDTH
 from seqkit.errors import InvalidArgumentError, suggest
 
 Initializer = Literal["torch", "xavier_uniform", "xavier_normal", "orthogonal", "zeros"]
 INITIALIZERS: tuple[str, ...] = get_args(Initializer)
 Preset = Literal["keras"]  # seqkit.initializers.PRESETS says what each sets
 REQUIRED = inspect.Parameter.empty
-# Beyond these a model cannot be allocated on any machine seqkit runs on: refused in recipes, which may come
-# from elsewhere (a Python caller asking create_rnn for more gets what it asked for).
-MAX_WIDTH = 1 << 16
+# Beyond these (and MAX_WIDTH) a model cannot be allocated on any machine seqkit runs on: refused in recipes,
+# which may come from elsewhere (a Python caller asking create_rnn for more gets what it asked for).
 MAX_LAYERS = 1024
 
 

@@ -9,13 +9,21 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from seqkit.bounds import range_problem
 from seqkit.errors import suggest
 from seqkit.lazy import resolved
+
+
+def _bare(hint: Any) -> Any:
+    """``Annotated[T, ...]`` -> ``T``: the type alone, for the type check (its bounds are checked after)."""
+    return typing.get_args(hint)[0] if typing.get_origin(hint) is typing.Annotated else hint
+
 
 _BASIC = {int: "an integer", float: "a number", bool: "true or false", str: "a string", type(None): "null"}
 
 
 def describe(hint: Any) -> str:
+    hint = _bare(hint)
     origin = typing.get_origin(hint)
     if hint in _BASIC:
         return _BASIC[hint]
@@ -40,6 +48,7 @@ def describe(hint: Any) -> str:
 
 def type_problem(value: Any, hint: Any) -> str | None:
     """Why *value* (plain YAML data) does not fit *hint*, or None; hints this cannot judge pass."""
+    hint = _bare(hint)
     if hint is Any or hint is inspect.Parameter.empty:
         return None
     origin = typing.get_origin(hint)
@@ -91,7 +100,7 @@ def parameters(build: Callable, skip: int = 0) -> tuple[dict[str, inspect.Parame
     target = build.__init__ if inspect.isclass(build) else build
     signature = inspect.signature(build)
     try:
-        hints = typing.get_type_hints(target)
+        hints = typing.get_type_hints(target, include_extras=True)  # extras: a seqkit.Range on a number
     except Exception:  # unresolvable annotations: fall back to no type checks
         hints = {}
     params = list(signature.parameters.values())[skip:]
@@ -124,7 +133,8 @@ def check_arguments(
         if value == "???":
             problems.append((key_path, f"missing required value ({describe(hints.get(key, Any))})"))
             continue
-        problem = type_problem(value, hints.get(key, Any))
+        hint = hints.get(key, Any)
+        problem = type_problem(value, hint) or range_problem(value, hint)
         if problem:
             problems.append((key_path, problem))
     for name, param in named.items():

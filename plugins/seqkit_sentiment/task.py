@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqkit import UNK_ID, CellFactory, DataError, ExportGraph, Record, Task, Tokenizer, pad_sequences, where_of
+from seqkit import UNK_ID, CellFactory, DataError, ExportGraph, Record, Task, Tokenizer, Width, pad_sequences, where_of
 from seqkit_sentiment.model import Pooling, SentimentModel
 
 PREDICT_BATCH = 256
@@ -59,7 +59,7 @@ class SentimentTask(Task):
         return {"tokens": tokens, "lengths": lengths, "labels": torch.tensor([y for _, y in examples])}
 
     def build_model(
-        self, cell_factory: CellFactory, tokenizer: Tokenizer, *, embed_dim: int = 128, dropout: float = 0.0
+        self, cell_factory: CellFactory, tokenizer: Tokenizer, *, embed_dim: Width = 128, dropout: float = 0.0
     ) -> nn.Module:
         return SentimentModel(
             tokenizer.vocab_size, embed_dim, cell_factory(embed_dim), len(self.labels), self.pooling, dropout

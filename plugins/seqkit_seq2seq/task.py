@@ -10,7 +10,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from seqkit import PAD_ID, CellFactory, DataError, ExportGraph, Record, SeqkitError, Task, Tokenizer, where_of
+from seqkit import PAD_ID, CellFactory, DataError, ExportGraph, Record, SeqkitError, Task, Tokenizer, Width, where_of
 from seqkit_seq2seq.attention import AttentionKind
 from seqkit_seq2seq.examples import Example, collate, extend, pieces_text, source_ids
 from seqkit_seq2seq.export import export_graphs
@@ -156,7 +156,7 @@ class Seq2SeqTask(Task):
         cell_factory: CellFactory,
         tokenizer: Tokenizer,
         *,
-        embed_dim: int = 256,
+        embed_dim: Width = 256,
         dropout: float = 0.2,
         attention: AttentionKind = "general",
         input_feeding: bool = True,

@@ -55,12 +55,12 @@ def _plugins(args: argparse.Namespace) -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     if args.cell == "cells":  # every registered cell at once
-        from seqkit.bench_cells import main as bench_cells
+        from seqkit.bench.cells import main as bench_cells
 
         return bench_cells(args)
-    from seqkit.bench import main as bench_main
+    from seqkit.bench.layer import main as bench_layer
 
-    return bench_main(args)
+    return bench_layer(args)
 
 
 class _Versions(argparse.Action):
@@ -87,7 +87,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     plugins.add_argument("--json", action="store_true", help="print a JSON list of plugins")
     plugins.set_defaults(handler=_plugins)
 
-    from seqkit.bench_args import add_arguments
+    from seqkit.bench.args import add_arguments
     from seqkit.commands import add_commands
     from seqkit.data_commands import add_data_command
     from seqkit.export.command import add_export_command

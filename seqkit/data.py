@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from seqkit.data_trust import confine
 from seqkit.errors import SeqkitError
 
 Record = dict[str, Any]
@@ -55,8 +56,6 @@ def resolve_path(path: str | os.PathLike) -> Path:
     """*path* itself when absolute; else under ``$SEQKIT_DATA`` when that is set; else from the working directory.
 
     A path from a checkpoint's recipe must be relative, without ``..`` (see :mod:`seqkit.data_trust`)."""
-    from seqkit.data_trust import confine  # imported here: it imports this module's errors
-
     confine(path)
     path = Path(path).expanduser()
     root = data_root()
@@ -67,6 +66,8 @@ def resolve_path(path: str | os.PathLike) -> Path:
 
 class DataNotFound(DataError):
     """A data file is not where the recipe says; the build step adds how this source could fetch it."""
+
+    names_only = True  # its message is the path alone: shown even for a checkpoint's recipe (contents_withheld)
 
 
 def not_found(path: str | os.PathLike, what: str = "data file") -> DataNotFound:

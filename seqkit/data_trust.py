@@ -37,6 +37,9 @@ _scope: Scope | None = None
 class UntrustedPath(SeqkitError):
     """A checkpoint's recipe names a data path outside the data folder."""
 
+    # made of the path or URL alone, never of what a file holds: contents_withheld lets it through
+    names_only = True
+
 
 def typed_values(overrides: Iterable[str]) -> set[str]:
     """Every text value in ``key=value`` *overrides*, in lists and mappings too (``data.path={train: a.tsv}``)."""
@@ -106,15 +109,12 @@ def confine_url(url: str) -> None:
 @contextlib.contextmanager
 def contents_withheld(what: str) -> Iterator[None]:
     """Errors met while *what* reads files a checkpoint chose are reported without their text."""
-    from seqkit.data import DataNotFound  # not at the top: seqkit.data imports this module
-    from seqkit.download import DownloadRefused
-
     scope = _scope
     try:
         yield
-    except (DataNotFound, DownloadRefused, UntrustedPath):
-        raise  # made of the path or URL alone, never of what a file holds
     except Exception as error:
+        if getattr(error, "names_only", False):
+            raise  # made of the path or URL alone, never of what a file holds (not found, download refused)
         if scope is None or not scope.chosen:
             raise
         paths = ", ".join(sorted({printable(p) for p in scope.chosen}))

@@ -44,6 +44,8 @@ class OverCap(DataError):
 class DownloadRefused(DataError):
     """Downloading is not allowed here (:func:`downloads_forbidden`); the message says how to allow it."""
 
+    names_only = True  # its message is the URL and the reason alone (contents_withheld shows it)
+
 
 @contextlib.contextmanager
 def downloads_forbidden(reason: str) -> Iterator[None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import sys
@@ -29,12 +30,14 @@ def add_predict_command(commands: Any, *, with_task_options: bool = False) -> ar
         from seqkit.plugins import get_plugin_manager
         from seqkit.predict_options import add_to, every_task_option
 
-        try:
-            tasks = list(get_plugin_manager().tasks)
-        except SeqkitError:  # a broken plugin: the command itself reports it, --help still works
-            tasks = []
-        add_to(predict, tasks)
-        names = list(every_task_option(tasks))
+        # loading plugins runs their code before --json guards stdout: whatever they print goes to stderr
+        with contextlib.redirect_stdout(sys.stderr):
+            try:
+                tasks = list(get_plugin_manager().tasks)
+                names = list(every_task_option(tasks))  # imports each task's module
+            except SeqkitError:  # a broken plugin: the command itself reports it, --help still works
+                tasks, names = [], []
+            add_to(predict, tasks)
     predict.set_defaults(handler=_predict, task_options=names)
     return predict
 

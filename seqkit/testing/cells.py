@@ -25,8 +25,8 @@ from seqkit.testing.common import (
     max_difference,
     weighted_loss,
 )
-
-I, H, B, T = 3, 4, 3, 6  # noqa: E741 (input, hidden, batch, time sizes)
+from seqkit.testing.kernels import check_kernel
+from seqkit.testing.layers import B, H, I, T, _derive, build_layer, padded_equals_alone, with_extras
 
 
 def check_cell(
@@ -93,9 +93,6 @@ def check_cell(
 
 def _generic_kernel(manager: PluginManager, kind: str, options: dict[str, Any], **sizes: int) -> None:
     """The generic kernel, auto's choice for a cell without a kernel of its own, agrees with the step loop."""
-    from seqkit.regularizers import REGULARIZER_KEYS
-    from seqkit.testing.kernels import check_kernel  # it builds on this module's helpers
-
     # the layer's regularisers act in training only; the kernel checks compare outputs of the cell itself
     cell_options = {k: v for k, v in options.items() if k not in REGULARIZER_KEYS}
     check_kernel(kind, "generic", plugins=manager, options=cell_options, **sizes)
@@ -112,65 +109,6 @@ def _built(
     if not isinstance(cell, Cell):
         raise ConformanceError(entry, "build", f"built {type(cell).__name__}, expected a seqkit.Cell")
     return cell
-
-
-def build_layer(
-    manager: PluginManager,
-    kind: str,
-    options: dict[str, Any],
-    *,
-    backend: str = "reference",
-    bidirectional: bool = True,
-    layers: int = 2,
-    seed: int = 0,
-    input_size: int = I,
-    hidden_size: int = H,
-) -> Recurrent:
-    torch.manual_seed(seed)
-    return with_extras(
-        create_rnn(
-            kind,
-            input_size,
-            hidden_size,
-            num_layers=layers,
-            bidirectional=bidirectional,
-            backend=backend,
-            plugins=manager,
-            **options,
-        ).double()
-    )
-
-
-class _DerivedExtras(Recurrent):
-    """A layer whose cell declares extra per-step inputs, fed ones derived from each step's input when none are
-    given: a padded sequence, the same sequence alone and one step at a time then all see the same extras."""
-
-    def forward(self, x: Tensor, lengths: Tensor | None = None, state: Any = None, *, extras: Any = None) -> Any:
-        return super().forward(x, lengths, state, extras=_derive(self, x) if extras is None else extras)
-
-    def step(self, x_t: Tensor, state: Any = None, *, extras: Any = None) -> Any:
-        return super().step(x_t, state, extras=_derive(self, x_t) if extras is None else extras)
-
-
-def _derive(layer: Recurrent | Cell, x: Tensor) -> dict[str, Tensor]:
-    """``{name: (..., F)}`` of 0s and 1s (mask-like), a different function of the input's first feature per name.
-
-    Piecewise constant in the input, so finite differences of the input do not move them, and detached: they
-    are data, as a mask is; NaN padding never reaches them.
-    """
-    sizes = (layer.cell if isinstance(layer, Recurrent) else layer).extra_input_sizes()
-    first = torch.nan_to_num(x.detach()[..., :1])
-    return {
-        name: (torch.sin(7.0 * (k + 1) * first + torch.arange(size, dtype=x.dtype, device=x.device)) > 0).to(x.dtype)
-        for k, (name, size) in enumerate(sizes.items())
-    }
-
-
-def with_extras(layer: Recurrent) -> Recurrent:
-    """*layer*, feeding derived extra inputs where its cell declares some (the kit's checks pass none)."""
-    if layer.cell.extra_input_sizes():
-        layer.__class__ = _DerivedExtras
-    return layer
 
 
 def _params(cell: Cell) -> dict[str, Tensor]:
@@ -246,34 +184,6 @@ def _shapes(layer: Recurrent, entry: str) -> None:
                 "shapes",
                 f"final state '{name}' has shape {tuple(part.shape)}, expected (L*D, B, S) = {(4, B, size)}",
             )
-
-
-def padded_equals_alone(layer: Recurrent, entry: str, tol: float) -> None:
-    """Each sequence of a padded batch gives what it gives alone: outputs, zeros past its end, its final state."""
-    p = next(layer.parameters())
-    torch.manual_seed(1)
-    x = torch.randn(B, T, layer.input_size, dtype=p.dtype, device=p.device)
-    x[1, 2:] = 1e3  # padding must not leak into the sequence's result
-    lengths = torch.tensor([T, 2, T - 1], device=p.device)
-    out, state = layer(x, lengths)
-    for b, n in enumerate(lengths.tolist()):
-        alone_out, alone_state = layer(x[b : b + 1, :n])
-        if not close(out[b, :n], alone_out[0], tol):
-            raise ConformanceError(
-                entry,
-                "lengths",
-                f"sequence {b} (length {n} of {T}) gives other outputs padded than alone "
-                f"(max difference {max_difference(out[b, :n], alone_out[0]):.3g}): padding or other steps leak in",
-            )
-        if not torch.all(out[b, n:] == 0):
-            raise ConformanceError(entry, "lengths", f"sequence {b} (length {n}) has non-zero outputs past its end")
-        for name, s, a in zip(layer.cell.state_names, as_tuple(state), as_tuple(alone_state)):
-            if not close(s[:, b], a[:, 0], tol):
-                raise ConformanceError(
-                    entry,
-                    "lengths",
-                    f"sequence {b} (length {n}): final state '{name}' is not its state at its last step",
-                )
 
 
 def _step_equals_sequence(layer: Recurrent, entry: str) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import torch
 
 from seqkit import kernels
+from seqkit.bench.timing import write_json
 from seqkit.errors import InvalidArgumentError
 from seqkit.layers import create_rnn
 from seqkit.plugins import get_plugin_manager
@@ -140,8 +141,6 @@ def main(
     after S seconds (the first shape always runs). A shape that fails (out of memory, a kernel that does not
     compile) becomes a row with its ``error`` and the matrix goes on.
     """
-    from seqkit.bench import write_json
-
     args.device_obj, args.dtype_obj = device, dtype
     backends = backends or available(args.cell, options, device, dtype)
     result = {"cell": args.cell, "options": options, "dtype": str(dtype).removeprefix("torch."), "device": str(device)}

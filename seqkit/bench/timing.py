@@ -1,10 +1,9 @@
-"""``seqkit bench``: forward+backward time of a seqkit layer per backend, as a ratio to torch.nn, in one process."""
+"""What every bench shares: dtypes by name, the checked arguments, the timed workload and interleaved timing."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import time
@@ -14,9 +13,8 @@ from typing import Any
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from seqkit.bench_args import DTYPE_NAMES
+from seqkit.bench.args import DTYPE_NAMES
 from seqkit.errors import InvalidArgumentError
-from seqkit.layers import create_rnn
 from seqkit.recurrent import Recurrent
 
 DTYPES = {name: getattr(torch, full) for name, full in DTYPE_NAMES.items()}
@@ -108,75 +106,6 @@ def _check(args: argparse.Namespace) -> tuple[torch.device, list[str]]:
     return device, backends
 
 
-def main(args: argparse.Namespace) -> int:
-    if getattr(args, "cells", None):
-        raise InvalidArgumentError(
-            f"--cells chooses cells for `seqkit bench cells`; `seqkit bench {args.cell}` times one"
-        )
-    device, backends = _check(args)
-    dtype = DTYPES[args.dtype]
-    options = _parse_options(args.option)
-    if args.matrix:
-        return _matrix(args, device, dtype, backends, options)
-    shape = dict(num_layers=args.layers, bidirectional=args.bidirectional)
-    torch.manual_seed(0)
-    x = torch.randn(args.batch, args.steps, args.input, device=device, dtype=dtype, requires_grad=not args.forward_only)
-    lengths = None
-    if args.lengths == "varied":
-        lengths = torch.randint(1, args.steps + 1, (args.batch,), generator=torch.Generator().manual_seed(0))
-        lengths = lengths.to(device)
-    layers, contenders = {}, {}
-    for backend in backends:
-        layer = create_rnn(args.cell, args.input, args.hidden, backend=backend, **shape, **options).to(device, dtype)
-        if layers:
-            layer.load_state_dict(next(iter(layers.values())).state_dict())
-        layers[backend] = layer
-        contenders[backend] = _workload(layer, x, lengths, args.forward_only)
-    yardstick = "torch.nn"
-    try:
-        baseline = next(iter(layers.values())).to_torch()
-    except InvalidArgumentError:  # no torch.nn counterpart: a torch.nn.GRU of the same size is the yardstick
-        baseline = torch.nn.GRU(args.input, args.hidden, batch_first=True, **shape).to(device, dtype)
-        yardstick = "torch.nn.GRU"
-    contenders[yardstick] = _workload(baseline, x, lengths, args.forward_only)
-    times = measure(contenders, args.repeat, args.warmup, device)
-    result = {
-        "cell": args.cell,
-        "options": options,
-        "shape": {"B": args.batch, "T": args.steps, "I": args.input, "H": args.hidden, **shape},
-        "lengths": args.lengths,
-        "dtype": args.dtype,
-        "device": str(device),
-        "pass": "forward" if args.forward_only else "forward+backward",
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "machine": platform.machine(),
-        "results": [
-            {
-                "backend": name,
-                "ran": layers[name].backend if name in layers else yardstick,
-                "ms": round(seconds * 1e3, 3),
-                "ratio_to_torch_nn": round(seconds / times[yardstick], 3),
-            }
-            for name, seconds in times.items()
-        ],
-    }
-    if args.json:
-        write_json(result, args.json, getattr(args, "stdout", None))
-        return 0
-    s = result["shape"]
-    print(
-        f"{args.cell} {result['pass']}  B={s['B']} T={s['T']} I={s['I']} H={s['H']} layers={args.layers}"
-        f"{' bidirectional' if args.bidirectional else ''}  lengths={args.lengths}"
-        f"  {args.dtype} on {device}, {result['threads']} threads"
-    )
-    wide = max(12, len(yardstick) + 4)
-    print(f"{'backend':<12}{'ran':<12}{'ms':>10}{'x ' + yardstick:>{wide}}")
-    for row in result["results"]:  # 11 + a space: the 12-character yardstick name keeps a space after it
-        print(f"{row['backend']:<11} {row['ran']:<11} {row['ms']:>9.2f}{row['ratio_to_torch_nn']:>{wide}.3f}")
-    return 0
-
-
 def write_json(result: dict | list, target: str, stdout: Any = None) -> None:
     """*result* as JSON into the file *target*, or with ``-`` onto *stdout* (the CLI's, kept for JSON alone)."""
     if target == "-":
@@ -184,11 +113,3 @@ def write_json(result: dict | list, target: str, stdout: Any = None) -> None:
     else:
         with open(target, "w") as stream:
             json.dump(result, stream, indent=1)
-
-
-def _matrix(
-    args: argparse.Namespace, device: torch.device, dtype: torch.dtype, backends: list[str], options: dict
-) -> int:
-    from seqkit import bench_matrix
-
-    return bench_matrix.main(args, device, dtype, backends or None, options)

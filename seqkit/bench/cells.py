@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from seqkit import kernels
-from seqkit.bench import DTYPES, _check, _workload, measure, write_json
+from seqkit.bench.timing import DTYPES, _check, _workload, measure, write_json
 from seqkit.cell import Cell, Params, State
 from seqkit.errors import InvalidArgumentError
 from seqkit.kernels import candidates

@@ -11,16 +11,17 @@ import pytorch_lightning as pl
 from torch import nn
 
 import seqkit
-from seqkit.config import cell_options, data_options, split_section, task_builder_options, validate
+from seqkit.cell_factory import cell_factory as cell_factory  # where a task's tests and the run find it
+from seqkit.config import validate
 from seqkit.data import DataError, DataNotFound, as_splits
 from seqkit.data_trust import contents_withheld
 from seqkit.datamodule import SeqkitData
 from seqkit.errors import SeqkitError, one_line
-from seqkit.layers import create_rnn
 from seqkit.module import SeqkitModule
 from seqkit.optim import optim_options
 from seqkit.plugins import PluginManager
 from seqkit.recipes import Recipe
+from seqkit.sections import data_options, split_section, task_builder_options
 from seqkit.task import CellFactory, Task
 from seqkit.tokenize import Tokenizer
 
@@ -171,29 +172,6 @@ def set_tbptt(model: nn.Module, steps: int | None, recipe: Recipe) -> None:
         # Not an error: the task may run its recurrence another way; but the option then does nothing.
         where = recipe.where("task.tbptt_steps")
         warnings.warn(f"{where}: the task's model has no seqkit.Recurrent, so it has no effect", stacklevel=2)
-
-
-def cell_factory(section: dict[str, Any], manager: PluginManager, recipe: Recipe | None = None) -> CellFactory:
-    """``factory(input_size, **changes) -> Recurrent`` from ``model.cell``; a task calls it once per encoder/decoder.
-
-    *changes* override the section's runner options for one layer stack (a decoder passes ``bidirectional=False``),
-    or set the cell's own options (values the task learned from the data, e.g. a feature mean). A cell builder's
-    ValueError/TypeError becomes a :class:`SeqkitError` naming ``model.cell`` (with *recipe*, its file and line).
-    """
-    runner, options = split_section(section, cell_options)
-    runner = cell_options(**runner)
-    kind = section["kind"]
-
-    def factory(input_size: int, **changes: Any) -> seqkit.Recurrent:
-        chosen = {**runner, **{k: v for k, v in changes.items() if k in runner}}
-        chosen_cell = {**options, **{k: v for k, v in changes.items() if k not in runner}}
-        try:
-            return create_rnn(kind, input_size, plugins=manager, **chosen, **chosen_cell)
-        except (ValueError, TypeError) as error:  # InvalidArgumentError included: name where it came from
-            where = recipe.where("model.cell") if recipe is not None else "model.cell"
-            raise SeqkitError(f"{where}: cell '{kind}' rejected its options: {one_line(error)}") from None
-
-    return factory
 
 
 def callbacks(recipe: Recipe, manager: PluginManager, monitor: str, mode: str) -> list[Any]:

@@ -13,14 +13,13 @@ from typing import Any
 
 import torch
 
+from seqkit.cell_factory import cell_factory
 from seqkit.errors import SeqkitError, one_line
 from seqkit.plugins import PluginManager
 
 
 def dry_build_problems(data: dict[str, Any], manager: PluginManager, task: Any) -> list[tuple[str, str]]:
     """``(key path, problem)`` of building ``model.cell`` and then, with *task*, the model on ``meta``."""
-    from seqkit.build import cell_factory  # the wiring imports the recipe checks, not the other way round
-
     model = data["model"]
     factory = cell_factory(model["cell"], manager)
     # the real build warns again (dropout with one layer, zero-size label layers before setup): not twice

@@ -10,17 +10,13 @@ import torch
 from torch import nn
 
 from seqkit.errors import InvalidArgumentError
+from seqkit.keras_layout import KINDS, blocks
+from seqkit.keras_layout import to_keras as to_keras  # both ways from one module, as the API lists them
+from seqkit.layers import create_rnn
 from seqkit.lazy import resolved
 from seqkit.plugins import PluginManager, get_plugin_manager
 from seqkit.recurrent import Recurrent
 
-# Keras class name -> (torch.nn type whose registered cell computes it, gate blocks, Keras -> torch block order)
-# GRU: Keras's z, r, h blocks; torch's r, z, n. LSTM: both i, f, c(g), o.
-_KINDS: dict[str, tuple[type[nn.RNNBase], tuple[int, ...]]] = {
-    "GRU": (nn.GRU, (1, 0, 2)),
-    "LSTM": (nn.LSTM, (0, 1, 2, 3)),
-    "SimpleRNN": (nn.RNN, (0,)),
-}
 # Keras options whose values change what the layer computes (or how it trains) and that seqkit has no equivalent for
 _MUST_BE = {
     "recurrent_activation": "sigmoid",
@@ -39,7 +35,7 @@ _MUST_BE = {
 
 def _kind(layer: Any) -> str:
     name = type(layer).__name__
-    if name not in _KINDS:
+    if name not in KINDS:
         raise InvalidArgumentError(
             f"from_keras: {name} has no seqkit equivalent (GRU, LSTM, SimpleRNN and Bidirectional wrappers of them)"
         )
@@ -92,7 +88,7 @@ def from_keras(layer: Any, *, backend: str = "auto", plugins: PluginManager | No
         if not sub.built:
             raise InvalidArgumentError(f"from_keras: the {name} is not built yet; call it or build(input_shape) first")
     config = configs[0]
-    torch_type, order = _KINDS[name]
+    torch_type, order = KINDS[name]
     options: dict[str, Any] = {"bias": bool(config["use_bias"])}
     if name == "GRU":
         options["reset_after"] = bool(config["reset_after"])
@@ -126,8 +122,6 @@ def _create(
     recurrent_dropout: float,
     options: dict[str, Any],
 ) -> Recurrent:
-    from seqkit.layers import create_rnn
-
     return create_rnn(
         _registered(torch_type, manager),
         inputs,
@@ -140,72 +134,18 @@ def _create(
     )
 
 
-def _blocks(array: np.ndarray, order: tuple[int, ...], axis: int) -> np.ndarray:
-    parts = np.split(array, len(order), axis=axis)
-    return np.concatenate([parts[i] for i in order], axis=axis)
-
-
 def _to_torch(arrays: list[np.ndarray], order: tuple[int, ...], options: dict[str, Any]) -> dict[str, np.ndarray]:
     """Keras's ``kernel (I, G*H)``, ``recurrent_kernel (H, G*H)``, ``bias`` -> torch.nn's names and layout."""
     kernel, recurrent = arrays[0], arrays[1]
     out = {
-        "weight_ih": np.ascontiguousarray(_blocks(kernel, order, 1).T, dtype=np.float32),
-        "weight_hh": np.ascontiguousarray(_blocks(recurrent, order, 1).T, dtype=np.float32),
+        "weight_ih": np.ascontiguousarray(blocks(kernel, order, 1).T, dtype=np.float32),
+        "weight_hh": np.ascontiguousarray(blocks(recurrent, order, 1).T, dtype=np.float32),
     }
     if options["bias"]:
         bias = arrays[2]
         if bias.ndim == 2:  # GRU reset_after: the input bias and the recurrent bias
-            out["bias_ih"], out["bias_hh"] = (_blocks(b, order, 0).astype(np.float32) for b in bias)
+            out["bias_ih"], out["bias_hh"] = (blocks(b, order, 0).astype(np.float32) for b in bias)
         else:  # one bias, added to the input side; the recurrent side has none
-            out["bias_ih"] = _blocks(bias, order, 0).astype(np.float32)
+            out["bias_ih"] = blocks(bias, order, 0).astype(np.float32)
             out["bias_hh"] = np.zeros_like(out["bias_ih"])
     return out
-
-
-def to_keras(layer: Recurrent) -> Any:
-    """The Keras 3 layer (``return_sequences=True``) equal to one-layer *layer*, built, with its weights."""
-    import keras
-
-    torch_type = layer.cell.torch_type
-    name = next((k for k, (t, _) in _KINDS.items() if t is torch_type), None)
-    if name is None:
-        raise InvalidArgumentError(f"to_keras: Keras has no layer equivalent to cell '{layer.kind}'")
-    if layer.num_layers != 1:
-        raise InvalidArgumentError(
-            f"to_keras: Keras's {name} is one layer; this one has num_layers={layer.num_layers} (convert each layer)"
-        )
-    unsupported = [n for n in layer.regularizers.names() if n != "recurrent_dropout"]
-    if unsupported:
-        raise InvalidArgumentError(f"to_keras: Keras's {name} has no {', '.join(unsupported)}")
-    options = layer.cell_options
-    order = _KINDS[name][1]
-    kwargs: dict[str, Any] = {
-        "use_bias": options.get("bias", True),
-        "return_sequences": True,
-        "recurrent_dropout": layer.regularizers.recurrent_dropout,
-    }
-    if name == "GRU":
-        kwargs["reset_after"] = options.get("reset_after", True)
-    if name == "SimpleRNN":
-        kwargs["activation"] = options.get("nonlinearity", "tanh")
-    make = getattr(keras.layers, name)
-    result = make(layer.hidden_size, **kwargs)
-    if layer.bidirectional:
-        result = keras.layers.Bidirectional(result, merge_mode="concat")
-    result.build((None, None, layer.input_size))
-    inverse = tuple(order.index(i) for i in range(len(order)))
-    arrays = []
-    for direction in range(layer.num_directions):
-        arrays += _to_keras(layer.weights(0, direction), inverse, kwargs)
-    result.set_weights(arrays)
-    return result
-
-
-def _to_keras(params: dict[str, torch.Tensor], inverse: tuple[int, ...], kwargs: dict[str, Any]) -> list[np.ndarray]:
-    get = {k: v.detach().cpu().float().numpy() for k, v in params.items()}
-    arrays = [_blocks(get["weight_ih"].T, inverse, 1), _blocks(get["weight_hh"].T, inverse, 1)]
-    if kwargs["use_bias"]:
-        b_ih, b_hh = _blocks(get["bias_ih"], inverse, 0), _blocks(get["bias_hh"], inverse, 0)
-        # reset_after GRU keeps both biases; elsewhere they add up before any nonlinearity, so they fold into one
-        arrays.append(np.stack([b_ih, b_hh]) if kwargs.get("reset_after") else b_ih + b_hh)
-    return arrays

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 import warnings
-from typing import Any, TypeVar
+from typing import Any
 
 from torch import nn
 
@@ -16,6 +16,8 @@ from seqkit.lazy import resolved
 from seqkit.plugins import PluginManager, get_plugin_manager
 from seqkit.recurrent import Recurrent
 from seqkit.regularizers import regularizers
+from seqkit.torch_interop import copy_weights
+from seqkit.torch_interop import to_torch as to_torch  # both ways from one module, as the API lists them
 
 
 def create_rnn(
@@ -120,38 +122,7 @@ def from_torch(module: nn.RNNBase, *, backend: str = "auto", plugins: PluginMana
             plugins=manager,
             **options,
         )
-    return _copy_weights(module, layer)
-
-
-def to_torch(layer: Recurrent) -> nn.RNNBase:
-    """The batch-first ``torch.nn`` module equal to *layer* (frozen weights too), where torch.nn can express it."""
-    cell = layer.cell
-    if cell.torch_type is None:
-        raise InvalidArgumentError(f"torch.nn has no layer equivalent to cell '{layer.kind}'")
-    module = cell.torch_type(
-        layer.input_size,
-        layer.hidden_size,
-        num_layers=layer.num_layers,
-        bidirectional=layer.bidirectional,
-        dropout=layer.dropout,
-        batch_first=True,
-        **cell.torch_options(),
-    )
-    return _copy_weights(layer, module)
-
-
-M = TypeVar("M", bound=nn.Module)
-
-
-def _copy_weights(source: nn.Module, target: M) -> M:
-    """*target* with *source*'s weights, device, dtype, frozen weights and train/eval mode."""
-    reference = next(source.parameters())
-    target.to(device=reference.device, dtype=reference.dtype)
-    target.load_state_dict(source.state_dict())
-    for name, parameter in source.named_parameters():
-        target.get_parameter(name).requires_grad_(parameter.requires_grad)
-    target.train(source.training)
-    return target
+    return copy_weights(module, layer)
 
 
 def _check_int(name: str, value: object, *, minimum: int) -> int:

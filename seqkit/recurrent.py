@@ -16,6 +16,7 @@ from seqkit.cell import Cell, State
 from seqkit.context import ContextCell, extra_columns, takes_context
 from seqkit.errors import InvalidArgumentError, KernelUnavailableError
 from seqkit.initializers import InitOptions, apply_initializers, l2_penalty, parameter_roles
+from seqkit.keras_layout import to_keras
 from seqkit.layer_checks import (
     LayerState,
     check_input,
@@ -26,9 +27,11 @@ from seqkit.layer_checks import (
 )
 from seqkit.lazy import resolved
 from seqkit.lengths import by_direction, normalize_lengths, zero_past_end
+from seqkit.plugins import get_plugin_manager
 from seqkit.registry import KernelSpec, ShapeBucket
 from seqkit.regularizers import Regularizers, drop_weights, recurrent_mask, regularized_step, run_regularized
 from seqkit.tbptt import check_steps, layer_runner
+from seqkit.torch_interop import to_torch
 
 # What ties a layer to its plugins' kernels: shared by deep copies, left out of pickles.
 _KERNEL_STATE = ("_kernel_options", "_choices", "_last")
@@ -223,8 +226,6 @@ class Recurrent(nn.Module):
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        from seqkit.plugins import get_plugin_manager
-
         state.setdefault("regularizers", Regularizers())  # layers pickled before regularisers existed
         super().__setstate__(state)
         self._bind_kernels(kernels.candidates(get_plugin_manager().kernels, self.kind))
@@ -375,12 +376,8 @@ class Recurrent(nn.Module):
 
     def to_torch(self) -> nn.RNNBase:
         """The batch-first ``torch.nn`` module with this layer's weights (GRU/LSTM/RNN where expressible)."""
-        from seqkit.layers import to_torch
-
         return to_torch(self)
 
     def to_keras(self) -> Any:
         """The Keras 3 layer (``GRU``/``LSTM``/``SimpleRNN``, ``Bidirectional`` when two-way) with these weights."""
-        from seqkit.keras_interop import to_keras
-
         return to_keras(self)

@@ -9,14 +9,18 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from seqkit import moved
+
 __version__ = "0.1.0"
+
+moved.install()  # old module paths (seqkit.recurrent, ...) still import, as the modules now in packages
 
 # Each public name and the module defining it, imported on first use (PEP 562): `seqkit --help` and `seqkit
 # plugins` must not pay for torch, and `import seqkit` alone costs nothing.
 _SOURCES: dict[str, tuple[str, ...]] = {
     "seqkit.batching": ("pad_sequences",),
     "seqkit.bounds": ("Range", "Width"),
-    "seqkit.cell": ("Cell", "Params", "State", "check_bool", "torch_style_shapes"),
+    "seqkit.rnn.cell": ("Cell", "Params", "State", "check_bool", "torch_style_shapes"),
     "seqkit.corpora": ("Corpus", "CorpusFile"),
     "seqkit.data": (
         "DataError",
@@ -48,13 +52,13 @@ _SOURCES: dict[str, tuple[str, ...]] = {
         "RegisterTokenizer",
         "hookimpl",
     ),
-    "seqkit.keras_interop": ("from_keras", "to_keras"),
-    "seqkit.layers": ("create_rnn", "from_torch", "to_torch"),
-    "seqkit.lengths": ("by_direction", "last_step", "reverse_within", "valid_mask", "zero_past_end"),
+    "seqkit.rnn.keras_interop": ("from_keras", "to_keras"),
+    "seqkit.rnn.layers": ("create_rnn", "from_torch", "to_torch"),
+    "seqkit.rnn.lengths": ("by_direction", "last_step", "reverse_within", "valid_mask", "zero_past_end"),
     "seqkit.plugins": ("PluginManager", "get_plugin_manager", "set_plugin_manager"),
     "seqkit.predict_options": ("PredictOption",),
-    "seqkit.recurrent": ("Recurrent",),
-    "seqkit.reference": ("run_reference",),
+    "seqkit.rnn.recurrent": ("Recurrent",),
+    "seqkit.rnn.reference": ("run_reference",),
     "seqkit.registry": ("KernelSpec", "ShapeBucket", "Spec"),
     "seqkit.task": ("CellFactory", "Task"),
     "seqkit.tokenize": ("BOS", "BOS_ID", "EOS", "EOS_ID", "PAD", "PAD_ID", "SPECIALS", "UNK", "UNK_ID", "Tokenizer"),
@@ -78,7 +82,6 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # type checkers and IDEs see the eager imports
     from seqkit.batching import pad_sequences
     from seqkit.bounds import Range, Width
-    from seqkit.cell import Cell, Params, State, check_bool, torch_style_shapes
     from seqkit.corpora import Corpus, CorpusFile
     from seqkit.data import (
         DataError,
@@ -110,14 +113,15 @@ if TYPE_CHECKING:  # type checkers and IDEs see the eager imports
         RegisterTokenizer,
         hookimpl,
     )
-    from seqkit.keras_interop import from_keras, to_keras
-    from seqkit.layers import create_rnn, from_torch, to_torch
-    from seqkit.lengths import by_direction, last_step, reverse_within, valid_mask, zero_past_end
     from seqkit.plugins import PluginManager, get_plugin_manager, set_plugin_manager
     from seqkit.predict_options import PredictOption
-    from seqkit.recurrent import Recurrent
-    from seqkit.reference import run_reference
     from seqkit.registry import KernelSpec, ShapeBucket, Spec
+    from seqkit.rnn.cell import Cell, Params, State, check_bool, torch_style_shapes
+    from seqkit.rnn.keras_interop import from_keras, to_keras
+    from seqkit.rnn.layers import create_rnn, from_torch, to_torch
+    from seqkit.rnn.lengths import by_direction, last_step, reverse_within, valid_mask, zero_past_end
+    from seqkit.rnn.recurrent import Recurrent
+    from seqkit.rnn.reference import run_reference
     from seqkit.task import CellFactory, Task
     from seqkit.tokenize import BOS, BOS_ID, EOS, EOS_ID, PAD, PAD_ID, SPECIALS, UNK, UNK_ID, Tokenizer
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from seqkit.errors import SeqkitError, one_line
-from seqkit.layers import create_rnn
 from seqkit.plugins import PluginManager
 from seqkit.recipes import Recipe
-from seqkit.recurrent import Recurrent
+from seqkit.rnn.layers import create_rnn
+from seqkit.rnn.recurrent import Recurrent
 from seqkit.sections import cell_options, split_section
 from seqkit.task import CellFactory
 

@@ -136,9 +136,9 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _ls(args: argparse.Namespace) -> int:
-    from seqkit.kernels import GENERIC, REFERENCE
     from seqkit.plugins import get_plugin_manager
     from seqkit.recipes import list_recipes
+    from seqkit.rnn.kernels import GENERIC, REFERENCE
 
     manager = get_plugin_manager()
     for what in [args.what] if args.what else LISTABLE:

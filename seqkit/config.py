@@ -9,14 +9,14 @@ from typing import Any
 from seqkit.dry_build import dry_build_problems
 from seqkit.errors import suggest
 from seqkit.governance import requirement_problems
-from seqkit.initializers import FORGET_BIAS_CELLS
-from seqkit.kernels import AUTO, candidates
-from seqkit.layer_options import recipe_ranges
 from seqkit.lazy import resolved
 from seqkit.optim import optim_options
 from seqkit.plugins import PluginManager
 from seqkit.recipes import Recipe, RecipeError
 from seqkit.registry import Registry
+from seqkit.rnn.initializers import FORGET_BIAS_CELLS
+from seqkit.rnn.kernels import AUTO, candidates
+from seqkit.rnn.options import recipe_ranges
 from seqkit.sections import cell_options, data_options, split_section, task_builder_options, task_options
 from seqkit.typecheck import check_arguments, describe, type_problem
 

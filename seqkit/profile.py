@@ -23,7 +23,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.profilers import SimpleProfiler
 
-from seqkit.recurrent import Recurrent
+from seqkit.rnn.recurrent import Recurrent
 
 # Lightning's action names (2.x) for the parts of a training step; a pattern matches the whole action name.
 DATA = ("[_TrainingEpochLoop].train_dataloader_next", "*.batch_to_device", "*.transfer_batch_to_device")

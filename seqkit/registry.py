@@ -79,9 +79,11 @@ class Spec:
             return "names must be identifiers"
         if not callable(self.build):
             return f"build must be callable or a 'package.module:attribute' string, got {self.build!r}"
-        from seqkit.corpora import Corpus
-
-        if not isinstance(self.corpora, tuple) or not all(isinstance(c, Corpus) for c in self.corpora):
+        # by shape, not class: the registry sits below the data layer that defines seqkit.Corpus
+        corpus_like = isinstance(self.corpora, tuple) and all(
+            hasattr(c, "folder") and isinstance(getattr(c, "files", None), tuple) for c in self.corpora
+        )
+        if not corpus_like:
             return f"corpora must be a tuple of seqkit.Corpus, got {self.corpora!r}"
         return None
 
@@ -157,7 +159,7 @@ class KernelSpec:
         return None
 
 
-# backend names the core owns: auto (choose) and its two kernels that run every cell (seqkit.kernels)
+# backend names the core owns: auto (choose) and its two kernels that run every cell (seqkit.rnn.kernels)
 AUTO = "auto"
 REFERENCE_KERNEL = "reference"
 GENERIC_KERNEL = "generic"

@@ -25,7 +25,7 @@ def on_a_terminal() -> bool:
 
 def layer_kernels(model: torch.nn.Module) -> dict[str, str]:
     """``{module path: kernel}`` of every recurrent layer in *model*: the kernel of its last run."""
-    from seqkit.recurrent import Recurrent
+    from seqkit.rnn.recurrent import Recurrent
 
     return {name or "model": layer.backend for name, layer in model.named_modules() if isinstance(layer, Recurrent)}
 

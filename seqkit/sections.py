@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from seqkit.layer_options import recipe_options
+from seqkit.rnn.options import recipe_options
 
 
 def data_options(
@@ -33,7 +33,7 @@ def data_options(
     }
 
 
-# the task keys seqkit itself reads, for every task (tbptt_steps: see seqkit.tbptt); every other key goes to the
+# the task keys seqkit itself reads, for every task (tbptt_steps: see seqkit.rnn.tbptt); every other key goes to the
 # task's builder, which also receives one of these when its own signature names it
 task_options = recipe_options("task")
 

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from seqkit.data import Record
 from seqkit.export.spec import ExportError, ExportGraph
 from seqkit.predict_options import PredictOption
-from seqkit.recurrent import Recurrent
+from seqkit.rnn.recurrent import Recurrent
 from seqkit.tokenize import Tokenizer
 
 # cell_factory(input_size, **changes) -> a seqkit.Recurrent built from the recipe's model.cell section; *changes*

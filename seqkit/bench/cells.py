@@ -13,15 +13,15 @@ from typing import Any
 
 import torch
 
-from seqkit import kernels
 from seqkit.bench.timing import DTYPES, _check, _workload, measure, write_json
-from seqkit.cell import Cell, Params, State
 from seqkit.errors import InvalidArgumentError
-from seqkit.kernels import candidates
-from seqkit.layers import create_rnn
 from seqkit.lazy import resolved
 from seqkit.plugins import get_plugin_manager
-from seqkit.recurrent import Recurrent
+from seqkit.rnn import kernels
+from seqkit.rnn.cell import Cell, Params, State
+from seqkit.rnn.kernels import candidates
+from seqkit.rnn.layers import create_rnn
+from seqkit.rnn.recurrent import Recurrent
 
 YARDSTICK = "torch.nn.GRU"
 

@@ -10,7 +10,7 @@ import torch
 from seqkit.bench import matrix
 from seqkit.bench.timing import DTYPES, _check, _parse_options, _workload, measure, write_json
 from seqkit.errors import InvalidArgumentError
-from seqkit.layers import create_rnn
+from seqkit.rnn.layers import create_rnn
 
 
 def main(args: argparse.Namespace) -> int:

@@ -13,12 +13,12 @@ from collections.abc import Callable
 
 import torch
 
-from seqkit import kernels
 from seqkit.bench.timing import write_json
 from seqkit.errors import InvalidArgumentError
-from seqkit.layers import create_rnn
 from seqkit.plugins import get_plugin_manager
-from seqkit.recurrent import Recurrent
+from seqkit.rnn import kernels
+from seqkit.rnn.layers import create_rnn
+from seqkit.rnn.recurrent import Recurrent
 
 # B, H, T: the GPU matrix the Triton GRU is tuned on; on CPU a small one that finishes in seconds
 MATRIX = {

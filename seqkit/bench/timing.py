@@ -15,7 +15,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqkit.bench.args import DTYPE_NAMES
 from seqkit.errors import InvalidArgumentError
-from seqkit.recurrent import Recurrent
+from seqkit.rnn.recurrent import Recurrent
 
 DTYPES = {name: getattr(torch, full) for name, full in DTYPE_NAMES.items()}
 

@@ -10,12 +10,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from seqkit.cell import Cell, build_cell
-from seqkit.context import ContextCell, takes_context
-from seqkit.layers import create_rnn
 from seqkit.plugins import PluginManager, get_plugin_manager
-from seqkit.recurrent import Recurrent
-from seqkit.regularizers import REGULARIZER_KEYS
+from seqkit.rnn.cell import Cell, build_cell
+from seqkit.rnn.context import ContextCell, takes_context
+from seqkit.rnn.layers import create_rnn
+from seqkit.rnn.recurrent import Recurrent
+from seqkit.rnn.regularizers import REGULARIZER_KEYS
 from seqkit.testing.common import (
     ConformanceError,
     as_tuple,

@@ -7,10 +7,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from seqkit.cell import Cell
-from seqkit.layers import create_rnn
 from seqkit.plugins import PluginManager
-from seqkit.recurrent import Recurrent
+from seqkit.rnn.cell import Cell
+from seqkit.rnn.layers import create_rnn
+from seqkit.rnn.recurrent import Recurrent
 from seqkit.testing.common import ConformanceError, as_tuple, close, max_difference
 
 I, H, B, T = 3, 4, 3, 6  # noqa: E741 (input, hidden, batch, time sizes)

@@ -19,7 +19,7 @@ from seqkit.errors import InvalidArgumentError, suggest
 
 Initializer = Literal["torch", "xavier_uniform", "xavier_normal", "orthogonal", "zeros"]
 INITIALIZERS: tuple[str, ...] = get_args(Initializer)
-Preset = Literal["keras"]  # seqkit.initializers.PRESETS says what each sets
+Preset = Literal["keras"]  # seqkit.rnn.initializers.PRESETS says what each sets
 REQUIRED = inspect.Parameter.empty
 # Beyond these (and MAX_WIDTH) a model cannot be allocated on any machine seqkit runs on: refused in recipes,
 # which may come from elsewhere (a Python caller asking create_rnn for more gets what it asked for).

@@ -16,8 +16,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from seqkit.cell import Cell, Params, State
 from seqkit.errors import InvalidArgumentError
+from seqkit.rnn.cell import Cell, Params, State
 
 
 def takes_context(cell: Cell) -> bool:

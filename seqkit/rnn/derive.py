@@ -18,9 +18,9 @@ from typing import Any
 import torch
 from torch import Tensor, fx
 
-from seqkit.cell import Cell, Params, State
+from seqkit.rnn.cell import Cell, Params, State
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("seqkit.derive")  # its name before the move into seqkit.rnn
 
 _STATIC, _INPUT, _STATE = 0, 1, 2  # what a traced value depends on: parameters only, the input, the state
 

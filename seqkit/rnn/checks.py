@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from seqkit.cell import Cell, State
 from seqkit.errors import InvalidArgumentError
+from seqkit.rnn.cell import Cell, State
 
 if TYPE_CHECKING:
-    from seqkit.recurrent import Recurrent
+    from seqkit.rnn.recurrent import Recurrent
 
 LayerState = Tensor | tuple[Tensor, ...]
 

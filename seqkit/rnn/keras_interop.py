@@ -10,12 +10,12 @@ import torch
 from torch import nn
 
 from seqkit.errors import InvalidArgumentError
-from seqkit.keras_layout import KINDS, blocks
-from seqkit.keras_layout import to_keras as to_keras  # both ways from one module, as the API lists them
-from seqkit.layers import create_rnn
 from seqkit.lazy import resolved
 from seqkit.plugins import PluginManager, get_plugin_manager
-from seqkit.recurrent import Recurrent
+from seqkit.rnn.keras_layout import KINDS, blocks
+from seqkit.rnn.keras_layout import to_keras as to_keras  # both ways from one module, as the API lists them
+from seqkit.rnn.layers import create_rnn
+from seqkit.rnn.recurrent import Recurrent
 
 # Keras options whose values change what the layer computes (or how it trains) and that seqkit has no equivalent for
 _MUST_BE = {

@@ -7,9 +7,9 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from seqkit.cell import Cell, Params, State
 from seqkit.errors import InvalidArgumentError
-from seqkit.lengths import by_direction
+from seqkit.rnn.cell import Cell, Params, State
+from seqkit.rnn.lengths import by_direction
 
 # KernelSpec.run: (cell, weights, x (B, T, I), lengths (B,) or None, state (D, B, H) parts) -> (output, state)
 Run = Callable[[Cell, Sequence[Params], Tensor, Tensor | None, State], tuple[Tensor, State]]

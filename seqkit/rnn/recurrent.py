@@ -11,13 +11,13 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from seqkit import kernels
-from seqkit.cell import Cell, State
-from seqkit.context import ContextCell, extra_columns, takes_context
 from seqkit.errors import InvalidArgumentError, KernelUnavailableError
-from seqkit.initializers import InitOptions, apply_initializers, l2_penalty, parameter_roles
-from seqkit.keras_layout import to_keras
-from seqkit.layer_checks import (
+from seqkit.lazy import resolved
+from seqkit.plugins import get_plugin_manager
+from seqkit.registry import KernelSpec, ShapeBucket
+from seqkit.rnn import kernels
+from seqkit.rnn.cell import Cell, State
+from seqkit.rnn.checks import (
     LayerState,
     check_input,
     check_layer_inputs,
@@ -25,13 +25,13 @@ from seqkit.layer_checks import (
     pack_state,
     unpack_state,
 )
-from seqkit.lazy import resolved
-from seqkit.lengths import by_direction, normalize_lengths, zero_past_end
-from seqkit.plugins import get_plugin_manager
-from seqkit.registry import KernelSpec, ShapeBucket
-from seqkit.regularizers import Regularizers, drop_weights, recurrent_mask, regularized_step, run_regularized
-from seqkit.tbptt import check_steps, layer_runner
-from seqkit.torch_interop import to_torch
+from seqkit.rnn.context import ContextCell, extra_columns, takes_context
+from seqkit.rnn.initializers import InitOptions, apply_initializers, l2_penalty, parameter_roles
+from seqkit.rnn.keras_layout import to_keras
+from seqkit.rnn.lengths import by_direction, normalize_lengths, zero_past_end
+from seqkit.rnn.regularizers import Regularizers, drop_weights, recurrent_mask, regularized_step, run_regularized
+from seqkit.rnn.tbptt import check_steps, layer_runner
+from seqkit.rnn.torch_interop import to_torch
 
 # What ties a layer to its plugins' kernels: shared by deep copies, left out of pickles.
 _KERNEL_STATE = ("_kernel_options", "_choices", "_last")
@@ -48,12 +48,12 @@ class Recurrent(nn.Module):
         several state components), the state at each sequence's last real step.
 
     ``tbptt_steps``: when set, training runs (train mode, grad enabled) cut each layer's gradient every that
-    many steps in each direction's scan order, carrying the state forward detached (see :mod:`seqkit.tbptt`);
+    many steps in each direction's scan order, carrying the state forward detached (see :mod:`seqkit.rnn.tbptt`);
     forward values are unchanged.
 
     Parameters are named as torch.nn names them (``weight_ih_l0``, ``bias_hh_l1_reverse``, ...).
     ``backend`` is the kernel that ran last (``backend_reason`` says why it was chosen).
-    ``regularize`` (zoneout, recurrent_dropout, weight_drop; see :mod:`seqkit.regularizers`) acts in training
+    ``regularize`` (zoneout, recurrent_dropout, weight_drop; see :mod:`seqkit.rnn.regularizers`) acts in training
     only; zoneout and recurrent_dropout then run the generic kernel's step loop, whatever kernel eval mode chooses.
     """
 
@@ -319,7 +319,7 @@ class Recurrent(nn.Module):
     ) -> tuple[Tensor, State]:
         """One layer of a cell that takes extra inputs or its position: each direction alone, through the kernel.
 
-        The extra inputs ride along as trailing input columns (see :mod:`seqkit.context`); the reverse direction
+        The extra inputs ride along as trailing input columns (see :mod:`seqkit.rnn.context`); the reverse direction
         gets input and extra inputs reversed within each sequence's length, as :func:`by_direction` does.
         """
         widened = inputs if extra is None else torch.cat([inputs, extra], -1)

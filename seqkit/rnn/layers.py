@@ -8,16 +8,17 @@ from typing import Any
 
 from torch import nn
 
-from seqkit import kernels, layer_options
-from seqkit.cell import build_cell
 from seqkit.errors import InvalidArgumentError
-from seqkit.initializers import INIT_KEYS, init_options
 from seqkit.lazy import resolved
 from seqkit.plugins import PluginManager, get_plugin_manager
-from seqkit.recurrent import Recurrent
-from seqkit.regularizers import regularizers
-from seqkit.torch_interop import copy_weights
-from seqkit.torch_interop import to_torch as to_torch  # both ways from one module, as the API lists them
+from seqkit.rnn import kernels
+from seqkit.rnn import options as layer_options
+from seqkit.rnn.cell import build_cell
+from seqkit.rnn.initializers import INIT_KEYS, init_options
+from seqkit.rnn.recurrent import Recurrent
+from seqkit.rnn.regularizers import regularizers
+from seqkit.rnn.torch_interop import copy_weights
+from seqkit.rnn.torch_interop import to_torch as to_torch  # both ways from one module, as the API lists them
 
 
 def create_rnn(
@@ -51,11 +52,11 @@ def create_rnn(
     ``plugins``: the plugin manager to look *kind* up in (default: the process-wide one).
     ``kernel_init``, ``recurrent_init``, ``bias_init`` (``torch``, ``xavier_uniform``, ``xavier_normal``,
     ``orthogonal``, ``zeros``; ``init="keras"`` for xavier_uniform / orthogonal / zeros), ``forget_bias``
-    (LSTM) and the L2 penalties ``kernel_l2``, ``recurrent_l2`` (see :mod:`seqkit.initializers`) work for
+    (LSTM) and the L2 penalties ``kernel_l2``, ``recurrent_l2`` (see :mod:`seqkit.rnn.initializers`) work for
     every cell. ``zoneout``, ``recurrent_dropout`` and ``weight_drop`` (probabilities in [0, 1); see
-    :mod:`seqkit.regularizers`) regularise any cell in training and change nothing in eval mode.
+    :mod:`seqkit.rnn.regularizers`) regularise any cell in training and change nothing in eval mode.
     ``tbptt_steps``: train with truncated backpropagation through time, that many steps per chunk
-    (see :mod:`seqkit.tbptt`); None (default) backpropagates through the whole sequence.
+    (see :mod:`seqkit.rnn.tbptt`); None (default) backpropagates through the whole sequence.
 
     Returns a :class:`seqkit.Recurrent`: ``forward(x (B, T, I), lengths=None, state=None)`` ->
     ``(output (B, T, D*O), state (L*D, B, H))``, with torch.nn's parameter names (``O``: the cell's
@@ -64,7 +65,7 @@ def create_rnn(
     manager = plugins or get_plugin_manager()
     spec = manager.cells.get(kind)
     input_size = _check_int("input_size", input_size, minimum=1)
-    # every layer option is checked by its one declaration (seqkit.layer_options), as a recipe's are
+    # every layer option is checked by its one declaration (seqkit.rnn.options), as a recipe's are
     given = dict(locals())
     layer = layer_options.checked({name: given[name] for name in layer_options.names()})
     directions = 2 if layer["bidirectional"] else 1

@@ -14,14 +14,14 @@ from seqkit.registry import GENERIC_KERNEL, REFERENCE_KERNEL, KernelSpec, Proven
 if TYPE_CHECKING:  # `seqkit ls` lists these kernels without importing torch
     import torch
 
-    from seqkit.cell import Cell
+    from seqkit.rnn.cell import Cell
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("seqkit.kernels")  # its name before the move: users' logging configs name it
 
 REFERENCE = KernelSpec(
     cell="*",
     name=REFERENCE_KERNEL,
-    run="seqkit.reference:run_reference",
+    run="seqkit.rnn.reference:run_reference",
     supports=lambda cell, device, dtype: None,
     priority=0,
     description="the cell's own step loop; runs every cell on every device",
@@ -31,7 +31,7 @@ REFERENCE = KernelSpec(
 GENERIC = KernelSpec(
     cell="*",
     name=GENERIC_KERNEL,
-    run="seqkit.scan:run_generic",
+    run="seqkit.rnn.generic:run_generic",
     supports=lambda cell, device, dtype: None,
     priority=10,
     description="the cell's step with its input part hoisted into one GEMM and a lean time loop; "

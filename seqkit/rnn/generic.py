@@ -3,7 +3,7 @@
 Same arithmetic as the ``reference`` step loop, arranged so that a plain Python loop over steps is cheap:
   - the input part of every step runs once, as one large GEMM: the cell's ``project`` on the whole
     sequence, or, for a cell that defines only ``step``, the input-only operations found by tracing it
-    (:mod:`seqkit.derive`);
+    (:mod:`seqkit.rnn.derive`);
   - the projection is split into steps with ``unbind``, whose backward stacks the per-step
     gradients once; indexing ``u[:, t]`` instead makes autograd add a zero-filled copy of the whole
     ``(B, T, P)`` gradient at every step, which dominated the step loop's backward;
@@ -20,9 +20,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from seqkit.cell import Cell, Params, State
-from seqkit.derive import Split, split_step
-from seqkit.lengths import by_direction
+from seqkit.rnn.cell import Cell, Params, State
+from seqkit.rnn.derive import Split, split_step
+from seqkit.rnn.lengths import by_direction
 
 Project = Callable[[Params, Tensor], list[Any]]
 Step = Callable[[Params, Any, State], tuple[Tensor, State]]

@@ -23,8 +23,8 @@ import torch
 from torch import Tensor, nn
 
 from seqkit.errors import InvalidArgumentError
-from seqkit.layer_options import BY_NAME, checked, names
-from seqkit.layer_options import INITIALIZERS as INITIALIZERS  # the names, declared with the options
+from seqkit.rnn.options import BY_NAME, checked, names
+from seqkit.rnn.options import INITIALIZERS as INITIALIZERS  # the names, declared with the options
 
 # Keras' defaults for its recurrent layers: kernel, recurrent kernel, bias (the names: layer_options.Preset).
 PRESETS: dict[str, tuple[str, str, str]] = {"keras": ("xavier_uniform", "orthogonal", "zeros")}
@@ -150,7 +150,7 @@ def init_options(kind: str, values: Mapping[str, Any], *, lstm_gates: bool = Fal
     """Checked :class:`InitOptions` for a layer of cell *kind* from its ``init`` options (:data:`INIT_KEYS`);
     a preset (``init``) fills what is not given.
 
-    Each value is checked by its declaration in :mod:`seqkit.layer_options`; here only the rules between them.
+    Each value is checked by its declaration in :mod:`seqkit.rnn.options`; here only the rules between them.
     *lstm_gates*: whether the cell lays its gates out as torch.nn.LSTM does (``Cell.lstm_gates``), so that
     ``forget_bias`` applies.
     """

@@ -11,8 +11,8 @@ import torch
 from torch import Tensor, nn
 
 from seqkit.errors import InvalidArgumentError, suggest
-from seqkit.initializers import default_role
 from seqkit.registry import Spec
+from seqkit.rnn.initializers import default_role
 
 if TYPE_CHECKING:
     from seqkit.export.spec import OnnxOp
@@ -82,7 +82,7 @@ class Cell:
         """Each parameter's role for initialisers and L2 penalties: ``input`` (``kernel_init``, ``kernel_l2``),
         ``recurrent`` and ``vector`` (a 1-D recurrent weight; ``recurrent_init``, ``recurrent_l2``), ``bias``
         (``bias_init``) or ``other`` (left alone). By default from the names, as torch.nn's: ``weight_ih…`` input,
-        ``weight_hh…`` recurrent (vector when 1-D), ``bias…`` bias; see :mod:`seqkit.initializers`."""
+        ``weight_hh…`` recurrent (vector when 1-D), ``bias…`` bias; see :mod:`seqkit.rnn.initializers`."""
         return {name: default_role(name, tuple(shape)) for name, shape in self.parameter_shapes().items()}
 
     def extra_input_sizes(self) -> dict[str, int]:

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from seqkit.cell import Cell, Params, State
-from seqkit.lengths import by_direction, valid_mask
+from seqkit.rnn.cell import Cell, Params, State
+from seqkit.rnn.lengths import by_direction, valid_mask
 
 
 def run_reference(

@@ -1,7 +1,7 @@
 """``to_torch``: the torch.nn module equal to a seqkit layer, and the weight copy both directions use.
 
-Below :mod:`seqkit.recurrent` (whose ``to_torch`` method calls it); ``from_torch``, which builds a layer, is in
-:mod:`seqkit.layers`.
+Below :mod:`seqkit.rnn.recurrent` (whose ``to_torch`` method calls it); ``from_torch``, which builds a layer, is in
+:mod:`seqkit.rnn.layers`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from torch import nn
 from seqkit.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
-    from seqkit.recurrent import Recurrent
+    from seqkit.rnn.recurrent import Recurrent
 
 
 def to_torch(layer: Recurrent) -> nn.RNNBase:

@@ -1,7 +1,7 @@
 """Keras 3's recurrent layers and seqkit's: which torch.nn type each matches, gate block order, and ``to_keras``.
 
-``to_keras`` lives here, below :mod:`seqkit.recurrent` (whose ``to_keras`` method calls it); ``from_keras``, which
-builds a layer, in :mod:`seqkit.keras_interop`.
+``to_keras`` lives here, below :mod:`seqkit.rnn.recurrent` (whose ``to_keras`` method calls it); ``from_keras``, which
+builds a layer, in :mod:`seqkit.rnn.keras_interop`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from torch import nn
 from seqkit.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
-    from seqkit.recurrent import Recurrent
+    from seqkit.rnn.recurrent import Recurrent
 
 # Keras class name -> (torch.nn type whose registered cell computes it, gate blocks, Keras -> torch block order)
 # GRU: Keras's z, r, h blocks; torch's r, z, n. LSTM: both i, f, c(g), o.

@@ -23,9 +23,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from seqkit.cell import Cell, Params, State
-from seqkit.layer_options import checked, names
-from seqkit.lengths import by_direction
+from seqkit.rnn.cell import Cell, Params, State
+from seqkit.rnn.lengths import by_direction
+from seqkit.rnn.options import checked, names
 
 # the layer options (create_rnn's keywords, recipes' model.cell keys) this module reads
 REGULARIZER_KEYS = names("regularizer")
@@ -122,9 +122,9 @@ def run_regularized(
     *traced* False runs ``cell.step`` as written, never its traced split (``backend='reference'``).
 
     Shapes as ``KernelSpec.run``. Each direction draws its own masks. Past a sequence's end its state stops
-    changing and its outputs are zero, as in :func:`seqkit.reference.run_reference`, whatever the masks say.
+    changing and its outputs are zero, as in :func:`seqkit.rnn.reference.run_reference`, whatever the masks say.
     """
-    from seqkit.scan import plan, scan  # the generic kernel imports the core, which imports this module
+    from seqkit.rnn.generic import plan, scan  # the generic kernel imports the core, which imports this module
 
     # the mask goes inside cell.step where the cell takes it: never the traced split of a step-only cell then
     project, step = plan(cell, traced=traced and not cell.takes_recurrent_mask)

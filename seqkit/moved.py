@@ -1,0 +1,61 @@
+"""Old import paths of modules that moved into packages: ``import seqkit.config`` still works, as the same module.
+
+The core was flat; its modules now live in packages by job (``seqkit.rnn``, ``seqkit.recipe``, ...). Scripts,
+tests and pickles (a layer pickled as ``seqkit.recurrent.Recurrent``) may name the old paths: this finder
+answers each with the module at its new path, imported on first use, so both names are one module object
+(patching one patches the other). New code imports the new paths.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import sys
+from types import ModuleType
+
+# old path -> new path
+MOVED: dict[str, str] = {
+    # the layer library
+    "seqkit.cell": "seqkit.rnn.cell",
+    "seqkit.context": "seqkit.rnn.context",
+    "seqkit.derive": "seqkit.rnn.derive",
+    "seqkit.initializers": "seqkit.rnn.initializers",
+    "seqkit.kernels": "seqkit.rnn.kernels",
+    "seqkit.layer_checks": "seqkit.rnn.checks",
+    "seqkit.layer_options": "seqkit.rnn.options",
+    "seqkit.layers": "seqkit.rnn.layers",
+    "seqkit.lengths": "seqkit.rnn.lengths",
+    "seqkit.recurrent": "seqkit.rnn.recurrent",
+    "seqkit.reference": "seqkit.rnn.reference",
+    "seqkit.regularizers": "seqkit.rnn.regularizers",
+    "seqkit.scan": "seqkit.rnn.generic",
+    "seqkit.tbptt": "seqkit.rnn.tbptt",
+    "seqkit.torch_interop": "seqkit.rnn.torch_interop",
+    "seqkit.keras_layout": "seqkit.rnn.keras_layout",
+    "seqkit.keras_interop": "seqkit.rnn.keras_interop",
+}
+
+
+class _Alias(importlib.abc.Loader):
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
+        return importlib.import_module(self.target)
+
+    def exec_module(self, module: ModuleType) -> None:
+        """The module ran at its new path already."""
+
+
+class _Finder(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> importlib.machinery.ModuleSpec:
+        if fullname not in MOVED:
+            return None  # type: ignore[return-value]
+        return importlib.machinery.ModuleSpec(fullname, _Alias(MOVED[fullname]))
+
+
+def install() -> None:
+    """Answer the old paths (once per process)."""
+    if not any(isinstance(finder, _Finder) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _Finder())

@@ -55,11 +55,11 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     "seqkit.rnn.keras_interop": ("from_keras", "to_keras"),
     "seqkit.rnn.layers": ("create_rnn", "from_torch", "to_torch"),
     "seqkit.rnn.lengths": ("by_direction", "last_step", "reverse_within", "valid_mask", "zero_past_end"),
-    "seqkit.plugins": ("PluginManager", "get_plugin_manager", "set_plugin_manager"),
+    "seqkit.plugin.manager": ("PluginManager", "get_plugin_manager", "set_plugin_manager"),
     "seqkit.predict_options": ("PredictOption",),
     "seqkit.rnn.recurrent": ("Recurrent",),
     "seqkit.rnn.reference": ("run_reference",),
-    "seqkit.registry": ("KernelSpec", "ShapeBucket", "Spec"),
+    "seqkit.plugin.registry": ("KernelSpec", "ShapeBucket", "Spec"),
     "seqkit.task": ("CellFactory", "Task"),
     "seqkit.tokenize": ("BOS", "BOS_ID", "EOS", "EOS_ID", "PAD", "PAD_ID", "SPECIALS", "UNK", "UNK_ID", "Tokenizer"),
 }
@@ -113,9 +113,9 @@ if TYPE_CHECKING:  # type checkers and IDEs see the eager imports
         RegisterTokenizer,
         hookimpl,
     )
-    from seqkit.plugins import PluginManager, get_plugin_manager, set_plugin_manager
+    from seqkit.plugin.manager import PluginManager, get_plugin_manager, set_plugin_manager
+    from seqkit.plugin.registry import KernelSpec, ShapeBucket, Spec
     from seqkit.predict_options import PredictOption
-    from seqkit.registry import KernelSpec, ShapeBucket, Spec
     from seqkit.rnn.cell import Cell, Params, State, check_bool, torch_style_shapes
     from seqkit.rnn.keras_interop import from_keras, to_keras
     from seqkit.rnn.layers import create_rnn, from_torch, to_torch

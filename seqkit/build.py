@@ -19,7 +19,7 @@ from seqkit.datamodule import SeqkitData
 from seqkit.errors import SeqkitError, one_line
 from seqkit.module import SeqkitModule
 from seqkit.optim import optim_options
-from seqkit.plugins import PluginManager
+from seqkit.plugin.manager import PluginManager
 from seqkit.recipes import Recipe
 from seqkit.sections import data_options, split_section, task_builder_options
 from seqkit.task import CellFactory, Task

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from seqkit.errors import SeqkitError, one_line
-from seqkit.plugins import PluginManager
+from seqkit.plugin.manager import PluginManager
 from seqkit.recipes import Recipe
 from seqkit.rnn.layers import create_rnn
 from seqkit.rnn.recurrent import Recurrent

@@ -11,8 +11,8 @@ import torch
 
 from seqkit.data_trust import untrusted_paths
 from seqkit.errors import SeqkitError, one_line, printable
-from seqkit.governance import check_checkpoint_plugins
-from seqkit.plugins import PluginManager, get_plugin_manager
+from seqkit.plugin.governance import check_checkpoint_plugins
+from seqkit.plugin.manager import PluginManager, get_plugin_manager
 from seqkit.recipes import Recipe, from_config
 
 

@@ -28,7 +28,7 @@ COMPUTING = (
 
 
 def _plugins(args: argparse.Namespace) -> int:
-    from seqkit.plugins import PluginManager
+    from seqkit.plugin.manager import PluginManager
 
     # Tolerant loading: a broken plugin must not hide the others from the tool that diagnoses it.
     manager = PluginManager(strict=False)
@@ -133,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from seqkit.quiet import quiet_known_noise
 
         quiet_known_noise()
-    from seqkit.plugins import blame
+    from seqkit.plugin.manager import blame
 
     if args.command in COMPUTING:
         from seqkit.threads import apply_torch

@@ -123,7 +123,7 @@ def _eval_trainer(section: dict[str, Any], checkpoint: str, overrides: list[str]
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from seqkit.plugins import get_plugin_manager
+    from seqkit.plugin.manager import get_plugin_manager
     from seqkit.recipes import load_recipe
 
     recipe = load_recipe(args.recipe, args.overrides)  # YAML, overrides and interpolation: no torch needed yet
@@ -136,7 +136,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _ls(args: argparse.Namespace) -> int:
-    from seqkit.plugins import get_plugin_manager
+    from seqkit.plugin.manager import get_plugin_manager
     from seqkit.recipes import list_recipes
     from seqkit.rnn.kernels import GENERIC, REFERENCE
 

@@ -8,12 +8,12 @@ from typing import Any
 
 from seqkit.dry_build import dry_build_problems
 from seqkit.errors import suggest
-from seqkit.governance import requirement_problems
-from seqkit.lazy import resolved
 from seqkit.optim import optim_options
-from seqkit.plugins import PluginManager
+from seqkit.plugin.governance import requirement_problems
+from seqkit.plugin.lazy import resolved
+from seqkit.plugin.manager import PluginManager
+from seqkit.plugin.registry import Registry
 from seqkit.recipes import Recipe, RecipeError
-from seqkit.registry import Registry
 from seqkit.rnn.initializers import FORGET_BIAS_CELLS
 from seqkit.rnn.kernels import AUTO, candidates
 from seqkit.rnn.options import recipe_ranges

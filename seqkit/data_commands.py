@@ -28,7 +28,7 @@ def add_data_command(commands: Any) -> None:
 
 
 def _known() -> list[Known]:
-    from seqkit.plugins import get_plugin_manager
+    from seqkit.plugin.manager import get_plugin_manager
 
     return known_corpora(get_plugin_manager().datasets)
 

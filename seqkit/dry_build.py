@@ -15,7 +15,7 @@ import torch
 
 from seqkit.cell_factory import cell_factory
 from seqkit.errors import SeqkitError, one_line
-from seqkit.plugins import PluginManager
+from seqkit.plugin.manager import PluginManager
 
 
 def dry_build_problems(data: dict[str, Any], manager: PluginManager, task: Any) -> list[tuple[str, str]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.machinery
+import importlib.util
 import sys
 from types import ModuleType
 
@@ -34,6 +35,12 @@ MOVED: dict[str, str] = {
     "seqkit.torch_interop": "seqkit.rnn.torch_interop",
     "seqkit.keras_layout": "seqkit.rnn.keras_layout",
     "seqkit.keras_interop": "seqkit.rnn.keras_interop",
+    # the plugin system
+    "seqkit.plugins": "seqkit.plugin.manager",
+    "seqkit.registry": "seqkit.plugin.registry",
+    "seqkit.lazy": "seqkit.plugin.lazy",
+    "seqkit.hookdoc": "seqkit.plugin.hookdoc",
+    "seqkit.governance": "seqkit.plugin.governance",
 }
 
 
@@ -46,6 +53,11 @@ class _Alias(importlib.abc.Loader):
 
     def exec_module(self, module: ModuleType) -> None:
         """The module ran at its new path already."""
+
+    def get_code(self, fullname: str) -> object:
+        """The new module's code: ``python -m seqkit.hookdoc`` runs ``seqkit.plugin.hookdoc``."""
+        spec = importlib.util.find_spec(self.target)
+        return spec.loader.get_code(self.target)  # type: ignore[union-attr]
 
 
 class _Finder(importlib.abc.MetaPathFinder):

@@ -27,7 +27,7 @@ def add_predict_command(commands: Any, *, with_task_options: bool = False) -> ar
     predict.add_argument("--allow-download", action="store_true", help=ALLOW_DOWNLOAD_HELP)
     names: list[str] = []
     if with_task_options:
-        from seqkit.plugins import get_plugin_manager
+        from seqkit.plugin.manager import get_plugin_manager
         from seqkit.predict_options import add_to, every_task_option
 
         # loading plugins runs their code before --json guards stdout: whatever they print goes to stderr

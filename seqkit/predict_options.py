@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from seqkit.lazy import resolved
+from seqkit.plugin.lazy import resolved
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,7 @@ def recipe_dirs() -> list[Path]:
 
 def plugin_recipe_dirs() -> dict[str, Path]:
     """Plugin name -> the ``recipes`` folder its package ships (recipes named ``<plugin>/<recipe>``)."""
-    from seqkit.plugins import get_plugin_manager
+    from seqkit.plugin.manager import get_plugin_manager
 
     return {info.name: info.recipes for info in get_plugin_manager().plugins if info.recipes is not None}
 

@@ -27,7 +27,7 @@ from seqkit.config import validate
 from seqkit.distributed import batch_plan, is_rank_zero, shared_run_name, started_by_external_launcher
 from seqkit.environment import check_trainer, trainer_refusals
 from seqkit.errors import SeqkitError, one_line, printable
-from seqkit.plugins import PluginManager, get_plugin_manager
+from seqkit.plugin.manager import PluginManager, get_plugin_manager
 from seqkit.quiet import quiet_known_noise
 from seqkit.recipes import Recipe, to_yaml
 from seqkit.report import ProgressBar, RunReport, on_a_terminal

@@ -11,7 +11,7 @@ from typing import Any
 
 from seqkit.bounds import range_problem
 from seqkit.errors import suggest
-from seqkit.lazy import resolved
+from seqkit.plugin.lazy import resolved
 
 
 def _bare(hint: Any) -> Any:

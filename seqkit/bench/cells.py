@@ -15,8 +15,8 @@ import torch
 
 from seqkit.bench.timing import DTYPES, _check, _workload, measure, write_json
 from seqkit.errors import InvalidArgumentError
-from seqkit.lazy import resolved
-from seqkit.plugins import get_plugin_manager
+from seqkit.plugin.lazy import resolved
+from seqkit.plugin.manager import get_plugin_manager
 from seqkit.rnn import kernels
 from seqkit.rnn.cell import Cell, Params, State
 from seqkit.rnn.kernels import candidates

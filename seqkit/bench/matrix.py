@@ -15,7 +15,7 @@ import torch
 
 from seqkit.bench.timing import write_json
 from seqkit.errors import InvalidArgumentError
-from seqkit.plugins import get_plugin_manager
+from seqkit.plugin.manager import get_plugin_manager
 from seqkit.rnn import kernels
 from seqkit.rnn.layers import create_rnn
 from seqkit.rnn.recurrent import Recurrent

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from seqkit.errors import InvalidArgumentError, suggest
-from seqkit.registry import Spec
+from seqkit.plugin.registry import Spec
 from seqkit.rnn.initializers import default_role
 
 if TYPE_CHECKING:

@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from seqkit.errors import InvalidArgumentError
-from seqkit.lazy import resolved
-from seqkit.plugins import PluginManager, get_plugin_manager
+from seqkit.plugin.lazy import resolved
+from seqkit.plugin.manager import PluginManager, get_plugin_manager
 from seqkit.rnn.keras_layout import KINDS, blocks
 from seqkit.rnn.keras_layout import to_keras as to_keras  # both ways from one module, as the API lists them
 from seqkit.rnn.layers import create_rnn

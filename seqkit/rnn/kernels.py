@@ -7,9 +7,9 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from seqkit.errors import KernelUnavailableError, PluginError, UnknownNameError, one_line, suggest
-from seqkit.lazy import resolved
-from seqkit.registry import AUTO as AUTO
-from seqkit.registry import GENERIC_KERNEL, REFERENCE_KERNEL, KernelSpec, Provenance, Registry, ShapeBucket
+from seqkit.plugin.lazy import resolved
+from seqkit.plugin.registry import AUTO as AUTO
+from seqkit.plugin.registry import GENERIC_KERNEL, REFERENCE_KERNEL, KernelSpec, Provenance, Registry, ShapeBucket
 
 if TYPE_CHECKING:  # `seqkit ls` lists these kernels without importing torch
     import torch

@@ -9,8 +9,8 @@ from typing import Any
 from torch import nn
 
 from seqkit.errors import InvalidArgumentError
-from seqkit.lazy import resolved
-from seqkit.plugins import PluginManager, get_plugin_manager
+from seqkit.plugin.lazy import resolved
+from seqkit.plugin.manager import PluginManager, get_plugin_manager
 from seqkit.rnn import kernels
 from seqkit.rnn import options as layer_options
 from seqkit.rnn.cell import build_cell

@@ -12,9 +12,9 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from seqkit.errors import InvalidArgumentError, KernelUnavailableError
-from seqkit.lazy import resolved
-from seqkit.plugins import get_plugin_manager
-from seqkit.registry import KernelSpec, ShapeBucket
+from seqkit.plugin.lazy import resolved
+from seqkit.plugin.manager import get_plugin_manager
+from seqkit.plugin.registry import KernelSpec, ShapeBucket
 from seqkit.rnn import kernels
 from seqkit.rnn.cell import Cell, State
 from seqkit.rnn.checks import (

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from seqkit.plugins import PluginManager, get_plugin_manager
+from seqkit.plugin.manager import PluginManager, get_plugin_manager
 from seqkit.rnn.cell import Cell, build_cell
 from seqkit.rnn.context import ContextCell, takes_context
 from seqkit.rnn.layers import create_rnn

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from seqkit.errors import KernelUnavailableError
-from seqkit.plugins import PluginManager, get_plugin_manager
+from seqkit.plugin.manager import PluginManager, get_plugin_manager
 from seqkit.rnn.cell import build_cell
 from seqkit.rnn.kernels import GENERIC
 from seqkit.rnn.recurrent import Recurrent

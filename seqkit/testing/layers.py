@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from seqkit.plugins import PluginManager
+from seqkit.plugin.manager import PluginManager
 from seqkit.rnn.cell import Cell
 from seqkit.rnn.layers import create_rnn
 from seqkit.rnn.recurrent import Recurrent

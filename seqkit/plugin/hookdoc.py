@@ -1,4 +1,4 @@
-"""The hook reference page, generated from hookspecs.py: ``python -m seqkit.hookdoc > docs/plugins/hooks.md``."""
+"""The hook reference page, generated from hookspecs.py: ``python -m seqkit.plugin.hookdoc > docs/plugins/hooks.md``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from seqkit import hookspecs
 HEADER = """\
 # Hook reference
 
-<!-- Generated from seqkit/hookspecs.py by `python -m seqkit.hookdoc > docs/plugins/hooks.md`; do not edit.
+<!-- Generated from seqkit/hookspecs.py by `python -m seqkit.plugin.hookdoc > docs/plugins/hooks.md`; do not edit.
      tests/test_hookspecs.py fails when this page and that file differ. -->
 
 Every hook a seqkit plugin can implement, with the type of what it registers. Mark an implementation

@@ -12,9 +12,9 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 
 from seqkit.errors import SeqkitError, printable
-from seqkit.plugins import PluginManager
+from seqkit.plugin.manager import PluginManager
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("seqkit.governance")  # its name before the move into seqkit.plugin
 
 
 def requirement_problems(requires: Any) -> list[tuple[str, str]]:

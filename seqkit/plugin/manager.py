@@ -15,9 +15,9 @@ import pluggy
 
 from seqkit import hookspecs
 from seqkit.errors import PluginError, message_of, one_line, printable, suggest
-from seqkit.registry import KernelSpec, Provenance, Registry, Spec
+from seqkit.plugin.registry import KernelSpec, Provenance, Registry, Spec
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("seqkit.plugins")  # its name before the move into seqkit.plugin
 
 ENTRY_POINT_GROUP = "seqkit"
 LOAD_ONLY_ENV = "SEQKIT_PLUGINS"

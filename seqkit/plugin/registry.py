@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 from seqkit.errors import PluginError, UnknownNameError, suggest
-from seqkit.lazy import LazyRef, is_reference
+from seqkit.plugin.lazy import LazyRef, is_reference
 
 
 @dataclass(frozen=True)

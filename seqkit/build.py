@@ -11,17 +11,17 @@ import pytorch_lightning as pl
 from torch import nn
 
 import seqkit
-from seqkit.cell_factory import cell_factory as cell_factory  # where a task's tests and the run find it
-from seqkit.config import validate
 from seqkit.data import DataError, DataNotFound, as_splits
 from seqkit.data_trust import contents_withheld
 from seqkit.datamodule import SeqkitData
 from seqkit.errors import SeqkitError, one_line
 from seqkit.module import SeqkitModule
-from seqkit.optim import optim_options
 from seqkit.plugin.manager import PluginManager
-from seqkit.recipes import Recipe
-from seqkit.sections import data_options, split_section, task_builder_options
+from seqkit.recipe.cell_factory import cell_factory as cell_factory  # where a task's tests and the run find it
+from seqkit.recipe.load import Recipe
+from seqkit.recipe.optim import optim_options
+from seqkit.recipe.sections import data_options, split_section, task_builder_options
+from seqkit.recipe.validate import validate
 from seqkit.task import CellFactory, Task
 from seqkit.tokenize import Tokenizer
 
@@ -54,7 +54,7 @@ def build(
 ) -> Parts:
     """Every part of a run. ``state`` (a checkpoint's ``"seqkit"`` entry) restores the fitted tokenizer and
     task instead of fitting them on the training split; *splits* limits which splits are encoded;
-    *validated* says the caller has already run :func:`seqkit.config.validate` on this recipe."""
+    *validated* says the caller has already run :func:`seqkit.recipe.validate.validate` on this recipe."""
     if not validated:
         validate(recipe, manager)
     r = recipe.data

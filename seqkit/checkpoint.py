@@ -13,7 +13,7 @@ from seqkit.data_trust import untrusted_paths
 from seqkit.errors import SeqkitError, one_line, printable
 from seqkit.plugin.governance import check_checkpoint_plugins
 from seqkit.plugin.manager import PluginManager, get_plugin_manager
-from seqkit.recipes import Recipe, from_config
+from seqkit.recipe.load import Recipe, from_config
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -213,7 +213,7 @@ def _loaded(module: str, name: str) -> type[BaseException] | tuple[()]:
 
 def _shown(error: SeqkitError) -> str:
     """The message, its control characters escaped; a recipe's several problems keep one line each."""
-    from seqkit.recipes import RecipeError
+    from seqkit.recipe.load import RecipeError
 
     if isinstance(error, RecipeError) and len(error.problems) > 1:
         return "\n  ".join([f"{len(error.problems)} problems in the recipe:", *map(printable, error.problems)])

@@ -45,7 +45,7 @@ def add_commands(commands: Any) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from seqkit.distributed import is_rank_zero
-    from seqkit.recipes import load_recipe
+    from seqkit.recipe.load import load_recipe
     from seqkit.train import train
 
     overrides = [*args.overrides, "profile=true"] if args.profile else args.overrides
@@ -124,10 +124,10 @@ def _eval_trainer(section: dict[str, Any], checkpoint: str, overrides: list[str]
 
 def _validate(args: argparse.Namespace) -> int:
     from seqkit.plugin.manager import get_plugin_manager
-    from seqkit.recipes import load_recipe
+    from seqkit.recipe.load import load_recipe
 
     recipe = load_recipe(args.recipe, args.overrides)  # YAML, overrides and interpolation: no torch needed yet
-    from seqkit.config import validate  # reads the builders' signatures: imports torch and Lightning
+    from seqkit.recipe.validate import validate  # reads the builders' signatures: imports torch and Lightning
 
     validate(recipe, get_plugin_manager())
     r = recipe.data
@@ -137,7 +137,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _ls(args: argparse.Namespace) -> int:
     from seqkit.plugin.manager import get_plugin_manager
-    from seqkit.recipes import list_recipes
+    from seqkit.recipe.load import list_recipes
     from seqkit.rnn.kernels import GENERIC, REFERENCE
 
     manager = get_plugin_manager()

@@ -13,7 +13,7 @@ from torch import nn
 
 from seqkit.distributed import check_same_on_every_process
 from seqkit.errors import SeqkitError
-from seqkit.optim import build_optimizer, build_scheduler
+from seqkit.recipe.optim import build_optimizer, build_scheduler
 from seqkit.resilience import NonFiniteLossError
 from seqkit.rnn.recurrent import Recurrent
 from seqkit.task import Task

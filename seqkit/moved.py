@@ -41,6 +41,14 @@ MOVED: dict[str, str] = {
     "seqkit.lazy": "seqkit.plugin.lazy",
     "seqkit.hookdoc": "seqkit.plugin.hookdoc",
     "seqkit.governance": "seqkit.plugin.governance",
+    # recipes: loading, overrides, the keys of each section, validation
+    "seqkit.config": "seqkit.recipe.validate",
+    "seqkit.recipes": "seqkit.recipe.load",
+    "seqkit.sections": "seqkit.recipe.sections",
+    "seqkit.dry_build": "seqkit.recipe.dry_build",
+    "seqkit.cell_factory": "seqkit.recipe.cell_factory",
+    "seqkit.typecheck": "seqkit.recipe.typecheck",
+    "seqkit.optim": "seqkit.recipe.optim",
 }
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytorch_lightning as pl
 
-from seqkit.config import NONFINITE_POLICIES as NONFINITE_POLICIES  # declared once, with the recipe
 from seqkit.errors import SeqkitError
+from seqkit.recipe.validate import NONFINITE_POLICIES as NONFINITE_POLICIES  # declared once, with the recipe
 
 DEFAULT_EVERY_N_STEPS = 500
 EXIT_SIGINT = 130

@@ -21,7 +21,7 @@ from pytorch_lightning.utilities.migration import migrate_checkpoint
 from seqkit.checkpoint import check_finite
 from seqkit.datamodule import STATE_KEYS
 from seqkit.errors import SeqkitError, one_line
-from seqkit.optim import build_optimizer, build_scheduler
+from seqkit.recipe.optim import build_optimizer, build_scheduler
 from seqkit.state_shape import BadState, check, check_number, check_tensor, describe
 
 # Plain entries Lightning or seqkit reads; anything else in a checkpoint (hyper_parameters, legacy keys) is dropped.

@@ -23,13 +23,13 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from seqkit.build import build, callbacks
 from seqkit.checkpoint_io import AtomicCheckpointIO, ConfinedCheckpoint, write_text_atomic
-from seqkit.config import validate
 from seqkit.distributed import batch_plan, is_rank_zero, shared_run_name, started_by_external_launcher
 from seqkit.environment import check_trainer, trainer_refusals
 from seqkit.errors import SeqkitError, one_line, printable
 from seqkit.plugin.manager import PluginManager, get_plugin_manager
 from seqkit.quiet import quiet_known_noise
-from seqkit.recipes import Recipe, to_yaml
+from seqkit.recipe.load import Recipe, to_yaml
+from seqkit.recipe.validate import validate
 from seqkit.report import ProgressBar, RunReport, on_a_terminal
 from seqkit.resilience import DEFAULT_EVERY_N_STEPS, ResumePoints, TrainingStopped
 from seqkit.resume_state import checked_for_lightning

@@ -21,13 +21,19 @@ ALLOWED = {
     "testing": {"base", "plugin", "rnn", "data", "recipe", "run"},
     "cli": {"base", "plugin", "rnn", "data", "recipe", "run", "bench"},
 }
-PACKAGES = {"rnn": "rnn", "plugin": "plugin", "bench": "bench", "testing": "testing", "serve": "cli"}
+PACKAGES = {
+    "rnn": "rnn",
+    "plugin": "plugin",
+    "recipe": "recipe",
+    "bench": "bench",
+    "testing": "testing",
+    "serve": "cli",
+}
 # modules not (yet) in a package of their job
 FLAT = {
     "base": "errors lazy bounds moved json_stdout quiet threads versions environment recipe_guard",
     "plugin": "hookspecs predict_options",
     "data": "data data_trust download download_watch corpora tokenize batching task export.spec",
-    "recipe": "config recipes sections dry_build cell_factory typecheck optim",
     "run": "build module datamodule checkpoint checkpoint_io distributed resilience resume_state run_dir runs "
     "train trainer_notes profile report throughput state_shape export export.bundle export.onnx_rnn export.torch_rnn",
     "cli": "cli __main__ commands predict_command checkpoint_args data_commands export.command",

@@ -6,19 +6,19 @@ import inspect
 import math
 from typing import Any
 
-from seqkit.dry_build import dry_build_problems
 from seqkit.errors import suggest
-from seqkit.optim import optim_options
 from seqkit.plugin.governance import requirement_problems
 from seqkit.plugin.lazy import resolved
 from seqkit.plugin.manager import PluginManager
 from seqkit.plugin.registry import Registry
-from seqkit.recipes import Recipe, RecipeError
+from seqkit.recipe.dry_build import dry_build_problems
+from seqkit.recipe.load import Recipe, RecipeError
+from seqkit.recipe.optim import optim_options
+from seqkit.recipe.sections import cell_options, data_options, split_section, task_builder_options, task_options
+from seqkit.recipe.typecheck import check_arguments, describe, type_problem
 from seqkit.rnn.initializers import FORGET_BIAS_CELLS
 from seqkit.rnn.kernels import AUTO, candidates
 from seqkit.rnn.options import recipe_ranges
-from seqkit.sections import cell_options, data_options, split_section, task_builder_options, task_options
-from seqkit.typecheck import check_arguments, describe, type_problem
 
 SECTIONS = (
     "seed",

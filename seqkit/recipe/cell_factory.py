@@ -6,10 +6,10 @@ from typing import Any
 
 from seqkit.errors import SeqkitError, one_line
 from seqkit.plugin.manager import PluginManager
-from seqkit.recipes import Recipe
+from seqkit.recipe.load import Recipe
+from seqkit.recipe.sections import cell_options, split_section
 from seqkit.rnn.layers import create_rnn
 from seqkit.rnn.recurrent import Recurrent
-from seqkit.sections import cell_options, split_section
 from seqkit.task import CellFactory
 
 

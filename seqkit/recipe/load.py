@@ -72,7 +72,7 @@ def recipe_dirs() -> list[Path]:
     """Where recipe names are looked up: ``$SEQKIT_RECIPES`` (``:``-separated), ``./recipes``, the source tree's."""
     dirs = [Path(p) for p in os.environ.get("SEQKIT_RECIPES", "").split(os.pathsep) if p]
     dirs.append(Path.cwd() / "recipes")
-    dirs.append(Path(__file__).resolve().parent.parent / "recipes")
+    dirs.append(Path(__file__).resolve().parents[2] / "recipes")  # the checkout's recipes/, beside seqkit/
     unique: list[Path] = []
     for d in dirs:
         if d.is_dir() and d.resolve() not in [u.resolve() for u in unique]:

@@ -13,9 +13,9 @@ from typing import Any
 
 import torch
 
-from seqkit.cell_factory import cell_factory
 from seqkit.errors import SeqkitError, one_line
 from seqkit.plugin.manager import PluginManager
+from seqkit.recipe.cell_factory import cell_factory
 
 
 def dry_build_problems(data: dict[str, Any], manager: PluginManager, task: Any) -> list[tuple[str, str]]:

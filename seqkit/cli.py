@@ -150,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"seqkit {args.command}: error: {_shown(error)}", file=sys.stderr)
         return getattr(error, "exit_code", EXIT_USAGE)
-    except _loaded("seqkit.resilience", "TrainingStopped") as stopped:
+    except _loaded("seqkit.run.resilience", "TrainingStopped") as stopped:
         print(f"seqkit {args.command}: {stopped}", file=sys.stderr)
         return stopped.exit_code
     except KeyboardInterrupt as interrupt:
@@ -163,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Lightning's own handler, active outside seqkit's training loop (sanity check, validate, test), exits
         # with status 0; a terminated command must not look like a finished one.
         print(f"seqkit {args.command}: terminated (SIGTERM)", file=sys.stderr)
-        from seqkit.resilience import EXIT_SIGTERM
+        from seqkit.run.resilience import EXIT_SIGTERM
 
         return EXIT_SIGTERM
     except SystemExit as stop:  # plugin code (or a library) ending the process must not pass for success

@@ -44,9 +44,9 @@ def add_commands(commands: Any) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from seqkit.distributed import is_rank_zero
     from seqkit.recipe.load import load_recipe
-    from seqkit.train import train
+    from seqkit.run.distributed import is_rank_zero
+    from seqkit.run.train import train
 
     overrides = [*args.overrides, "profile=true"] if args.profile else args.overrides
     run_dir, metrics = train(load_recipe(args.recipe, overrides))
@@ -59,8 +59,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from seqkit.checkpoint import load
-    from seqkit.runs import find_checkpoint
+    from seqkit.run.checkpoint import load
+    from seqkit.run.runs import find_checkpoint
 
     with no_download_unless_allowed(args):
         parts = load(find_checkpoint(args.checkpoint), args.overrides, splits=(args.split,))
@@ -91,7 +91,7 @@ def _eval_trainer(section: dict[str, Any], checkpoint: str, overrides: list[str]
     import pytorch_lightning as pl
 
     from seqkit.environment import check_trainer, trainer_refusals
-    from seqkit.trainer_notes import modern_precision, precision_fallback_noted
+    from seqkit.run.trainer_notes import modern_precision, precision_fallback_noted
 
     used = {key: section[key] for key in ("accelerator", "precision") if key in section}
     asked = any(item.partition("=")[0].strip() in ("trainer", "trainer.accelerator") for item in overrides)

@@ -49,6 +49,23 @@ MOVED: dict[str, str] = {
     "seqkit.cell_factory": "seqkit.recipe.cell_factory",
     "seqkit.typecheck": "seqkit.recipe.typecheck",
     "seqkit.optim": "seqkit.recipe.optim",
+    # the run: build, Lightning module and data module, checkpoints, resilience, distributed
+    "seqkit.build": "seqkit.run.build",
+    "seqkit.module": "seqkit.run.module",
+    "seqkit.datamodule": "seqkit.run.datamodule",
+    "seqkit.checkpoint": "seqkit.run.checkpoint",
+    "seqkit.checkpoint_io": "seqkit.run.checkpoint_io",
+    "seqkit.distributed": "seqkit.run.distributed",
+    "seqkit.resilience": "seqkit.run.resilience",
+    "seqkit.resume_state": "seqkit.run.resume_state",
+    "seqkit.run_dir": "seqkit.run.run_dir",
+    "seqkit.runs": "seqkit.run.runs",
+    "seqkit.train": "seqkit.run.train",
+    "seqkit.trainer_notes": "seqkit.run.trainer_notes",
+    "seqkit.profile": "seqkit.run.profile",
+    "seqkit.report": "seqkit.run.report",
+    "seqkit.throughput": "seqkit.run.throughput",
+    "seqkit.state_shape": "seqkit.run.state_shape",
 }
 
 

@@ -43,9 +43,9 @@ def add_predict_command(commands: Any, *, with_task_options: bool = False) -> ar
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from seqkit.checkpoint import load
     from seqkit.predict_options import declared
-    from seqkit.runs import find_checkpoint
+    from seqkit.run.checkpoint import load
+    from seqkit.run.runs import find_checkpoint
 
     if not args.texts and not args.input:
         raise SeqkitError("nothing to predict: give texts as arguments or --input FILE")

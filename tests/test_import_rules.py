@@ -25,6 +25,7 @@ PACKAGES = {
     "rnn": "rnn",
     "plugin": "plugin",
     "recipe": "recipe",
+    "run": "run",
     "bench": "bench",
     "testing": "testing",
     "serve": "cli",
@@ -34,8 +35,7 @@ FLAT = {
     "base": "errors lazy bounds moved json_stdout quiet threads versions environment recipe_guard",
     "plugin": "hookspecs predict_options",
     "data": "data data_trust download download_watch corpora tokenize batching task export.spec",
-    "run": "build module datamodule checkpoint checkpoint_io distributed resilience resume_state run_dir runs "
-    "train trainer_notes profile report throughput state_shape export export.bundle export.onnx_rnn export.torch_rnn",
+    "run": "export export.bundle export.onnx_rnn export.torch_rnn",
     "cli": "cli __main__ commands predict_command checkpoint_args data_commands export.command",
 }
 JOB = {f"seqkit.{module}": job for job, modules in FLAT.items() for module in modules.split()}

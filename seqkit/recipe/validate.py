@@ -39,7 +39,7 @@ SECTIONS = (
     "profile",
 )
 REQUIRED = ("data", "task", "model")  # tokenizer: required by tasks that set needs_tokenizer
-# on_nonfinite: what a training step does with a NaN/inf loss (seqkit.resilience carries them out)
+# on_nonfinite: what a training step does with a NaN/inf loss (seqkit.run.resilience carries them out)
 NONFINITE_POLICIES = ("stop", "skip_batch")
 # Keys of trainer: seqkit sets itself (where the run writes, what it logs and checkpoints).
 TRAINER_OWNED = {

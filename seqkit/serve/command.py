@@ -31,10 +31,10 @@ def _serve(args: argparse.Namespace) -> int:
         import uvicorn
     except ImportError:
         raise SeqkitError("seqkit serve needs FastAPI and uvicorn: pip install 'seqkit[serve]'") from None
-    from seqkit.checkpoint import load
     from seqkit.download import downloads_forbidden
     from seqkit.predict_options import declared
-    from seqkit.runs import find_checkpoint
+    from seqkit.run.checkpoint import load
+    from seqkit.run.runs import find_checkpoint
     from seqkit.serve.app import Limits, build_app
     from seqkit.serve.batcher import Batcher
 

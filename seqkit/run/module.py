@@ -11,15 +11,15 @@ import torch
 import torchmetrics
 from torch import nn
 
-from seqkit.distributed import check_same_on_every_process
 from seqkit.errors import SeqkitError
 from seqkit.recipe.optim import build_optimizer, build_scheduler
-from seqkit.resilience import NonFiniteLossError
 from seqkit.rnn.recurrent import Recurrent
+from seqkit.run.distributed import check_same_on_every_process
+from seqkit.run.resilience import NonFiniteLossError
 from seqkit.task import Task
 from seqkit.tokenize import Tokenizer
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("seqkit.run.module")  # its name before the move into seqkit.run
 STAGE_PREFIX = {"val": "val", "test": "test"}
 
 

@@ -119,7 +119,7 @@ def cleaned_up_on_failure(run_dir: Path, owner: bool) -> Iterator[None]:
 
 
 def _stopped_cleanly(error: BaseException) -> bool:
-    from seqkit.resilience import TrainingStopped
+    from seqkit.run.resilience import TrainingStopped
 
     return isinstance(error, (TrainingStopped, KeyboardInterrupt))
 

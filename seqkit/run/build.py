@@ -13,15 +13,15 @@ from torch import nn
 import seqkit
 from seqkit.data import DataError, DataNotFound, as_splits
 from seqkit.data_trust import contents_withheld
-from seqkit.datamodule import SeqkitData
 from seqkit.errors import SeqkitError, one_line
-from seqkit.module import SeqkitModule
 from seqkit.plugin.manager import PluginManager
 from seqkit.recipe.cell_factory import cell_factory as cell_factory  # where a task's tests and the run find it
 from seqkit.recipe.load import Recipe
 from seqkit.recipe.optim import optim_options
 from seqkit.recipe.sections import data_options, split_section, task_builder_options
 from seqkit.recipe.validate import validate
+from seqkit.run.datamodule import SeqkitData
+from seqkit.run.module import SeqkitModule
 from seqkit.task import CellFactory, Task
 from seqkit.tokenize import Tokenizer
 

@@ -21,24 +21,24 @@ from pytorch_lightning.callbacks import LearningRateMonitor
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from seqkit.build import build, callbacks
-from seqkit.checkpoint_io import AtomicCheckpointIO, ConfinedCheckpoint, write_text_atomic
-from seqkit.distributed import batch_plan, is_rank_zero, shared_run_name, started_by_external_launcher
 from seqkit.environment import check_trainer, trainer_refusals
 from seqkit.errors import SeqkitError, one_line, printable
 from seqkit.plugin.manager import PluginManager, get_plugin_manager
 from seqkit.quiet import quiet_known_noise
 from seqkit.recipe.load import Recipe, to_yaml
 from seqkit.recipe.validate import validate
-from seqkit.report import ProgressBar, RunReport, on_a_terminal
-from seqkit.resilience import DEFAULT_EVERY_N_STEPS, ResumePoints, TrainingStopped
-from seqkit.resume_state import checked_for_lightning
-from seqkit.run_dir import check_run_dir, cleaned_up_on_failure, clear_outputs, disk_errors_explained
-from seqkit.runs import is_latest_link, mark_latest
-from seqkit.throughput import ExampleThroughput
-from seqkit.trainer_notes import batches_per_epoch, modern_precision, precision_fallback_noted, settle_log_interval
+from seqkit.run.build import build, callbacks
+from seqkit.run.checkpoint_io import AtomicCheckpointIO, ConfinedCheckpoint, write_text_atomic
+from seqkit.run.distributed import batch_plan, is_rank_zero, shared_run_name, started_by_external_launcher
+from seqkit.run.report import ProgressBar, RunReport, on_a_terminal
+from seqkit.run.resilience import DEFAULT_EVERY_N_STEPS, ResumePoints, TrainingStopped
+from seqkit.run.resume_state import checked_for_lightning
+from seqkit.run.run_dir import check_run_dir, cleaned_up_on_failure, clear_outputs, disk_errors_explained
+from seqkit.run.runs import is_latest_link, mark_latest
+from seqkit.run.throughput import ExampleThroughput
+from seqkit.run.trainer_notes import batches_per_epoch, modern_precision, precision_fallback_noted, settle_log_interval
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("seqkit.run.train")  # its name before the move into seqkit.run
 RUN_DIR_VARIABLE = "SEQKIT_RUN_DIR"
 
 
@@ -105,12 +105,12 @@ def trainer_options(recipe: Recipe, run_dir: Path | None = None) -> dict[str, An
 
 def profiling(recipe: Recipe, run_dir: Path, options: dict[str, Any]) -> list[pl.Callback]:
     """With ``profile: true`` (``seqkit train --profile``): Lightning's profiler into *options*, and the callback
-    that writes where the time went (seqkit/profile.py)."""
+    that writes where the time went (seqkit/run/profile.py)."""
     if not recipe.data.get("profile"):
         return []
     from pytorch_lightning.profilers import SimpleProfiler
 
-    from seqkit.profile import RunProfile
+    from seqkit.run.profile import RunProfile
 
     options["profiler"] = SimpleProfiler(dirpath=run_dir, filename="lightning-profile")
     return [RunProfile(options["profiler"], run_dir)]
@@ -173,7 +173,7 @@ def _train(recipe: Recipe, manager: PluginManager | None) -> tuple[Path, dict[st
         check_run_dir(run_dir, resume, bool(recipe.data.get("overwrite")))
     state = saved = None
     if resume is not None:
-        from seqkit.checkpoint import read_checkpoint
+        from seqkit.run.checkpoint import read_checkpoint
 
         saved = read_checkpoint(resume)
         state = saved["seqkit"]

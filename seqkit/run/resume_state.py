@@ -4,7 +4,7 @@ Lightning restores a resumed run's optimizer, schedulers, loops, callbacks, prec
 the checkpoint, and torch's ``load_state_dict`` methods take most of it on trust (a scheduler's copies every key
 into the object). A tampered or damaged piece would fail deep inside training as an internal error, or train on
 nonsense. So seqkit checks every piece against a template, the state a freshly built object of this very run holds
-(:mod:`seqkit.state_shape`), keeps only the top-level entries Lightning needs, and hands that checked copy to
+(:mod:`seqkit.run.state_shape`), keeps only the top-level entries Lightning needs, and hands that checked copy to
 Lightning through the run's checkpoint IO instead of letting Lightning read the file a second time.
 """
 
@@ -18,11 +18,11 @@ import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities.migration import migrate_checkpoint
 
-from seqkit.checkpoint import check_finite
-from seqkit.datamodule import STATE_KEYS
 from seqkit.errors import SeqkitError, one_line
 from seqkit.recipe.optim import build_optimizer, build_scheduler
-from seqkit.state_shape import BadState, check, check_number, check_tensor, describe
+from seqkit.run.checkpoint import check_finite
+from seqkit.run.datamodule import STATE_KEYS
+from seqkit.run.state_shape import BadState, check, check_number, check_tensor, describe
 
 # Plain entries Lightning or seqkit reads; anything else in a checkpoint (hyper_parameters, legacy keys) is dropped.
 PLAIN = ("epoch", "global_step", "state_dict", "seqkit")
@@ -98,7 +98,7 @@ def _checked(saved: dict[str, Any], trainer: Any, parts: Any) -> dict[str, Any]:
 def _callbacks(saved: Any, trainer: Any) -> dict[str, Any]:
     """The states of this run's callbacks; those Lightning and seqkit wrote are checked against fresh ones.
 
-    ModelCheckpoint's paths are confined by :class:`seqkit.checkpoint_io.ConfinedCheckpoint` itself; a plugin's
+    ModelCheckpoint's paths are confined by :class:`seqkit.run.checkpoint_io.ConfinedCheckpoint` itself; a plugin's
     callback that reads its state itself receives it as saved (plugins are trusted to check what they read, and
     their errors are named).
     """

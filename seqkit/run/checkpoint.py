@@ -71,8 +71,8 @@ def recipe_of(checkpoint: dict[str, Any], path: Path, overrides: list[str]) -> R
 def load(
     path: str | Path, overrides: list[str] = (), splits: tuple[str, ...] = (), manager: PluginManager | None = None
 ) -> Any:
-    """The :class:`seqkit.build.Parts` of a checkpoint's run with its trained weights, tokenizer and labels."""
-    from seqkit.build import build
+    """The :class:`seqkit.run.build.Parts` of a checkpoint's run with its trained weights, tokenizer and labels."""
+    from seqkit.run.build import build
 
     path = Path(path)
     manager = manager or get_plugin_manager()

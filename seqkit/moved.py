@@ -66,6 +66,10 @@ MOVED: dict[str, str] = {
     "seqkit.report": "seqkit.run.report",
     "seqkit.throughput": "seqkit.run.throughput",
     "seqkit.state_shape": "seqkit.run.state_shape",
+    # the command line: one module per subcommand
+    "seqkit.predict_command": "seqkit.cli.predict",
+    "seqkit.checkpoint_args": "seqkit.cli.checkpoint_args",
+    "seqkit.data_commands": "seqkit.cli.data",
 }
 
 

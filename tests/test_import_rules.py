@@ -29,6 +29,7 @@ PACKAGES = {
     "bench": "bench",
     "testing": "testing",
     "serve": "cli",
+    "cli": "cli",
 }
 # modules not (yet) in a package of their job
 FLAT = {
@@ -36,7 +37,7 @@ FLAT = {
     "plugin": "hookspecs predict_options",
     "data": "data data_trust download download_watch corpora tokenize batching task export.spec",
     "run": "export export.bundle export.onnx_rnn export.torch_rnn",
-    "cli": "cli __main__ commands predict_command checkpoint_args data_commands export.command",
+    "cli": "__main__ export.command",
 }
 JOB = {f"seqkit.{module}": job for job, modules in FLAT.items() for module in modules.split()}
 

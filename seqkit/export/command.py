@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from seqkit.checkpoint_args import CHECKPOINT_HELP
+from seqkit.cli.checkpoint_args import CHECKPOINT_HELP
 from seqkit.errors import SeqkitError, printable
 
 

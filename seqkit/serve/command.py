@@ -8,7 +8,7 @@ import socket
 import sys
 from typing import Any
 
-from seqkit.checkpoint_args import CHECKPOINT_HELP, positive
+from seqkit.cli.checkpoint_args import CHECKPOINT_HELP, positive
 from seqkit.errors import SeqkitError
 
 

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
 
+from seqkit.bench.args import add_arguments
+from seqkit.cli.data import add_data_command
+from seqkit.cli.eval import add_eval
+from seqkit.cli.ls import add_ls
+from seqkit.cli.plugins import add_plugins
+from seqkit.cli.predict import add_predict_command
+from seqkit.cli.train import add_train
+from seqkit.cli.validate import add_validate
 from seqkit.errors import SeqkitError, message_of, printable
+from seqkit.export.command import add_export_command
 from seqkit.json_stdout import stdout_for_json_alone
+from seqkit.serve.command import add_serve_command
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 1
@@ -25,32 +34,6 @@ COMPUTING = (
     "export",
     "serve",
 )  # the commands that run torch: they get the thread policy
-
-
-def _plugins(args: argparse.Namespace) -> int:
-    from seqkit.plugin.manager import PluginManager
-
-    # Tolerant loading: a broken plugin must not hide the others from the tool that diagnoses it.
-    manager = PluginManager(strict=False)
-    infos = manager.plugins
-    status = 0
-    for error in manager.errors:
-        print(f"seqkit plugins: error: {printable(error)}", file=sys.stderr)
-        status = EXIT_USAGE
-    if args.json:
-        print(json.dumps([info.as_dict() for info in infos], indent=2), file=args.stdout)
-        return status
-    rows = [("PLUGIN", "DISTRIBUTION", "VERSION", "REGISTERS")]
-    for info in infos:
-        registers = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in info.registers.items()) or "-"
-        row = (info.name, info.distribution or "(in-process)", info.version or "-", registers)
-        rows.append(tuple(printable(cell) for cell in row))
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[3])
-    if not infos:
-        print("(no plugins loaded; check SEQKIT_PLUGINS / SEQKIT_DISABLE_PLUGINS)")
-    return status
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -83,19 +66,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    plugins = commands.add_parser("plugins", help="list installed plugins and what each registered")
-    plugins.add_argument("--json", action="store_true", help="print a JSON list of plugins")
-    plugins.set_defaults(handler=_plugins)
-
-    from seqkit.bench.args import add_arguments
-    from seqkit.commands import add_commands
-    from seqkit.data_commands import add_data_command
-    from seqkit.export.command import add_export_command
-    from seqkit.predict_command import add_predict_command
-    from seqkit.serve.command import add_serve_command
-
-    add_commands(commands)
+    add_plugins(commands)
+    add_train(commands)
+    add_eval(commands)
     add_predict_command(commands, with_task_options=command == "predict")  # only predict loads the plugins
+    add_validate(commands)
+    add_ls(commands)
     add_data_command(commands)
     add_export_command(commands)
     add_serve_command(commands)
@@ -218,7 +194,3 @@ def _shown(error: SeqkitError) -> str:
     if isinstance(error, RecipeError) and len(error.problems) > 1:
         return "\n  ".join([f"{len(error.problems)} problems in the recipe:", *map(printable, error.problems)])
     return printable(error)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""The recipe commands: ``seqkit train|eval|predict|validate|ls``."""
+"""``seqkit eval CHECKPOINT``: a checkpoint evaluated on its validation or test split, on one device."""
 
 from __future__ import annotations
 
@@ -7,22 +7,13 @@ import json
 import sys
 from typing import Any
 
-from seqkit.checkpoint_args import ALLOW_DOWNLOAD_HELP, CHECKPOINT_HELP, no_download_unless_allowed
+from seqkit.cli.checkpoint_args import ALLOW_DOWNLOAD_HELP, CHECKPOINT_HELP, no_download_unless_allowed
 from seqkit.errors import SeqkitError, printable
 
 SPLITS = ("test", "valid")
-LISTABLE = ("recipes", "cells", "kernels", "tasks", "datasets", "tokenizers", "callbacks")
 
 
-def add_commands(commands: Any) -> None:
-    train = commands.add_parser("train", help="train a recipe: seqkit train RECIPE [key=value ...]")
-    train.add_argument("recipe", help="a recipe file, or a recipe name from `seqkit ls recipes`")
-    train.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. trainer.max_epochs=3 resume=last")
-    train.add_argument(
-        "--profile", action="store_true", help="write where the time goes into the run directory (profile: true)"
-    )
-    train.set_defaults(handler=_train)
-
+def add_eval(commands: Any) -> None:
     evaluate = commands.add_parser("eval", help="evaluate a checkpoint on the validation or test split")
     evaluate.add_argument("checkpoint", help=CHECKPOINT_HELP)
     evaluate.add_argument("--split", choices=SPLITS, default="test")
@@ -30,32 +21,6 @@ def add_commands(commands: Any) -> None:
     evaluate.add_argument("--allow-download", action="store_true", help=ALLOW_DOWNLOAD_HELP)
     evaluate.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. data.path=other/folder")
     evaluate.set_defaults(handler=_eval)
-
-    validate = commands.add_parser("validate", help="check a recipe without running it")
-    validate.add_argument("recipe")
-    validate.add_argument("overrides", nargs="*", metavar="key=value")
-    validate.set_defaults(handler=_validate)
-
-    ls = commands.add_parser(
-        "ls", help="list recipes and registered cells, kernels, tasks, datasets, tokenizers, callbacks"
-    )
-    ls.add_argument("what", nargs="?", choices=LISTABLE, help="one list only")
-    ls.set_defaults(handler=_ls)
-
-
-def _train(args: argparse.Namespace) -> int:
-    from seqkit.recipe.load import load_recipe
-    from seqkit.run.distributed import is_rank_zero
-    from seqkit.run.train import train
-
-    overrides = [*args.overrides, "profile=true"] if args.profile else args.overrides
-    run_dir, metrics = train(load_recipe(args.recipe, overrides))
-    if not is_rank_zero():
-        return 0
-    print(f"run directory: {run_dir}")
-    for name, value in sorted(metrics.items()):
-        print(f"{name}: {value:.4f}")
-    return 0
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -120,40 +85,3 @@ def _eval_trainer(section: dict[str, Any], checkpoint: str, overrides: list[str]
     for note in notes:
         print(f"seqkit eval: note: {note}", file=sys.stderr)
     return trainer
-
-
-def _validate(args: argparse.Namespace) -> int:
-    from seqkit.plugin.manager import get_plugin_manager
-    from seqkit.recipe.load import load_recipe
-
-    recipe = load_recipe(args.recipe, args.overrides)  # YAML, overrides and interpolation: no torch needed yet
-    from seqkit.recipe.validate import validate  # reads the builders' signatures: imports torch and Lightning
-
-    validate(recipe, get_plugin_manager())
-    r = recipe.data
-    print(f"{recipe.path}: ok — {r['task']['kind']} on {r['data']['kind']} with {r['model']['cell']['kind']}")
-    return 0
-
-
-def _ls(args: argparse.Namespace) -> int:
-    from seqkit.plugin.manager import get_plugin_manager
-    from seqkit.recipe.load import list_recipes
-    from seqkit.rnn.kernels import GENERIC, REFERENCE
-
-    manager = get_plugin_manager()
-    for what in [args.what] if args.what else LISTABLE:
-        print(f"{what}:")
-        if what == "recipes":
-            rows = [(name, str(path)) for name, path in list_recipes().items()]
-        elif what == "kernels":
-            rows = [(f"{k.cell}/{k.name}", f"priority {k.priority}; {k.description}") for k in manager.kernels]
-            # seqkit's own two run every cell and are not registered by a plugin, but `backend:` can name them
-            rows += [(k.name, f"priority {k.priority}; {k.description}") for k in (GENERIC, REFERENCE)]
-        else:
-            rows = [(spec.name, spec.description) for spec in getattr(manager, what)]
-        width = max((len(name) for name, _ in rows), default=0)
-        for name, text in rows:
-            print(f"  {printable(name).ljust(width)}  {printable(text)}")
-        if not rows:
-            print("  (none)")
-    return 0

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from seqkit.checkpoint_args import ALLOW_DOWNLOAD_HELP, CHECKPOINT_HELP, no_download_unless_allowed
+from seqkit.cli.checkpoint_args import ALLOW_DOWNLOAD_HELP, CHECKPOINT_HELP, no_download_unless_allowed
 from seqkit.errors import SeqkitError, printable
 
 PREDICT_CHUNK = 256  # texts predicted at once

@@ -80,10 +80,10 @@ def test_lightning_and_training_stops_are_still_reported_once_loaded(monkeypatch
     import signal
 
     from pytorch_lightning.utilities.exceptions import SIGTERMException
-    from seqkit.resilience import TrainingStopped
 
     import seqkit.cli.validate
     from seqkit.cli import main
+    from seqkit.resilience import TrainingStopped
 
     for raised, status, said in (
         (SIGTERMException(), 143, "terminated (SIGTERM)"),

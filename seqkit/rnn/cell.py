@@ -137,6 +137,16 @@ class Cell:
         """Keyword arguments that make ``torch_type`` compute the same layer; raise where it cannot."""
         raise InvalidArgumentError(f"torch.nn has no layer equivalent to {self!r}")
 
+    def keras_options(self) -> dict[str, Any]:
+        """Keyword arguments of the Keras layer (``torch_type``'s counterpart) equal to this cell's layer, besides
+        ``units``: ``use_bias`` and what else sets its formulation; by default from :meth:`torch_options`."""
+        return {"use_bias": bool(self.torch_options().get("bias", True))}
+
+    @classmethod
+    def options_from_keras(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """The cell options that match a Keras layer's ``get_config()``; by default its ``use_bias``."""
+        return {"bias": bool(config.get("use_bias", True))}
+
     @classmethod
     def options_from_torch(cls, module: nn.RNNBase) -> dict[str, Any]:
         """The cell options that match a ``torch_type`` module (``bias``, ``nonlinearity``, ...)."""

@@ -60,11 +60,11 @@ def _check(name: str, config: dict[str, Any], *, backward: bool = False) -> None
             raise InvalidArgumentError(f"from_keras: {name} {key}={value!r} has no seqkit equivalent (need {wanted!r})")
 
 
-def _registered(torch_type: type[nn.RNNBase], manager: PluginManager) -> str:
+def _registered(torch_type: type[nn.RNNBase], manager: PluginManager) -> tuple[str, Any]:
     for spec in manager.cells:
         build = resolved(spec.build)  # a cell registered by name is imported here
         if isinstance(build, type) and getattr(build, "torch_type", None) is torch_type:
-            return spec.name
+            return spec.name, build
     raise InvalidArgumentError(f"no registered cell computes torch.nn.{torch_type.__name__}")
 
 
@@ -89,15 +89,12 @@ def from_keras(layer: Any, *, backend: str = "auto", plugins: PluginManager | No
             raise InvalidArgumentError(f"from_keras: the {name} is not built yet; call it or build(input_shape) first")
     config = configs[0]
     torch_type, order = KINDS[name]
-    options: dict[str, Any] = {"bias": bool(config["use_bias"])}
-    if name == "GRU":
-        options["reset_after"] = bool(config["reset_after"])
-    if name == "SimpleRNN":
-        options["nonlinearity"] = config["activation"]
+    kind, cell_type = _registered(torch_type, manager)
+    options = cell_type.options_from_keras(config)  # the cell says which of its options the Keras layer sets
     weights = [[np.asarray(w) for w in sub.get_weights()] for sub in directions]
     result = _create(
         manager,
-        torch_type,
+        kind,
         weights[0][0].shape[0],
         int(config["units"]),
         bidirectional,
@@ -107,14 +104,14 @@ def from_keras(layer: Any, *, backend: str = "auto", plugins: PluginManager | No
     )
     with torch.no_grad():
         for direction, arrays in enumerate(weights):
-            for key, value in _to_torch(arrays, order, options).items():
+            for key, value in _to_torch(arrays, order, bool(config["use_bias"])).items():
                 result.weights(0, direction)[key].copy_(torch.from_numpy(value))
     return result.eval()
 
 
 def _create(
     manager: PluginManager,
-    torch_type: type[nn.RNNBase],
+    kind: str,
     inputs: int,
     units: int,
     bidirectional: bool,
@@ -123,7 +120,7 @@ def _create(
     options: dict[str, Any],
 ) -> Recurrent:
     return create_rnn(
-        _registered(torch_type, manager),
+        kind,
         inputs,
         units,
         bidirectional=bidirectional,
@@ -134,14 +131,14 @@ def _create(
     )
 
 
-def _to_torch(arrays: list[np.ndarray], order: tuple[int, ...], options: dict[str, Any]) -> dict[str, np.ndarray]:
+def _to_torch(arrays: list[np.ndarray], order: tuple[int, ...], use_bias: bool) -> dict[str, np.ndarray]:
     """Keras's ``kernel (I, G*H)``, ``recurrent_kernel (H, G*H)``, ``bias`` -> torch.nn's names and layout."""
     kernel, recurrent = arrays[0], arrays[1]
     out = {
         "weight_ih": np.ascontiguousarray(blocks(kernel, order, 1).T, dtype=np.float32),
         "weight_hh": np.ascontiguousarray(blocks(recurrent, order, 1).T, dtype=np.float32),
     }
-    if options["bias"]:
+    if use_bias:
         bias = arrays[2]
         if bias.ndim == 2:  # GRU reset_after: the input bias and the recurrent bias
             out["bias_ih"], out["bias_hh"] = (blocks(b, order, 0).astype(np.float32) for b in bias)

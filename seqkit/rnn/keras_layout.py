@@ -46,17 +46,12 @@ def to_keras(layer: Recurrent) -> Any:
     unsupported = [n for n in layer.regularizers.names() if n != "recurrent_dropout"]
     if unsupported:
         raise InvalidArgumentError(f"to_keras: Keras's {name} has no {', '.join(unsupported)}")
-    options = layer.cell_options
     order = KINDS[name][1]
     kwargs: dict[str, Any] = {
-        "use_bias": options.get("bias", True),
         "return_sequences": True,
         "recurrent_dropout": layer.regularizers.recurrent_dropout,
+        **layer.cell.keras_options(),  # the cell says how its options read in Keras (use_bias, ...)
     }
-    if name == "GRU":
-        kwargs["reset_after"] = options.get("reset_after", True)
-    if name == "SimpleRNN":
-        kwargs["activation"] = options.get("nonlinearity", "tanh")
     make = getattr(keras.layers, name)
     result = make(layer.hidden_size, **kwargs)
     if layer.bidirectional:

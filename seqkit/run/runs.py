@@ -1,13 +1,19 @@
-"""Where runs live: ``runs/<recipe>/latest`` names the newest one, and a checkpoint is found from a file, a run
-directory or a recipe name."""
+"""Where runs live: a new run's directory (or the one it resumes), ``runs/<recipe>/latest`` naming the newest,
+and a checkpoint found from a file, a run directory or a recipe name."""
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from seqkit.errors import SeqkitError
+from seqkit.run.distributed import shared_run_name, started_by_external_launcher
+
+if TYPE_CHECKING:
+    from seqkit.recipe.load import Recipe
 
 RUNS = Path("runs")
 LATEST = "latest"
@@ -60,3 +66,46 @@ def find_checkpoint(target: str | os.PathLike) -> Path:
         f"checkpoint {name} not found: no such file, run directory, or recipe run ({latest} does not exist; "
         f"train it first with `seqkit train {name}`)"
     )
+
+
+RUN_DIR_VARIABLE = "SEQKIT_RUN_DIR"
+
+
+def run_directory(recipe: Recipe) -> tuple[Path, Path | None]:
+    """``(run_dir, checkpoint to resume from)``; ``resume=last`` finds the newest run's ``last.ckpt``."""
+    r = recipe.data
+    explicit = r.get("run_dir")
+    resume = r.get("resume")
+    if resume == "last":
+        if explicit:
+            last = Path(explicit) / "last.ckpt"
+            if not last.is_file():
+                raise SeqkitError(f"resume=last: no last.ckpt in run_dir {explicit}")
+            return Path(explicit), last
+        runs = sorted(
+            (p for p in Path("runs", recipe.name).glob("*/last.ckpt") if not is_latest_link(p.parent)),
+            key=lambda p: p.stat().st_mtime,
+        )
+        if not runs:
+            raise SeqkitError(
+                f"resume=last: no earlier run of '{recipe.name}' under runs/{recipe.name}/ has a last.ckpt"
+            )
+        return runs[-1].parent, runs[-1]
+    if resume:
+        checkpoint = Path(resume)
+        if not checkpoint.is_file():
+            raise SeqkitError(f"resume: checkpoint {resume} not found")
+        return (Path(explicit) if explicit else checkpoint.parent), checkpoint
+    if explicit:
+        return Path(explicit), None
+    if os.environ.get(RUN_DIR_VARIABLE):  # a DDP worker: the launching process chose the folder
+        return Path(os.environ[RUN_DIR_VARIABLE]), None
+    shared = shared_run_name()
+    if shared:
+        return Path("runs", recipe.name, shared), None
+    if started_by_external_launcher():
+        raise SeqkitError(
+            "run_dir: the processes of this launch cannot agree on a new run folder (nodes started by hand, "
+            "or torchrun without --rdzv-id or --standalone, share no id): set run_dir=PATH"
+        )
+    return Path("runs", recipe.name, time.strftime("%Y%m%d-%H%M%S")), None

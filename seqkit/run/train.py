@@ -9,7 +9,6 @@ import os
 import signal
 import sys
 import threading
-import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,57 +28,16 @@ from seqkit.recipe.load import Recipe, to_yaml
 from seqkit.recipe.validate import validate
 from seqkit.run.build import build, callbacks
 from seqkit.run.checkpoint_io import AtomicCheckpointIO, ConfinedCheckpoint, write_text_atomic
-from seqkit.run.distributed import batch_plan, is_rank_zero, shared_run_name, started_by_external_launcher
+from seqkit.run.distributed import batch_plan, is_rank_zero
 from seqkit.run.report import ProgressBar, RunReport, on_a_terminal
 from seqkit.run.resilience import DEFAULT_EVERY_N_STEPS, ResumePoints, TrainingStopped
 from seqkit.run.resume_state import checked_for_lightning
 from seqkit.run.run_dir import check_run_dir, cleaned_up_on_failure, clear_outputs, disk_errors_explained
-from seqkit.run.runs import is_latest_link, mark_latest
+from seqkit.run.runs import RUN_DIR_VARIABLE, mark_latest, run_directory
 from seqkit.run.throughput import ExampleThroughput
 from seqkit.run.trainer_notes import batches_per_epoch, modern_precision, precision_fallback_noted, settle_log_interval
 
 log = logging.getLogger("seqkit.run.train")  # its name before the move into seqkit.run
-RUN_DIR_VARIABLE = "SEQKIT_RUN_DIR"
-
-
-def run_directory(recipe: Recipe) -> tuple[Path, Path | None]:
-    """``(run_dir, checkpoint to resume from)``; ``resume=last`` finds the newest run's ``last.ckpt``."""
-    r = recipe.data
-    explicit = r.get("run_dir")
-    resume = r.get("resume")
-    if resume == "last":
-        if explicit:
-            last = Path(explicit) / "last.ckpt"
-            if not last.is_file():
-                raise SeqkitError(f"resume=last: no last.ckpt in run_dir {explicit}")
-            return Path(explicit), last
-        runs = sorted(
-            (p for p in Path("runs", recipe.name).glob("*/last.ckpt") if not is_latest_link(p.parent)),
-            key=lambda p: p.stat().st_mtime,
-        )
-        if not runs:
-            raise SeqkitError(
-                f"resume=last: no earlier run of '{recipe.name}' under runs/{recipe.name}/ has a last.ckpt"
-            )
-        return runs[-1].parent, runs[-1]
-    if resume:
-        checkpoint = Path(resume)
-        if not checkpoint.is_file():
-            raise SeqkitError(f"resume: checkpoint {resume} not found")
-        return (Path(explicit) if explicit else checkpoint.parent), checkpoint
-    if explicit:
-        return Path(explicit), None
-    if os.environ.get(RUN_DIR_VARIABLE):  # a DDP worker: the launching process chose the folder
-        return Path(os.environ[RUN_DIR_VARIABLE]), None
-    shared = shared_run_name()
-    if shared:
-        return Path("runs", recipe.name, shared), None
-    if started_by_external_launcher():
-        raise SeqkitError(
-            "run_dir: the processes of this launch cannot agree on a new run folder (nodes started by hand, "
-            "or torchrun without --rdzv-id or --standalone, share no id): set run_dir=PATH"
-        )
-    return Path("runs", recipe.name, time.strftime("%Y%m%d-%H%M%S")), None
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -6,11 +6,16 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from seqkit.errors import SeqkitError
+
+if TYPE_CHECKING:
+    import pytorch_lightning as pl
+
+    from seqkit.recipe.load import Recipe
 
 
 def is_rank_zero() -> bool:
@@ -111,4 +116,32 @@ def check_same_on_every_process(strategy: Any, world_size: int, what: dict[str, 
         raise SeqkitError(
             f"the {world_size} processes built different {', '.join(differing)} from the data: expected "
             "every node to read the same data files (and data sources to be seeded)"
+        )
+
+
+def plan_batches(recipe: Recipe, trainer: pl.Trainer, parts: Any) -> Any:
+    """Fit the batch sizes to the processes the Trainer found (its devices × nodes)."""
+    data = recipe.data.get("data") or {}
+    accumulate = (recipe.data.get("trainer") or {}).get("accumulate_grad_batches")
+    plan = batch_plan(parts.data.batch_size, data.get("global_batch_size"), trainer.world_size, accumulate)
+    if parts.module.on_nonfinite == "skip_batch" and (plan.world_size > 1 or plan.accumulate > 1):
+        # Lightning cannot skip a step on some processes only, nor one micro-batch of an accumulated step
+        raise SeqkitError(
+            f"on_nonfinite: skip_batch works on one process without gradient accumulation; this run has "
+            f"{plan.world_size} processes × {plan.accumulate} accumulated: use on_nonfinite=stop"
+        )
+    trainer.accumulate_grad_batches = plan.accumulate
+    parts.data.batch_size = plan.per_device
+    return plan
+
+
+def log_plan(trainer: pl.Trainer, plan: Any) -> None:
+    for logger in trainer.loggers:
+        logger.log_hyperparams(
+            {
+                "global_batch_size": plan.global_batch,
+                "batch_size_per_device": plan.per_device,
+                "accumulate_grad_batches": plan.accumulate,
+                "world_size": plan.world_size,
+            }
         )

@@ -23,6 +23,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.profilers import SimpleProfiler
 
+from seqkit.recipe.load import Recipe
 from seqkit.rnn.recurrent import Recurrent
 
 # Lightning's action names (2.x) for the parts of a training step; a pattern matches the whole action name.
@@ -203,3 +204,12 @@ def folded(result: dict[str, Any]) -> str:
         "fit;training steps;Lightning loop and logging": s["Lightning loop and logging"],
     }
     return "".join(f"{stack} {round(seconds * 1e6)}\n" for stack, seconds in leaves.items())
+
+
+def profiling(recipe: Recipe, run_dir: Path, options: dict[str, Any]) -> list[pl.Callback]:
+    """With ``profile: true`` (``seqkit train --profile``): Lightning's profiler into *options*, and the callback
+    that writes where the time went (below)."""
+    if not recipe.data.get("profile"):
+        return []
+    options["profiler"] = SimpleProfiler(dirpath=run_dir, filename="lightning-profile")
+    return [RunProfile(options["profiler"], run_dir)]

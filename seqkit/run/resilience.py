@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from seqkit.errors import SeqkitError
 from seqkit.recipe.validate import NONFINITE_POLICIES as NONFINITE_POLICIES  # declared once, with the recipe
@@ -90,3 +93,23 @@ class ResumePoints(pl.Callback):
         if stopping:
             signum, self.pending = self.pending or signal.SIGTERM, None
             raise TrainingStopped(signum, self.path)
+
+
+@contextlib.contextmanager
+def sigterm_stops(checkpoint: Path) -> Iterator[None]:
+    """Training is over and *checkpoint* is its last state: a SIGTERM while the best one is evaluated stops
+    with status 143 and the resume hint, whether it comes between Lightning's calls (where no handler of
+    Lightning's is installed and the process would simply die) or during one (Lightning's own exception)."""
+
+    def stop(signum: int, frame: Any) -> None:
+        raise TrainingStopped(signum, checkpoint)
+
+    installed = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, stop) if installed else None
+    try:
+        yield
+    except SIGTERMException:
+        raise TrainingStopped(signal.SIGTERM, checkpoint) from None
+    finally:
+        if installed:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)

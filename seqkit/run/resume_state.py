@@ -191,3 +191,23 @@ def _state_entry(template: torch.optim.Optimizer, group: dict[str, Any]) -> dict
         else:
             kinds[key] = "other"
     return kinds
+
+
+def stopped_epoch(checkpoint: dict[str, Any]) -> int | None:
+    """The epoch at which an early-stopping callback ended the checkpoint's run, if one did."""
+    states = checkpoint.get("callbacks")
+    for key, state in (states if isinstance(states, dict) else {}).items():
+        epoch = state.get("stopped_epoch", 0) if isinstance(state, dict) else 0
+        if str(key).startswith("EarlyStopping") and isinstance(epoch, int) and epoch > 0:
+            return epoch
+    return None
+
+
+def check_weights_fit(module: Any, state_dict: dict[str, Any], path: Path) -> None:
+    try:
+        module.load_state_dict(state_dict)
+    except (RuntimeError, TypeError, AttributeError, ValueError) as error:
+        raise SeqkitError(
+            f"resume: {path} holds weights of another shape than the recipe's model; "
+            f"did an override change its size? ({one_line(error)[:300]})"
+        ) from None

@@ -8,7 +8,6 @@ import logging
 import os
 import signal
 import sys
-import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,20 +27,17 @@ from seqkit.recipe.load import Recipe, to_yaml
 from seqkit.recipe.validate import validate
 from seqkit.run.build import build, callbacks
 from seqkit.run.checkpoint_io import AtomicCheckpointIO, ConfinedCheckpoint, write_text_atomic
-from seqkit.run.distributed import batch_plan, is_rank_zero
+from seqkit.run.distributed import is_rank_zero, log_plan, plan_batches
+from seqkit.run.profile import profiling
 from seqkit.run.report import ProgressBar, RunReport, on_a_terminal
-from seqkit.run.resilience import DEFAULT_EVERY_N_STEPS, ResumePoints, TrainingStopped
-from seqkit.run.resume_state import checked_for_lightning
+from seqkit.run.resilience import DEFAULT_EVERY_N_STEPS, ResumePoints, TrainingStopped, sigterm_stops
+from seqkit.run.resume_state import check_weights_fit, checked_for_lightning, stopped_epoch
 from seqkit.run.run_dir import check_run_dir, cleaned_up_on_failure, clear_outputs, disk_errors_explained
 from seqkit.run.runs import RUN_DIR_VARIABLE, mark_latest, run_directory
 from seqkit.run.throughput import ExampleThroughput
 from seqkit.run.trainer_notes import batches_per_epoch, modern_precision, precision_fallback_noted, settle_log_interval
 
 log = logging.getLogger("seqkit.run.train")  # its name before the move into seqkit.run
-
-
-def write_atomic(path: Path, text: str) -> None:
-    write_text_atomic(path, text)
 
 
 def trainer_options(recipe: Recipe, run_dir: Path | None = None) -> dict[str, Any]:
@@ -59,19 +55,6 @@ def trainer_options(recipe: Recipe, run_dir: Path | None = None) -> dict[str, An
     if options.get("enable_progress_bar") is None:
         options["enable_progress_bar"] = on_a_terminal()
     return options
-
-
-def profiling(recipe: Recipe, run_dir: Path, options: dict[str, Any]) -> list[pl.Callback]:
-    """With ``profile: true`` (``seqkit train --profile``): Lightning's profiler into *options*, and the callback
-    that writes where the time went (seqkit/run/profile.py)."""
-    if not recipe.data.get("profile"):
-        return []
-    from pytorch_lightning.profilers import SimpleProfiler
-
-    from seqkit.run.profile import RunProfile
-
-    options["profiler"] = SimpleProfiler(dirpath=run_dir, filename="lightning-profile")
-    return [RunProfile(options["profiler"], run_dir)]
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -153,7 +136,7 @@ def _train(recipe: Recipe, manager: PluginManager | None) -> tuple[Path, dict[st
             f"resume: cannot rebuild the run from {resume} ({type(error).__name__}: {one_line(error)[:200]})"
         ) from None
     if resume is not None:
-        _check_weights_fit(parts.module, saved["state_dict"], resume)
+        check_weights_fit(parts.module, saved["state_dict"], resume)
     checkpoint = ConfinedCheckpoint(
         dirpath=run_dir,
         filename="best",
@@ -194,7 +177,7 @@ def _train(recipe: Recipe, manager: PluginManager | None) -> tuple[Path, dict[st
             logger=loggers,
             default_root_dir=run_dir,
         )
-    plan = _plan_batches(recipe, trainer, parts)
+    plan = plan_batches(recipe, trainer, parts)
     if resume is not None:  # the last check that can fail: nothing is written before it
         saved = checked_for_lightning(saved, resume, trainer, parts)
         if isinstance(trainer.strategy.checkpoint_io, AtomicCheckpointIO):  # a strategy may bring its own IO
@@ -225,13 +208,13 @@ def _fit_and_evaluate(
         clear_outputs(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     if is_rank_zero():
-        write_atomic(
+        write_text_atomic(
             run_dir / "recipe.yaml",
             # with its run_dir, so `seqkit train <run>/recipe.yaml resume=last` continues this very run
             f"# seqkit train {run_dir / 'recipe.yaml'}\n"
             + to_yaml({**_without(_without(recipe.data, "resume"), "overwrite"), "run_dir": str(run_dir)}),
         )
-    _log_plan(trainer, plan)
+    log_plan(trainer, plan)
     log.info("run directory: %s", run_dir)
     if trainer.is_global_zero:
         parameters = sum(p.numel() for p in parts.module.model.parameters())
@@ -247,7 +230,7 @@ def _fit_and_evaluate(
     warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
     # Our data module restores the position in the epoch itself (SeqkitData.state_dict): mid-epoch resume is exact.
     warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
-    stopped = _stopped_epoch(saved) if saved is not None else None
+    stopped = stopped_epoch(saved) if saved is not None else None
     if stopped is not None:
         # Lightning does not save that early stopping ended the run: resumed, it would train another epoch.
         print(f"seqkit train: {resume}: early stopping ended this run at epoch {stopped}; evaluating", file=sys.stderr)
@@ -292,7 +275,7 @@ def _fit_and_evaluate(
         # the training log with the evaluation's columns only and fail. The final metrics go to metrics.json.
         trainer.loggers = []
     try:
-        with _sigterm_stops(run_dir / "last.ckpt"):
+        with sigterm_stops(run_dir / "last.ckpt"):
             for split, evaluate in (("valid", trainer.validate), ("test", trainer.test)):
                 if parts.data.examples.get(split):
                     results = evaluate(
@@ -304,76 +287,8 @@ def _fit_and_evaluate(
         raise
     if trainer.is_global_zero:
         record = {**metrics, "run": report.summary(trainer)}  # what ran: kernels per layer, device, threads, versions
-        write_atomic(run_dir / "metrics.json", json.dumps(record, indent=2, sort_keys=True) + "\n")
+        write_text_atomic(run_dir / "metrics.json", json.dumps(record, indent=2, sort_keys=True) + "\n")
     return run_dir, metrics
-
-
-@contextlib.contextmanager
-def _sigterm_stops(checkpoint: Path) -> Iterator[None]:
-    """Training is over and *checkpoint* is its last state: a SIGTERM while the best one is evaluated stops
-    with status 143 and the resume hint, whether it comes between Lightning's calls (where no handler of
-    Lightning's is installed and the process would simply die) or during one (Lightning's own exception)."""
-
-    def stop(signum: int, frame: Any) -> None:
-        raise TrainingStopped(signum, checkpoint)
-
-    installed = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, stop) if installed else None
-    try:
-        yield
-    except SIGTERMException:
-        raise TrainingStopped(signal.SIGTERM, checkpoint) from None
-    finally:
-        if installed:
-            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
-
-
-def _plan_batches(recipe: Recipe, trainer: pl.Trainer, parts: Any) -> Any:
-    """Fit the batch sizes to the processes the Trainer found (its devices × nodes)."""
-    data = recipe.data.get("data") or {}
-    accumulate = (recipe.data.get("trainer") or {}).get("accumulate_grad_batches")
-    plan = batch_plan(parts.data.batch_size, data.get("global_batch_size"), trainer.world_size, accumulate)
-    if parts.module.on_nonfinite == "skip_batch" and (plan.world_size > 1 or plan.accumulate > 1):
-        # Lightning cannot skip a step on some processes only, nor one micro-batch of an accumulated step
-        raise SeqkitError(
-            f"on_nonfinite: skip_batch works on one process without gradient accumulation; this run has "
-            f"{plan.world_size} processes × {plan.accumulate} accumulated: use on_nonfinite=stop"
-        )
-    trainer.accumulate_grad_batches = plan.accumulate
-    parts.data.batch_size = plan.per_device
-    return plan
-
-
-def _log_plan(trainer: pl.Trainer, plan: Any) -> None:
-    for logger in trainer.loggers:
-        logger.log_hyperparams(
-            {
-                "global_batch_size": plan.global_batch,
-                "batch_size_per_device": plan.per_device,
-                "accumulate_grad_batches": plan.accumulate,
-                "world_size": plan.world_size,
-            }
-        )
-
-
-def _stopped_epoch(checkpoint: dict[str, Any]) -> int | None:
-    """The epoch at which an early-stopping callback ended the checkpoint's run, if one did."""
-    states = checkpoint.get("callbacks")
-    for key, state in (states if isinstance(states, dict) else {}).items():
-        epoch = state.get("stopped_epoch", 0) if isinstance(state, dict) else 0
-        if str(key).startswith("EarlyStopping") and isinstance(epoch, int) and epoch > 0:
-            return epoch
-    return None
-
-
-def _check_weights_fit(module: Any, state_dict: dict[str, Any], path: Path) -> None:
-    try:
-        module.load_state_dict(state_dict)
-    except (RuntimeError, TypeError, AttributeError, ValueError) as error:
-        raise SeqkitError(
-            f"resume: {path} holds weights of another shape than the recipe's model; "
-            f"did an override change its size? ({one_line(error)[:300]})"
-        ) from None
 
 
 def _without(data: dict[str, Any], key: str) -> dict[str, Any]:

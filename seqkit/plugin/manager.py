@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -16,6 +15,7 @@ import pluggy
 from seqkit import hookspecs
 from seqkit.errors import PluginError, message_of, one_line, printable, suggest
 from seqkit.plugin.registry import KernelSpec, Provenance, Registry, Spec
+from seqkit.plugin.trace import trace, trace_after, trace_before
 
 log = logging.getLogger("seqkit.plugins")  # its name before the move into seqkit.plugin
 
@@ -97,7 +97,7 @@ class PluginManager:
         environ = os.environ if environ is None else environ
         self._trace = environ.get(TRACE_ENV, "") == "1"
         if self._trace:
-            self._pm.add_hookcall_monitoring(_trace_before, _trace_after)
+            self._pm.add_hookcall_monitoring(trace_before, trace_after)
         if entry_points:
             for ep in self._selected(discover_entry_points(), environ):
                 self._tolerant(self._load_entry_point, ep)
@@ -205,14 +205,14 @@ class PluginManager:
                 self._tolerant(lambda: _names.append(registry.add(spec, _p).key))
 
             if self._trace:
-                _trace(f"{hook_name} → plugin '{info.name}' ({impl.function.__module__}.{impl.function.__name__})")
+                trace(f"{hook_name} → plugin '{info.name}' ({impl.function.__module__}.{impl.function.__name__})")
             try:
                 self._tolerant(self._call_hook, impl, register, hook_name, info)
             finally:
                 if names:
                     info.registers.setdefault(kind, []).extend(names)
             if self._trace:
-                _trace(f"{hook_name} ← plugin '{info.name}' registered {names or 'nothing'}")
+                trace(f"{hook_name} ← plugin '{info.name}' registered {names or 'nothing'}")
         log.debug("%s: %s", kind, registry.names())
 
     def _call_hook(self, impl: Any, register: Any, hook_name: str, info: PluginInfo) -> None:
@@ -262,19 +262,6 @@ def _shipped_recipes(obj: object) -> Path | None:
     file = getattr(obj, "__file__", None)
     folder = Path(file).parent / RECIPES_FOLDER if file else None
     return folder if folder is not None and folder.is_dir() and any(folder.rglob("*.yaml")) else None
-
-
-def _trace(message: str) -> None:
-    print(f"seqkit trace: {message}", file=sys.stderr, flush=True)
-
-
-def _trace_before(hook_name: str, impls: list[Any], kwargs: dict[str, Any]) -> None:
-    _trace(f"{hook_name}({', '.join(kwargs)}) → {', '.join(i.plugin_name for i in impls) or 'no plugin'}")
-
-
-def _trace_after(outcome: Any, hook_name: str, impls: list[Any], kwargs: dict[str, Any]) -> None:
-    error = outcome.exception
-    _trace(f"{hook_name} ← {'raised ' + type(error).__name__ if error else 'done'}")
 
 
 def _dist_label(ep: metadata.EntryPoint) -> str:

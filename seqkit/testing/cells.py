@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-import io
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -26,7 +24,18 @@ from seqkit.testing.common import (
     weighted_loss,
 )
 from seqkit.testing.kernels import check_kernel
-from seqkit.testing.layers import B, H, I, T, _derive, build_layer, padded_equals_alone, with_extras
+from seqkit.testing.layers import (
+    B,
+    H,
+    I,
+    T,
+    _derive,
+    build_layer,
+    determinism,
+    padded_equals_alone,
+    round_trip,
+    with_extras,
+)
 
 
 def check_cell(
@@ -70,8 +79,8 @@ def check_cell(
         ("shapes", lambda: _shapes(build_layer(manager, kind, options, **sizes), entry)),
         ("lengths", lambda: padded_equals_alone(layer(), entry, 1e-10)),
         ("step", lambda: _step_equals_sequence(layer(bidirectional=False), entry)),
-        ("determinism", lambda: _determinism(layer, entry)),
-        ("save/load", lambda: _round_trip(layer, entry)),
+        ("determinism", lambda: determinism(layer, entry)),
+        ("save/load", lambda: round_trip(layer, entry)),
         ("training", lambda: _learns(manager, kind, options, entry, **sizes)),
         ("generic kernel", lambda: _generic_kernel(manager, kind, options, **sizes)),
     ]
@@ -251,32 +260,6 @@ def _finite_differences(
                 f"(max difference {max_difference(grad, numeric):.3g}): "
                 "the step's backward does not match what its forward computes",
             )
-
-
-def _determinism(layer: Callable[..., Recurrent], entry: str) -> None:
-    a, b = layer(), layer()
-    for (name, p), q in zip(a.named_parameters(), b.parameters()):
-        if not torch.equal(p, q):
-            raise ConformanceError(
-                entry, "determinism", f"parameter {name} differs between two builds with the same seed"
-            )
-    x = torch.randn(B, T, a.input_size, dtype=torch.float64)
-    if not torch.equal(a(x)[0], a(x)[0]) or not torch.equal(a(x)[0], b(x)[0]):
-        raise ConformanceError(entry, "determinism", "the same input and weights give different outputs on two runs")
-
-
-def _round_trip(layer: Callable[..., Recurrent], entry: str) -> None:
-    saved = layer()
-    stream = io.BytesIO()
-    torch.save(saved.state_dict(), stream)
-    stream.seek(0)
-    loaded = layer(seed=1)
-    loaded.load_state_dict(torch.load(stream, weights_only=True))
-    x = torch.randn(B, T, saved.input_size, dtype=torch.float64)
-    if not torch.equal(saved(x)[0], loaded(x)[0]) or not torch.equal(saved(x)[0], copy.deepcopy(saved)(x)[0]):
-        raise ConformanceError(
-            entry, "save/load", "a layer loaded from a saved state_dict (or deep-copied) computes otherwise"
-        )
 
 
 def _learns(

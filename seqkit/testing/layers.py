@@ -1,7 +1,11 @@
-"""The conformance kit's layers: built in float64 with derived extra inputs, and the padded-equals-alone check."""
+"""The conformance kit's layers, built in float64 with derived extra inputs, and the checks any layer must pass:
+padded equals alone, determinism, save and load."""
 
 from __future__ import annotations
 
+import copy
+import io
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -101,3 +105,29 @@ def padded_equals_alone(layer: Recurrent, entry: str, tol: float) -> None:
                     "lengths",
                     f"sequence {b} (length {n}): final state '{name}' is not its state at its last step",
                 )
+
+
+def determinism(layer: Callable[..., Recurrent], entry: str) -> None:
+    a, b = layer(), layer()
+    for (name, p), q in zip(a.named_parameters(), b.parameters()):
+        if not torch.equal(p, q):
+            raise ConformanceError(
+                entry, "determinism", f"parameter {name} differs between two builds with the same seed"
+            )
+    x = torch.randn(B, T, a.input_size, dtype=torch.float64)
+    if not torch.equal(a(x)[0], a(x)[0]) or not torch.equal(a(x)[0], b(x)[0]):
+        raise ConformanceError(entry, "determinism", "the same input and weights give different outputs on two runs")
+
+
+def round_trip(layer: Callable[..., Recurrent], entry: str) -> None:
+    saved = layer()
+    stream = io.BytesIO()
+    torch.save(saved.state_dict(), stream)
+    stream.seek(0)
+    loaded = layer(seed=1)
+    loaded.load_state_dict(torch.load(stream, weights_only=True))
+    x = torch.randn(B, T, saved.input_size, dtype=torch.float64)
+    if not torch.equal(saved(x)[0], loaded(x)[0]) or not torch.equal(saved(x)[0], copy.deepcopy(saved)(x)[0]):
+        raise ConformanceError(
+            entry, "save/load", "a layer loaded from a saved state_dict (or deep-copied) computes otherwise"
+        )

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from seqkit.errors import InvalidArgumentError
 from seqkit.rnn.cell import Cell, Params, State
+from seqkit.rnn.lengths import by_direction
 
 
 def takes_context(cell: Cell) -> bool:
@@ -104,3 +105,28 @@ def extra_columns(
             raise InvalidArgumentError(f"extra input {name!r} must have shape {(*leading, size)}, got {shape}")
         parts.append(value.to(device=like.device, dtype=like.dtype))
     return torch.cat(parts, -1)
+
+
+def run_with_context(
+    run: Any,
+    cell: Cell,
+    layer: int,
+    weights: list[dict[str, Tensor]],
+    inputs: Tensor,
+    extra: Tensor | None,
+    lengths: Tensor | None,
+    layer_state: State,
+) -> tuple[Tensor, State]:
+    """One layer of a cell that takes extra inputs or its position: each direction alone, through the kernel *run*.
+
+    The extra inputs ride along as trailing input columns; the reverse direction gets input and extra inputs
+    reversed within each sequence's length, as :func:`seqkit.rnn.lengths.by_direction` does.
+    """
+    widened = inputs if extra is None else torch.cat([inputs, extra], -1)
+
+    def one(direction: int, seq: Tensor) -> tuple[Tensor, State]:
+        part = tuple(s[direction : direction + 1] for s in layer_state)
+        return run(ContextCell(cell, layer, direction), [weights[direction]], seq, lengths, part)
+
+    output, finals = by_direction(len(weights), widened, lengths, one)
+    return output, tuple(torch.cat(parts, 0) for parts in zip(*finals))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -13,9 +12,9 @@ from torch.nn import functional as F
 
 from seqkit.errors import InvalidArgumentError, KernelUnavailableError
 from seqkit.plugin.lazy import resolved
-from seqkit.plugin.manager import get_plugin_manager
 from seqkit.plugin.registry import KernelSpec, ShapeBucket
 from seqkit.rnn import kernels
+from seqkit.rnn.binding import KernelBound
 from seqkit.rnn.cell import Cell, State
 from seqkit.rnn.checks import (
     LayerState,
@@ -25,19 +24,16 @@ from seqkit.rnn.checks import (
     pack_state,
     unpack_state,
 )
-from seqkit.rnn.context import ContextCell, extra_columns, takes_context
+from seqkit.rnn.context import ContextCell, extra_columns, run_with_context, takes_context
 from seqkit.rnn.initializers import InitOptions, apply_initializers, l2_penalty, parameter_roles
 from seqkit.rnn.keras_layout import to_keras
-from seqkit.rnn.lengths import by_direction, normalize_lengths, zero_past_end
+from seqkit.rnn.lengths import normalize_lengths, zero_past_end
 from seqkit.rnn.regularizers import Regularizers, drop_weights, recurrent_mask, regularized_step, run_regularized
 from seqkit.rnn.tbptt import check_steps, layer_runner
 from seqkit.rnn.torch_interop import to_torch
 
-# What ties a layer to its plugins' kernels: shared by deep copies, left out of pickles.
-_KERNEL_STATE = ("_kernel_options", "_choices", "_last")
 
-
-class Recurrent(nn.Module):
+class Recurrent(KernelBound):
     """A stack of recurrent layers built from one cell kind; batch-first, torch.nn-compatible weights.
 
     ``forward(x, lengths=None, state=None) -> (output, state)``:
@@ -171,65 +167,6 @@ class Recurrent(nn.Module):
                     total = term if total is None else total + term
         return total
 
-    def _bind_kernels(self, kernel_options: list[KernelSpec]) -> None:
-        """Adopt the candidate kernels; check an explicit request now, or let auto choose for the parameters."""
-        # kernels registered by name are imported now, not while torch.compile traces forward()
-        self._kernel_options = [kernels.loaded(k) for k in kernel_options]
-        self._choices: dict[tuple[torch.device, torch.dtype, ShapeBucket | None], kernels.Choice] = {}
-        explicit = kernels.check_requested(self._kernel_options, self.requested_backend, self.cell)
-        if explicit is not None:
-            self._last = explicit
-        else:
-            first = next(iter(self.parameters()), None)
-            self._choose(*((first.device, first.dtype) if first is not None else (torch.device("cpu"), torch.float32)))
-
-    def _choose(self, device: torch.device, dtype: torch.dtype, shape: ShapeBucket | None = None) -> kernels.Choice:
-        """The kernel for this device, dtype and input size, chosen once per size bucket (see ShapeBucket)."""
-        if self.requested_backend != kernels.AUTO:
-            shape = None  # an explicit kernel does not depend on the input's size: one entry per device and dtype
-        key = (device, dtype, shape)
-        choice = self._choices.get(key)
-        if choice is None:
-            choice = kernels.select(self._kernel_options, self.requested_backend, self.cell, device, dtype, shape)
-            if torch.compiler.is_compiling():
-                # torch.compile cannot replay a new cache entry or attribute made while tracing: choose, keep nothing
-                return choice
-            self._choices[key] = choice
-        if not torch.compiler.is_compiling():
-            self._last = choice
-        return choice
-
-    def _apply(self, fn: Any, recurse: bool = True) -> Recurrent:
-        """After ``.to()``, ``.double()``, ``.cuda()``: refresh ``backend`` for the new device and dtype."""
-        result = super()._apply(fn, recurse)
-        first = next(iter(self.parameters()), None)
-        if first is not None and self.requested_backend == kernels.AUTO:
-            self._choose(first.device, first.dtype)
-        return result
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Recurrent:
-        """A deep copy that keeps this layer's kernels (even those of a plugin manager of its own)."""
-        clone = type(self).__new__(type(self))
-        memo[id(self)] = clone
-        for key, value in self.__dict__.items():
-            clone.__dict__[key] = (
-                dict(value) if key == "_choices" else value if key in _KERNEL_STATE else copy.deepcopy(value, memo)
-            )
-        return clone
-
-    # Kernels are functions a plugin provides and may not pickle; a pickled layer keeps its kind and
-    # requested backend and finds its kernels again in the process-wide plugin manager when loaded.
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        for transient in _KERNEL_STATE:
-            state.pop(transient, None)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        state.setdefault("regularizers", Regularizers())  # layers pickled before regularisers existed
-        super().__setstate__(state)
-        self._bind_kernels(kernels.candidates(get_plugin_manager().kernels, self.kind))
-
     # --- running ----------------------------------------------------------------------------------------
 
     def init_state(self, batch_size: int) -> LayerState:
@@ -300,37 +237,14 @@ class Recurrent(nn.Module):
                 weights = [drop_weights(cell, w, regs.weight_drop) for w in weights]
             layer_state = tuple(s[layer * per : (layer + 1) * per] for s in states)
             if takes_context(cell):
-                inputs, final = self._run_with_context(run, layer, weights, inputs, extra, lengths, layer_state)
+                inputs, final = run_with_context(
+                    run, self.cells[layer], layer, weights, inputs, extra, lengths, layer_state
+                )
             else:
                 inputs, final = run(cell, weights, inputs, lengths, layer_state)
             finals.append(final)
         stacked = tuple(torch.cat(parts, 0) for parts in zip(*finals))
         return inputs, pack_state(stacked)
-
-    def _run_with_context(
-        self,
-        run: Any,
-        layer: int,
-        weights: list[dict[str, Tensor]],
-        inputs: Tensor,
-        extra: Tensor | None,
-        lengths: Tensor | None,
-        layer_state: State,
-    ) -> tuple[Tensor, State]:
-        """One layer of a cell that takes extra inputs or its position: each direction alone, through the kernel.
-
-        The extra inputs ride along as trailing input columns (see :mod:`seqkit.rnn.context`); the reverse direction
-        gets input and extra inputs reversed within each sequence's length, as :func:`by_direction` does.
-        """
-        widened = inputs if extra is None else torch.cat([inputs, extra], -1)
-
-        def one(direction: int, seq: Tensor) -> tuple[Tensor, State]:
-            cell = ContextCell(self.cells[layer], layer, direction)
-            part = tuple(s[direction : direction + 1] for s in layer_state)
-            return run(cell, [weights[direction]], seq, lengths, part)
-
-        output, finals = by_direction(self.num_directions, widened, lengths, one)
-        return output, tuple(torch.cat(parts, 0) for parts in zip(*finals))
 
     def step(
         self, x_t: Tensor, state: LayerState | None = None, *, extras: Mapping[str, Tensor] | None = None

@@ -18,10 +18,10 @@ moved.install()  # old module paths (seqkit.recurrent, ...) still import, as the
 # Each public name and the module defining it, imported on first use (PEP 562): `seqkit --help` and `seqkit
 # plugins` must not pay for torch, and `import seqkit` alone costs nothing.
 _SOURCES: dict[str, tuple[str, ...]] = {
-    "seqkit.batching": ("pad_sequences",),
+    "seqkit.data.batching": ("pad_sequences",),
     "seqkit.bounds": ("Range", "Width"),
     "seqkit.rnn.cell": ("Cell", "Params", "State", "check_bool", "torch_style_shapes"),
-    "seqkit.corpora": ("Corpus", "CorpusFile"),
+    "seqkit.data.corpora": ("Corpus", "CorpusFile"),
     "seqkit.data": (
         "DataError",
         "Located",
@@ -33,7 +33,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
         "resolve_path",
         "where_of",
     ),
-    "seqkit.download": ("cache_dir", "extracted", "fetch"),
+    "seqkit.data.download": ("cache_dir", "extracted", "fetch"),
     "seqkit.export.spec": ("ExportError", "ExportGraph", "OnnxOp"),
     "seqkit.errors": (
         "InvalidArgumentError",
@@ -61,7 +61,18 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     "seqkit.rnn.reference": ("run_reference",),
     "seqkit.plugin.registry": ("KernelSpec", "ShapeBucket", "Spec"),
     "seqkit.task": ("CellFactory", "Task"),
-    "seqkit.tokenize": ("BOS", "BOS_ID", "EOS", "EOS_ID", "PAD", "PAD_ID", "SPECIALS", "UNK", "UNK_ID", "Tokenizer"),
+    "seqkit.data.tokenize": (
+        "BOS",
+        "BOS_ID",
+        "EOS",
+        "EOS_ID",
+        "PAD",
+        "PAD_ID",
+        "SPECIALS",
+        "UNK",
+        "UNK_ID",
+        "Tokenizer",
+    ),
 }
 _WHERE = {name: module for module, names in _SOURCES.items() for name in names}
 
@@ -80,9 +91,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # type checkers and IDEs see the eager imports
-    from seqkit.batching import pad_sequences
     from seqkit.bounds import Range, Width
-    from seqkit.corpora import Corpus, CorpusFile
     from seqkit.data import (
         DataError,
         Located,
@@ -94,7 +103,10 @@ if TYPE_CHECKING:  # type checkers and IDEs see the eager imports
         resolve_path,
         where_of,
     )
-    from seqkit.download import cache_dir, extracted, fetch
+    from seqkit.data.batching import pad_sequences
+    from seqkit.data.corpora import Corpus, CorpusFile
+    from seqkit.data.download import cache_dir, extracted, fetch
+    from seqkit.data.tokenize import BOS, BOS_ID, EOS, EOS_ID, PAD, PAD_ID, SPECIALS, UNK, UNK_ID, Tokenizer
     from seqkit.errors import (
         InvalidArgumentError,
         KernelUnavailableError,
@@ -123,7 +135,6 @@ if TYPE_CHECKING:  # type checkers and IDEs see the eager imports
     from seqkit.rnn.recurrent import Recurrent
     from seqkit.rnn.reference import run_reference
     from seqkit.task import CellFactory, Task
-    from seqkit.tokenize import BOS, BOS_ID, EOS, EOS_ID, PAD, PAD_ID, SPECIALS, UNK, UNK_ID, Tokenizer
 
 __all__ = [
     "BOS",

@@ -66,6 +66,13 @@ MOVED: dict[str, str] = {
     "seqkit.report": "seqkit.run.report",
     "seqkit.throughput": "seqkit.run.throughput",
     "seqkit.state_shape": "seqkit.run.state_shape",
+    # records, data files and downloads, tokenizers, padding
+    "seqkit.data_trust": "seqkit.data.trust",
+    "seqkit.download": "seqkit.data.download",
+    "seqkit.download_watch": "seqkit.data.download_watch",
+    "seqkit.corpora": "seqkit.data.corpora",
+    "seqkit.tokenize": "seqkit.data.tokenize",
+    "seqkit.batching": "seqkit.data.batching",
     # the command line: one module per subcommand
     "seqkit.predict_command": "seqkit.cli.predict",
     "seqkit.checkpoint_args": "seqkit.cli.checkpoint_args",

@@ -8,10 +8,10 @@ from typing import Any, ClassVar
 from torch import Tensor, nn
 
 from seqkit.data import Record
+from seqkit.data.tokenize import Tokenizer
 from seqkit.export.spec import ExportError, ExportGraph
 from seqkit.predict_options import PredictOption
 from seqkit.rnn.recurrent import Recurrent
-from seqkit.tokenize import Tokenizer
 
 # cell_factory(input_size, **changes) -> a seqkit.Recurrent built from the recipe's model.cell section; *changes*
 # override its runner options (hidden_size, num_layers, bidirectional, dropout, backend, the initialisers, L2

@@ -26,6 +26,7 @@ PACKAGES = {
     "plugin": "plugin",
     "recipe": "recipe",
     "run": "run",
+    "data": "data",
     "bench": "bench",
     "testing": "testing",
     "serve": "cli",
@@ -35,7 +36,7 @@ PACKAGES = {
 FLAT = {
     "base": "errors lazy bounds moved json_stdout quiet threads versions environment recipe_guard",
     "plugin": "hookspecs predict_options",
-    "data": "data data_trust download download_watch corpora tokenize batching task export.spec",
+    "data": "task export.spec",
     "run": "export export.bundle export.onnx_rnn export.torch_rnn",
     "cli": "__main__ export.command",
 }

@@ -23,7 +23,7 @@ def positive(text: str) -> int:
 
 def no_download_unless_allowed(args: argparse.Namespace) -> Any:
     """A checkpoint's recipe may name any URL: it is fetched only with ``--allow-download``."""
-    from seqkit.download import downloads_forbidden
+    from seqkit.data.download import downloads_forbidden
 
     if args.allow_download:
         return contextlib.nullcontext()

@@ -7,8 +7,8 @@ import json
 import sys
 from typing import Any
 
-from seqkit.corpora import Known, check, fetch_corpus, known_corpora
 from seqkit.data import DataError, data_root
+from seqkit.data.corpora import Known, check, fetch_corpus, known_corpora
 from seqkit.errors import UnknownNameError, suggest
 
 

@@ -21,7 +21,7 @@ def add_export_command(commands: Any) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from seqkit.download import downloads_forbidden
+    from seqkit.data.download import downloads_forbidden
     from seqkit.export.bundle import write_bundle
     from seqkit.run.checkpoint import load
     from seqkit.run.runs import find_checkpoint

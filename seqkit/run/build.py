@@ -12,7 +12,8 @@ from torch import nn
 
 import seqkit
 from seqkit.data import DataError, DataNotFound, as_splits
-from seqkit.data_trust import contents_withheld
+from seqkit.data.tokenize import Tokenizer
+from seqkit.data.trust import contents_withheld
 from seqkit.errors import SeqkitError, one_line
 from seqkit.plugin.manager import PluginManager
 from seqkit.recipe.cell_factory import cell_factory as cell_factory  # where a task's tests and the run find it
@@ -23,7 +24,6 @@ from seqkit.recipe.validate import validate
 from seqkit.run.datamodule import SeqkitData
 from seqkit.run.module import SeqkitModule
 from seqkit.task import CellFactory, Task
-from seqkit.tokenize import Tokenizer
 
 DEFAULT_SEED = 1234
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from seqkit.data_trust import untrusted_paths
+from seqkit.data.trust import untrusted_paths
 from seqkit.errors import SeqkitError, one_line, printable
 from seqkit.plugin.governance import check_checkpoint_plugins
 from seqkit.plugin.manager import PluginManager, get_plugin_manager

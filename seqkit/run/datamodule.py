@@ -7,7 +7,7 @@ from typing import Any
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
-from seqkit.batching import make_loader
+from seqkit.data.batching import make_loader
 from seqkit.errors import SeqkitError
 from seqkit.task import Task
 

@@ -11,13 +11,13 @@ import torch
 import torchmetrics
 from torch import nn
 
+from seqkit.data.tokenize import Tokenizer
 from seqkit.errors import SeqkitError
 from seqkit.recipe.optim import build_optimizer, build_scheduler
 from seqkit.rnn.recurrent import Recurrent
 from seqkit.run.distributed import check_same_on_every_process
 from seqkit.run.resilience import NonFiniteLossError
 from seqkit.task import Task
-from seqkit.tokenize import Tokenizer
 
 log = logging.getLogger("seqkit.run.module")  # its name before the move into seqkit.run
 STAGE_PREFIX = {"val": "val", "test": "test"}

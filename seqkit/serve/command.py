@@ -31,7 +31,7 @@ def _serve(args: argparse.Namespace) -> int:
         import uvicorn
     except ImportError:
         raise SeqkitError("seqkit serve needs FastAPI and uvicorn: pip install 'seqkit[serve]'") from None
-    from seqkit.download import downloads_forbidden
+    from seqkit.data.download import downloads_forbidden
     from seqkit.predict_options import declared
     from seqkit.run.checkpoint import load
     from seqkit.run.runs import find_checkpoint

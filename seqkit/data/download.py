@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import IO
 
 from seqkit.data import DataError
-from seqkit.data_trust import confine_url
-from seqkit.download_watch import DeadlinePassed, open_until
+from seqkit.data.download_watch import DeadlinePassed, open_until
+from seqkit.data.trust import confine_url
 
 CHUNK = 1 << 16
 DEFAULT_MAX_BYTES = 4 << 30

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seqkit.data import DataError, resolve_path
-from seqkit.download import sha256_of
+from seqkit.data.download import sha256_of
 
 # Written by `seqkit data fetch` beside a converted corpus: the SHA-256 of each file as it was written.
 MANIFEST = ".seqkit-fetched.json"
@@ -36,7 +36,7 @@ class Corpus:
 
     ``folder`` is the source's default ``data.path``, relative to ``$SEQKIT_DATA``. ``files`` carry the size and
     SHA-256 of the reference copies (those seqkit's tests and published figures used). ``fetch(folder)``, when
-    given, downloads the corpus through :func:`seqkit.download.fetch` and writes ``files`` into *folder*.
+    given, downloads the corpus through :func:`seqkit.data.download.fetch` and writes ``files`` into *folder*.
     ``converted``: what ``fetch`` writes is converted from the canonical download (re-encoded, re-compressed,
     a different export), so its bytes may differ from the reference copies; ``verify`` then checks a fetched
     copy against the checksums recorded when it was written.

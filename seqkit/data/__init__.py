@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from seqkit.data_trust import confine
+from seqkit.data.trust import confine
 from seqkit.errors import SeqkitError
 
 Record = dict[str, Any]
@@ -55,7 +55,7 @@ def data_root() -> Path | None:
 def resolve_path(path: str | os.PathLike) -> Path:
     """*path* itself when absolute; else under ``$SEQKIT_DATA`` when that is set; else from the working directory.
 
-    A path from a checkpoint's recipe must be relative, without ``..`` (see :mod:`seqkit.data_trust`)."""
+    A path from a checkpoint's recipe must be relative, without ``..`` (see :mod:`seqkit.data.trust`)."""
     confine(path)
     path = Path(path).expanduser()
     root = data_root()

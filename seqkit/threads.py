@@ -30,9 +30,9 @@ class ThreadPolicy:
     wait_reason: str  # "seqkit default" or "OMP_WAIT_POLICY"
 
     def describe(self) -> str:
-        """One phrase: ``2 threads (affinity 2 CPUs), OpenMP wait passive``."""
+        """One phrase: ``2 threads (affinity 2 CPUs), OpenMP wait passive``; ``1 thread (...)``."""
         wait = self.wait if self.wait_reason == "seqkit default" else f"{self.wait} (set by {self.wait_reason})"
-        return f"{self.threads} threads ({self.reason}), OpenMP wait {wait}"
+        return f"{self.threads} thread{'s' if self.threads != 1 else ''} ({self.reason}), OpenMP wait {wait}"
 
     def as_dict(self) -> dict[str, object]:
         return {"threads": self.threads, "reason": self.reason, "wait": self.wait, "wait_reason": self.wait_reason}
@@ -146,7 +146,7 @@ def apply_environment(env: dict[str, str] | os._Environ[str] | None = None) -> T
     return policy
 
 
-def others_running(stat: Path = Path("/proc/stat"), samples: int = 4, interval: float = 0.015) -> int | None:
+def others_running(stat: Path = Path("/proc/stat"), samples: int = 3, interval: float = 0.01) -> int | None:
     """How many other tasks keep CPUs busy: the machine's runnable tasks (``procs_running``) less this one, the
     fewest of a few samples (a burst of short work is not load), or None where ``/proc/stat`` is unreadable."""
     seen: list[int] = []

@@ -128,7 +128,7 @@ class RunReport(pl.Callback):
         if policy:
             return ThreadPolicy(**policy).describe()
         threads = self.facts.get("threads")
-        return f"{threads} threads (torch default)"
+        return f"{threads} thread{'s' if threads != 1 else ''} (torch default)"
 
     def summary(self, trainer: pl.Trainer) -> dict[str, Any]:
         """The ``run`` entry of ``metrics.json``. Under ``ddp_spawn`` the callbacks ran in the spawned processes:

@@ -1,7 +1,9 @@
 """Benchmark (not a test): a torch.nn.GRU training step with seqkit's thread policy and without, quiet and loaded.
 
 Each measurement is a fresh subprocess (OpenMP reads its wait policy once, at load), interleaved with the other
-variant so that changes in the machine's load hit both alike; competing load is N ``while True: pass`` processes.
+variants so that changes in the machine's load hit them alike (torch's defaults; seqkit's policy; the policy's
+threads from the affinity mask, quota and Slurm alone, without lowering them for busy CPUs); competing load is
+N ``while True: pass`` processes.
 
     python benchmarks/thread_policy.py --runs 3 --steps 3 --loads 0 1 2 [--json out.json]
 """
@@ -17,6 +19,8 @@ import sys
 import time
 
 SHAPE = {"B": 32, "T": 100, "I": 128, "H": 256}
+# torch's defaults; seqkit's policy; the policy's threads from the affinity mask, quota and Slurm alone
+VARIANTS = ("none", "policy", "mask")
 
 
 def child(variant: str, steps: int) -> None:
@@ -25,8 +29,16 @@ def child(variant: str, steps: int) -> None:
     if variant == "policy":
         from seqkit.threads import apply_environment, apply_torch
 
-        described = apply_environment().describe()  # before torch is imported, as the CLI does
-        apply_torch()
+        apply_environment()  # before torch is imported, as the CLI does
+        described = apply_torch().describe()
+    elif variant == "mask":  # the policy without sharing busy CPUs: threads from the mask, quota and Slurm only
+        from seqkit.threads import apply_environment
+
+        policy = apply_environment()
+        import torch
+
+        torch.set_num_threads(policy.threads)
+        described = policy.describe()
     import torch
 
     torch.manual_seed(0)
@@ -56,7 +68,7 @@ def measure(variant: str, steps: int) -> dict[str, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--child", choices=("none", "policy"))
+    parser.add_argument("--child", choices=VARIANTS)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--loads", type=int, nargs="+", default=[0, 1, 2])
@@ -71,9 +83,9 @@ def main() -> None:
         busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(load)]
         try:
             time.sleep(0.5 if load else 0)
-            results: dict[str, list[dict[str, object]]] = {"none": [], "policy": []}
+            results: dict[str, list[dict[str, object]]] = {variant: [] for variant in VARIANTS}
             for _ in range(args.runs):
-                for variant in ("none", "policy"):  # interleaved
+                for variant in VARIANTS:  # interleaved
                     results[variant].append(measure(variant, args.steps))
         finally:
             for process in busy:
@@ -87,16 +99,19 @@ def main() -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
     quiet = next((r for r in rows if r["load"] == 0), None)
-    print("\n| busy processes | without policy (s) | with policy (s) | policy / without | ideal share (s) |")
-    print("|---|---|---|---|---|")
+    columns = ["busy processes", "torch default (s)", "mask only (s)", "policy (s)", "policy / mask", "ideal share (s)"]
+    print("\n| " + " | ".join([*columns, "policy"]) + " |")
+    print("|---|---|---|---|---|---|---|")
     for row in rows:
         ideal = "-"
         if quiet is not None:
-            threads = int(row["policy_threads"])
+            # the quiet run's mask threads: the ideal does not depend on how many threads the policy takes under load
+            threads = int(quiet["mask_threads"])
             share = min(cpus, threads, cpus * threads / (row["load"] + threads))  # fair share of the cores, in CPUs
-            ideal = f"{float(quiet['policy']) * min(cpus, threads) / share:.3f}"
+            ideal = f"{float(quiet['mask']) * min(cpus, threads) / share:.3f}"
         print(
-            f"| {row['load']} | {row['none']:.3f} | {row['policy']:.3f} | {row['policy'] / row['none']:.2f} | {ideal} |"
+            f"| {row['load']} | {row['none']:.3f} | {row['mask']:.3f} | {row['policy']:.3f} "
+            f"| {row['policy'] / row['mask']:.2f} | {ideal} | {row['policy_said']} |"
         )
     if args.json:
         with open(args.json, "w") as handle:

@@ -9,14 +9,19 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from seqkit import moved
+
 __version__ = "0.1.0"
+
+moved.install()  # old module paths (seqkit.recurrent, ...) still import, as the modules now in packages
 
 # Each public name and the module defining it, imported on first use (PEP 562): `seqkit --help` and `seqkit
 # plugins` must not pay for torch, and `import seqkit` alone costs nothing.
 _SOURCES: dict[str, tuple[str, ...]] = {
-    "seqkit.batching": ("pad_sequences",),
-    "seqkit.cell": ("Cell", "Params", "State", "check_bool", "torch_style_shapes"),
-    "seqkit.corpora": ("Corpus", "CorpusFile"),
+    "seqkit.data.batching": ("pad_sequences",),
+    "seqkit.bounds": ("Range", "Width"),
+    "seqkit.rnn.cell": ("Cell", "Params", "State", "check_bool", "torch_style_shapes"),
+    "seqkit.data.corpora": ("Corpus", "CorpusFile"),
     "seqkit.data": (
         "DataError",
         "Located",
@@ -28,7 +33,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
         "resolve_path",
         "where_of",
     ),
-    "seqkit.download": ("cache_dir", "extracted", "fetch"),
+    "seqkit.data.download": ("cache_dir", "extracted", "fetch"),
     "seqkit.export.spec": ("ExportError", "ExportGraph", "OnnxOp"),
     "seqkit.errors": (
         "InvalidArgumentError",
@@ -47,15 +52,27 @@ _SOURCES: dict[str, tuple[str, ...]] = {
         "RegisterTokenizer",
         "hookimpl",
     ),
-    "seqkit.keras_interop": ("from_keras", "to_keras"),
-    "seqkit.layers": ("create_rnn", "from_torch", "to_torch"),
-    "seqkit.lengths": ("by_direction", "last_step", "reverse_within", "valid_mask", "zero_past_end"),
-    "seqkit.plugins": ("PluginManager", "get_plugin_manager", "set_plugin_manager"),
-    "seqkit.recurrent": ("Recurrent",),
-    "seqkit.reference": ("run_reference",),
-    "seqkit.registry": ("KernelSpec", "ShapeBucket", "Spec"),
+    "seqkit.rnn.keras_interop": ("from_keras", "to_keras"),
+    "seqkit.rnn.layers": ("create_rnn", "from_torch", "to_torch"),
+    "seqkit.rnn.lengths": ("by_direction", "last_step", "reverse_within", "valid_mask", "zero_past_end"),
+    "seqkit.plugin.manager": ("PluginManager", "get_plugin_manager", "set_plugin_manager"),
+    "seqkit.predict_options": ("PredictOption",),
+    "seqkit.rnn.recurrent": ("Recurrent",),
+    "seqkit.rnn.reference": ("run_reference",),
+    "seqkit.plugin.registry": ("KernelSpec", "ShapeBucket", "Spec"),
     "seqkit.task": ("CellFactory", "Task"),
-    "seqkit.tokenize": ("BOS", "BOS_ID", "EOS", "EOS_ID", "PAD", "PAD_ID", "SPECIALS", "UNK", "UNK_ID", "Tokenizer"),
+    "seqkit.data.tokenize": (
+        "BOS",
+        "BOS_ID",
+        "EOS",
+        "EOS_ID",
+        "PAD",
+        "PAD_ID",
+        "SPECIALS",
+        "UNK",
+        "UNK_ID",
+        "Tokenizer",
+    ),
 }
 _WHERE = {name: module for module, names in _SOURCES.items() for name in names}
 
@@ -74,9 +91,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # type checkers and IDEs see the eager imports
-    from seqkit.batching import pad_sequences
-    from seqkit.cell import Cell, Params, State, check_bool, torch_style_shapes
-    from seqkit.corpora import Corpus, CorpusFile
+    from seqkit.bounds import Range, Width
     from seqkit.data import (
         DataError,
         Located,
@@ -88,7 +103,10 @@ if TYPE_CHECKING:  # type checkers and IDEs see the eager imports
         resolve_path,
         where_of,
     )
-    from seqkit.download import cache_dir, extracted, fetch
+    from seqkit.data.batching import pad_sequences
+    from seqkit.data.corpora import Corpus, CorpusFile
+    from seqkit.data.download import cache_dir, extracted, fetch
+    from seqkit.data.tokenize import BOS, BOS_ID, EOS, EOS_ID, PAD, PAD_ID, SPECIALS, UNK, UNK_ID, Tokenizer
     from seqkit.errors import (
         InvalidArgumentError,
         KernelUnavailableError,
@@ -107,15 +125,16 @@ if TYPE_CHECKING:  # type checkers and IDEs see the eager imports
         RegisterTokenizer,
         hookimpl,
     )
-    from seqkit.keras_interop import from_keras, to_keras
-    from seqkit.layers import create_rnn, from_torch, to_torch
-    from seqkit.lengths import by_direction, last_step, reverse_within, valid_mask, zero_past_end
-    from seqkit.plugins import PluginManager, get_plugin_manager, set_plugin_manager
-    from seqkit.recurrent import Recurrent
-    from seqkit.reference import run_reference
-    from seqkit.registry import KernelSpec, ShapeBucket, Spec
+    from seqkit.plugin.manager import PluginManager, get_plugin_manager, set_plugin_manager
+    from seqkit.plugin.registry import KernelSpec, ShapeBucket, Spec
+    from seqkit.predict_options import PredictOption
+    from seqkit.rnn.cell import Cell, Params, State, check_bool, torch_style_shapes
+    from seqkit.rnn.keras_interop import from_keras, to_keras
+    from seqkit.rnn.layers import create_rnn, from_torch, to_torch
+    from seqkit.rnn.lengths import by_direction, last_step, reverse_within, valid_mask, zero_past_end
+    from seqkit.rnn.recurrent import Recurrent
+    from seqkit.rnn.reference import run_reference
     from seqkit.task import CellFactory, Task
-    from seqkit.tokenize import BOS, BOS_ID, EOS, EOS_ID, PAD, PAD_ID, SPECIALS, UNK, UNK_ID, Tokenizer
 
 __all__ = [
     "BOS",
@@ -142,6 +161,8 @@ __all__ = [
     "Params",
     "PluginError",
     "PluginManager",
+    "PredictOption",
+    "Range",
     "Record",
     "Recurrent",
     "RegisterCallback",
@@ -158,6 +179,7 @@ __all__ = [
     "Task",
     "Tokenizer",
     "UnknownNameError",
+    "Width",
     "__version__",
     "by_direction",
     "cache_dir",

@@ -19,7 +19,7 @@ from typing import Protocol
 
 import pluggy
 
-from seqkit.registry import KernelSpec, Spec
+from seqkit.plugin.registry import KernelSpec, Spec
 
 PROJECT = "seqkit"
 

@@ -29,7 +29,7 @@ WARNINGS = (
     # Lightning's own pytree helper uses a class torch has deprecated; nothing a user can change.
     (r"`isinstance\(treespec, LeafSpec\)` is deprecated", r"pytorch_lightning\.utilities\._pytree"),
     # torch 2.4-2.5 on Lightning's resume: seqkit has already read the same checkpoint with weights_only=True
-    # (seqkit.checkpoint.read_checkpoint) before Lightning loads it.
+    # (seqkit.run.checkpoint.read_checkpoint) before Lightning loads it.
     (r"You are using `torch\.load` with `weights_only=False`", r"lightning_fabric\.utilities\.cloud_io"),
 )
 

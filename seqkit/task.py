@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
 from seqkit.data import Record
+from seqkit.data.tokenize import Tokenizer
 from seqkit.export.spec import ExportError, ExportGraph
-from seqkit.recurrent import Recurrent
-from seqkit.tokenize import Tokenizer
+from seqkit.predict_options import PredictOption
+from seqkit.rnn.recurrent import Recurrent
 
 # cell_factory(input_size, **changes) -> a seqkit.Recurrent built from the recipe's model.cell section; *changes*
 # override its runner options (hidden_size, num_layers, bidirectional, dropout, backend, the initialisers, L2
@@ -34,6 +35,9 @@ class Task:
     #: the metric checkpoints and early stopping follow by default, and whether larger is better
     monitor: str = "val/loss"
     monitor_mode: str = "min"
+    #: the keyword options of :meth:`predict` beyond its three arguments: ``seqkit predict`` offers each as a
+    #: flag (shown by ``seqkit predict --help``), ``seqkit serve`` as a request field where ``per_request``
+    predict_options: ClassVar[tuple[PredictOption, ...]] = ()
 
     def setup(self, train: Sequence[Record], tokenizer: Tokenizer | None) -> None:
         """Learn what the task needs from the training records (e.g. the label set)."""
@@ -84,9 +88,10 @@ class Task:
         non-blank ``--input`` line, unparsed; a task whose inputs are not text parses them itself (numbers, JSON)."""
         raise NotImplementedError
 
-    def format_prediction(self, result: dict[str, Any]) -> list[str] | None:
+    def format_prediction(self, result: dict[str, Any]) -> Sequence[str | tuple[str, ...]] | None:
         """The lines ``seqkit predict`` prints for one of :meth:`predict`'s results (without ``--json``); None, the
-        default, prints its fields tab-separated. seqkit escapes control characters in every line it prints."""
+        default, prints its fields tab-separated. A line may be a tuple of fields, printed tab-separated. seqkit escapes
+        control characters in every line (every field) it prints."""
         return None
 
     def format_metrics(self, metrics: dict[str, float]) -> list[str] | None:

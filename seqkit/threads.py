@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from seqkit.errors import InvalidArgumentError
@@ -29,9 +30,9 @@ class ThreadPolicy:
     wait_reason: str  # "seqkit default" or "OMP_WAIT_POLICY"
 
     def describe(self) -> str:
-        """One phrase: ``2 threads (affinity 2 CPUs), OpenMP wait passive``."""
+        """One phrase: ``2 threads (affinity 2 CPUs), OpenMP wait passive``; ``1 thread (...)``."""
         wait = self.wait if self.wait_reason == "seqkit default" else f"{self.wait} (set by {self.wait_reason})"
-        return f"{self.threads} threads ({self.reason}), OpenMP wait {wait}"
+        return f"{self.threads} thread{'s' if self.threads != 1 else ''} ({self.reason}), OpenMP wait {wait}"
 
     def as_dict(self) -> dict[str, object]:
         return {"threads": self.threads, "reason": self.reason, "wait": self.wait, "wait_reason": self.wait_reason}
@@ -145,10 +146,45 @@ def apply_environment(env: dict[str, str] | os._Environ[str] | None = None) -> T
     return policy
 
 
+def others_running(stat: Path = Path("/proc/stat"), samples: int = 3, interval: float = 0.01) -> int | None:
+    """How many other tasks keep CPUs busy: the machine's runnable tasks (``procs_running``) less this one, the
+    fewest of a few samples (a burst of short work is not load), or None where ``/proc/stat`` is unreadable."""
+    seen: list[int] = []
+    for sample in range(samples):
+        if sample:
+            time.sleep(interval)
+        for line in (_read(stat) or "").splitlines():
+            name, _, value = line.partition(" ")
+            if name == "procs_running" and value.strip().isdigit():
+                seen.append(max(0, int(value) - 1))
+    return min(seen) if seen else None
+
+
+def sharing_busy_cpus(policy: ThreadPolicy, cpus: int, machine_cpus: int | None, busy: int | None) -> ThreadPolicy:
+    """*policy* with no more threads than the CPUs that *busy* other tasks leave free (at least one).
+
+    Only where the policy came from the affinity mask and that mask is the whole machine (``procs_running`` counts
+    the whole machine's tasks: under a quota, a Slurm allocation or a narrower mask they are not ours to share).
+    Threads that each get part of a CPU beside busy processes wait for each other at every OpenMP barrier; fewer
+    threads, each with a whole CPU, lose less (docs/benchmarks.md, thread policy on shared cores).
+    """
+    if busy is None or busy <= 0 or machine_cpus != cpus or not policy.reason.startswith("affinity"):
+        return policy
+    threads = max(1, cpus - busy)
+    if threads >= policy.threads:
+        return policy
+    return replace(policy, threads=threads, reason=f"{policy.reason}, {busy} busy with other work")
+
+
 def apply_torch() -> ThreadPolicy | None:
-    """Set torch's intra-op thread count to the chosen one (imports torch); None if no policy was chosen."""
+    """Set torch's intra-op thread count to the chosen one (imports torch); None if no policy was chosen.
+
+    Here, where computing is about to start, the count is also lowered to the CPUs other work leaves free
+    (:func:`sharing_busy_cpus`); choosing it at start-up would cost every command, ``--help`` too, the sampling."""
+    global _applied
     if _applied is None:
         return None
+    _applied = sharing_busy_cpus(_applied, _affinity(), os.cpu_count(), others_running())
     import torch
 
     if torch.get_num_threads() != _applied.threads:

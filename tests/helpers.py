@@ -12,9 +12,11 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+# written once, in the conformance kit: a state as a tuple, and a loss whose gradient reaches every element
+from seqkit.testing.common import as_tuple as as_tuple
+from seqkit.testing.common import weighted_loss
 
-def as_tuple(state):
-    return (state,) if isinstance(state, torch.Tensor) else tuple(state)
+random_loss = weighted_loss  # the tests' name for it
 
 
 def torch_forward(module: nn.RNNBase, x, lengths=None, state=None):
@@ -25,15 +27,6 @@ def torch_forward(module: nn.RNNBase, x, lengths=None, state=None):
     out, final = module(packed, state)
     out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
     return out, final
-
-
-def random_loss(out, state, seed=0):
-    """A loss whose gradient differs at every output and state element."""
-    g = torch.Generator().manual_seed(seed)
-    total = (out * torch.randn(out.shape, generator=g, dtype=out.dtype).to(out.device)).sum()
-    for s in as_tuple(state):
-        total = total + (s * torch.randn(s.shape, generator=g, dtype=s.dtype).to(s.device)).sum()
-    return total
 
 
 def assert_close_grads(named_a, named_b, atol, rtol=1e-5):

@@ -451,12 +451,12 @@ def test_debug_shows_the_traceback(tmp_path):
 
 
 def test_an_internal_error_is_one_line_without_debug(capsys, monkeypatch):
-    import seqkit.commands
+    import seqkit.cli.validate
 
     def broken(args):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(seqkit.commands, "_validate", broken)
+    monkeypatch.setattr(seqkit.cli.validate, "_validate", broken)
     code = main(["validate", "quickstart"])
     err = capsys.readouterr().err
     assert code == 1 and "internal error: ZeroDivisionError: division by zero" in err and "--debug" in err

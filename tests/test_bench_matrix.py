@@ -67,7 +67,7 @@ def test_rows_stream_as_json_lines_and_a_deadline_stops_new_shapes(capsys, tmp_p
 
 
 def test_a_shape_that_fails_is_a_row_with_its_error_and_the_matrix_goes_on(capsys, tmp_path, monkeypatch):
-    from seqkit import bench_matrix
+    from seqkit.bench import matrix as bench_matrix
 
     measure = bench_matrix.measure_shape
 

@@ -46,3 +46,31 @@ def test_bench_of_a_plugin_cell_has_a_gru_row_of_the_same_size(capsys):
     assert code == 0, err
     rows = {r["backend"]: r for r in json.loads(out)["results"]}
     assert rows["torch.nn.GRU"]["ratio_to_torch_nn"] == 1.0 and rows["generic"]["ratio_to_torch_nn"] > 0
+
+
+class ScaledElman(Elman):
+    """A plugin cell with a second formulation it declares worth its own bench row."""
+
+    bench_variants = ({"scale": 0.5},)
+
+    def __init__(self, input_size: int, hidden_size: int, *, scale: float = 1.0) -> None:
+        super().__init__(input_size, hidden_size)
+        self.scale = scale
+
+    def step(self, params, u_t, state):
+        h, _ = super().step(params, u_t, state)
+        return self.scale * h, (self.scale * h,)
+
+
+class VariantPlugin:
+    @staticmethod
+    @seqkit.hookimpl
+    def register_cells(register: seqkit.RegisterCell) -> None:
+        register(seqkit.Spec("scaled", build=ScaledElman))
+
+
+def test_a_plugin_cell_s_declared_bench_variants_get_rows_of_their_own(capsys):
+    seqkit.set_plugin_manager(seqkit.PluginManager([("scaled", VariantPlugin)]))
+    code, out, err = cli(capsys, "bench", "cells", "--cells", "scaled", *TINY, "--json")
+    assert code == 0, err
+    assert [(c["cell"], c["options"]) for c in json.loads(out)["cells"]] == [("scaled", {}), ("scaled", {"scale": 0.5})]

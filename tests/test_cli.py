@@ -88,7 +88,7 @@ def test_bench_with_varied_lengths_runs_torch_nn_on_packed_sequences(capsys):
 
 
 def test_bench_cells_times_every_cell_with_each_kernel_that_can_run_it(capsys):
-    from seqkit.bench_cells import available_kernels
+    from seqkit.bench.cells import available_kernels
 
     assert main(["bench", "cells", *TINY, "--json"]) == 0
     reports = json.loads(capsys.readouterr().out)["cells"]

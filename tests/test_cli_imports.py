@@ -81,7 +81,7 @@ def test_lightning_and_training_stops_are_still_reported_once_loaded(monkeypatch
 
     from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-    import seqkit.commands
+    import seqkit.cli.validate
     from seqkit.cli import main
     from seqkit.resilience import TrainingStopped
 
@@ -93,7 +93,7 @@ def test_lightning_and_training_stops_are_still_reported_once_loaded(monkeypatch
         def stopped(args: object, raised: BaseException = raised) -> int:
             raise raised
 
-        monkeypatch.setattr(seqkit.commands, "_validate", stopped)
+        monkeypatch.setattr(seqkit.cli.validate, "_validate", stopped)
         assert main(["validate", "quickstart"]) == status
         assert said in capsys.readouterr().err
 

@@ -47,7 +47,7 @@ def test_the_hook_reference_lists_exactly_the_hooks_and_is_up_to_date():
 
     text = DOCS.read_text()
     assert re.findall(r"^## `(register_\w+)\(", text, flags=re.M) == [h for h in hookdoc_order()]
-    assert text == render(), "docs/plugins/hooks.md is stale: python -m seqkit.hookdoc > docs/plugins/hooks.md"
+    assert text == render(), "docs/plugins/hooks.md is stale: python -m seqkit.plugin.hookdoc > docs/plugins/hooks.md"
 
 
 def hookdoc_order():

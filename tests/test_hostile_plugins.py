@@ -45,7 +45,7 @@ def test_an_odd_failure_in_a_plugin_is_named(tmp_path, monkeypatch, capsys, requ
 
 
 def test_an_unshowable_error_at_the_top_is_one_line(monkeypatch, capsys):
-    import seqkit.commands
+    import seqkit.cli.validate
 
     class Odd(Exception):
         def __str__(self):
@@ -54,7 +54,7 @@ def test_an_unshowable_error_at_the_top_is_one_line(monkeypatch, capsys):
     def broken(args):
         raise Odd()
 
-    monkeypatch.setattr(seqkit.commands, "_validate", broken)
+    monkeypatch.setattr(seqkit.cli.validate, "_validate", broken)
     code, _, err = cli(capsys, "validate", "quickstart")
     assert code == 1 and "internal error: Odd" in err and len(err.strip().splitlines()) == 1, err
 

@@ -73,7 +73,7 @@ def test_forget_bias_opens_the_lstm_forget_gate():
         ({"kernel_init": "orthogonl"}, "kernel_init must be one of .* did you mean 'orthogonal'"),
         ({"bias_init": "orthogonal"}, "biases are vectors"),
         ({"init": "pytorch"}, "init must be one of keras"),
-        ({"forget_bias": 1.0}, "forget_bias applies to lstm cells, not 'gru'"),
+        ({"forget_bias": 1.0}, "forget_bias applies to cells with LSTM gates .*, not 'gru'"),
         ({"kernel_l2": -0.1}, "kernel_l2 must be a number 0 or more"),
     ],
 )

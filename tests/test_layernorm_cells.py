@@ -125,7 +125,7 @@ def test_gains_start_at_one_and_initialisers_leave_them_alone():
     assert torch.equal(params["bias_hh_l0"], torch.zeros(4 * H))
     block = params["weight_hh_l0"][:H].detach()
     torch.testing.assert_close(block @ block.T, torch.eye(H), atol=1e-5, rtol=0)  # orthogonal, per gate
-    with pytest.raises(seqkit.InvalidArgumentError, match="forget_bias applies to lstm cells, not 'ln_gru'"):
+    with pytest.raises(seqkit.InvalidArgumentError, match="applies to cells with LSTM gates .*, not 'ln_gru'"):
         seqkit.create_rnn("ln_gru", I, H, forget_bias=1.0)
 
 

@@ -59,7 +59,8 @@ def test_a_run_off_a_terminal_prints_its_header_and_one_line_per_epoch(runs):
     header = [line for line in printed.splitlines() if "seqkit train: kernels " in line]
     assert len(header) == 1
     assert "encoder=" in header[0] and "=auto" not in header[0]
-    assert "device cpu" in header[0] and f"{torch.get_num_threads()} threads (" in header[0]
+    threads = torch.get_num_threads()
+    assert "device cpu" in header[0] and f"{threads} thread{'s' if threads != 1 else ''} (" in header[0]
     assert "OpenMP wait passive" in header[0]
     assert f"torch {torch.__version__}" in header[0] and "Lightning " in header[0] and "precision 32-true" in header[0]
     epochs = [line for line in printed.splitlines() if line.startswith("seqkit train: epoch ")]

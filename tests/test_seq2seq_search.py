@@ -148,3 +148,11 @@ def test_when_every_continuation_is_forbidden_the_hypothesis_ends(mode):
     for hypothesis in found:
         assert sorted(hypothesis.tokens) == [UNK_ID, A, B, C]
         assert math.isfinite(hypothesis.log_prob) and math.isfinite(hypothesis.score)
+
+
+def test_a_beam_beyond_the_limit_is_refused_before_any_search():
+    from seqkit_seq2seq.search import MAX_BEAM
+
+    SearchOptions(beam_size=MAX_BEAM)
+    with pytest.raises(ValueError, match=rf"beam_size must be in \[1, {MAX_BEAM}\], got 1000000000"):
+        SearchOptions(beam_size=10**9)

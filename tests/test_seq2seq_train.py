@@ -89,4 +89,4 @@ def test_generation_flags_are_refused_by_tasks_that_do_not_generate(capsys, tmp_
     run_dir = tmp_path / "quick"
     assert cli(capsys, "train", "quickstart", *TINY, f"run_dir={run_dir}")[0] == 0
     code, _, err = cli(capsys, "predict", run_dir / "best.ckpt", "good", "--beam-size", "3")
-    assert code != 0 and "--beam-size" in err and "does not generate" in err
+    assert code != 0 and "--beam-size" in err and "does not take it" in err

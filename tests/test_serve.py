@@ -121,9 +121,10 @@ def test_the_batcher_bounds_batch_size_and_keeps_each_requests_results():
 
 
 def test_a_generation_tasks_options_are_checked_as_the_cli_checks_them():
+    from seqkit import PredictOption
     from seqkit.serve.app import Limits, RequestError, parse_request
 
-    accepted = {"beam_size", "n_best"}
+    accepted = {name: PredictOption(name, "", int, minimum=1) for name in ("beam_size", "n_best")}
     texts, options = parse_request(b'{"texts": ["a b", " "], "beam_size": 3, "n_best": 2}', Limits(), accepted)
     assert texts == ["a b"] and options == {"beam_size": 3, "n_best": 2}
     for body, message in (

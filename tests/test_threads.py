@@ -91,3 +91,31 @@ def test_the_run_header_says_what_was_chosen_and_why() -> None:
     assert "device cpu × 1, 3 threads (SEQKIT_THREADS=3), OpenMP wait passive, precision" in report.header()
     report.facts = {"device": "cpu", "devices": 1, "threads": 4, "thread_policy": None}
     assert "4 threads (torch default)" in report.header()  # seqkit used as a library chooses nothing
+
+
+def test_busy_cpus_lower_the_thread_count_only_where_the_mask_is_the_whole_machine() -> None:
+    from seqkit.threads import sharing_busy_cpus
+
+    mask = ThreadPolicy(2, "affinity 2 CPUs", "passive", "seqkit default")
+    shared = sharing_busy_cpus(mask, cpus=2, machine_cpus=2, busy=1)
+    assert (shared.threads, shared.reason) == (1, "affinity 2 CPUs, 1 busy with other work")
+    assert sharing_busy_cpus(mask, 2, 2, busy=5).threads == 1  # never fewer than one
+    assert sharing_busy_cpus(mask, 2, 2, busy=0) == mask
+    assert sharing_busy_cpus(mask, 2, 2, busy=None) == mask  # /proc/stat unreadable: nothing known
+    assert sharing_busy_cpus(ThreadPolicy(8, "affinity 8 CPUs", "passive", "seqkit default"), 8, 8, 3).threads == 5
+    # a narrower mask, a quota, Slurm or an explicit setting: the machine's other tasks are not ours to share
+    assert sharing_busy_cpus(mask, cpus=2, machine_cpus=64, busy=40) == mask
+    for reason in ("cgroup quota 2 CPUs", "SLURM_CPUS_PER_TASK=2", "SEQKIT_THREADS=2"):
+        policy = ThreadPolicy(2, reason, "passive", "seqkit default")
+        assert sharing_busy_cpus(policy, 2, 2, busy=1) == policy
+
+
+def test_other_running_tasks_are_read_from_proc_stat_as_the_fewest_of_the_samples(tmp_path: Path) -> None:
+    from seqkit.threads import others_running
+
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  1 2 3 4\nprocs_running 3\nprocs_blocked 0\n")
+    assert others_running(stat, samples=2, interval=0) == 2  # this process is one of the running ones
+    assert others_running(tmp_path / "missing", samples=2, interval=0) is None
+    stat.write_text("procs_running 1\n")
+    assert others_running(stat, samples=1) == 0

@@ -21,6 +21,7 @@ class GRUCell(Cell):
 
     torch_type = nn.GRU
     takes_recurrent_mask = True
+    bench_variants = ({"reset_after": False},)  # the formulation torch.nn cannot run
 
     def __init__(self, input_size: int, hidden_size: int, *, reset_after: bool = True, bias: bool = True) -> None:
         super().__init__(input_size, hidden_size)
@@ -73,3 +74,10 @@ class GRUCell(Cell):
     @classmethod
     def options_from_torch(cls, module: nn.RNNBase) -> dict[str, Any]:
         return {"reset_after": True, "bias": module.bias}
+
+    def keras_options(self) -> dict[str, Any]:
+        return {"use_bias": self.bias, "reset_after": self.reset_after}  # Keras runs both formulations
+
+    @classmethod
+    def options_from_keras(cls, config: dict[str, Any]) -> dict[str, Any]:
+        return {"bias": bool(config["use_bias"]), "reset_after": bool(config["reset_after"])}

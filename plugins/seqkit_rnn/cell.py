@@ -57,3 +57,10 @@ class ElmanCell(Cell):
     @classmethod
     def options_from_torch(cls, module: nn.RNNBase) -> dict[str, Any]:
         return {"nonlinearity": module.nonlinearity, "bias": module.bias}
+
+    def keras_options(self) -> dict[str, Any]:
+        return {"use_bias": self.bias, "activation": self.nonlinearity}
+
+    @classmethod
+    def options_from_keras(cls, config: dict[str, Any]) -> dict[str, Any]:
+        return {"bias": bool(config["use_bias"]), "nonlinearity": config["activation"]}

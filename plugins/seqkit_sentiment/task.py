@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqkit import UNK_ID, CellFactory, DataError, ExportGraph, Record, Task, Tokenizer, pad_sequences, where_of
+from seqkit import UNK_ID, CellFactory, DataError, ExportGraph, Record, Task, Tokenizer, Width, pad_sequences, where_of
 from seqkit_sentiment.model import Pooling, SentimentEnsemble, SentimentModel, mixture
 
 PREDICT_BATCH = 256
@@ -63,7 +63,7 @@ class SentimentTask(Task):
         cell_factory: CellFactory,
         tokenizer: Tokenizer,
         *,
-        embed_dim: int = 128,
+        embed_dim: Width = 128,
         dropout: float = 0.0,
         word_dropout: float = 0.0,
         ensemble: int = 1,

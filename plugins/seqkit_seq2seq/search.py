@@ -14,6 +14,11 @@ from seqkit import BOS_ID, EOS_ID, PAD_ID
 NEG_INF = float("-inf")
 
 
+# Beyond this a beam costs memory and time (beam × vocabulary scores a step) for nothing: a `seqkit serve` request or
+# a recipe asking for millions of hypotheses is refused rather than allowed to exhaust the machine.
+MAX_BEAM = 256
+
+
 @dataclass
 class SearchOptions:
     """How to decode. Lengths count generated tokens before ``<eos>``.
@@ -35,8 +40,8 @@ class SearchOptions:
     no_repeat_ngram_size: int = 0
 
     def __post_init__(self) -> None:
-        if self.beam_size < 1:
-            raise ValueError(f"beam_size must be positive, got {self.beam_size}")
+        if not 1 <= self.beam_size <= MAX_BEAM:
+            raise ValueError(f"beam_size must be in [1, {MAX_BEAM}], got {self.beam_size}")
         if not 1 <= self.n_best <= self.beam_size:
             raise ValueError(f"n_best must be in [1, beam_size={self.beam_size}], got {self.n_best}")
         if self.max_length < 1 or self.min_length < 0 or self.min_length >= self.max_length:

@@ -10,11 +10,12 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from seqkit import PAD_ID, CellFactory, DataError, ExportGraph, Record, SeqkitError, Task, Tokenizer, where_of
+from seqkit import PAD_ID, CellFactory, DataError, ExportGraph, Record, SeqkitError, Task, Tokenizer, Width, where_of
 from seqkit_seq2seq.attention import AttentionKind
 from seqkit_seq2seq.examples import Example, collate, extend, pieces_text, source_ids
 from seqkit_seq2seq.export import export_graphs
 from seqkit_seq2seq.model import Seq2SeqModel
+from seqkit_seq2seq.predict_options import PREDICT_OPTIONS, prediction_lines
 from seqkit_seq2seq.search import Hypothesis, SearchOptions, search
 
 Decoding = Literal["greedy", "beam"]
@@ -32,6 +33,8 @@ class Seq2SeqTask(Task):
 
     monitor = "val/loss"
     monitor_mode = "min"
+    predict_options = PREDICT_OPTIONS
+
     #: ``copy``'s default (summarization turns the pointer-generator on)
     copy_default = False
 
@@ -153,7 +156,7 @@ class Seq2SeqTask(Task):
         cell_factory: CellFactory,
         tokenizer: Tokenizer,
         *,
-        embed_dim: int = 256,
+        embed_dim: Width = 256,
         dropout: float = 0.2,
         attention: AttentionKind = "general",
         input_feeding: bool = True,
@@ -283,6 +286,9 @@ class Seq2SeqTask(Task):
                     target_pieces = [*self._pieces(found[0].tokens, oovs[i]), "</s>"]
                     plot_attention(found[0].attention.cpu(), source_pieces, target_pieces, path)
         return results
+
+    def format_prediction(self, result: dict[str, Any]) -> list[str | tuple[str, ...]]:
+        return prediction_lines(result)
 
     def _source_example(self, text: str, tokenizer: Tokenizer, index: int) -> tuple[Example, list[str]]:
         src = source_ids(text, tokenizer, self.max_source_length)

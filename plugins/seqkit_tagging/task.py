@@ -10,7 +10,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from seqkit import UNK_ID, CellFactory, DataError, ExportGraph, Record, Task, pad_sequences, where_of
+from seqkit import UNK_ID, CellFactory, DataError, ExportGraph, Record, Task, Width, pad_sequences, where_of
 from seqkit_tagging.metrics import EntityScore, entity_types, sentence_spans
 from seqkit_tagging.model import IGNORE, Tagger, build_tagger
 from seqkit_tagging.report import prediction_lines, score_table
@@ -135,7 +135,7 @@ class TaggingTask(Task):
         tokenizer: Any = None,
         *,
         output: Literal["crf", "softmax"] = "crf",
-        embed_dim: int = 100,
+        embed_dim: Width = 100,
         casing_dim: int = 8,
         chars: dict[str, Any] | None = None,
         dropout: float = 0.5,

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from seqkit.commands import CHECKPOINT_HELP
+from seqkit.cli.checkpoint_args import CHECKPOINT_HELP
 from seqkit.errors import SeqkitError, printable
 
 
@@ -21,10 +21,10 @@ def add_export_command(commands: Any) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from seqkit.checkpoint import load
-    from seqkit.download import downloads_forbidden
+    from seqkit.data.download import downloads_forbidden
     from seqkit.export.bundle import write_bundle
-    from seqkit.runs import find_checkpoint
+    from seqkit.run.checkpoint import load
+    from seqkit.run.runs import find_checkpoint
 
     _need(args.format)
     checkpoint = find_checkpoint(args.checkpoint)

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from seqkit.export.spec import ExportError, OnnxOp
-from seqkit.recurrent import Recurrent
+from seqkit.rnn.recurrent import Recurrent
 
 _BATCH_FIRST = [1, 0, 2]
 

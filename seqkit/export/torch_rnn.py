@@ -16,11 +16,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from seqkit.cell import Cell, Params, State
-from seqkit.context import takes_context
 from seqkit.export.spec import ExportError
-from seqkit.lengths import reverse_within
-from seqkit.recurrent import Recurrent
+from seqkit.rnn.cell import Cell, Params, State
+from seqkit.rnn.context import takes_context
+from seqkit.rnn.lengths import reverse_within
+from seqkit.rnn.recurrent import Recurrent
 
 
 def _scan(cell: Cell, params: Params, u: Tensor, lengths: Tensor, state: State) -> tuple[Tensor, State]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from seqkit.errors import SeqkitError, one_line, printable
+from seqkit.predict_options import PredictOption
 from seqkit.serve.batcher import Batcher
 
 
@@ -32,7 +33,9 @@ class RequestError(SeqkitError):
         self.status = status
 
 
-def parse_request(body: bytes, limits: Limits, accepted: set[str]) -> tuple[list[str], dict[str, Any]]:
+def parse_request(
+    body: bytes, limits: Limits, accepted: Mapping[str, PredictOption]
+) -> tuple[list[str], dict[str, Any]]:
     """The texts and generation options of a ``/predict`` body, or a :class:`RequestError` saying what is wrong."""
     try:
         data = json.loads(body)
@@ -56,13 +59,15 @@ def parse_request(body: bytes, limits: Limits, accepted: set[str]) -> tuple[list
     if longest > limits.max_text_chars:
         raise RequestError(f"a text of {longest} characters (at most {limits.max_text_chars})", 413)
     options = {k: data[k] for k in accepted if k in data}
-    for key, value in options.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise RequestError(f"{key}: expected a positive integer, got {printable(repr(value))}")
+    for key, value in options.items():  # checked as the task declared it, as seqkit predict checks its flags
+        try:
+            accepted[key].check(value)
+        except ValueError as error:
+            raise RequestError(f"{key}: {error}") from None
     return texts, options
 
 
-def build_app(batcher: Batcher, limits: Limits, info: dict[str, Any], accepted: set[str]) -> Any:
+def build_app(batcher: Batcher, limits: Limits, info: dict[str, Any], accepted: Mapping[str, PredictOption]) -> Any:
     """The FastAPI application; *info* is what ``/health`` reports besides the request and batch counts."""
 
     @contextlib.asynccontextmanager

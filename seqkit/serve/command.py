@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 import signal
 import socket
 import sys
 from typing import Any
 
-from seqkit.commands import CHECKPOINT_HELP, _positive
+from seqkit.cli.checkpoint_args import CHECKPOINT_HELP, positive
 from seqkit.errors import SeqkitError
-
-GENERATION_OPTIONS = {"beam_size", "n_best"}  # predict's keyword options a request may set
 
 
 def add_serve_command(commands: Any) -> None:
@@ -20,11 +17,11 @@ def add_serve_command(commands: Any) -> None:
     serve.add_argument("checkpoint", help=CHECKPOINT_HELP)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
-    serve.add_argument("--max-batch", type=_positive, default=32, metavar="N", help="texts predicted at once (32)")
+    serve.add_argument("--max-batch", type=positive, default=32, metavar="N", help="texts predicted at once (32)")
     serve.add_argument("--max-wait-ms", type=float, default=5.0, metavar="MS", help="how long a batch waits to fill")
-    serve.add_argument("--max-body-bytes", type=_positive, default=1 << 20, metavar="B", help="request size limit")
-    serve.add_argument("--max-texts", type=_positive, default=256, metavar="N", help="texts per request limit")
-    serve.add_argument("--max-text-chars", type=_positive, default=10_000, metavar="N", help="characters per text")
+    serve.add_argument("--max-body-bytes", type=positive, default=1 << 20, metavar="B", help="request size limit")
+    serve.add_argument("--max-texts", type=positive, default=256, metavar="N", help="texts per request limit")
+    serve.add_argument("--max-text-chars", type=positive, default=10_000, metavar="N", help="characters per text")
     serve.set_defaults(handler=_serve)
 
 
@@ -34,9 +31,10 @@ def _serve(args: argparse.Namespace) -> int:
         import uvicorn
     except ImportError:
         raise SeqkitError("seqkit serve needs FastAPI and uvicorn: pip install 'seqkit[serve]'") from None
-    from seqkit.checkpoint import load
-    from seqkit.download import downloads_forbidden
-    from seqkit.runs import find_checkpoint
+    from seqkit.data.download import downloads_forbidden
+    from seqkit.predict_options import declared
+    from seqkit.run.checkpoint import load
+    from seqkit.run.runs import find_checkpoint
     from seqkit.serve.app import Limits, build_app
     from seqkit.serve.batcher import Batcher
 
@@ -47,7 +45,8 @@ def _serve(args: argparse.Namespace) -> int:
         parts = load(checkpoint)
     parts.module.model.eval()
     kind = parts.recipe.data["task"]["kind"]
-    accepted = GENERATION_OPTIONS & set(inspect.signature(parts.task.predict).parameters)
+    # the task's own predict options that a request may set (never one that writes files)
+    accepted = {option.name: option for option in declared(type(parts.task)) if option.per_request}
 
     def predict(texts: list[str], options: dict[str, Any]) -> list[dict[str, Any]]:
         return parts.task.predict(parts.module.model, texts, parts.tokenizer, **options)

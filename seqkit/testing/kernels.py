@@ -7,13 +7,13 @@ from typing import Any
 
 import torch
 
-from seqkit.cell import build_cell
 from seqkit.errors import KernelUnavailableError
-from seqkit.kernels import GENERIC
-from seqkit.plugins import PluginManager, get_plugin_manager
-from seqkit.recurrent import Recurrent
-from seqkit.testing.cells import H, I, build_layer, padded_equals_alone
+from seqkit.plugin.manager import PluginManager, get_plugin_manager
+from seqkit.rnn.cell import build_cell
+from seqkit.rnn.kernels import GENERIC
+from seqkit.rnn.recurrent import Recurrent
 from seqkit.testing.common import ConformanceError, as_tuple, close, entry_name, max_difference, weighted_loss
+from seqkit.testing.layers import H, I, build_layer, padded_equals_alone
 
 
 def check_kernel(

@@ -10,9 +10,9 @@ from typing import Any
 
 import torch
 
-from seqkit.build import cell_factory
 from seqkit.data import DataError, Record, as_splits
-from seqkit.plugins import PluginManager, get_plugin_manager
+from seqkit.plugin.manager import PluginManager, get_plugin_manager
+from seqkit.run.build import cell_factory
 from seqkit.testing.common import ConformanceError, DataUnavailable, entry_name, losses_under_adam
 
 SPLIT = {"valid": 0.1, "test": 0.1}

@@ -1,0 +1,7 @@
+"""``python -m seqkit.cli``: the ``seqkit`` command."""
+
+import sys
+
+from seqkit.cli import main
+
+sys.exit(main())

@@ -1,0 +1,192 @@
+"""Recipe → parts, top to bottom: seed → data → tokenizer → task → cell factory → model → LightningModule."""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import pytorch_lightning as pl
+from torch import nn
+
+import seqkit
+from seqkit.data import DataError, DataNotFound, as_splits
+from seqkit.data.tokenize import Tokenizer
+from seqkit.data.trust import contents_withheld
+from seqkit.errors import SeqkitError, one_line
+from seqkit.plugin.manager import PluginManager
+from seqkit.recipe.cell_factory import cell_factory as cell_factory  # where a task's tests and the run find it
+from seqkit.recipe.load import Recipe
+from seqkit.recipe.optim import optim_options
+from seqkit.recipe.sections import data_options, split_section, task_builder_options
+from seqkit.recipe.validate import validate
+from seqkit.run.datamodule import SeqkitData
+from seqkit.run.module import SeqkitModule
+from seqkit.task import CellFactory, Task
+
+DEFAULT_SEED = 1234
+
+
+@dataclass
+class Parts:
+    recipe: Recipe
+    seed: int
+    task: Task
+    tokenizer: Tokenizer | None
+    module: SeqkitModule
+    data: SeqkitData
+    monitor: str
+    mode: str
+
+
+def _args(section: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in section.items() if k != "kind"}
+
+
+def build(
+    recipe: Recipe,
+    manager: PluginManager,
+    *,
+    state: dict[str, Any] | None = None,
+    splits: tuple[str, ...] = ("train", "valid", "test"),
+    validated: bool = False,
+) -> Parts:
+    """Every part of a run. ``state`` (a checkpoint's ``"seqkit"`` entry) restores the fitted tokenizer and
+    task instead of fitting them on the training split; *splits* limits which splits are encoded;
+    *validated* says the caller has already run :func:`seqkit.recipe.validate.validate` on this recipe."""
+    if not validated:
+        validate(recipe, manager)
+    r = recipe.data
+    seed = r.get("seed", DEFAULT_SEED)
+    seed = DEFAULT_SEED if seed is None else seed
+    pl.seed_everything(seed, workers=True, verbose=False)
+
+    loading, source_args = split_section(r["data"], data_options)
+    loading = data_options(**loading)
+    source = r["data"]["kind"]
+    records: dict[str, list] = {}
+    if splits:  # predict reads no data: the checkpoint holds the fitted tokenizer and labels
+        with contents_withheld(f"data source '{source}'"):
+            produced = _call(recipe, "data", manager.datasets.get(source).build, source_args)
+            records = as_splits(produced, loading["split"], seed, source)
+        if loading["limit"] is not None:
+            records = {name: split[: loading["limit"]] for name, split in records.items()}
+    if "valid" in splits and not records["valid"]:
+        raise SeqkitError(f"data source '{source}' left no validation records; set data.split.valid above 0")
+
+    tokenizer = None  # a task that reads no text (needs_tokenizer = False) may leave the section out
+    if r.get("tokenizer") is not None:
+        build_tokenizer = manager.tokenizers.get(r["tokenizer"]["kind"]).build
+        tokenizer = _call(recipe, "tokenizer", build_tokenizer, _args(r["tokenizer"]))
+    build_task = manager.tasks.get(r["task"]["kind"]).build
+    task = _call(recipe, "task", build_task, task_builder_options(r["task"], build_task))
+    if state is None:
+        if tokenizer is not None:
+            tokenizer.fit(task.texts(records["train"]))
+        task.setup(records["train"], tokenizer)
+    else:
+        if tokenizer is not None:
+            tokenizer.load_state_dict(state["tokenizer"])
+        task.load_state_dict(state["task"])
+    with contents_withheld(f"task '{r['task']['kind']}'"):  # it quotes the records it rejects
+        examples = {
+            name: [
+                task.encode(rec, tokenizer, source=f"{source}/{name}", index=i) for i, rec in enumerate(records[name])
+            ]
+            for name in splits
+        }
+
+    model_options = {k: v for k, v in r["model"].items() if k != "cell"}
+    model = build_model(recipe, task, cell_factory(r["model"]["cell"], manager, recipe), tokenizer, model_options)
+    set_tbptt(model, r["task"].get("tbptt_steps"), recipe)
+    monitor = r.get("monitor") or task.monitor
+    mode = task.monitor_mode if monitor == task.monitor else ("min" if monitor.endswith("loss") else "max")
+    extra = {
+        "recipe": r,
+        "recipe_name": recipe.name,
+        "plugins": [info.as_dict() for info in manager.plugins],
+        "seqkit_version": seqkit.__version__,
+    }
+    optim = optim_options(**(r.get("optim") or {}))
+    module = SeqkitModule(
+        task,
+        model,
+        tokenizer,
+        optim,
+        monitor=monitor,
+        mode=mode,
+        seed=seed,
+        extra=extra,
+        on_nonfinite=r.get("on_nonfinite") or "stop",
+    )
+    data = SeqkitData(
+        task,
+        examples,
+        batch_size=loading["batch_size"],
+        eval_batch_size=loading["eval_batch_size"],
+        seed=seed,
+        num_workers=loading["num_workers"],
+    )
+    return Parts(recipe, seed, task, tokenizer, module, data, monitor, mode)
+
+
+def _call(recipe: Recipe, section: str, build: Any, options: dict[str, Any]) -> Any:
+    """*build*(**options); a builder's own rejection of a value becomes an error naming the recipe section."""
+    try:
+        return build(**options)
+    except DataNotFound as error:
+        if section != "data" or options.get("download") or "data.download" in str(error):
+            raise
+        if "download" in inspect.signature(build).parameters:
+            raise DataNotFound(f"{error}; or set data.download=true to fetch it") from None
+        kind = recipe.data["data"].get("kind")
+        raise DataNotFound(f"{error}; data.download=true is not available for data source '{kind}'") from None
+    except (SeqkitError, DataError):
+        raise
+    except (ValueError, TypeError) as error:
+        kind = recipe.data[section].get("kind")
+        raise SeqkitError(f"{recipe.where(section)}: {section} '{kind}' rejected its options: {error}") from None
+
+
+def build_model(
+    recipe: Recipe, task: Task, factory: CellFactory, tokenizer: Tokenizer | None, options: dict[str, Any]
+) -> nn.Module:
+    """``task.build_model``; a plain ValueError/TypeError it raises is the task's rejection of the ``model`` keys."""
+    try:
+        return task.build_model(factory, tokenizer, **options)
+    except (SeqkitError, DataError):
+        raise
+    except (ValueError, TypeError) as error:
+        kind = recipe.data["task"].get("kind")
+        where = recipe.where("model")
+        raise SeqkitError(f"{where}: task '{kind}' could not build its model: {one_line(error)}") from None
+
+
+def set_tbptt(model: nn.Module, steps: int | None, recipe: Recipe) -> None:
+    """Apply ``task.tbptt_steps`` to every ``seqkit.Recurrent`` in *model* (encoders, decoders, nested ones)."""
+    layers = [m for m in model.modules() if isinstance(m, seqkit.Recurrent)]
+    for layer in layers:
+        layer.tbptt_steps = steps
+    if steps is not None and not layers:
+        # Not an error: the task may run its recurrence another way; but the option then does nothing.
+        where = recipe.where("task.tbptt_steps")
+        warnings.warn(f"{where}: the task's model has no seqkit.Recurrent, so it has no effect", stacklevel=2)
+
+
+def callbacks(recipe: Recipe, manager: PluginManager, monitor: str, mode: str) -> list[Any]:
+    """The recipe's named callbacks; ``monitor``/``mode`` default to the run's monitored metric."""
+    built = []
+    for name, options in (recipe.data.get("callbacks") or {}).items():
+        if options is None or options is False:
+            continue
+        options = dict(options) if isinstance(options, dict) else {}
+        build = manager.callbacks.get(name).build
+        accepted = inspect.signature(build).parameters
+        if "monitor" in accepted and options.get("monitor") is None:
+            options["monitor"] = monitor
+        if "mode" in accepted and options.get("mode") is None:
+            chosen = options.get("monitor", monitor)
+            options["mode"] = mode if chosen == monitor else ("min" if chosen.endswith("loss") else "max")
+        built.append(build(**options))
+    return built

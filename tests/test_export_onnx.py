@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from export_helpers import Whole
 from torch import nn
 
 import seqkit
@@ -19,18 +20,6 @@ pytest.importorskip("onnx")
 
 VARIANTS = {"gru": [{"reset_after": True}, {"reset_after": False}], "rnn": [{}, {"nonlinearity": "relu"}]}
 SHAPES = [(1, False), (1, True), (2, False), (2, True)]
-
-
-class Whole(nn.Module):
-    """A layer with lengths and an initial state in, outputs and every final state part out."""
-
-    def __init__(self, layer: seqkit.Recurrent) -> None:
-        super().__init__()
-        self.layer = layer
-
-    def forward(self, x, lengths, *state):
-        out, final = self.layer(x, lengths, state[0] if len(state) == 1 else state)
-        return (out, final) if isinstance(final, torch.Tensor) else (out, *final)
 
 
 def first_loop() -> str | None:

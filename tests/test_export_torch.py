@@ -7,22 +7,11 @@ import json
 
 import pytest
 import torch
+from export_helpers import Whole
 from recipe_helpers import TINY, cli
-from torch import nn
 
 import seqkit
 from seqkit.export.bundle import write_torch
-
-
-class Whole(nn.Module):
-    def __init__(self, layer: seqkit.Recurrent) -> None:
-        super().__init__()
-        self.layer = layer
-
-    def forward(self, x, lengths, *state):
-        out, final = self.layer(x, lengths, state[0] if len(state) == 1 else state)
-        return (out, final) if isinstance(final, torch.Tensor) else (out, *final)
-
 
 SLOW = pytest.mark.slow  # torch.export takes 5-15 s a layer on a loaded 2-core machine
 

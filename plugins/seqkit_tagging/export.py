@@ -12,30 +12,16 @@ from seqkit_tagging.model import Tagger
 class ExportedTagger(nn.Module):
     """``(words, chars, casings, lengths) -> emissions (B, T, C)`` and, with a CRF, its ``transitions (C, C)``,
     ``start (C,)`` and ``end (C,)`` scores (forbidden transitions already at a large negative score), so that
-    Viterbi decoding can run wherever the graph does.
-
-    The training forward gathers the real words' characters with a boolean mask (a data-dependent shape an
-    exported graph cannot hold); here every position's characters go through the character encoder and the
-    padding positions are zeroed after it, which gives the real words the same vectors.
-    """
+    Viterbi decoding can run wherever the graph does. The tagger runs with ``every_position``: no
+    data-dependent shape."""
 
     def __init__(self, tagger: Tagger) -> None:
         super().__init__()
         self.tagger = tagger
 
     def forward(self, words: Tensor, chars: Tensor, casings: Tensor, lengths: Tensor) -> tuple[Tensor, ...]:
-        features = self.tagger.features
-        parts = [features.embed(words)]
-        if features.casing is not None:
-            parts.append(features.casing(casings))
-        if features.chars is not None:
-            flat = chars.flatten(0, 1)  # (B·T, L)
-            # a padding position has no characters: give it one (then zero its vector) so no length is 0
-            vectors = features.chars(flat, (flat > 0).sum(-1).clamp(min=1))
-            real = (casings > 0).flatten().unsqueeze(1).to(vectors.dtype)
-            parts.append((vectors * real).unflatten(0, words.shape))
-        outputs, _ = self.tagger.encoder(torch.cat(parts, dim=-1), lengths)
-        emissions = self.tagger.classifier(outputs)
+        batch = {"words": words, "chars": chars, "casings": casings, "lengths": lengths}
+        emissions = self.tagger(batch, every_position=True)
         if self.tagger.crf is None:
             return (emissions,)
         return (emissions, *self.tagger.crf._scores(emissions.dtype))

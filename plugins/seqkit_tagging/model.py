@@ -31,8 +31,9 @@ class Tagger(nn.Module):
         self.classifier = nn.Linear(encoder.hidden_size * encoder.num_directions, num_tags)
         self.crf = crf
 
-    def forward(self, batch: dict[str, Tensor]) -> Tensor:
-        x = self.features(batch["words"], batch["chars"], batch["casings"])  # (B, T, F)
+    def forward(self, batch: dict[str, Tensor], *, every_position: bool = False) -> Tensor:
+        """*every_position*: see :meth:`WordFeatures.forward` (what an exported graph runs)."""
+        x = self.features(batch["words"], batch["chars"], batch["casings"], every_position=every_position)  # (B,T,F)
         outputs, _ = self.encoder(self.dropout(x), batch["lengths"])  # (B, T, D·H), zero past each end
         return self.classifier(self.dropout(outputs))
 

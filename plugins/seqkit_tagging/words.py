@@ -115,7 +115,10 @@ class WordFeatures(nn.Module):
         self.unk_replace, self.word_dropout = unk_replace, word_dropout
         self.out_size = embed_dim + casing_dim + (self.chars.out_size if self.chars is not None else 0)
 
-    def forward(self, words: Tensor, chars: Tensor, casings: Tensor) -> Tensor:
+    def forward(self, words: Tensor, chars: Tensor, casings: Tensor, *, every_position: bool = False) -> Tensor:
+        """*every_position*: run the character encoder over every position and zero the padding's vectors after it,
+        instead of gathering the real words first (a data-dependent shape an exported graph cannot hold); the real
+        words get the same vectors either way."""
         if self.training and (self.unk_replace > 0 or self.word_dropout > 0):
             draw = torch.rand(words.shape, device=words.device)
             drop = (self.rare[words] & (draw < self.unk_replace)) | (draw < self.word_dropout)
@@ -123,7 +126,13 @@ class WordFeatures(nn.Module):
         parts = [self.embed(words)]
         if self.casing is not None:
             parts.append(self.casing(casings))
-        if self.chars is not None:
+        if self.chars is not None and every_position:
+            flat = chars.flatten(0, 1)  # (B·T, L)
+            # a padding position has no characters: give it one (then zero its vector) so that no length is 0
+            vectors = self.chars(flat, (flat > 0).sum(-1).clamp(min=1))
+            real = (casings > 0).flatten().unsqueeze(1).to(vectors.dtype)
+            parts.append((vectors * real).unflatten(0, words.shape))
+        elif self.chars is not None:
             real = casings > 0  # (B, T): the sentence's words, not its padding
             word_lengths = (chars > 0).sum(-1)[real]  # (N,)
             vectors = self.chars(chars[real][:, : int(word_lengths.max())], word_lengths)  # (N, out)

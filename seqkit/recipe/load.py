@@ -159,10 +159,7 @@ def load_recipe(name_or_path: str | os.PathLike, overrides: Sequence[str] = ()) 
         ) from None
     except OSError as error:
         raise RecipeError([f"{path}: cannot read: {error.strerror}"]) from None
-    try:
-        too_big = yaml_shape_problem(text)
-    except RecursionError:  # PyYAML's composer recurses once per nesting level
-        too_big = "containers nested too deeply to read"
+    too_big = _yaml_too_big(text)
     if too_big:
         raise RecipeError([f"{path}: not a recipe seqkit will read: {too_big}"])
     try:
@@ -179,6 +176,14 @@ def load_recipe(name_or_path: str | os.PathLike, overrides: Sequence[str] = ()) 
     if not OmegaConf.is_dict(base):
         raise RecipeError([f"{path}: a recipe is a mapping of sections (seed, data, model, ...), not a list or value"])
     return from_config(base, overrides, path=path, name=name, lines=_line_map(text))
+
+
+def _yaml_too_big(text: str) -> str | None:
+    """What makes YAML *text* too big or deep to read, or None."""
+    try:
+        return yaml_shape_problem(text)
+    except RecursionError:  # PyYAML's composer recurses once per nesting level
+        return "containers nested too deeply to read"
 
 
 def from_config(
@@ -207,10 +212,7 @@ def from_config(
     except (OmegaConfBaseException, ValueError, TypeError) as error:
         raise RecipeError([f"{source}: not a recipe seqkit will read: {_first_line(error)}"]) from None
     for item in overrides:
-        try:
-            too_big = yaml_shape_problem(item.partition("=")[2])
-        except RecursionError:  # PyYAML's composer recurses once per nesting level
-            too_big = "containers nested too deeply to read"
+        too_big = _yaml_too_big(item.partition("=")[2])
         if too_big:
             raise RecipeError([f"command line: {item.partition('=')[0]}: not a value seqkit will read: {too_big}"])
         try:

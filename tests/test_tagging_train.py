@@ -61,3 +61,15 @@ def test_predict_prints_tags_and_spans_with_character_offsets(capsys, toy_run) -
 
 def test_conformance_on_generated_sentences() -> None:
     check_task("tagging", dataset="synthetic_tagging")
+
+
+@pytest.mark.parametrize(("key", "value"), [("lowercase", "yes"), ("max_word_chars", "30"), ("max_word_chars", 0)])
+def test_a_tampered_featurisation_option_in_a_checkpoints_state_is_named(key, value):
+    from seqkit_tagging.task import TaggingTask
+
+    from seqkit import DataError
+
+    task = TaggingTask()
+    state = {**task.state_dict(), "tags": ["O", "B-PER"], key: value}
+    with pytest.raises(DataError, match=rf"tagging state: {key} must be"):
+        task.load_state_dict(state)

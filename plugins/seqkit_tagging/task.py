@@ -242,4 +242,11 @@ class TaggingTask(Task):
         for key in _STATE:  # only what state_dict saves: a checkpoint's other keys set nothing
             if key in state:
                 setattr(self, key, state[key])
+        # the two recipe options a checkpoint's state also carries: a tampered one is named, not a crash later
+        if not isinstance(self.lowercase, bool):
+            raise DataError(f"the checkpoint's tagging state: lowercase must be true or false, got {self.lowercase!r}")
+        if isinstance(self.max_word_chars, bool) or not isinstance(self.max_word_chars, int) or self.max_word_chars < 1:
+            raise DataError(
+                f"the checkpoint's tagging state: max_word_chars must be an integer >= 1, got {self.max_word_chars!r}"
+            )
         self._index()

@@ -2,8 +2,8 @@
 
 Each measurement is a fresh subprocess (OpenMP reads its wait policy once, at load), interleaved with the other
 variants so that changes in the machine's load hit them alike (torch's defaults; seqkit's policy; the policy's
-threads from the affinity mask, quota and Slurm alone, without lowering them for busy CPUs); competing load is
-N ``while True: pass`` processes.
+threads from the affinity mask, quota and Slurm alone, without lowering them for busy CPUs; the earlier policy,
+which waited passively instead of spinning briefly); competing load is N ``while True: pass`` processes.
 
     python benchmarks/thread_policy.py --runs 3 --steps 3 --loads 0 1 2 [--json out.json]
 """
@@ -19,16 +19,19 @@ import sys
 import time
 
 SHAPE = {"B": 32, "T": 100, "I": 128, "H": 256}
-# torch's defaults; seqkit's policy; the policy's threads from the affinity mask, quota and Slurm alone
-VARIANTS = ("none", "policy", "mask")
+# torch's defaults; seqkit's policy; the policy's threads from the affinity mask, quota and Slurm alone; the
+# earlier policy (threads as now, OpenMP wait passive)
+VARIANTS = ("none", "policy", "mask", "passive")
 
 
 def child(variant: str, steps: int) -> None:
     """Time *steps* forward+backward steps after one warm-up; print one JSON line."""
     described = "torch default"
-    if variant == "policy":
+    if variant in ("policy", "passive"):
         from seqkit.threads import apply_environment, apply_torch
 
+        if variant == "passive":
+            os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
         apply_environment()  # before torch is imported, as the CLI does
         described = apply_torch().describe()
     elif variant == "mask":  # the policy without sharing busy CPUs: threads from the mask, quota and Slurm only
@@ -55,7 +58,8 @@ def child(variant: str, steps: int) -> None:
 
 
 def measure(variant: str, steps: int) -> dict[str, object]:
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "SEQKIT_THREADS")}
+    settings = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "SEQKIT_THREADS", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
+    env = {k: v for k, v in os.environ.items() if k not in settings}
     out = subprocess.run(
         [sys.executable, __file__, "--child", variant, "--steps", str(steps)],
         env=env,
@@ -99,19 +103,23 @@ def main() -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
     quiet = next((r for r in rows if r["load"] == 0), None)
-    columns = ["busy processes", "torch default (s)", "mask only (s)", "policy (s)", "policy / mask", "ideal share (s)"]
+    columns = ["busy processes", "torch default (s)", "earlier policy (s)", "mask only (s)", "policy (s)"]
+    columns += ["policy / default", "ideal share (s)", "policy / ideal"]
     print("\n| " + " | ".join([*columns, "policy"]) + " |")
-    print("|---|---|---|---|---|---|---|")
+    print("|" + "---|" * (len(columns) + 1))
     for row in rows:
-        ideal = "-"
+        ideal = ratio = "-"
         if quiet is not None:
-            # the quiet run's mask threads: the ideal does not depend on how many threads the policy takes under load
-            threads = int(quiet["mask_threads"])
-            share = min(cpus, threads, cpus * threads / (row["load"] + threads))  # fair share of the cores, in CPUs
-            ideal = f"{float(quiet['mask']) * min(cpus, threads) / share:.3f}"
+            # the fastest quiet time, scaled by the fair share of the cores its threads get beside the busy
+            # processes: the ideal does not depend on how many threads a variant takes under load
+            best = min(VARIANTS, key=lambda variant: float(quiet[variant]))
+            threads = int(quiet[f"{best}_threads"])
+            share = min(cpus, threads, cpus * threads / (row["load"] + threads))  # in CPUs
+            ideal_s = float(quiet[best]) * min(cpus, threads) / share
+            ideal, ratio = f"{ideal_s:.3f}", f"{row['policy'] / ideal_s:.2f}"
         print(
-            f"| {row['load']} | {row['none']:.3f} | {row['mask']:.3f} | {row['policy']:.3f} "
-            f"| {row['policy'] / row['mask']:.2f} | {ideal} | {row['policy_said']} |"
+            f"| {row['load']} | {row['none']:.3f} | {row['passive']:.3f} | {row['mask']:.3f} | {row['policy']:.3f} "
+            f"| {row['policy'] / row['none']:.2f} | {ideal} | {ratio} | {row['policy_said']} |"
         )
     if args.json:
         with open(args.json, "w") as handle:

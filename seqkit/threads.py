@@ -17,6 +17,12 @@ from seqkit.errors import InvalidArgumentError
 
 THREADS_VAR = "SEQKIT_THREADS"
 WAIT_VAR = "OMP_WAIT_POLICY"
+# seqkit's wait: spin briefly, then sleep. Measured (docs/benchmarks.md, thread policy): OpenMP's default spin
+# (300,000 rounds in GNU OpenMP) made a GRU step 6-18x slower beside busy processes; passive waiting (no spin)
+# made it 2x slower on a quiet machine, since every one of a recurrence's many short parallel regions then
+# wakes sleeping threads; 10,000 rounds kept the quiet speed and halved the loaded loss.
+SPIN_VARS = {"GOMP_SPINCOUNT": "10000", "KMP_BLOCKTIME": "1"}  # GNU OpenMP (rounds); Intel/LLVM OpenMP (ms)
+BRIEF = "brief spin"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
@@ -26,11 +32,11 @@ class ThreadPolicy:
 
     threads: int
     reason: str  # e.g. "affinity 2 CPUs", "cgroup quota 1.5 CPUs", "SEQKIT_THREADS=3"
-    wait: str  # the OpenMP wait policy in force, lower case: "passive", "active" or "default"
-    wait_reason: str  # "seqkit default" or "OMP_WAIT_POLICY"
+    wait: str  # the OpenMP wait policy in force, lower case: "brief spin" (seqkit's), "passive", "active", ...
+    wait_reason: str  # "seqkit default", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT" or "KMP_BLOCKTIME"
 
     def describe(self) -> str:
-        """One phrase: ``2 threads (affinity 2 CPUs), OpenMP wait passive``; ``1 thread (...)``."""
+        """One phrase: ``2 threads (affinity 2 CPUs), OpenMP wait brief spin``; ``1 thread (...)``."""
         wait = self.wait if self.wait_reason == "seqkit default" else f"{self.wait} (set by {self.wait_reason})"
         return f"{self.threads} thread{'s' if self.threads != 1 else ''} ({self.reason}), OpenMP wait {wait}"
 
@@ -111,8 +117,7 @@ def choose(
     """The policy for *env* (``os.environ`` by default): an explicit setting, else the tightest of the affinity mask,
     the cgroup quota (rounded up: 1.5 CPUs of quota still run two threads half the time) and ``SLURM_CPUS_PER_TASK``."""
     env = os.environ if env is None else env
-    wait_set = env.get(WAIT_VAR, "").strip()
-    wait, wait_reason = (wait_set.lower(), WAIT_VAR) if wait_set else ("passive", "seqkit default")
+    wait, wait_reason = _wait(env)
     explicit = _explicit(env)
     if explicit is not None:
         return ThreadPolicy(explicit[0], explicit[1], wait, wait_reason)
@@ -128,11 +133,22 @@ def choose(
     return ThreadPolicy(threads, reason, wait, wait_reason)
 
 
+def _wait(env: Mapping[str, str]) -> tuple[str, str]:
+    """The user's wait setting where there is one (``OMP_WAIT_POLICY`` first, then a spin setting), else seqkit's."""
+    chosen = env.get(WAIT_VAR, "").strip()
+    if chosen:
+        return chosen.lower(), WAIT_VAR
+    for name, what in (("GOMP_SPINCOUNT", "spin count"), ("KMP_BLOCKTIME", "block time")):
+        if env.get(name, "").strip():
+            return f"{what} {env[name].strip()}", name
+    return BRIEF, "seqkit default"
+
+
 _applied: ThreadPolicy | None = None
 
 
 def apply_environment(env: dict[str, str] | os._Environ[str] | None = None) -> ThreadPolicy:
-    """Choose the policy and set the wait policy in the environment; call before torch is imported.
+    """Choose the policy and set the wait (a brief spin) in the environment; call before torch is imported.
 
     The thread count itself is applied by :func:`apply_torch`, since ``OMP_NUM_THREADS`` in the environment would
     also reach every subprocess (data loader workers, spawned ranks) as if the user had set it.
@@ -140,8 +156,8 @@ def apply_environment(env: dict[str, str] | os._Environ[str] | None = None) -> T
     global _applied
     env = os.environ if env is None else env
     policy = choose(env)
-    if WAIT_VAR not in env or not env[WAIT_VAR].strip():
-        env[WAIT_VAR] = policy.wait.upper()
+    if policy.wait_reason == "seqkit default":
+        env.update(SPIN_VARS)
     _applied = policy
     return policy
 

@@ -1,4 +1,4 @@
-"""The thread policy: explicit settings win, else the tightest of affinity, cgroup quota and Slurm; wait passive."""
+"""The thread policy: explicit settings win, else the tightest of affinity, cgroup quota and Slurm; a brief spin."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def _choose(env: dict[str, str], cpus: int = 8, quota: float | None = None) -> T
 def test_affinity_alone_decides_on_an_unlimited_machine() -> None:
     policy = _choose({}, cpus=2)
     assert (policy.threads, policy.reason) == (2, "affinity 2 CPUs")
-    assert policy.describe() == "2 threads (affinity 2 CPUs), OpenMP wait passive"
+    assert policy.describe() == "2 threads (affinity 2 CPUs), OpenMP wait brief spin"
 
 
 def test_the_tightest_limit_wins_and_is_named() -> None:
@@ -48,8 +48,19 @@ def test_the_users_wait_policy_is_kept_and_reported() -> None:
     assert env["OMP_WAIT_POLICY"] == "ACTIVE"
     assert policy.describe().endswith("OpenMP wait active (set by OMP_WAIT_POLICY)")
     fresh: dict[str, str] = {"SEQKIT_THREADS": "1"}
-    assert apply_environment(fresh).wait == "passive" and fresh["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert apply_environment(fresh).wait == "brief spin"
+    assert fresh["GOMP_SPINCOUNT"] == "10000" and fresh["KMP_BLOCKTIME"] == "1" and "OMP_WAIT_POLICY" not in fresh
     assert "OMP_NUM_THREADS" not in fresh  # children (data loader workers, spawned ranks) choose for themselves
+
+
+def test_a_users_spin_setting_is_kept_and_nothing_else_is_set() -> None:
+    env = {"GOMP_SPINCOUNT": "500"}
+    policy = apply_environment(env)
+    assert env == {"GOMP_SPINCOUNT": "500"}
+    assert policy.describe().endswith("OpenMP wait spin count 500 (set by GOMP_SPINCOUNT)")
+    env = {"KMP_BLOCKTIME": "0"}
+    assert apply_environment(env).describe().endswith("OpenMP wait block time 0 (set by KMP_BLOCKTIME)")
+    assert env == {"KMP_BLOCKTIME": "0"}
 
 
 def _cgroup_v2(tmp_path: Path, files: dict[str, str]) -> float | None:

@@ -123,7 +123,7 @@ class RunReport(pl.Callback):
         )
 
     def _threads(self) -> str:
-        """``2 threads (affinity 2 CPUs), OpenMP wait passive``, or ``N threads`` when seqkit chose nothing."""
+        """``2 threads (affinity 2 CPUs), OpenMP wait brief spin``, or ``N threads`` when seqkit chose nothing."""
         policy = self.facts.get("thread_policy")
         if policy:
             return ThreadPolicy(**policy).describe()

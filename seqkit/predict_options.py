@@ -73,11 +73,18 @@ def declared(build: Any) -> tuple[PredictOption, ...]:
     return tuple(getattr(target, "predict_options", ())) if isinstance(target, type) else ()
 
 
+def registered(spec: Any) -> tuple[PredictOption, ...]:
+    """The predict options of a registered task *spec*: those its registration gives (importing nothing), else
+    its class's (importing the task's module)."""
+    given = getattr(spec, "predict_options", None)
+    return tuple(given) if given is not None else declared(spec.build)
+
+
 def every_task_option(specs: Iterable[Any]) -> dict[str, tuple[PredictOption, list[str]]]:
     """``name -> (option, the tasks that take it)`` over registered task *specs*; the first declaration wins."""
     found: dict[str, tuple[PredictOption, list[str]]] = {}
     for spec in specs:
-        for option in declared(spec.build):
+        for option in registered(spec):
             found.setdefault(option.name, (option, []))[1].append(spec.name)
     return found
 

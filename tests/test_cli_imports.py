@@ -39,7 +39,9 @@ def _heavy(*argv: str, **env: str) -> list[str]:
     return report["heavy"]
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["train", "--help"], ["bench", "--help"]])
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["--version"], ["train", "--help"], ["bench", "--help"], ["predict", "--help"]]
+)
 def test_help_and_version_import_neither_torch_nor_lightning(argv: list[str]) -> None:
     assert _heavy(*argv) == []
 

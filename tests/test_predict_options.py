@@ -50,3 +50,29 @@ def test_an_option_checks_json_values_as_the_flag_checks_text():
     for bad in (0, True, 2.5, "3"):
         with pytest.raises(ValueError, match="expected a positive integer"):
             option.check(bad)
+
+
+def test_each_built_in_task_registers_the_predict_options_its_class_declares() -> None:
+    """`seqkit predict --help` reads them from the registration (no torch); predict itself from the class."""
+    from seqkit.plugin.manager import get_plugin_manager
+    from seqkit.predict_options import declared
+
+    tasks = list(get_plugin_manager().tasks)
+    assert tasks
+    for spec in tasks:
+        assert spec.predict_options is not None, f"task '{spec.name}' does not register its predict options"
+        assert tuple(spec.predict_options) == declared(spec.build), spec.name
+
+
+def test_a_registration_s_predict_options_are_checked() -> None:
+    assert seqkit.Spec("t", build=dict, predict_options=("beam",)).problem().startswith("predict_options must be")
+    option = PredictOption("beam", "width", int)
+    assert seqkit.Spec("t", build=dict, predict_options=(option,)).problem() is None
+
+
+def test_registered_options_are_read_without_importing_the_task() -> None:
+    from seqkit.predict_options import every_task_option
+
+    option = PredictOption("beam", "width", int)
+    spec = seqkit.Spec("t", build="no_such_module_anywhere:Task", predict_options=(option,))
+    assert every_task_option([spec]) == {"beam": (option, ["t"])}  # the module would not import

@@ -11,6 +11,7 @@ def register_tasks(register: RegisterTask) -> None:
             "sentiment",
             build="seqkit_sentiment.task:SentimentTask",
             description="text → label: embedding, any cell, pooling, classifier",
+            predict_options=(),  # as the task class's, so that `seqkit predict --help` imports no torch
         )
     )
 

@@ -11,6 +11,7 @@ def register_tasks(register: RegisterTask) -> None:
             "tagging",
             build="seqkit_tagging.task:TaggingTask",
             description="one tag per token (NER, POS, chunks): words, casing, characters, any cell, softmax or CRF",
+            predict_options=(),  # as the task class's, so that `seqkit predict --help` imports no torch
         )
     )
 

@@ -6,11 +6,14 @@ from seqkit import RegisterDataset, RegisterTask
 
 @seqkit.hookimpl
 def register_tasks(register: RegisterTask) -> None:
+    from seqkit_seq2seq.predict_options import PREDICT_OPTIONS  # light: no torch
+
     register(
         seqkit.Spec(
             "translation",
             build="seqkit_translation.task:TranslationTask",
             description="source → target text: attentional encoder–decoder, beam search, BLEU and chrF",
+            predict_options=PREDICT_OPTIONS,  # as the task class's, so that `seqkit predict --help` imports no torch
         )
     )
 

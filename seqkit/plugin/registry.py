@@ -56,7 +56,9 @@ class Spec:
     ``build`` may be given as a string ``"package.module:attribute"``: the module is imported only when the entry
     is first built (or its options checked), so that ``seqkit plugins`` and ``seqkit ls`` stay instant.
     ``corpora`` (data sources only): the real corpora the source reads, as :class:`seqkit.Corpus` entries,
-    listed, fetched and verified by ``seqkit data``. ``provenance`` is filled in by the plugin manager, never
+    listed, fetched and verified by ``seqkit data``. ``predict_options`` (tasks only): the task class's
+    ``predict_options``, given again here so that ``seqkit predict --help`` lists them without importing the task
+    (and torch); None reads them from the class. ``provenance`` is filled in by the plugin manager, never
     by the plugin.
     """
 
@@ -64,6 +66,7 @@ class Spec:
     build: Callable[..., Any] | str
     description: str = ""
     corpora: tuple[Any, ...] = ()
+    predict_options: tuple[Any, ...] | None = None
     provenance: Provenance | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -85,6 +88,12 @@ class Spec:
         )
         if not corpus_like:
             return f"corpora must be a tuple of seqkit.Corpus, got {self.corpora!r}"
+        options = self.predict_options
+        # by shape too: PredictOption lives above the registry
+        if options is not None and not (
+            isinstance(options, tuple) and all(hasattr(o, "flag") and hasattr(o, "parse") for o in options)
+        ):
+            return f"predict_options must be None or a tuple of seqkit.PredictOption, got {options!r}"
         return None
 
 

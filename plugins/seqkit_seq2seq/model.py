@@ -176,7 +176,7 @@ class Seq2SeqModel(nn.Module):
 
     # -- teacher forcing -----------------------------------------------------------------------------------
     def forward(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
-        memory, state = self.encode(batch["source"], batch["lengths"], batch.get("source_ext"), _n_ext(batch))
+        memory, state = self.encode(batch["source"], batch["lengths"], batch.get("source_ext"), n_ext(batch))
         inputs = batch["target_in"]  # (B, T): <bos> y1 … y_{n-1}
         states, attention, gates, coverage = [], [], [], []
         for t in range(inputs.shape[1]):
@@ -192,7 +192,7 @@ class Seq2SeqModel(nn.Module):
         return log_probs, weights, torch.stack(coverage, 1)
 
 
-def _n_ext(batch: dict[str, Tensor]) -> int:
+def n_ext(batch: dict[str, Tensor]) -> int:
     n = batch.get("n_ext")
     return int(n) if n is not None else 0
 

@@ -9,6 +9,12 @@ from torch import Tensor
 from seqkit import SeqkitError
 
 
+def numbered(path: str, n: int) -> Path:
+    """The file of the *n*-th text (from 0): ``out.png``, then ``out-2.png``, ``out-3.png`` …"""
+    first = Path(path)
+    return first if n == 0 else first.with_name(f"{first.stem}-{n + 1}{first.suffix}")
+
+
 def plot_attention(weights: Tensor, source: list[str], target: list[str], path: Path) -> Path:
     """Write ``weights (len(target), len(source))`` as a PNG: one row per output token, one column per source token."""
     try:

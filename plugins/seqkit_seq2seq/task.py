@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy as copying
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -14,7 +13,8 @@ from seqkit import PAD_ID, CellFactory, DataError, ExportGraph, Record, SeqkitEr
 from seqkit_seq2seq.attention import AttentionKind
 from seqkit_seq2seq.examples import Example, collate, extend, pieces_text, source_ids
 from seqkit_seq2seq.export import export_graphs
-from seqkit_seq2seq.model import Seq2SeqModel
+from seqkit_seq2seq.model import Seq2SeqModel, n_ext
+from seqkit_seq2seq.plot import numbered, plot_attention
 from seqkit_seq2seq.predict_options import PREDICT_OPTIONS, prediction_lines
 from seqkit_seq2seq.search import Hypothesis, SearchOptions, search
 
@@ -232,7 +232,7 @@ class Seq2SeqTask(Task):
     def generate(
         self, model: nn.Module, batch: dict[str, Any], mode: str, options: SearchOptions | None = None
     ) -> list[list[Hypothesis]]:
-        memory, state = model.encode(batch["source"], batch["lengths"], batch.get("source_ext"), _n_ext(batch))
+        memory, state = model.encode(batch["source"], batch["lengths"], batch.get("source_ext"), n_ext(batch))
         return search(model, memory, state, batch["lengths"], options or self.search, mode)
 
     @torch.no_grad()
@@ -277,11 +277,7 @@ class Seq2SeqTask(Task):
                     result["n_best"] = outs
                 results.append(result)
                 if attention_plot:
-                    from seqkit_seq2seq.plot import plot_attention
-
-                    n = start + i
-                    path = Path(attention_plot)
-                    path = path if n == 0 else path.with_name(f"{path.stem}-{n + 1}{path.suffix}")
+                    path = numbered(attention_plot, start + i)
                     source_pieces = [*tokenizer.split(text)[: self.max_source_length], "</s>"]
                     target_pieces = [*self._pieces(found[0].tokens, oovs[i]), "</s>"]
                     plot_attention(found[0].attention.cpu(), source_pieces, target_pieces, path)
@@ -300,8 +296,3 @@ class Seq2SeqTask(Task):
     def _pieces(self, ids: list[int], oovs: list[str]) -> list[str]:
         tok = self._decode_tokenizer
         return [oovs[t - tok.vocab_size] if t >= tok.vocab_size else tok.itos[t] for t in ids]
-
-
-def _n_ext(batch: dict[str, Any]) -> int:
-    n = batch.get("n_ext")
-    return int(n) if n is not None else 0

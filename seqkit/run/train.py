@@ -107,7 +107,7 @@ def train(recipe: Recipe, manager: PluginManager | None = None) -> tuple[Path, d
 
 def _train(recipe: Recipe, manager: PluginManager | None) -> tuple[Path, dict[str, float]]:
     manager = manager or get_plugin_manager()
-    validate(recipe, manager)  # before run_dir and resume are read: every problem, and nothing touched yet
+    validated = validate(recipe, manager)  # before run_dir and resume are read: every problem, nothing touched yet
     check_trainer(recipe.data.get("trainer"))  # this machine can run it: before any data is read
     run_dir, resume = run_directory(recipe)
     if is_rank_zero() and not (os.environ.get(RUN_DIR_VARIABLE) and not recipe.data.get("run_dir")):
@@ -125,7 +125,7 @@ def _train(recipe: Recipe, manager: PluginManager | None) -> tuple[Path, dict[st
                 file=sys.stderr,
             )
     try:
-        parts = build(recipe, manager, state=state, validated=True)
+        parts = build(recipe, manager, state=state, validated=validated)
     except SeqkitError:
         raise
     except Exception as error:

@@ -110,8 +110,9 @@ def register_tasks(register: RegisterTask) -> None:
     ``needs_tokenizer = False``: its recipes need no ``tokenizer`` section, and it gets None for one.
 
     seqkit reads one ``task`` key itself, for every task: ``tbptt_steps`` (truncated backpropagation
-    through time, applied to every ``seqkit.Recurrent`` in the built model). ``build`` receives it only
-    when its signature names a ``tbptt_steps`` parameter.
+    through time: the cell factory builds every stack with it). ``build`` receives it only when its
+    signature names a ``tbptt_steps`` parameter, which a task that makes other ``seqkit.Recurrent`` layers
+    itself does to pass it on.
     """
 
 

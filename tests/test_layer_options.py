@@ -11,7 +11,7 @@ from recipe_helpers import cli
 
 import seqkit
 from seqkit import layer_options
-from seqkit.build import cell_factory, set_tbptt
+from seqkit.build import cell_factory
 from seqkit.config import validate
 from seqkit.plugins import get_plugin_manager
 from seqkit.recipes import load_recipe
@@ -82,8 +82,8 @@ def test_every_option_builds_the_same_layer_from_create_rnn_and_from_a_recipe(ca
     sizes = {"hidden_size": recipe.data["model"]["cell"]["hidden_size"]}
     direct = seqkit.create_rnn("lstm", 5, **(sizes | {name: value}))
     torch.manual_seed(0)
-    from_recipe = cell_factory(recipe.data["model"]["cell"], manager, recipe)(5)
-    set_tbptt(from_recipe, recipe.data["task"].get("tbptt_steps"), recipe)
+    steps = recipe.data["task"].get("tbptt_steps")
+    from_recipe = cell_factory(recipe.data["model"]["cell"], manager, recipe, tbptt_steps=steps)(5)
     for attribute in ("num_layers", "bidirectional", "dropout", "requested_backend", "tbptt_steps"):
         assert getattr(direct, attribute) == getattr(from_recipe, attribute), attribute
     assert direct.init_options == from_recipe.init_options

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import csv
-import types
 import warnings
 
 import pytest
 from recipe_helpers import TINY
 
 from seqkit.cli import main
-from seqkit.trainer_notes import log_interval, modern_precision, settle_log_interval
+from seqkit.trainer_notes import log_interval, log_interval_options, modern_precision
 from seqkit.typecheck import describe
 
 
@@ -27,12 +26,12 @@ def test_an_epoch_shorter_than_the_log_interval_still_logs_its_training_loss(tmp
 
 
 def test_an_interval_the_recipe_sets_longer_than_an_epoch_is_one_note():
-    trainer = types.SimpleNamespace(log_every_n_steps=50)
-    assert settle_log_interval(trainer, {"log_every_n_steps": 50}, 4) == [
+    options, notes = log_interval_options({"log_every_n_steps": 50}, 4)
+    assert notes == [
         "trainer.log_every_n_steps=50 is more than the 4 training batches of an epoch: per-step values are logged "
         "every 50 steps, across epochs"
     ]
-    assert trainer.log_every_n_steps == 50  # the recipe's choice stands
+    assert options == {}  # the recipe's choice stands
 
 
 @pytest.mark.parametrize(

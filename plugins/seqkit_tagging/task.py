@@ -50,12 +50,16 @@ class TaggingTask(Task):
         min_freq: int = 1,
         rare_freq: int = 1,
         max_word_chars: int = 30,
+        tbptt_steps: int | None = None,
     ) -> None:
+        """``tbptt_steps``: seqkit's ``task.tbptt_steps``, which the character encoder (a layer this task builds
+        itself, not with the cell factory) trains with too."""
         if min_freq < 1 or rare_freq < 0 or max_word_chars < 1:
             raise ValueError("min_freq and max_word_chars must be at least 1, rare_freq at least 0")
         self.tags = list(tags) if tags else []
         self.scheme, self.lowercase, self.min_freq = scheme, lowercase, min_freq
         self.rare_freq, self.max_word_chars = rare_freq, max_word_chars
+        self.tbptt_steps = tbptt_steps
         self.words: list[str] = []
         self.rare: list[int] = []
         self.chars: list[str] = []
@@ -151,6 +155,9 @@ class TaggingTask(Task):
         if self.constraints is not None:
             allowed, start, end = (torch.tensor(c, dtype=torch.bool) for c in self.constraints)
             constraints = (allowed, start[0], end[0])
+        chars = dict(chars) if chars is not None else None
+        if self.tbptt_steps is not None and chars is not None and chars.get("kind", "gru") != "cnn":
+            chars.setdefault("tbptt_steps", self.tbptt_steps)  # a chars.tbptt_steps of its own stands
         return build_tagger(
             cell_factory,
             len(self.words) + FIRST_ID,
@@ -162,7 +169,7 @@ class TaggingTask(Task):
             dropout=dropout,
             embed_dim=embed_dim,
             casing_dim=casing_dim,
-            chars=dict(chars) if chars is not None else None,
+            chars=chars,
             unk_replace=unk_replace,
             word_dropout=word_dropout,
         )

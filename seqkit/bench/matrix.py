@@ -7,13 +7,12 @@ import contextlib
 import itertools
 import json
 import platform
-import statistics
 import time
 from collections.abc import Callable
 
 import torch
 
-from seqkit.bench.timing import write_json
+from seqkit.bench.timing import measure, write_json
 from seqkit.errors import InvalidArgumentError
 from seqkit.plugin.manager import get_plugin_manager
 from seqkit.rnn import kernels
@@ -51,30 +50,6 @@ def available(cell_kind: str, options: dict, device: torch.device, dtype: torch.
     return [k.name for k in kernels.candidates(manager.kernels, cell_kind) if k.supports(cell, device, dtype) is None]
 
 
-def _timer(device: torch.device, repeat: int, warmup: int) -> Callable[[Callable[[], object]], float]:
-    """Median seconds of a call: CUDA events on a GPU (no host sync inside the timed region), else a wall clock."""
-
-    def time_it(run: Callable[[], object]) -> float:
-        for _ in range(warmup):
-            run()
-        samples = []
-        for _ in range(repeat):
-            if device.type == "cuda":
-                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                start.record()
-                run()
-                end.record()
-                end.synchronize()
-                samples.append(start.elapsed_time(end) / 1e3)
-            else:
-                began = time.perf_counter()
-                run()
-                samples.append(time.perf_counter() - began)
-        return statistics.median(samples)
-
-    return time_it
-
-
 def _peak_bytes(device: torch.device, run: Callable[[], object]) -> int | None:
     if device.type != "cuda":
         return None
@@ -104,7 +79,6 @@ def measure_shape(args: argparse.Namespace, backends: list[str], options: dict, 
     x = torch.randn(B, T, H, device=device, dtype=dtype, requires_grad=True)
     with torch.no_grad():
         truth = exact(x.double())[0]
-    time_it = _timer(device, args.repeat, args.warmup)
     rows = []
     for name, layer in layers.items():
         with torch.no_grad():
@@ -118,7 +92,7 @@ def measure_shape(args: argparse.Namespace, backends: list[str], options: dict, 
             layer(x)[0].sum().backward()
 
         for label, run in (("forward", forward), ("forward+backward", both)):
-            seconds = time_it(run)
+            seconds = measure({name: run}, args.repeat, args.warmup, device)[name]
             ran = layer.backend if isinstance(layer, Recurrent) else TORCH_NN
             row = {"B": B, "H": H, "T": T, "pass": label, "backend": name, "ran": ran, "seconds": seconds}
             row.update(us_per_step=round(seconds / T * 1e6, 2), tokens_per_s=round(B * T / seconds))

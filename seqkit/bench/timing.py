@@ -67,9 +67,10 @@ def _workload(
 
 
 def measure(
-    contenders: dict[str, Callable[[], None]], repeat: int, warmup: int, device: torch.device
+    contenders: dict[str, Callable[[], object]], repeat: int, warmup: int, device: torch.device
 ) -> dict[str, float]:
-    """Median seconds per call of each contender, timed in interleaved rounds so drift hits all alike."""
+    """Median seconds per call of each contender, timed in interleaved rounds so drift hits all alike: the one
+    timing helper of every bench (``seqkit bench``, ``--cells``, ``--matrix``)."""
     for run in contenders.values():
         for _ in range(warmup):
             run()
@@ -77,11 +78,22 @@ def measure(
     samples: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(repeat):
         for name, run in contenders.items():
-            start = time.perf_counter()
-            run()
-            _sync(device)
-            samples[name].append(time.perf_counter() - start)
+            samples[name].append(_seconds(run, device))
     return {name: statistics.median(times) for name, times in samples.items()}
+
+
+def _seconds(run: Callable[[], object], device: torch.device) -> float:
+    """One call's seconds: CUDA events on a GPU (no host sync inside the timed region), else a wall clock."""
+    if device.type == "cuda":
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        run()
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end) / 1e3
+    began = time.perf_counter()
+    run()
+    return time.perf_counter() - began
 
 
 def _check(args: argparse.Namespace) -> tuple[torch.device, list[str]]:

@@ -53,10 +53,8 @@ def _eval_trainer(section: dict[str, Any], checkpoint: str, overrides: list[str]
     """A Trainer on one device of the recipe's accelerator. An accelerator this machine lacks is refused when the
     command line asks for it; when only the checkpoint's recipe names it, evaluation runs on what this machine
     has instead, saying so on stderr."""
-    import pytorch_lightning as pl
-
-    from seqkit.environment import check_trainer, trainer_refusals
-    from seqkit.run.trainer_notes import modern_precision, precision_fallback_noted
+    from seqkit.environment import check_trainer
+    from seqkit.run.trainer_factory import new_trainer
 
     used = {key: section[key] for key in ("accelerator", "precision") if key in section}
     asked = any(item.partition("=")[0].strip() in ("trainer", "trainer.accelerator") for item in overrides)
@@ -72,16 +70,17 @@ def _eval_trainer(section: dict[str, Any], checkpoint: str, overrides: list[str]
         )
         used = {}
     notes: list[str] = []
-    with trainer_refusals(used), precision_fallback_noted(used, notes):
-        trainer = pl.Trainer(
-            accelerator=used.get("accelerator", "auto"),
-            devices=1,
-            precision=modern_precision(used.get("precision")),
-            logger=False,
-            enable_checkpointing=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-        )
+    trainer = new_trainer(
+        used,
+        notes,
+        accelerator=used.get("accelerator", "auto"),
+        devices=1,
+        precision=used.get("precision"),
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     for note in notes:
         print(f"seqkit eval: note: {note}", file=sys.stderr)
     return trainer

@@ -13,12 +13,15 @@ from seqkit.rnn.recurrent import Recurrent
 from seqkit.task import CellFactory
 
 
-def cell_factory(section: dict[str, Any], manager: PluginManager, recipe: Recipe | None = None) -> CellFactory:
+def cell_factory(
+    section: dict[str, Any], manager: PluginManager, recipe: Recipe | None = None, *, tbptt_steps: int | None = None
+) -> CellFactory:
     """``factory(input_size, **changes) -> Recurrent`` from ``model.cell``; a task calls it once per encoder/decoder.
 
     *changes* override the section's runner options for one layer stack (a decoder passes ``bidirectional=False``),
     or set the cell's own options (values the task learned from the data, e.g. a feature mean). A cell builder's
     ValueError/TypeError becomes a :class:`SeqkitError` naming ``model.cell`` (with *recipe*, its file and line).
+    Every stack is built with *tbptt_steps* (the recipe's ``task.tbptt_steps``) unless *changes* name another.
     """
     runner, options = split_section(section, cell_options)
     runner = cell_options(**runner)
@@ -28,7 +31,9 @@ def cell_factory(section: dict[str, Any], manager: PluginManager, recipe: Recipe
         chosen = {**runner, **{k: v for k, v in changes.items() if k in runner}}
         chosen_cell = {**options, **{k: v for k, v in changes.items() if k not in runner}}
         try:
-            return create_rnn(kind, input_size, plugins=manager, **chosen, **chosen_cell)
+            return create_rnn(
+                kind, input_size, plugins=manager, **{"tbptt_steps": tbptt_steps, **chosen, **chosen_cell}
+            )
         except (ValueError, TypeError) as error:  # InvalidArgumentError included: name where it came from
             where = recipe.where("model.cell") if recipe is not None else "model.cell"
             raise SeqkitError(f"{where}: cell '{kind}' rejected its options: {one_line(error)}") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
 from typing import Any
 
 from seqkit.errors import suggest
@@ -10,7 +11,7 @@ from seqkit.plugin.governance import requirement_problems
 from seqkit.plugin.lazy import resolved
 from seqkit.plugin.manager import PluginManager
 from seqkit.plugin.registry import Registry
-from seqkit.recipe.dry_build import dry_build_problems
+from seqkit.recipe.dry_build import dry_build
 from seqkit.recipe.load import Recipe, RecipeError
 from seqkit.recipe.optim import optim_options
 from seqkit.recipe.ranges import range_problems
@@ -49,8 +50,23 @@ TRAINER_OWNED = {
 }
 
 
-def validate(recipe: Recipe, manager: PluginManager) -> None:
-    """Raise :class:`RecipeError` listing every problem of *recipe*, each with file, line and key path."""
+@dataclass(frozen=True)
+class Validated:
+    """What validating a recipe built, for the run to use instead of building it again.
+
+    ``task`` is the instance the task's builder returned (not yet set up), ``tokenizer`` the one the
+    ``tokenizer`` section's builder returned (not yet fitted; None without the section), ``data`` the ``data``
+    keys seqkit itself reads, with their defaults (batch sizes, split, limit).
+    """
+
+    recipe: Recipe
+    task: Any
+    tokenizer: Any
+    data: dict[str, Any]
+
+
+def validate(recipe: Recipe, manager: PluginManager) -> Validated:
+    """What *recipe* builds, checked; :class:`RecipeError` lists every problem, each with file, line and key path."""
     data = recipe.data
     # Unmet requirements first and alone: the unknown names they would cause are noise.
     unmet = requirement_problems(data.get("requires"))
@@ -126,14 +142,18 @@ def validate(recipe: Recipe, manager: PluginManager) -> None:
                     f"{suggest(data['monitor'], known) or '.'} It logs: {', '.join(known)}",
                 )
             )
+    tokenizer = None
     if not problems:  # the recipe is well-formed: now its builders may still refuse what it combines
-        problems += dry_build_problems(data, manager, task)
+        built, tokenizer = dry_build(data, manager, task)
+        problems += built
     if problems:
         # One problem per key: a value that failed to resolve is not also "missing".
         first: dict[str, str] = {}
         for path, message in problems:
             first.setdefault(str(path), message)
         raise RecipeError([f"{recipe.where(path)}: {message}" for path, message in first.items()])
+    own, _ = split_section(data["data"], data_options)
+    return Validated(recipe, task, tokenizer, data_options(**own))
 
 
 def _entry(

@@ -19,8 +19,8 @@ from seqkit.plugin.manager import PluginManager
 from seqkit.recipe.cell_factory import cell_factory as cell_factory  # where a task's tests and the run find it
 from seqkit.recipe.load import Recipe
 from seqkit.recipe.optim import optim_options
-from seqkit.recipe.sections import data_options, split_section, task_builder_options
-from seqkit.recipe.validate import validate
+from seqkit.recipe.sections import data_options, split_section
+from seqkit.recipe.validate import Validated, validate
 from seqkit.run.datamodule import SeqkitData
 from seqkit.run.module import SeqkitModule
 from seqkit.task import CellFactory, Task
@@ -40,30 +40,31 @@ class Parts:
     mode: str
 
 
-def _args(section: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in section.items() if k != "kind"}
-
-
 def build(
     recipe: Recipe,
     manager: PluginManager,
     *,
     state: dict[str, Any] | None = None,
     splits: tuple[str, ...] = ("train", "valid", "test"),
-    validated: bool = False,
+    validated: Validated | None = None,
+    batch_size: int | None = None,
 ) -> Parts:
     """Every part of a run. ``state`` (a checkpoint's ``"seqkit"`` entry) restores the fitted tokenizer and
     task instead of fitting them on the training split; *splits* limits which splits are encoded;
-    *validated* says the caller has already run :func:`seqkit.recipe.validate.validate` on this recipe."""
-    if not validated:
-        validate(recipe, manager)
+    *validated* is what :func:`seqkit.recipe.validate.validate` returned for this recipe (validated here when
+    None): its task and tokenizer are the run's. *batch_size*: the training batch per device, where a batch
+    plan chose it (default ``data.batch_size``)."""
+    if validated is None:
+        validated = validate(recipe, manager)
+    elif validated.recipe is not recipe:
+        raise ValueError("build: validated belongs to another recipe")
     r = recipe.data
     seed = r.get("seed", DEFAULT_SEED)
     seed = DEFAULT_SEED if seed is None else seed
     pl.seed_everything(seed, workers=True, verbose=False)
 
-    loading, source_args = split_section(r["data"], data_options)
-    loading = data_options(**loading)
+    loading = validated.data
+    _, source_args = split_section(r["data"], data_options)
     source = r["data"]["kind"]
     records: dict[str, list] = {}
     if splits:  # predict reads no data: the checkpoint holds the fitted tokenizer and labels
@@ -75,12 +76,8 @@ def build(
     if "valid" in splits and not records["valid"]:
         raise SeqkitError(f"data source '{source}' left no validation records; set data.split.valid above 0")
 
-    tokenizer = None  # a task that reads no text (needs_tokenizer = False) may leave the section out
-    if r.get("tokenizer") is not None:
-        build_tokenizer = manager.tokenizers.get(r["tokenizer"]["kind"]).build
-        tokenizer = _call(recipe, "tokenizer", build_tokenizer, _args(r["tokenizer"]))
-    build_task = manager.tasks.get(r["task"]["kind"]).build
-    task = _call(recipe, "task", build_task, task_builder_options(r["task"], build_task))
+    # a task that reads no text (needs_tokenizer = False) has no tokenizer section
+    task, tokenizer = validated.task, validated.tokenizer
     if state is None:
         if tokenizer is not None:
             tokenizer.fit(task.texts(records["train"]))
@@ -98,8 +95,10 @@ def build(
         }
 
     model_options = {k: v for k, v in r["model"].items() if k != "cell"}
-    model = build_model(recipe, task, cell_factory(r["model"]["cell"], manager, recipe), tokenizer, model_options)
-    set_tbptt(model, r["task"].get("tbptt_steps"), recipe)
+    steps = r["task"].get("tbptt_steps")
+    factory = cell_factory(r["model"]["cell"], manager, recipe, tbptt_steps=steps)
+    model = build_model(recipe, task, factory, tokenizer, model_options)
+    check_tbptt(model, steps, recipe)
     monitor = r.get("monitor") or task.monitor
     mode = task.monitor_mode if monitor == task.monitor else ("min" if monitor.endswith("loss") else "max")
     extra = {
@@ -123,7 +122,7 @@ def build(
     data = SeqkitData(
         task,
         examples,
-        batch_size=loading["batch_size"],
+        batch_size=loading["batch_size"] if batch_size is None else batch_size,
         eval_batch_size=loading["eval_batch_size"],
         seed=seed,
         num_workers=loading["num_workers"],
@@ -163,15 +162,22 @@ def build_model(
         raise SeqkitError(f"{where}: task '{kind}' could not build its model: {one_line(error)}") from None
 
 
-def set_tbptt(model: nn.Module, steps: int | None, recipe: Recipe) -> None:
-    """Apply ``task.tbptt_steps`` to every ``seqkit.Recurrent`` in *model* (encoders, decoders, nested ones)."""
+def check_tbptt(model: nn.Module, steps: int | None, recipe: Recipe) -> None:
+    """Warn where ``task.tbptt_steps`` reaches no layer of *model*: the cell factory built every stack with it,
+    but a model may have no ``seqkit.Recurrent``, or layers the task made otherwise (with ``create_rnn``)."""
+    if steps is None:
+        return
     layers = [m for m in model.modules() if isinstance(m, seqkit.Recurrent)]
-    for layer in layers:
-        layer.tbptt_steps = steps
-    if steps is not None and not layers:
-        # Not an error: the task may run its recurrence another way; but the option then does nothing.
-        where = recipe.where("task.tbptt_steps")
+    where = recipe.where("task.tbptt_steps")
+    # Not an error: the task may run its recurrence another way; but the option then does nothing.
+    if not layers:
         warnings.warn(f"{where}: the task's model has no seqkit.Recurrent, so it has no effect", stacklevel=2)
+    elif missed := [layer for layer in layers if layer.tbptt_steps is None]:
+        warnings.warn(
+            f"{where}: {len(missed)} seqkit.Recurrent layers of the task's model were not built by its cell factory "
+            "and train with full BPTT (a task passes tbptt_steps on by naming it in its builder)",
+            stacklevel=2,
+        )
 
 
 def callbacks(recipe: Recipe, manager: PluginManager, monitor: str, mode: str) -> list[Any]:

@@ -15,7 +15,7 @@ from seqkit.errors import SeqkitError
 if TYPE_CHECKING:
     import pytorch_lightning as pl
 
-    from seqkit.recipe.load import Recipe
+    from seqkit.recipe.validate import Validated
 
 
 def is_rank_zero() -> bool:
@@ -119,23 +119,23 @@ def check_same_on_every_process(strategy: Any, world_size: int, what: dict[str, 
         )
 
 
-def plan_batches(recipe: Recipe, trainer: pl.Trainer, parts: Any) -> Any:
-    """Fit the batch sizes to the processes the Trainer found (its devices × nodes)."""
-    data = recipe.data.get("data") or {}
-    accumulate = (recipe.data.get("trainer") or {}).get("accumulate_grad_batches")
-    plan = batch_plan(parts.data.batch_size, data.get("global_batch_size"), trainer.world_size, accumulate)
-    if parts.module.on_nonfinite == "skip_batch" and (plan.world_size > 1 or plan.accumulate > 1):
+def plan_batches(validated: Validated, world_size: int) -> BatchPlan:
+    """The batch sizes of a validated recipe on *world_size* processes (devices × nodes, known before the
+    Trainer: :func:`seqkit.run.trainer_factory.world_size`); the Trainer and the data module are made with it."""
+    recipe = validated.recipe.data
+    accumulate = (recipe.get("trainer") or {}).get("accumulate_grad_batches")
+    data = validated.data
+    plan = batch_plan(data["batch_size"], data["global_batch_size"], world_size, accumulate)
+    if recipe.get("on_nonfinite") == "skip_batch" and (plan.world_size > 1 or plan.accumulate > 1):
         # Lightning cannot skip a step on some processes only, nor one micro-batch of an accumulated step
         raise SeqkitError(
             f"on_nonfinite: skip_batch works on one process without gradient accumulation; this run has "
             f"{plan.world_size} processes × {plan.accumulate} accumulated: use on_nonfinite=stop"
         )
-    trainer.accumulate_grad_batches = plan.accumulate
-    parts.data.batch_size = plan.per_device
     return plan
 
 
-def log_plan(trainer: pl.Trainer, plan: Any) -> None:
+def log_plan(trainer: pl.Trainer, plan: BatchPlan) -> None:
     for logger in trainer.loggers:
         logger.log_hyperparams(
             {

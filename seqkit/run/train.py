@@ -19,7 +19,7 @@ from pytorch_lightning.callbacks import LearningRateMonitor
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from seqkit.environment import check_trainer, trainer_refusals
+from seqkit.environment import check_trainer
 from seqkit.errors import SeqkitError, one_line, printable
 from seqkit.plugin.manager import PluginManager, get_plugin_manager
 from seqkit.quiet import quiet_known_noise
@@ -27,7 +27,7 @@ from seqkit.recipe.load import Recipe, to_yaml
 from seqkit.recipe.validate import validate
 from seqkit.run.build import build, callbacks
 from seqkit.run.checkpoint_io import AtomicCheckpointIO, ConfinedCheckpoint, write_text_atomic
-from seqkit.run.distributed import is_rank_zero, log_plan, plan_batches
+from seqkit.run.distributed import BatchPlan, is_rank_zero, log_plan, plan_batches
 from seqkit.run.profile import profiling
 from seqkit.run.report import ProgressBar, RunReport, on_a_terminal
 from seqkit.run.resilience import DEFAULT_EVERY_N_STEPS, ResumePoints, TrainingStopped, sigterm_stops
@@ -35,18 +35,19 @@ from seqkit.run.resume_state import check_weights_fit, checked_for_lightning, st
 from seqkit.run.run_dir import check_run_dir, cleaned_up_on_failure, clear_outputs, disk_errors_explained
 from seqkit.run.runs import RUN_DIR_VARIABLE, mark_latest, run_directory
 from seqkit.run.throughput import ExampleThroughput
-from seqkit.run.trainer_notes import batches_per_epoch, modern_precision, precision_fallback_noted, settle_log_interval
+from seqkit.run.trainer_factory import check_world_size, new_trainer, world_size
+from seqkit.run.trainer_notes import batches_per_epoch, log_interval_options
 
 log = logging.getLogger("seqkit.run.train")  # its name before the move into seqkit.run
 
 
-def trainer_options(recipe: Recipe, run_dir: Path | None = None) -> dict[str, Any]:
+def trainer_options(recipe: Recipe, run_dir: Path | None = None, plan: BatchPlan | None = None) -> dict[str, Any]:
+    """The Trainer's arguments from the recipe's ``trainer`` section, with *plan*'s gradient accumulation."""
     options = dict(recipe.data.get("trainer") or {})
     # Our batch sampler shards batches per process itself (Lightning would replace it otherwise).
     options.setdefault("use_distributed_sampler", False)
-    # the default (at most one epoch's batches) is set once the batches are counted: see settle_log_interval
-    if "precision" in options:  # Lightning's older names ("16", "bf16") warn that they are discouraged
-        options["precision"] = modern_precision(options["precision"])
+    if plan is not None:
+        options["accumulate_grad_batches"] = plan.accumulate
     # Lightning 2.6's model summary counts FLOPs with torch's FlopCounterMode, whose module hooks stay
     # behind and made every later step ~60x slower on CPU (1 s instead of 15 ms); seqkit logs its own line.
     options.setdefault("enable_model_summary", False)
@@ -107,8 +108,9 @@ def train(recipe: Recipe, manager: PluginManager | None = None) -> tuple[Path, d
 
 def _train(recipe: Recipe, manager: PluginManager | None) -> tuple[Path, dict[str, float]]:
     manager = manager or get_plugin_manager()
-    validate(recipe, manager)  # before run_dir and resume are read: every problem, and nothing touched yet
-    check_trainer(recipe.data.get("trainer"))  # this machine can run it: before any data is read
+    validated = validate(recipe, manager)  # before run_dir and resume are read: every problem, nothing touched yet
+    section = recipe.data.get("trainer")
+    check_trainer(section)  # this machine can run it: before any data is read
     run_dir, resume = run_directory(recipe)
     if is_rank_zero() and not (os.environ.get(RUN_DIR_VARIABLE) and not recipe.data.get("run_dir")):
         check_run_dir(run_dir, resume, bool(recipe.data.get("overwrite")))
@@ -124,8 +126,10 @@ def _train(recipe: Recipe, manager: PluginManager | None) -> tuple[Path, dict[st
                 "chosen among the epochs trained from here on",
                 file=sys.stderr,
             )
+    # the processes Lightning will run on, before the data module and the Trainer: both are made with the plan
+    plan = plan_batches(validated, world_size(section))
     try:
-        parts = build(recipe, manager, state=state, validated=True)
+        parts = build(recipe, manager, state=state, validated=validated, batch_size=plan.per_device)
     except SeqkitError:
         raise
     except Exception as error:
@@ -155,35 +159,22 @@ def _train(recipe: Recipe, manager: PluginManager | None) -> tuple[Path, dict[st
         CSVLogger(run_dir, name="logs", version="csv"),
         TensorBoardLogger(run_dir, name="logs", version="tensorboard", default_hp_metric=False),
     ]
-    options = trainer_options(recipe, run_dir)
+    batches = batches_per_epoch(len(parts.data.examples["train"]), plan.per_device, plan.world_size)
+    log_options, log_notes = log_interval_options(section, batches)
+    options = {**trainer_options(recipe, run_dir, plan), **log_options}
     profiled = profiling(recipe, run_dir, options)
     report = RunReport(epoch_lines=not options["enable_progress_bar"])
     bar = [ProgressBar()] if options["enable_progress_bar"] else []
     notes: list[str] = []
-    with trainer_refusals(recipe.data.get("trainer")), precision_fallback_noted(recipe.data.get("trainer"), notes):
-        trainer = pl.Trainer(
-            **options,
-            callbacks=[
-                *bar,
-                report,
-                checkpoint,
-                latest,
-                points,
-                LearningRateMonitor(),
-                speed,
-                *callbacks(recipe, manager, parts.monitor, parts.mode),
-                *profiled,
-            ],
-            logger=loggers,
-            default_root_dir=run_dir,
-        )
-    plan = plan_batches(recipe, trainer, parts)
+    named = callbacks(recipe, manager, parts.monitor, parts.mode)
+    every_callback = [*bar, report, checkpoint, latest, points, LearningRateMonitor(), speed, *named, *profiled]
+    trainer = new_trainer(section, notes, **options, callbacks=every_callback, logger=loggers, default_root_dir=run_dir)
+    check_world_size(trainer, plan.world_size)
     if resume is not None:  # the last check that can fail: nothing is written before it
         saved = checked_for_lightning(saved, resume, trainer, parts)
         if isinstance(trainer.strategy.checkpoint_io, AtomicCheckpointIO):  # a strategy may bring its own IO
             trainer.strategy.checkpoint_io.hand_over(resume, saved)
-    batches = batches_per_epoch(len(parts.data.examples["train"]), plan.per_device, plan.world_size)
-    notes += settle_log_interval(trainer, recipe.data.get("trainer"), batches)
+    notes += log_notes
     for note in notes if is_rank_zero() else []:
         print(f"seqkit train: note: {note}", file=sys.stderr)
     os.environ[RUN_DIR_VARIABLE] = str(run_dir)  # DDP workers inherit it and write into the same folder
@@ -200,7 +191,7 @@ def _fit_and_evaluate(
     saved: Any,
     parts: Any,
     trainer: pl.Trainer,
-    plan: Any,
+    plan: BatchPlan,
     ours: tuple[ConfinedCheckpoint, ResumePoints, ExampleThroughput, RunReport],
 ) -> tuple[Path, dict[str, float]]:
     checkpoint, points, speed, report = ours

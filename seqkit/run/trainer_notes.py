@@ -43,13 +43,12 @@ def precision_fallback_noted(section: Mapping[str, Any] | None, notes: list[str]
             warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
 
 
-def settle_log_interval(trainer: Any, section: Mapping[str, Any] | None, batches: int) -> list[str]:
-    """Set *trainer*'s ``log_every_n_steps`` to fit an epoch of *batches*, unless the recipe sets it; notes to show."""
+def log_interval_options(section: Mapping[str, Any] | None, batches: int) -> tuple[dict[str, int], list[str]]:
+    """The ``log_every_n_steps`` to make the Trainer with, to fit an epoch of *batches* (none where the recipe sets
+    it), and the notes to show."""
     interval, note = log_interval(section, batches)
-    if interval is not None:
-        trainer.log_every_n_steps = interval
     quiet_few_batches()
-    return [note] if note else []
+    return ({} if interval is None else {"log_every_n_steps": interval}), ([note] if note else [])
 
 
 def log_interval(section: Mapping[str, Any] | None, batches: int | None) -> tuple[int | None, str | None]:

@@ -28,6 +28,7 @@ from seqkit.rnn.stepgraph import StepGraphs, derive
 # per cell: the graphs for each input signature (None where the step cannot be derived); a few per cell
 _graphs: weakref.WeakKeyDictionary[Cell, dict[tuple[Any, ...], StepGraphs | None]] = weakref.WeakKeyDictionary()
 _KEEP = 8
+_ROWS, _STEPS = 256, 16  # the weight GEMMs take at least this many rows, from at most this many steps
 
 
 _failed: weakref.WeakSet[Cell] = weakref.WeakSet()
@@ -89,7 +90,7 @@ def run_looped(
     if key not in cache:
         if len(cache) >= _KEEP:
             cache.clear()
-        chunk = min(16, max(4, -(-256 // max(1, firsts[0].shape[0]))))  # steps whose rows make one weight GEMM
+        chunk = min(_STEPS, max(4, -(-_ROWS // max(1, firsts[0].shape[0]))))  # steps whose rows make one weight GEMM
         cache[key] = _derive(
             _flat(step, names, counts, inputs.tuple_u), [*firsts, *tensors[counts[0] :]], counts, chunk
         )
@@ -157,8 +158,9 @@ class _Loop(torch.autograd.Function):
         statics = graphs.prologue(*tensors[n_u + n_state :])
         forward, n_out = graphs.forward, graphs.outputs
         outputs, saved = [], []
+        per_step = list(zip(*(u.unbind(d)[: plan.live] for u, d in zip(us, plan.dims))))
         for t in range(plan.live):
-            result = forward(*(u.select(d, t) for u, d in zip(us, plan.dims)), *state, *statics)
+            result = forward(*per_step[t], *state, *statics)
             h, new = result[0], result[1:n_out]
             saved.extend(result[n_out:])
             if t >= plan.always:
@@ -196,8 +198,26 @@ class _Loop(torch.autograd.Function):
         batched = plan.batched
         backward = graphs.backward if batched is None else batched.recurrent
         fronts: list[tuple[Tensor, ...]] = []
+        g_hs = g_out.unbind(1)  # autograd materialises unused outputs' gradients as zeros
+        carried = n_u + n_state
+        # the common case: every output and carried input differentiable, float states, weight GEMMs batched
+        simple = (
+            batched is not None and all(graphs.out_diff) and all(diff[:carried]) and all(g is not None for g in g_state)
+        )
         for t in reversed(range(plan.live)):
-            g_h = g_out.select(1, t)  # autograd materialises unused outputs' gradients as zeros
+            if simple and t < plan.always:
+                results = backward(*values[t * per_step : (t + 1) * per_step], *statics, g_hs[t], *g_state)
+                if all(r is not None for r in results[:carried]):  # `in` would compare tensors
+                    for i in range(n_u):
+                        g_u[i].append(results[i])
+                    g_state = list(results[n_u:carried])
+                    fronts.append(results[carried:])
+                    if len(fronts) == batched.steps or t == 0:  # type: ignore[union-attr]
+                        g_params = _flush(batched, fronts, g_params, diff[carried:])  # type: ignore[arg-type]
+                        fronts = []
+                    continue
+                # a gradient is None at this step: the general path below redoes it
+            g_h = g_hs[t]
             passed: list[Tensor | None] = [None] * n_state
             tangents_state = list(g_state)
             if t >= plan.always:
@@ -212,8 +232,7 @@ class _Loop(torch.autograd.Function):
             if batched is not None:
                 fronts.append(results[batched.leading :])
                 if len(fronts) == batched.steps or t == 0:  # a chunk of steps' rows: their weight gradients at once
-                    parts = batched.once(*gather(batched.kinds, fronts, batched.steps))
-                    g_params = [_sum(a, b) for a, b in zip(g_params, _spread(parts, diff[n_u + n_state :]))]
+                    g_params = _flush(batched, fronts, g_params, diff[carried:])
                     fronts = []
             grads = iter(results)
             taken = [next(grads) if d and (batched is None or i < n_u + n_state) else None for i, d in enumerate(diff)]
@@ -234,10 +253,12 @@ class _Loop(torch.autograd.Function):
         return (None, *u_grads, *g_state, *g_params)
 
 
-def _spread(values: Sequence[Tensor | None], wanted: Sequence[bool]) -> list[Tensor | None]:
-    """*values* (one per differentiable parameter) placed among all parameters."""
-    found = iter(values)
-    return [next(found) if d else None for d in wanted]
+def _flush(
+    batched: ParamGrads, fronts: list[tuple[Tensor, ...]], g_params: list[Tensor | None], wanted: Sequence[bool]
+) -> list[Tensor | None]:
+    """*g_params* plus the parameters' gradients of the steps in *fronts*, computed at once."""
+    found = iter(batched.once(*gather(batched.kinds, fronts, batched.steps)))
+    return [_sum(g, next(found)) if d else g for g, d in zip(g_params, wanted)]
 
 
 def _sum(a: Tensor | None, b: Tensor | None) -> Tensor | None:

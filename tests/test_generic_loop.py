@@ -116,6 +116,20 @@ class Noisy(seqkit.Cell):
         return h, (h,)
 
 
+class Positioned(seqkit.Cell):
+    """Takes its layer and direction, as a cell that records them would: the step runs as written."""
+
+    takes_position = True
+
+    def parameter_shapes(self):
+        return torch_style_shapes(self, 1)
+
+    def step(self, params, x_t, state, *, layer, direction):
+        gate = F.linear(x_t, params["weight_ih"], params["bias_ih"]) * (1.0 + 0.5 * direction)
+        h = torch.tanh(gate + F.linear(state[0], params["weight_hh"], params["bias_hh"]))
+        return h, (h,)
+
+
 def _plugin(name, cell_type):
     class Plugin:
         @staticmethod
@@ -131,18 +145,19 @@ def test_a_step_only_cell_with_several_states_and_a_non_differentiable_one():
     assert _looped(out)
 
 
-def test_full_lengths_and_a_single_step():
-    for steps in (1, 12):
+def test_full_lengths_and_short_sequences():
+    # below MIN_STEPS live steps the plain loop is the quicker, and runs
+    for steps, looped in ((12, True), (steploop.MIN_STEPS - 1, False), (1, False)):
         out = _compare("lstm", steps=steps, lengths=(steps,) * 3)
-        assert _looped(out)
+        assert _looped(out) is looped
 
 
 def test_truncated_backpropagation_matches_the_step_loop():
-    out = _compare("gru", {"reset_after": False}, tbptt=4, bidirectional=True)
+    out = _compare("gru", {"reset_after": False}, steps=20, lengths=(20, 9, 0, 17), tbptt=8, bidirectional=True)
     assert _looped(out)
 
 
-@pytest.mark.parametrize("cell_type", [DataDependent, Noisy])
+@pytest.mark.parametrize("cell_type", [DataDependent, Noisy, Positioned])
 def test_steps_that_cannot_be_derived_run_the_plain_loop(cell_type):
     out = _compare("custom", plugins=_plugin("custom", cell_type), lengths=(9, 4, 6))
     assert not _looped(out)
@@ -150,7 +165,7 @@ def test_steps_that_cannot_be_derived_run_the_plain_loop(cell_type):
 
 def test_the_plain_loop_on_request_and_without_gradients(monkeypatch):
     layer = seqkit.create_rnn("lstm", 3, 5, backend="generic")
-    x = torch.randn(2, 5, 3)
+    x = torch.randn(2, 10, 3)
     assert _looped(layer(x)[0])
     with torch.no_grad():
         assert layer(x)[0].grad_fn is None

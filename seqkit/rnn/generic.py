@@ -23,7 +23,7 @@ from torch import Tensor
 from seqkit.rnn.cell import Cell, Params, State
 from seqkit.rnn.derive import Split, split_step
 from seqkit.rnn.lengths import by_direction
-from seqkit.rnn.steploop import Inputs, run_looped, wants_loop
+from seqkit.rnn.steploop import MIN_STEPS, Inputs, run_looped, wants_loop
 
 Project = Callable[[Params, Tensor], list[Any]]
 Step = Callable[[Params, Any, State], tuple[Tensor, State]]
@@ -54,7 +54,7 @@ def looped(
     """The step loop as one autograd node (:mod:`seqkit.rnn.steploop`), or None where that path does not apply."""
     batch, steps = x.shape[0], x.shape[1]
     live = steps if lengths is None or batch == 0 else int(lengths.max())
-    if live == 0 or not wants_loop(cell, params, x, state):
+    if live < MIN_STEPS or not wants_loop(cell, params, x, state):
         return None
     split = _splits.get(cell) if type(cell).project is Cell.project else None
     if type(cell).project is not Cell.project:

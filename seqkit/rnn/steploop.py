@@ -28,6 +28,8 @@ from seqkit.rnn.stepgraph import StepGraphs, derive
 # per cell: the graphs for each input signature (None where the step cannot be derived); a few per cell
 _graphs: weakref.WeakKeyDictionary[Cell, dict[tuple[Any, ...], StepGraphs | None]] = weakref.WeakKeyDictionary()
 _KEEP = 8
+# Fewer live steps run the plain loop: one node's fixed cost (about 0.1 ms) outweighs what it saves below ~5 steps.
+MIN_STEPS = 8
 _ROWS, _STEPS = 256, 16  # the weight GEMMs take at least this many rows, from at most this many steps
 
 

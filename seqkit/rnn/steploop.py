@@ -2,11 +2,11 @@
 
 Autograd records the whole loop as one ``autograd.Function``: its forward runs the step's forward graph
 (:mod:`seqkit.rnn.stepgraph`) once per step with autograd off, keeping only what the step's backward reads;
-its backward runs the step's backward graph once per step in reverse, adding the parameters' gradients as it
-goes. The arithmetic is the operations autograd would run for the step as written, so results are those of
-the step loop (up to the order in which gradients are summed). Where the step cannot be derived (see
-:func:`seqkit.rnn.stepgraph.derive`), where nothing needs a gradient, or under ``torch.compile``, the caller
-runs its plain loop instead. ``SEQKIT_GENERIC_LOOP=plain`` turns this path off.
+its backward runs the step's backward graph once per step in reverse, and the parameters' gradients once per
+chunk of steps (:mod:`seqkit.rnn.paramgrads`). The arithmetic is the operations autograd would run for the
+step as written, so results are those of the step loop up to the order in which gradients are summed. The
+caller runs its plain loop where this path does not apply (:func:`wants_loop`, fewer than :data:`MIN_STEPS`
+live steps, a step that cannot be derived); ``SEQKIT_GENERIC_LOOP=plain`` turns it off.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from torch.fx.experimental.proxy_tensor import make_fx
 
 log = logging.getLogger("seqkit.stepgraph")
 
+_GEMMS = (torch.ops.aten.mm.default, torch.ops.aten.addmm.default, torch.ops.aten.bmm.default)
 _STATIC, _STEP, _BACK = 0, 1, 2  # depends on parameters only; on the step's input or state; on output gradients
 
 
@@ -51,6 +52,9 @@ class StepGraphs:
     backward: Callable[..., tuple[Any, ...]]
     outputs: int  # h and the new state: 1 + len(state)
     saved: int
+    dense: tuple[
+        bool, ...
+    ]  # which statics are GEMM operands: copied contiguous once, GEMMs on strided views are slower
     out_diff: tuple[bool, ...]  # which of (h, *state) have gradients
     in_diff: tuple[bool, ...]  # which of (*u, *state, *params) get gradients
     cut: Cut  # where the joint graph was cut (for seqkit.rnn.paramgrads)
@@ -177,7 +181,9 @@ def _cut(
     forward = _graph(joint, [*primals[:param_start], *statics], [*fwd_out, *saved], step_nodes)
     backward = _graph(joint, [*saved, *statics, *tangents], list(grads), back_nodes)
     cut = Cut(joint, kind, back_nodes, [*saved, *statics, *tangents], list(grads), in_diff, param_start)
-    return StepGraphs(*(compiled(g) for g in (prologue, forward, backward)), n_out, len(saved), out_diff, in_diff, cut)
+    dense = tuple(any(user.target in _GEMMS for user in node.users) for node in statics)
+    graphs = (compiled(g) for g in (prologue, forward, backward))
+    return StepGraphs(*graphs, n_out, len(saved), dense, out_diff, in_diff, cut)
 
 
 def compiled(module: fx.GraphModule) -> Callable[..., tuple[Any, ...]]:

@@ -157,7 +157,10 @@ class _Loop(torch.autograd.Function):
         n_u, n_state, _ = plan.counts
         graphs = plan.graphs
         us, state = tensors[:n_u], tuple(tensors[n_u : n_u + n_state])
-        statics = graphs.prologue(*tensors[n_u + n_state :])
+        statics = tuple(
+            s.contiguous() if d and isinstance(s, Tensor) else s
+            for s, d in zip(graphs.prologue(*tensors[n_u + n_state :]), graphs.dense)
+        )
         forward, n_out = graphs.forward, graphs.outputs
         outputs, saved = [], []
         per_step = list(zip(*(u.unbind(d)[: plan.live] for u, d in zip(us, plan.dims))))

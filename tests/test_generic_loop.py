@@ -175,10 +175,11 @@ def test_the_plain_loop_on_request_and_without_gradients(monkeypatch):
     assert not _looped(layer(x)[0])
 
 
-def test_parameter_gradients_run_once_for_the_whole_sequence():
+def test_parameter_gradients_run_once_per_chunk_of_steps(monkeypatch):
+    monkeypatch.setattr(steploop, "_shared", {})  # only this layer's graphs
     layer = seqkit.create_rnn("ln_lstm", 3, 5, backend="generic")
     layer(torch.randn(2, 11, 3))[0].sum().backward()
-    (entry,) = steploop._graphs[layer.cells[0]].values()
+    (entry,) = steploop.graphs_of(layer.cells[0]).values()
     graphs, batched = entry
     assert graphs is not None and batched is not None
     assert batched.steps == 16  # two rows a step: one weight GEMM per 16 steps (the last chunk padded)

@@ -61,50 +61,52 @@ class StepGraphs:
 
 
 def derive(
-    step: Callable[..., tuple[Tensor, ...]], inputs: Sequence[Tensor], counts: tuple[int, int, int]
+    step: Callable[..., tuple[Tensor, ...]],
+    inputs: Sequence[Tensor],
+    counts: tuple[int, int, int],
+    outputs: Sequence[Tensor],
 ) -> StepGraphs | None:
     """The graphs of ``step(*u, *state, *params) -> (h, *new_state)`` at *inputs*' shapes, or None where it
-    cannot be traced. *counts*: how many of *inputs* are step inputs, state components and parameters."""
+    cannot be traced. *counts*: how many of *inputs* are step inputs, state components and parameters;
+    *outputs*: tensors shaped as ``(h, *new_state)`` (the gradients' placeholders)."""
     n_u, n_state, _ = counts
     in_diff = tuple(
         t.dtype.is_floating_point and (n_u <= i < n_u + n_state or t.requires_grad) for i, t in enumerate(inputs)
     )
     try:
-        joint, out_diff = _trace(step, inputs, in_diff)
+        joint, out_diff = _trace(step, inputs, in_diff, outputs)
         return _cut(joint, len(inputs), counts, in_diff, out_diff)
     except Exception as exc:  # Python control flow on values, unsupported operations, ...
         log.debug("step not derivable (%s: %s)", type(exc).__name__, exc)
         return None
 
 
-def _trace(step: Callable[..., tuple[Tensor, ...]], inputs: Sequence[Tensor], in_diff: tuple[bool, ...]):
-    """The joint graph: placeholders ``(*inputs, *output grads)``, outputs ``(*step outputs, *input grads)``."""
-    seen: list[tuple[bool, torch.Size, torch.dtype, torch.device]] = []
-
-    def forward(*args: Tensor) -> tuple[Any, ...]:
-        with torch.enable_grad():
-            results = step(*(a.detach().requires_grad_(d) for a, d in zip(args, in_diff)))
-        seen.extend((isinstance(r, Tensor) and r.requires_grad, r.shape, r.dtype, r.device) for r in results)
-        return tuple(results)
-
-    make_fx(forward, tracing_mode="fake")(*[t.detach() for t in inputs])  # which outputs carry gradients
-    out_diff = tuple(d for d, *_ in seen)
-    if not any(out_diff):
-        raise ValueError("no differentiable output")
-    tangents = [torch.zeros(shape, dtype=dtype, device=device) for d, shape, dtype, device in seen if d]
+def _trace(
+    step: Callable[..., tuple[Tensor, ...]],
+    inputs: Sequence[Tensor],
+    in_diff: tuple[bool, ...],
+    outputs: Sequence[Tensor],
+) -> tuple[fx.GraphModule, tuple[bool, ...]]:
+    """The joint graph: placeholders ``(*inputs, *output grads)``, outputs ``(*step outputs, *input grads)``;
+    and which outputs carry gradients (an output that does not leaves its gradient's placeholder unused)."""
     count = len(inputs)
+    seen: list[bool] = []
 
     def joint(*args: Tensor) -> tuple[Any, ...]:
         primals = [a.detach().requires_grad_(d) for a, d in zip(args[:count], in_diff)]
         with torch.enable_grad():
             results = step(*primals)
+            if len(results) != len(outputs):
+                raise ValueError("the step returned another number of state components")
+            seen.extend(isinstance(r, Tensor) and r.requires_grad for r in results)
             wanted = [p for p, d in zip(primals, in_diff) if d]
-            grads = torch.autograd.grad(
-                [o for o, d in zip(results, out_diff) if d], wanted, list(args[count:]), allow_unused=True
-            )
+            pairs = [(r, g) for r, g, d in zip(results, args[count:], seen) if d]
+            if not pairs:
+                raise ValueError("no differentiable output")
+            grads = torch.autograd.grad([r for r, _ in pairs], wanted, [g for _, g in pairs], allow_unused=True)
         return (*results, *grads)
 
-    graph = make_fx(joint, tracing_mode="fake")(*[t.detach() for t in inputs], *tangents)
+    graph = make_fx(joint, tracing_mode="fake")(*[t.detach() for t in inputs], *[o.detach() for o in outputs])
     for node in list(graph.graph.nodes):  # autograd's detaches of saved values: no-ops where autograd is off
         if node.op == "call_function" and node.target is torch.ops.aten.detach.default:
             node.replace_all_uses_with(node.args[0])
@@ -115,7 +117,7 @@ def _trace(step: Callable[..., tuple[Tensor, ...]], inputs: Sequence[Tensor], in
                 raise ValueError(f"random operation {node.target}")
             if _writes_an_input(node):
                 raise ValueError(f"in-place operation on an input: {node.target}")
-    return graph, out_diff
+    return graph, tuple(seen)
 
 
 def _writes_an_input(node: fx.Node) -> bool:
@@ -179,6 +181,7 @@ def _cut(
 
     prologue = _graph(joint, primals[param_start:], statics, [n for n in nodes if kind.get(n) == _STATIC])
     forward = _graph(joint, [*primals[:param_start], *statics], [*fwd_out, *saved], step_nodes)
+    tangents = [p for p, d in zip(tangents, out_diff) if d]  # those of outputs without gradients are unused
     backward = _graph(joint, [*saved, *statics, *tangents], list(grads), back_nodes)
     cut = Cut(joint, kind, back_nodes, [*saved, *statics, *tangents], list(grads), in_diff, param_start)
     dense = tuple(any(user.target in _GEMMS for user in node.users) for node in statics)

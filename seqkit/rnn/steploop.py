@@ -25,9 +25,11 @@ from seqkit.rnn.context import ContextCell
 from seqkit.rnn.paramgrads import ParamGrads, gather, split
 from seqkit.rnn.stepgraph import StepGraphs, derive
 
-# per cell: the graphs for each input signature (None where the step cannot be derived); a few per cell
-_graphs: weakref.WeakKeyDictionary[Cell, dict[tuple[Any, ...], StepGraphs | None]] = weakref.WeakKeyDictionary()
-_KEEP = 8
+# per cell: the graphs for each input signature (None where the step cannot be derived); a few per cell. Cells of
+# one type with equal attributes (the same options and sizes) compute the same step, so they share an entry.
+_graphs: weakref.WeakKeyDictionary[Cell, dict[tuple[Any, ...], Any]] = weakref.WeakKeyDictionary()
+_shared: dict[tuple[Any, ...], dict[tuple[Any, ...], Any]] = {}
+_KEEP, _SHARED = 8, 64
 # Fewer live steps run the plain loop: one node's fixed cost (about 0.1 ms) outweighs what it saves below ~5 steps.
 MIN_STEPS = 8
 _ROWS, _STEPS = 256, 16  # the weight GEMMs take at least this many rows, from at most this many steps
@@ -88,14 +90,15 @@ def run_looped(
         names,
         *((tuple(t.shape), t.dtype, t.device, t.requires_grad) for t in (*firsts, *tensors[counts[0] :])),
     )
-    cache = _graphs.setdefault(cell, {})
+    cache = graphs_of(cell)
     if key not in cache:
         if len(cache) >= _KEEP:
             cache.clear()
         chunk = min(_STEPS, max(4, -(-_ROWS // max(1, firsts[0].shape[0]))))  # steps whose rows make one weight GEMM
-        cache[key] = _derive(
-            _flat(step, names, counts, inputs.tuple_u), [*firsts, *tensors[counts[0] :]], counts, chunk
-        )
+        h = firsts[0].new_zeros(firsts[0].shape[0], cell.output_size)  # shaped as the step's h, for its gradient
+        outputs = [h, *(torch.zeros_like(s) for s in state)]
+        flat = _flat(step, names, counts, inputs.tuple_u)
+        cache[key] = _derive(flat, [*firsts, *tensors[counts[0] :]], counts, outputs, chunk)
     graphs, batched = cache[key]
     if graphs is None:
         _failed.add(cell)  # the plain loop from now on: tracing again would fail again
@@ -107,15 +110,31 @@ def run_looped(
     return out, tuple(final)
 
 
+def graphs_of(cell: Cell) -> dict[tuple[Any, ...], Any]:
+    """The cache entry of *cell*: shared by cells of its type with equal attributes, else its own."""
+    try:
+        key = (type(cell), tuple(sorted(vars(cell).items())))
+        hash(key)
+    except TypeError:  # an attribute that cannot be hashed (a tensor, a list): this cell's own entry
+        return _graphs.setdefault(cell, {})
+    if key not in _shared and len(_shared) >= _SHARED:
+        _shared.clear()
+    return _shared.setdefault(key, {})
+
+
 def _derive(
-    step: Callable[..., tuple[Tensor, ...]], inputs: list[Tensor], counts: tuple[int, int, int], rows: int
+    step: Callable[..., tuple[Tensor, ...]],
+    inputs: list[Tensor],
+    counts: tuple[int, int, int],
+    outputs: list[Tensor],
+    rows: int,
 ) -> tuple[StepGraphs | None, ParamGrads | None]:
-    graphs = derive(step, inputs, counts)
+    graphs = derive(step, inputs, counts, outputs)
     if graphs is None or rows < 2:
         return graphs, None
     width = counts[0] + counts[1]
     wide = [_widened(t, rows) if i < width else t for i, t in enumerate(inputs)]
-    big = derive(step, wide, counts)
+    big = derive(step, wide, counts, [_widened(o, rows) for o in outputs])
     return graphs, None if big is None else split(graphs.cut, big.cut, rows)
 
 

@@ -36,11 +36,15 @@ class Split:
 
     def project(self, params: Params, x: Tensor) -> list[tuple[Tensor, ...]]:
         """``(B, T, I)`` -> one tuple of hoisted values per step (computed on the time-major ``(T*B, I)`` rows)."""
+        per_value = [v.unbind(0) for v in self.whole(params, x)]
+        return list(zip(*per_value)) if per_value else [()] * x.shape[1]
+
+    def whole(self, params: Params, x: Tensor) -> tuple[Tensor, ...]:
+        """``(B, T, I)`` -> each hoisted value for every step, time first: ``(T, B, ...)``."""
         batch, steps = x.shape[0], x.shape[1]
         rows = x.transpose(0, 1).reshape(steps * batch, x.shape[2])
         values = self.hoisted.forward(rows, *(params[n] for n in self.names))
-        per_value = [v.reshape(steps, batch, *v.shape[1:]).unbind(0) for v in values]
-        return list(zip(*per_value)) if per_value else [()] * steps
+        return tuple(v.reshape(steps, batch, *v.shape[1:]) for v in values)
 
     def step(self, params: Params, hoisted: tuple[Tensor, ...], state: State) -> tuple[Tensor, State]:
         h, *new = self.recurrent.forward(*hoisted, *state, *(params[n] for n in self.names))  # no Module hooks

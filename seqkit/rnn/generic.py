@@ -23,6 +23,7 @@ from torch import Tensor
 from seqkit.rnn.cell import Cell, Params, State
 from seqkit.rnn.derive import Split, split_step
 from seqkit.rnn.lengths import by_direction
+from seqkit.rnn.steploop import MIN_STEPS, Inputs, run_looped, wants_loop
 
 Project = Callable[[Params, Tensor], list[Any]]
 Step = Callable[[Params, Any, State], tuple[Tensor, State]]
@@ -36,13 +37,39 @@ def run_generic(
 ) -> tuple[Tensor, State]:
     """Run one layer (every direction in *weights*); shapes as ``KernelSpec.run``."""
     project, step = plan(cell)
-    output, finals = by_direction(
-        len(weights),
-        x,
-        lengths,
-        lambda d, inputs: scan(project, step, cell, weights[d], inputs, lengths, tuple(s[d] for s in state)),
-    )
+
+    def one(direction: int, inputs: Tensor) -> tuple[Tensor, State]:
+        params, initial = weights[direction], tuple(s[direction] for s in state)
+        return looped(cell, step, params, inputs, lengths, initial) or scan(
+            project, step, cell, params, inputs, lengths, initial
+        )
+
+    output, finals = by_direction(len(weights), x, lengths, one)
     return output, tuple(torch.stack(parts) for parts in zip(*finals))
+
+
+def looped(
+    cell: Cell, step: Step, params: Params, x: Tensor, lengths: Tensor | None, state: State
+) -> tuple[Tensor, State] | None:
+    """The step loop as one autograd node (:mod:`seqkit.rnn.steploop`), or None where that path does not apply."""
+    batch, steps = x.shape[0], x.shape[1]
+    live = steps if lengths is None or batch == 0 else int(lengths.max())
+    if live < MIN_STEPS or not wants_loop(cell, params, x, state):
+        return None
+    split = _splits.get(cell) if type(cell).project is Cell.project else None
+    if type(cell).project is not Cell.project:
+        inputs = Inputs((cell.project(params, x[:, :live]),), (1,), False)
+    elif split is not None and step == split.step:
+        inputs = Inputs(split.whole(params, x[:, :live]), (0,) * split.frontier, True)
+    else:
+        inputs = Inputs((x[:, :live],), (1,), False)
+    result = run_looped(cell, step, inputs, params, lengths, state, live)
+    if result is None:
+        return None
+    out, final = result
+    if live < steps:
+        out = torch.cat([out, out.new_zeros(batch, steps - live, out.shape[2])], 1)
+    return out, final
 
 
 def plan(cell: Cell, *, traced: bool = True) -> tuple[Project, Step]:

@@ -79,8 +79,9 @@ def check_kernel(
 def _parity(fast: Recurrent, slow: Recurrent, entry: str, tol: float) -> None:
     p = next(fast.parameters())
     torch.manual_seed(2)
-    x = torch.randn(4, 5, fast.input_size, dtype=p.dtype, device=p.device)
-    lengths = torch.tensor([5, 3, 1, 4], device=p.device)
+    # long enough that the generic kernel runs its loop as one autograd node (seqkit.rnn.steploop.MIN_STEPS)
+    x = torch.randn(4, 10, fast.input_size, dtype=p.dtype, device=p.device)
+    lengths = torch.tensor([10, 3, 1, 9], device=p.device)
     initial = tuple(torch.randn_like(s) for s in as_tuple(fast.init_state(4)))
     given = initial[0] if len(initial) == 1 else initial
     results = []
@@ -132,11 +133,11 @@ def _empty_time_axis(layer: Recurrent, entry: str) -> None:
 
 def _nan_padding(layer: Recurrent, entry: str) -> None:
     p = next(layer.parameters())
-    clean = torch.randn(3, 5, layer.input_size, dtype=p.dtype, device=p.device)
+    clean = torch.randn(3, 10, layer.input_size, dtype=p.dtype, device=p.device)
     clean[1, 2:] = 0
     dirty = clean.clone()
     dirty[1, 2:] = float("nan")
-    lengths = torch.tensor([5, 2, 4], device=p.device)
+    lengths = torch.tensor([10, 2, 9], device=p.device)
     results = []
     for x in (clean, dirty):
         x = x.requires_grad_()

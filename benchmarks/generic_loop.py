@@ -1,0 +1,97 @@
+"""Benchmark (not a test): every built-in cell through the generic kernel, its loop as one autograd node or plain.
+
+For each cell variant (its own ``project``, and the same cell written as a step alone) the generic kernel runs
+forward+backward with its time loop as one autograd node (``SEQKIT_GENERIC_LOOP`` unset: the default) and as
+the plain step loop (``SEQKIT_GENERIC_LOOP=plain``: the kernel before), timed in interleaved rounds with a
+``torch.nn.GRU`` of the same shape, so the ratios do not drift with the machine's load; wall and process CPU
+time, each the median of the rounds.
+
+    OMP_NUM_THREADS=1 python benchmarks/generic_loop.py --repeat 9 [--cells gru,lstm] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+from seqkit.bench.cells import _step_only, variants
+from seqkit.bench.timing import _workload
+from seqkit.rnn.layers import create_rnn
+
+
+def toggled(run: Callable[[], None], mode: str) -> Callable[[], None]:
+    def timed() -> None:
+        os.environ["SEQKIT_GENERIC_LOOP"] = mode
+        try:
+            run()
+        finally:
+            os.environ.pop("SEQKIT_GENERIC_LOOP", None)
+
+    return timed
+
+
+def measure(contenders: dict[str, Callable[[], None]], repeat: int, warmup: int) -> tuple[dict, dict]:
+    """Median wall and process CPU seconds per call, in interleaved rounds. On a loaded machine the CPU time
+    is the steadier figure: it leaves out the time other processes held the core."""
+    for run in contenders.values():
+        for _ in range(warmup):
+            run()
+    wall: dict[str, list[float]] = {name: [] for name in contenders}
+    cpu: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(repeat):
+        for name, run in contenders.items():
+            start, start_cpu = time.perf_counter(), time.process_time()
+            run()
+            wall[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
+    return ({n: statistics.median(v) for n, v in wall.items()}, {n: statistics.median(v) for n, v in cpu.items()})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for name, default in (("batch", 32), ("steps", 100), ("input", 128), ("hidden", 256), ("repeat", 9)):
+        parser.add_argument(f"--{name}", type=int, default=default)
+    parser.add_argument("--cells", default=None, help="comma-separated cell kinds (default: every registered cell)")
+    parser.add_argument("--lengths", choices=("full", "varied"), default="full")
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    x = torch.randn(args.batch, args.steps, args.input, requires_grad=True)
+    lengths = None
+    if args.lengths == "varied":
+        lengths = torch.randint(1, args.steps + 1, (args.batch,), generator=torch.Generator().manual_seed(0))
+    rows = []
+    for kind, options in variants(args.cells):
+        layer = create_rnn(kind, args.input, args.hidden, backend="generic", **options)
+        forms = {"": layer, " (step only)": _step_only(layer, "generic")}
+        contenders = {
+            "torch.nn.GRU": _workload(torch.nn.GRU(args.input, args.hidden, batch_first=True), x, lengths, False)
+        }
+        for suffix, module in forms.items():
+            for mode in ("node", "plain"):
+                contenders[f"{mode}{suffix}"] = toggled(_workload(module, x, lengths, False), mode)
+        wall, cpu = measure(contenders, args.repeat, 2)
+        label = kind + "".join(f" {k}={v}" for k, v in options.items())
+        for name in contenders:
+            row = {"cell": label, "loop": name, "ms": round(wall[name] * 1e3, 2), "cpu_ms": round(cpu[name] * 1e3, 2)}
+            row["ratio_to_torch_nn_gru"] = round(wall[name] / wall["torch.nn.GRU"], 3)
+            row["cpu_ratio_to_torch_nn_gru"] = round(cpu[name] / cpu["torch.nn.GRU"], 3)
+            rows.append(row)
+            print(
+                f"{label:<24}{name:<20}{row['ms']:>8.1f} ms {row['ratio_to_torch_nn_gru']:>6.3f}x"
+                f"{row['cpu_ms']:>8.1f} cpu ms {row['cpu_ratio_to_torch_nn_gru']:>6.3f}x",
+                flush=True,
+            )
+    if args.json:
+        with open(args.json, "w") as stream:
+            json.dump({"threads": torch.get_num_threads(), "torch": torch.__version__, "rows": rows}, stream, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""The autograd node of the generic kernel's time loop: per-step forward and backward graphs, weight GEMMs per chunk.
+
+:mod:`seqkit.rnn.steploop` decides where it runs and derives the graphs; this module runs them. Forward: the
+prologue once, then the step's forward graph per step with autograd off, lengths masking as the plain loop
+does it. Backward: the step's backward graph per step in reverse, the rows the weight gradients need gathered
+and their GEMMs run once per chunk of steps (:mod:`seqkit.rnn.paramgrads`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from seqkit.rnn.paramgrads import ParamGrads, gather
+from seqkit.rnn.stepgraph import StepGraphs
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one run of the loop needs: the step's graphs, the counts of ``(*u, *state, *params)``, each
+    input's time dimension, the live steps and the lengths mask."""
+
+    graphs: StepGraphs
+    batched: ParamGrads | None  # the parameters' gradients over all steps at once, where that is exact
+    counts: tuple[int, int, int]
+    dims: tuple[int, ...]
+    live: int
+    always: int  # steps before this need no lengths masking
+    keep: Tensor | None  # (live, B, 1) bool
+
+
+class Loop(torch.autograd.Function):
+    """``(plan, *u, *state, *params) -> (outputs (B, live, O), *final state)``."""
+
+    @staticmethod
+    def forward(ctx: Any, plan: Plan, *tensors: Tensor) -> tuple[Tensor, ...]:  # type: ignore[override]
+        n_u, n_state, _ = plan.counts
+        graphs = plan.graphs
+        us, state = tensors[:n_u], tuple(tensors[n_u : n_u + n_state])
+        statics = tuple(
+            s.contiguous() if d and isinstance(s, Tensor) else s
+            for s, d in zip(graphs.prologue(*tensors[n_u + n_state :]), graphs.dense)
+        )
+        forward, n_out = graphs.forward, graphs.outputs
+        outputs, saved = [], []
+        per_step = list(zip(*(u.unbind(d)[: plan.live] for u, d in zip(us, plan.dims))))
+        for t in range(plan.live):
+            result = forward(*per_step[t], *state, *statics)
+            h, new = result[0], result[1:n_out]
+            saved.extend(result[n_out:])
+            if t >= plan.always:
+                keep = plan.keep[t]  # type: ignore[index]
+                new = tuple(torch.where(keep, n, s) for n, s in zip(new, state))
+                h = torch.where(keep, h, h.new_zeros(()))
+            state = tuple(new)
+            outputs.append(h)
+        ctx.plan = plan
+        ctx.save_for_backward(*saved, *statics)
+        ctx.n_statics = len(statics)
+        ctx.state_meta = [(s.shape, s.dtype, s.device) for s in tensors[n_u : n_u + n_state]]
+        final = tuple(s.clone() if any(s is x for x in tensors) else s for s in state)
+        ctx.mark_non_differentiable(*(s for s in final if not s.dtype.is_floating_point))
+        return (torch.stack(outputs, 1), *final)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, g_out: Tensor | None, *g_final: Tensor | None) -> tuple[Tensor | None, ...]:
+        plan: Plan = ctx.plan
+        graphs = plan.graphs
+        n_u, n_state, n_params = plan.counts
+        values = ctx.saved_tensors
+        statics = values[len(values) - ctx.n_statics :]
+        per_step = graphs.saved
+        g_state: list[Tensor | None] = [
+            (g if g is not None else torch.zeros(shape, dtype=dtype, device=device))
+            if dtype.is_floating_point
+            else None
+            for g, (shape, dtype, device) in zip(g_final, ctx.state_meta)
+        ]
+        diff = graphs.in_diff
+        g_u: list[list[Tensor | None]] = [[] for _ in range(n_u)]
+        g_params: list[Tensor | None] = [None] * n_params
+        batched = plan.batched
+        backward = graphs.backward if batched is None else batched.recurrent
+        fronts: list[tuple[Tensor, ...]] = []
+        g_hs = g_out.unbind(1)  # autograd materialises unused outputs' gradients as zeros
+        carried = n_u + n_state
+        # the common case: every output and carried input differentiable, float states, weight GEMMs batched
+        simple = (
+            batched is not None and all(graphs.out_diff) and all(diff[:carried]) and all(g is not None for g in g_state)
+        )
+        for t in reversed(range(plan.live)):
+            if simple and t < plan.always:
+                results = backward(*values[t * per_step : (t + 1) * per_step], *statics, g_hs[t], *g_state)
+                if all(r is not None for r in results[:carried]):  # `in` would compare tensors
+                    for i in range(n_u):
+                        g_u[i].append(results[i])
+                    g_state = list(results[n_u:carried])
+                    fronts.append(results[carried:])
+                    if len(fronts) == batched.steps or t == 0:  # type: ignore[union-attr]
+                        g_params = _flush(batched, fronts, g_params, diff[carried:])  # type: ignore[arg-type]
+                        fronts = []
+                    continue
+                # a gradient is None at this step: the general path below redoes it
+            g_h = g_hs[t]
+            passed: list[Tensor | None] = [None] * n_state
+            tangents_state = list(g_state)
+            if t >= plan.always:
+                keep = plan.keep[t]  # type: ignore[index]
+                g_h = torch.where(keep, g_h, g_h.new_zeros(()))
+                for k, g in enumerate(g_state):
+                    if g is not None:
+                        tangents_state[k] = torch.where(keep, g, g.new_zeros(()))
+                        passed[k] = torch.where(keep, g.new_zeros(()), g)  # a finished row's state passes through
+            tangents = [g for g, d in zip((g_h, *tangents_state), graphs.out_diff) if d]
+            results = backward(*values[t * per_step : (t + 1) * per_step], *statics, *tangents)
+            if batched is not None:
+                fronts.append(results[batched.leading :])
+                if len(fronts) == batched.steps or t == 0:  # a chunk of steps' rows: their weight gradients at once
+                    g_params = _flush(batched, fronts, g_params, diff[carried:])
+                    fronts = []
+            grads = iter(results)
+            taken = [next(grads) if d and (batched is None or i < n_u + n_state) else None for i, d in enumerate(diff)]
+            for i in range(n_u):
+                g_u[i].append(taken[i])
+            for k in range(n_state):
+                if g_state[k] is not None:
+                    g = taken[n_u + k]
+                    g = g if g is not None else torch.zeros_like(g_state[k])
+                    g_state[k] = g if passed[k] is None else g + passed[k]
+            for j, g in enumerate(taken[n_u + n_state :]):
+                if g is not None:
+                    g_params[j] = g.clone() if g_params[j] is None else g_params[j].add_(g)  # type: ignore[union-attr]
+        u_grads = [
+            _stacked(parts[::-1], d) if ctx.needs_input_grad[1 + i] else None
+            for i, (parts, d) in enumerate(zip(g_u, plan.dims))
+        ]
+        return (None, *u_grads, *g_state, *g_params)
+
+
+def _flush(
+    batched: ParamGrads, fronts: list[tuple[Tensor, ...]], g_params: list[Tensor | None], wanted: Sequence[bool]
+) -> list[Tensor | None]:
+    """*g_params* plus the parameters' gradients of the steps in *fronts*, computed at once."""
+    found = iter(batched.once(*gather(batched.kinds, fronts, batched.steps)))
+    return [_sum(g, next(found)) if d else g for g, d in zip(g_params, wanted)]
+
+
+def _sum(a: Tensor | None, b: Tensor | None) -> Tensor | None:
+    if a is None:
+        return b
+    return a if b is None else a.add_(b)
+
+
+def _stacked(parts: Sequence[Tensor | None], dim: int) -> Tensor | None:
+    if all(p is None for p in parts):
+        return None
+    like = next(p for p in parts if p is not None)
+    return torch.stack([p if p is not None else torch.zeros_like(like) for p in parts], dim)

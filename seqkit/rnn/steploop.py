@@ -1,0 +1,159 @@
+"""The generic kernel's time loop as one autograd node: the step's derived forward and backward graphs run per step.
+
+Autograd records the whole loop as one ``autograd.Function`` (:mod:`seqkit.rnn.loopnode`): its forward runs
+the step's forward graph (:mod:`seqkit.rnn.stepgraph`) once per step with autograd off, keeping only what the
+step's backward reads; its backward runs the step's backward graph once per step in reverse, and the
+parameters' gradients once per chunk of steps (:mod:`seqkit.rnn.paramgrads`). The arithmetic is the
+operations autograd would run for the step as written, so results are those of the step loop up to the order
+in which gradients are summed. This module decides where that runs and derives the graphs: the caller runs its
+plain loop where it does not apply (:func:`wants_loop`, fewer than :data:`MIN_STEPS` live steps, a step that
+cannot be derived); ``SEQKIT_GENERIC_LOOP=plain`` turns it off.
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from seqkit.rnn.cell import Cell, Params, State
+from seqkit.rnn.context import ContextCell
+from seqkit.rnn.loopnode import Loop, Plan
+from seqkit.rnn.paramgrads import ParamGrads, split
+from seqkit.rnn.stepgraph import StepGraphs, derive
+
+# per cell: the graphs for each input signature (None where the step cannot be derived); a few per cell. Cells of
+# one type with equal attributes (the same options and sizes) compute the same step, so they share an entry.
+_graphs: weakref.WeakKeyDictionary[Cell, dict[tuple[Any, ...], Any]] = weakref.WeakKeyDictionary()
+_shared: dict[tuple[Any, ...], dict[tuple[Any, ...], Any]] = {}
+_KEEP, _SHARED = 8, 64
+# Fewer live steps run the plain loop: one node's fixed cost (about 0.1 ms) outweighs what it saves below ~5 steps.
+MIN_STEPS = 8
+_ROWS, _STEPS = 256, 16  # the weight GEMMs take at least this many rows, from at most this many steps
+
+
+_failed: weakref.WeakSet[Cell] = weakref.WeakSet()
+
+
+def enabled() -> bool:
+    """Whether the generic kernel may run a step loop as one autograd node (``SEQKIT_GENERIC_LOOP``)."""
+    return os.environ.get("SEQKIT_GENERIC_LOOP", "node") != "plain"
+
+
+def wants_loop(cell: Cell, params: Params, x: Tensor, state: State) -> bool:
+    """Whether to try this path: enabled, a gradient wanted, a step not known to fail, and no tracer or transform
+    (torch.compile, torch.jit.trace for export, torch.func) that should see the step's own operations."""
+    if not (enabled() and torch.is_grad_enabled()) or cell in _failed or isinstance(cell, ContextCell):
+        return False  # a cell given extra inputs or its position runs as written: such steps often record them
+    if torch.compiler.is_compiling() or torch.jit.is_tracing() or _autocast():
+        return False
+    tensors = (x, *params.values(), *state)
+    if any(torch._C._functorch.is_functorch_wrapped_tensor(t) for t in tensors):
+        return False
+    return any(t.requires_grad for t in tensors)
+
+
+def _autocast() -> bool:
+    """Under autocast the step's operations change dtype by context, which a graph traced once would not."""
+    return any(torch.is_autocast_enabled(device) for device in ("cpu", "cuda"))
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The step inputs of every step at once: each tensor has time on dimension ``dims[i]``; ``tuple_u``: the
+    step takes them as a tuple (a traced split), else as the one tensor."""
+
+    values: tuple[Tensor, ...]
+    dims: tuple[int, ...]
+    tuple_u: bool
+
+
+def run_looped(
+    cell: Cell,
+    step: Callable[..., tuple[Tensor, State]],
+    inputs: Inputs,
+    params: Params,
+    lengths: Tensor | None,
+    state: State,
+    live: int,
+) -> tuple[Tensor, State] | None:
+    """``(B, live, O)`` outputs and the final state, or None when this path cannot run the step."""
+    names = tuple(params)
+    tensors = (*inputs.values, *state, *(params[n] for n in names))
+    counts = (len(inputs.values), len(state), len(names))
+    firsts = [u.select(d, 0) for u, d in zip(inputs.values, inputs.dims)]
+    key = (
+        inputs.tuple_u,
+        names,
+        *((tuple(t.shape), t.dtype, t.device, t.requires_grad) for t in (*firsts, *tensors[counts[0] :])),
+    )
+    cache = graphs_of(cell)
+    if key not in cache:
+        if len(cache) >= _KEEP:
+            cache.clear()
+        chunk = min(_STEPS, max(4, -(-_ROWS // max(1, firsts[0].shape[0]))))  # steps whose rows make one weight GEMM
+        h = firsts[0].new_zeros(firsts[0].shape[0], cell.output_size)  # shaped as the step's h, for its gradient
+        outputs = [h, *(torch.zeros_like(s) for s in state)]
+        flat = _flat(step, names, counts, inputs.tuple_u)
+        cache[key] = _derive(flat, [*firsts, *tensors[counts[0] :]], counts, outputs, chunk)
+    graphs, batched = cache[key]
+    if graphs is None:
+        _failed.add(cell)  # the plain loop from now on: tracing again would fail again
+        return None
+    always = live if lengths is None else int(lengths.min())
+    keep = None if lengths is None else (torch.arange(live, device=lengths.device)[:, None] < lengths).unsqueeze(-1)
+    plan = Plan(graphs, batched, counts, inputs.dims, live, always, keep)
+    out, *final = Loop.apply(plan, *tensors)
+    return out, tuple(final)
+
+
+def graphs_of(cell: Cell) -> dict[tuple[Any, ...], Any]:
+    """The cache entry of *cell*: shared by cells of its type with equal attributes, else its own."""
+    try:
+        key = (type(cell), tuple(sorted(vars(cell).items())))
+        hash(key)
+    except TypeError:  # an attribute that cannot be hashed (a tensor, a list): this cell's own entry
+        return _graphs.setdefault(cell, {})
+    if key not in _shared and len(_shared) >= _SHARED:
+        _shared.clear()
+    return _shared.setdefault(key, {})
+
+
+def _derive(
+    step: Callable[..., tuple[Tensor, ...]],
+    inputs: list[Tensor],
+    counts: tuple[int, int, int],
+    outputs: list[Tensor],
+    rows: int,
+) -> tuple[StepGraphs | None, ParamGrads | None]:
+    graphs = derive(step, inputs, counts, outputs)
+    if graphs is None or rows < 2:
+        return graphs, None
+    width = counts[0] + counts[1]
+    wide = [_widened(t, rows) if i < width else t for i, t in enumerate(inputs)]
+    big = derive(step, wide, counts, [_widened(o, rows) for o in outputs])
+    return graphs, None if big is None else split(graphs.cut, big.cut, rows)
+
+
+def _widened(t: Tensor, steps: int) -> Tensor:
+    """*t* ``(B, ...)`` as ``(steps*B, ...)`` zeros (the values do not matter: the trace runs on fake tensors)."""
+    return t.new_zeros(t.shape[0] * steps, *t.shape[1:]).requires_grad_(t.requires_grad)
+
+
+def _flat(
+    step: Callable[..., tuple[Tensor, State]], names: tuple[str, ...], counts: tuple[int, int, int], tuple_u: bool
+):
+    n_u, n_state, _ = counts
+
+    def flat(*args: Tensor) -> tuple[Tensor, ...]:
+        u = tuple(args[:n_u]) if tuple_u else args[0]
+        params = dict(zip(names, args[n_u + n_state :]))
+        h, new = step(params, u, tuple(args[n_u : n_u + n_state]))
+        return (h, *new)
+
+    return flat

@@ -1,0 +1,185 @@
+"""The generic kernel's loop as one autograd node: the step loop's results where it runs, else the plain loop."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+import seqkit
+from seqkit.cell import torch_style_shapes
+from seqkit.rnn import steploop
+
+CELLS = [
+    ("gru", {}),
+    ("gru", {"reset_after": False}),
+    ("lstm", {}),
+    ("rnn", {}),
+    ("rnn", {"nonlinearity": "relu"}),
+    ("ln_gru", {}),
+    ("ln_lstm", {}),
+]
+
+
+def _node_types(tensor):
+    seen, stack = set(), [tensor.grad_fn]
+    while stack:
+        fn = stack.pop()
+        if fn is None or fn in seen:
+            continue
+        seen.add(fn)
+        stack.extend(f for f, _ in fn.next_functions)
+    return {type(fn).__name__ for fn in seen}
+
+
+def _looped(tensor) -> bool:
+    return "LoopBackward" in _node_types(tensor)  # seqkit.rnn.loopnode.Loop
+
+
+def _compare(kind, options=None, plugins=None, *, steps=9, lengths=(9, 4, 0, 6), tbptt=None, **shape):
+    """generic against reference, float64: outputs, final states, the input's and every parameter's gradient."""
+    made = [
+        seqkit.create_rnn(kind, 3, 5, backend=b, plugins=plugins, tbptt_steps=tbptt, **shape, **(options or {}))
+        for b in ("generic", "reference")
+    ]
+    fast, slow = (layer.double() for layer in made)
+    slow.load_state_dict(fast.state_dict())
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(len(lengths), steps, 3, generator=gen, dtype=torch.float64, requires_grad=True)
+    size = lengths if lengths is None else torch.tensor(lengths)
+    initial = fast.init_state(len(lengths))
+    initial = tuple(s + 0.1 for s in initial) if isinstance(initial, tuple) else initial + 0.1
+    results = []
+    for layer in (fast, slow):
+        out, final = layer(x, size, initial)
+        finals = final if isinstance(final, tuple) else (final,)
+        loss = (out * torch.linspace(-1, 1, out.shape[-1], dtype=out.dtype)).sum() + sum((f**2).sum() for f in finals)
+        grads = torch.autograd.grad(loss, [x, *layer.parameters()])
+        results.append((out, *finals, *grads))
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+    return results[0][0]
+
+
+@pytest.mark.parametrize("kind,options", CELLS, ids=[f"{k}-{o}" for k, o in CELLS])
+def test_every_built_in_cell_matches_the_step_loop_as_one_node(kind, options):
+    out = _compare(kind, options, num_layers=2, bidirectional=True)
+    assert _looped(out)
+
+
+class StepOnlyPeephole(seqkit.Cell):
+    """A third-party cell that defines only its step: three state tensors, one of them a detached running maximum,
+    weights sliced inside the step, the input matmul inside the step."""
+
+    state_names = ("h", "c", "peak")
+
+    def parameter_shapes(self):
+        return {**torch_style_shapes(self, 4), "peep": (self.hidden_size,)}
+
+    def step(self, params, x_t, state):
+        h, c, peak = state
+        H = self.hidden_size
+        w = params["weight_hh"]
+        gates = F.linear(x_t, params["weight_ih"], params["bias_ih"])
+        i = torch.sigmoid(gates[:, :H] + F.linear(h, w[:H]) + params["peep"] * c)
+        f = torch.sigmoid(gates[:, H : 2 * H] + F.linear(h, w[H : 2 * H]) + params["bias_hh"][H : 2 * H])
+        g = torch.tanh(gates[:, 2 * H : 3 * H] + F.linear(h, w[2 * H : 3 * H]))
+        c = f * c + i * g
+        h = torch.sigmoid(gates[:, 3 * H :] + F.linear(h, w[3 * H :])) * torch.tanh(c)
+        return h, (h, c, torch.maximum(peak, h.detach()))
+
+
+class DataDependent(seqkit.Cell):
+    """Python control flow on a value: the step cannot be derived, so the plain loop runs it."""
+
+    def parameter_shapes(self):
+        return torch_style_shapes(self, 1, bias=False)
+
+    def step(self, params, x_t, state):
+        scale = 0.5 if float(x_t.abs().sum()) > 1e6 else 1.0
+        h = torch.tanh(scale * F.linear(x_t, params["weight_ih"]) + F.linear(state[0], params["weight_hh"]))
+        return h, (h,)
+
+
+class Noisy(seqkit.Cell):
+    """Draws random numbers in its step: a derived graph would not draw them as the step loop does."""
+
+    def parameter_shapes(self):
+        return torch_style_shapes(self, 1)
+
+    def step(self, params, x_t, state):
+        h = torch.tanh(
+            F.linear(x_t, params["weight_ih"], params["bias_ih"])
+            + F.linear(state[0], params["weight_hh"], params["bias_hh"])
+        )
+        h = h + 0.0 * torch.rand_like(h)
+        return h, (h,)
+
+
+class Positioned(seqkit.Cell):
+    """Takes its layer and direction, as a cell that records them would: the step runs as written."""
+
+    takes_position = True
+
+    def parameter_shapes(self):
+        return torch_style_shapes(self, 1)
+
+    def step(self, params, x_t, state, *, layer, direction):
+        gate = F.linear(x_t, params["weight_ih"], params["bias_ih"]) * (1.0 + 0.5 * direction)
+        h = torch.tanh(gate + F.linear(state[0], params["weight_hh"], params["bias_hh"]))
+        return h, (h,)
+
+
+def _plugin(name, cell_type):
+    class Plugin:
+        @staticmethod
+        @seqkit.hookimpl
+        def register_cells(register):
+            register(seqkit.Spec(name, build=cell_type))
+
+    return seqkit.PluginManager([(name, Plugin)], entry_points=False)
+
+
+def test_a_step_only_cell_with_several_states_and_a_non_differentiable_one():
+    out = _compare("custom", plugins=_plugin("custom", StepOnlyPeephole), num_layers=2, bidirectional=True)
+    assert _looped(out)
+
+
+def test_full_lengths_and_short_sequences():
+    # below MIN_STEPS live steps the plain loop is the quicker, and runs
+    for steps, looped in ((12, True), (steploop.MIN_STEPS - 1, False), (1, False)):
+        out = _compare("lstm", steps=steps, lengths=(steps,) * 3)
+        assert _looped(out) is looped
+
+
+def test_truncated_backpropagation_matches_the_step_loop():
+    out = _compare("gru", {"reset_after": False}, steps=20, lengths=(20, 9, 0, 17), tbptt=8, bidirectional=True)
+    assert _looped(out)
+
+
+@pytest.mark.parametrize("cell_type", [DataDependent, Noisy, Positioned])
+def test_steps_that_cannot_be_derived_run_the_plain_loop(cell_type):
+    out = _compare("custom", plugins=_plugin("custom", cell_type), lengths=(9, 4, 6))
+    assert not _looped(out)
+
+
+def test_the_plain_loop_on_request_and_without_gradients(monkeypatch):
+    layer = seqkit.create_rnn("lstm", 3, 5, backend="generic")
+    x = torch.randn(2, 10, 3)
+    assert _looped(layer(x)[0])
+    with torch.no_grad():
+        assert layer(x)[0].grad_fn is None
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # dtypes chosen per call: the step runs as written
+        assert not _looped(layer(x)[0])
+    monkeypatch.setenv("SEQKIT_GENERIC_LOOP", "plain")
+    assert not _looped(layer(x)[0])
+
+
+def test_parameter_gradients_run_once_per_chunk_of_steps(monkeypatch):
+    monkeypatch.setattr(steploop, "_shared", {})  # only this layer's graphs
+    layer = seqkit.create_rnn("ln_lstm", 3, 5, backend="generic")
+    layer(torch.randn(2, 11, 3))[0].sum().backward()
+    (entry,) = steploop.graphs_of(layer.cells[0]).values()
+    graphs, batched = entry
+    assert graphs is not None and batched is not None
+    assert batched.steps == 16  # two rows a step: one weight GEMM per 16 steps (the last chunk padded)

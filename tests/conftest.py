@@ -15,16 +15,9 @@ import pytest
 import torch
 
 import seqkit
+from tests.helpers import ROOT, data_absent
 
-ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("SEQKIT_DATA", str(ROOT.parent / "shared" / "data"))
-
-
-def data_absent(reason: str) -> None:
-    """Skip a test whose corpus is not here; CI sets SEQKIT_REQUIRE_DATA=1, where it fails instead."""
-    if os.environ.get("SEQKIT_REQUIRE_DATA") == "1":
-        pytest.fail(f"{reason} (SEQKIT_REQUIRE_DATA=1: the corpora must be present)")
-    pytest.skip(reason)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT
 
 # run by the docs test unless marked `no-test: REASON`; `console` runs only its `$ ` lines
 RUNNABLE = frozenset({"bash", "sh", "console", "python"})

@@ -1,4 +1,5 @@
-"""Test helpers: run torch.nn on padded batches, compare outputs, states and gradients."""
+"""What tests anywhere under tests/ share: the repository's root, the skip for an absent corpus, torch.nn on padded
+batches and gradient comparisons, plugin distributions written or installed for a test."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
+import pytest
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -17,6 +20,15 @@ from seqkit.testing.common import as_tuple as as_tuple
 from seqkit.testing.common import weighted_loss
 
 random_loss = weighted_loss  # the tests' name for it
+
+ROOT = Path(__file__).resolve().parent.parent  # the repository: tests build every path from here, at any depth
+
+
+def data_absent(reason: str) -> None:
+    """Skip a test whose corpus is not here; CI sets SEQKIT_REQUIRE_DATA=1, where it fails instead."""
+    if os.environ.get("SEQKIT_REQUIRE_DATA") == "1":
+        pytest.fail(f"{reason} (SEQKIT_REQUIRE_DATA=1: the corpora must be present)")
+    pytest.skip(reason)
 
 
 def torch_forward(module: nn.RNNBase, x, lengths=None, state=None):

@@ -8,8 +8,7 @@ from pathlib import Path
 import yaml
 
 from seqkit.cli import main
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT
 
 # A few seconds of CPU: the quickstart's corpus, cut small.
 TINY = [

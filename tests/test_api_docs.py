@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import inspect
 import re
-from pathlib import Path
 
 import torch
 
 import seqkit
 from seqkit import hookspecs
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 API = (ROOT / "docs/plugins/api.md").read_text(encoding="utf-8")
 
 

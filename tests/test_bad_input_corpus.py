@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from recipe_helpers import TINY, quickstart
 
 from seqkit.cli import main
 from seqkit.errors import SeqkitError
+from tests.recipe_helpers import TINY, quickstart
 
 LABELS = "text\tlabel\nthe film was good\tpositive\nthe film was bad\tnegative\n"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import torch
-from recipe_helpers import cli
 
 import seqkit
+from tests.recipe_helpers import cli
 
 TINY = ["--batch", "2", "--steps", "3", "--input", "3", "--hidden", "4", "--repeat", "1", "--warmup", "1"]
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
+
 BUILT_IN = sorted(p.name for p in (ROOT / "plugins").iterdir() if (p / "__init__.py").is_file())
 PROBE = """
 import json, sys

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import data_absent
 from torch.nn import functional as F
 
 import seqkit
 from seqkit.cell import torch_style_shapes
 from seqkit.testing import ConformanceError, DataUnavailable, check_cell, check_dataset, check_kernel, check_task
+from tests.helpers import data_absent
 
 MANAGER = seqkit.PluginManager()
 KERNELS = [

@@ -6,8 +6,9 @@ import ast
 from pathlib import Path
 
 from seqkit.plugins import PluginManager
+from tests.helpers import ROOT
 
-CORE = Path(__file__).resolve().parent.parent / "seqkit"
+CORE = ROOT / "seqkit"
 
 
 def registered_names() -> set[str]:

@@ -11,7 +11,9 @@ import time
 
 import pytest
 import torch
-from recipe_helpers import ROOT, TINY, cli
+
+from tests.helpers import ROOT
+from tests.recipe_helpers import TINY, cli
 
 COMMON = [
     *TINY,

@@ -12,11 +12,11 @@ import threading
 from pathlib import Path
 
 import pytest
-from recipe_helpers import cli, write_recipe
 
 import seqkit
 from seqkit.download import fetch
 from seqkit.plugins import PluginManager
+from tests.recipe_helpers import cli, write_recipe
 
 BUILT_IN = {"sentence_polarity", "tatoeba_deu_eng", "multi30k", "scitldr"}
 

@@ -6,11 +6,11 @@ import gzip
 import json
 
 import pytest
-from recipe_helpers import cli, quickstart, write_recipe
 from seqkit_sentiment.polarity import sentence_polarity
 from seqkit_text.sources import lines_per_label, table
 
 from seqkit.data import DataError, resolve_path, split_records
+from tests.recipe_helpers import cli, quickstart, write_recipe
 
 
 def test_tsv_csv_jsonl_plain_and_gzip(tmp_path):

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from doc_blocks import blocks, documents
 
 import seqkit
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.doc_blocks import blocks, documents
+from tests.helpers import ROOT
 
 
 def python_blocks(path: Path) -> list[str]:

@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from doc_blocks import ROOT, Block, blocks, documents, fill_placeholders, shell_script
+
+from tests.doc_blocks import Block, blocks, documents, fill_placeholders, shell_script
+from tests.helpers import ROOT
 
 DOCUMENTS = documents()
 TIMEOUT_S = 1800  # one block; the slow ones train models

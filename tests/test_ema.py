@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from recipe_helpers import TINY, cli
 from seqkit_callbacks.ema import WeightAverage, ema
 from torch import nn
+
+from tests.recipe_helpers import TINY, cli
 
 
 class _Trainer:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from helpers import install_packages
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
+from tests.helpers import ROOT, install_packages
+
+EXAMPLES = ROOT / "docs" / "examples"
 PACKAGES = ("seqkit-jordan", "seqkit-tokentags")
 FAST = ["trainer.max_epochs=1", "data.batch_size=8"]
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from doc_blocks import ROOT, blocks
-from recipe_helpers import TINY, cli
+
+from tests.doc_blocks import blocks
+from tests.helpers import ROOT
+from tests.recipe_helpers import TINY, cli
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from export_helpers import Whole
 from torch import nn
 
 import seqkit
 from seqkit.export.bundle import write_onnx
+from tests.export_helpers import Whole
 
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")

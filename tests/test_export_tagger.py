@@ -7,8 +7,9 @@ import json
 
 import pytest
 import torch
-from recipe_helpers import cli
 from test_export_bundles import _docs_code
+
+from tests.recipe_helpers import cli
 
 pytest.importorskip("onnxruntime")
 

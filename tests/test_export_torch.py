@@ -7,11 +7,11 @@ import json
 
 import pytest
 import torch
-from export_helpers import Whole
-from recipe_helpers import TINY, cli
 
 import seqkit
 from seqkit.export.bundle import write_torch
+from tests.export_helpers import Whole
+from tests.recipe_helpers import TINY, cli
 
 SLOW = pytest.mark.slow  # torch.export takes 5-15 s a layer on a loaded 2-core machine
 

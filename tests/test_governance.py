@@ -9,10 +9,10 @@ import textwrap
 
 import pytest
 import torch
-from recipe_helpers import TINY, cli, quickstart, write_recipe
 
 import seqkit
 from seqkit.recipes import find_recipe, list_recipes
+from tests.recipe_helpers import TINY, cli, quickstart, write_recipe
 
 
 @pytest.mark.parametrize(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import inspect
 import re
-from pathlib import Path
 
 import pytest
 
 from seqkit import hookspecs
+from tests.helpers import ROOT
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "plugins" / "hooks.md"
+DOCS = ROOT / "docs" / "plugins" / "hooks.md"
 HOOKS = [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction) if hasattr(fn, "seqkit_spec")]
 
 

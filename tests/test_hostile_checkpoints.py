@@ -10,9 +10,9 @@ import shutil
 import pytest
 import torch
 import yaml
-from recipe_helpers import TINY, cli
 
 from seqkit.state_shape import BadState, check
+from tests.recipe_helpers import TINY, cli
 
 
 @pytest.fixture(scope="module")

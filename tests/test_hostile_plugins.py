@@ -9,8 +9,9 @@ import subprocess
 import sys
 
 import pytest
-from helpers import make_distribution
-from recipe_helpers import cli
+
+from tests.helpers import make_distribution
+from tests.recipe_helpers import cli
 
 HOOK = "import seqkit\n\n{prelude}\n@seqkit.hookimpl\ndef register_cells(register):\n    {body}\n"
 UNSHOWABLE = "class Odd(Exception):\n    def __str__(self):\n        raise ValueError('no message for you')\n"

@@ -10,12 +10,12 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from recipe_helpers import TINY
 
 from seqkit.checkpoint import load
 from seqkit.checkpoint_io import PATH_FIELDS, confined_state, inside
 from seqkit.errors import SeqkitError
 from seqkit.recipes import load_recipe
+from tests.recipe_helpers import TINY
 
 # Seeded as tests/test_properties.py is: the same examples on every run; HYPOTHESIS_PROFILE=explore searches afresh.
 settings.register_profile("ci", derandomize=True)

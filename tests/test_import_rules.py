@@ -6,7 +6,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-CORE = Path(__file__).resolve().parent.parent / "seqkit"
+from tests.helpers import ROOT
+
+CORE = ROOT / "seqkit"
 
 # Each job and the jobs it may import (besides itself): cli -> run -> recipe -> data -> rnn -> plugin -> base.
 LEVELS = ["base", "plugin", "rnn", "data", "recipe", "run", "bench", "testing", "cli"]

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import ClassVar
 
 import pytest
 
 import seqkit
 from seqkit.testing import ConformanceError, check_task
+from tests.helpers import ROOT
 
-PACKAGE = Path(__file__).parent / "thirdparty" / "seqkit-series"
+PACKAGE = ROOT / "tests" / "thirdparty" / "seqkit-series"
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import math
 
 import pytest
 import torch
-from recipe_helpers import cli
 
 import seqkit
 from seqkit import layer_options
@@ -15,6 +14,7 @@ from seqkit.build import cell_factory
 from seqkit.config import validate
 from seqkit.plugins import get_plugin_manager
 from seqkit.recipes import load_recipe
+from tests.recipe_helpers import cli
 
 # a value other than the default for every option (valid for an lstm), and one that each must refuse
 GOOD = {

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from recipe_helpers import TINY, cli
 
 import seqkit
 from seqkit.testing import check_cell
+from tests.recipe_helpers import TINY, cli
 
 I, H, B, T = 3, 5, 4, 6
 

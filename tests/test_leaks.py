@@ -8,7 +8,9 @@ import sys
 import textwrap
 
 import pytest
-from recipe_helpers import ROOT, TINY, cli
+
+from tests.helpers import ROOT
+from tests.recipe_helpers import TINY, cli
 
 MB = 1024 * 1024
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from recipe_helpers import cli, quickstart, write_recipe
 
 import seqkit
+from tests.recipe_helpers import cli, quickstart, write_recipe
 
 
 def test_pad_sequences_pads_float_features_and_keeps_ids_int64():

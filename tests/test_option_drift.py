@@ -6,13 +6,13 @@ import math
 
 import pytest
 import torch
-from recipe_helpers import cli
 
 import seqkit
 from seqkit.config import NONFINITE_POLICIES
 from seqkit.kernels import candidates
 from seqkit.plugins import get_plugin_manager
 from seqkit.registry import RESERVED_KERNEL_NAMES
+from tests.recipe_helpers import cli
 
 
 def test_a_recipe_takes_forget_bias_for_every_cell_create_rnn_takes_it_for(capsys):

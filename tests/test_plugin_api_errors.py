@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import torch
-from recipe_helpers import TINY, cli, quickstart, write_recipe
 
 import seqkit
+from tests.recipe_helpers import TINY, cli, quickstart, write_recipe
 
 
 class EvenCell(seqkit.Cell):

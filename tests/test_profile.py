@@ -8,7 +8,8 @@ import re
 import pytest
 
 from seqkit.profile import breakdown, folded, render
-from tests.recipe_helpers import ROOT, TINY, cli
+from tests.helpers import ROOT
+from tests.recipe_helpers import TINY, cli
 
 
 def test_a_profiled_run_writes_a_breakdown_that_adds_up(capsys, tmp_path):

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import seqkit
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 AUTHOR_CODE = ("plugins", "docs/examples", "tests/thirdparty")
 # The public modules: ``seqkit`` itself, and the conformance kit a plugin's own tests call.
 PUBLIC_MODULES = {"seqkit", "seqkit.testing"}

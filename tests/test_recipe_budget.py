@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from recipe_helpers import cli, quickstart
 
 import seqkit.recipe_guard
+from tests.recipe_helpers import cli, quickstart
 
 BUDGET = 1_000
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from recipe_helpers import ROOT, cli, quickstart, write, write_recipe
+
+from tests.helpers import ROOT
+from tests.recipe_helpers import cli, quickstart, write, write_recipe
 
 
 @pytest.mark.parametrize("recipe", sorted((ROOT / "recipes").rglob("*.yaml")), ids=lambda p: p.stem)

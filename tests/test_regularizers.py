@@ -12,13 +12,13 @@ import pickle
 
 import pytest
 import torch
-from recipe_helpers import TINY, cli
 from torch.nn import functional as F
 
 import seqkit
 from seqkit.cell import torch_style_shapes
 from seqkit.regularizers import drop_weights
 from seqkit.testing import check_cell
+from tests.recipe_helpers import TINY, cli
 
 REGULARIZERS = ("zoneout", "recurrent_dropout", "weight_drop")
 

@@ -13,10 +13,10 @@ import warnings
 
 import pytest
 import torch
-from recipe_helpers import TINY, cli
 
 from seqkit.quiet import quiet_known_noise
 from seqkit.report import ProgressBar
+from tests.recipe_helpers import TINY, cli
 
 no_gpu = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the errors of a machine without a GPU")
 

@@ -6,10 +6,10 @@ import os
 
 import pytest
 import torch
-from recipe_helpers import TINY, cli, write
 
 from seqkit.checkpoint_io import AtomicCheckpointIO
 from seqkit.errors import SeqkitError
+from tests.recipe_helpers import TINY, cli, write
 
 
 class Payload:

@@ -17,14 +17,14 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from helpers import make_distribution
-from recipe_helpers import TINY, cli
 
 import seqkit
 from seqkit.checkpoint_io import AtomicCheckpointIO, ConfinedCheckpoint, confined_state
 from seqkit.data import DataError
 from seqkit.download import downloads_forbidden, extracted, fetch
 from seqkit.errors import SeqkitError
+from tests.helpers import make_distribution
+from tests.recipe_helpers import TINY, cli, quickstart
 
 
 class Payload:
@@ -485,7 +485,7 @@ def test_a_long_field_is_data_not_an_error(tmp_path, capsys):
     path = tmp_path / "d.csv"
     path.write_text("text,label\n" + rows.replace("\t", ",") + "x" * 200_000 + ",positive\n")
     data = {"kind": "table", "path": str(path), "labels": ["negative", "positive"], "batch_size": 8}
-    recipe = yaml.safe_load((Path(__file__).parent.parent / "recipes" / "quickstart.yaml").read_text())
+    recipe = quickstart()
     recipe.update(data=data)
     (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe))
     code, _, err = cli(capsys, "train", tmp_path / "r.yaml", *TINY[1:], f"run_dir={tmp_path / 'run'}")

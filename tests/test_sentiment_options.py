@@ -7,9 +7,9 @@ import json
 import pytest
 import torch
 import torch.nn.functional as F
-from recipe_helpers import TINY, cli
 
 import seqkit
+from tests.recipe_helpers import TINY, cli
 
 
 def test_word_dropout_hides_words_in_training_only():

@@ -7,7 +7,8 @@ import json
 import time
 
 import pytest
-from recipe_helpers import cli
+
+from tests.recipe_helpers import cli
 
 REVERSE = [
     "trainer.enable_progress_bar=false",

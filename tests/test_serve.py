@@ -14,7 +14,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from recipe_helpers import TINY, cli
+
+from tests.recipe_helpers import TINY, cli
 
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from recipe_helpers import cli
 
 from seqkit.testing import check_task
+from tests.recipe_helpers import cli
 
 
 @pytest.fixture(scope="module")

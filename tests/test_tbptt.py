@@ -7,12 +7,12 @@ import pickle
 
 import pytest
 import torch
-from recipe_helpers import TINY, cli
 
 import seqkit
 from seqkit import tbptt
 from seqkit.config import task_builder_options
 from seqkit.errors import InvalidArgumentError
+from tests.recipe_helpers import TINY, cli
 
 B, T, I, H = 4, 7, 3, 5
 LENGTHS = torch.tensor([T, 0, 3, 5])  # a full row, an empty one, rows ending inside earlier chunks

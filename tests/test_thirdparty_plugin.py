@@ -6,12 +6,12 @@ import json
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
-from helpers import install_packages
 
-PACKAGE = Path(__file__).parent / "thirdparty" / "seqkit-mgu"
+from tests.helpers import ROOT, install_packages
+
+PACKAGE = ROOT / "tests" / "thirdparty" / "seqkit-mgu"
 
 USE_IT = textwrap.dedent(
     """

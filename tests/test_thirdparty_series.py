@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from helpers import install_packages
 
 import seqkit
+from tests.helpers import ROOT, install_packages
 
-PACKAGE = Path(__file__).parent / "thirdparty" / "seqkit-series"
+PACKAGE = ROOT / "tests" / "thirdparty" / "seqkit-series"
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,8 @@ import json
 
 import pytest
 import torch
-from recipe_helpers import TINY, cli
+
+from tests.recipe_helpers import TINY, cli
 
 METRICS = {"val/accuracy", "val/f1", "val/loss", "test/accuracy", "test/f1", "test/loss"}
 

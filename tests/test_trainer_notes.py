@@ -6,11 +6,11 @@ import csv
 import warnings
 
 import pytest
-from recipe_helpers import TINY
 
 from seqkit.cli import main
 from seqkit.trainer_notes import log_interval, log_interval_options, modern_precision
 from seqkit.typecheck import describe
+from tests.recipe_helpers import TINY
 
 
 def test_an_epoch_shorter_than_the_log_interval_still_logs_its_training_loss(tmp_path, capsys):

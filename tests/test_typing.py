@@ -13,8 +13,8 @@ import pytest
 
 import seqkit
 from seqkit import hookspecs
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 HOOKS = [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction) if hasattr(fn, "seqkit_spec")]
 
 

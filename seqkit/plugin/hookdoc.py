@@ -11,7 +11,7 @@ HEADER = """\
 # Hook reference
 
 <!-- Generated from seqkit/hookspecs.py by `python -m seqkit.plugin.hookdoc > docs/plugins/hooks.md`; do not edit.
-     tests/test_hookspecs.py fails when this page and that file differ. -->
+     tests/plugin/test_hookspecs.py fails when this page and that file differ. -->
 
 Every hook a seqkit plugin can implement, with the type of what it registers. Mark an implementation
 with `@seqkit.hookimpl`, name it after the hook, and annotate `register` with the type shown, so mypy
@@ -36,7 +36,7 @@ validated, a layer created). `Spec.build` and `KernelSpec.run`, `supports`, `aut
 such strings; the attribute may be dotted (`module:Class.method`). A string that is not of this form is refused
 when registered; a module that fails to import, or an attribute that is missing or not callable, is that plugin's
 error (exit status 2) when the entry is first used. Every plugin seqkit ships registers this way, and
-`tests/test_cli_imports.py` checks that `seqkit plugins` and `seqkit ls` import neither torch nor Lightning.
+`tests/cli/test_cli_imports.py` checks that `seqkit plugins` and `seqkit ls` import neither torch nor Lightning.
 """
 
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import seqkit
-from tests.doc_blocks import blocks, documents
+from tests.docs.doc_blocks import blocks, documents
 from tests.helpers import ROOT
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.doc_blocks import Block, blocks, documents, fill_placeholders, shell_script
+from tests.docs.doc_blocks import Block, blocks, documents, fill_placeholders, shell_script
 from tests.helpers import ROOT
 
 DOCUMENTS = documents()

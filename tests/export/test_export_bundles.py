@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.doc_blocks import blocks
+from tests.docs.doc_blocks import blocks
 from tests.helpers import ROOT
 from tests.recipe_helpers import TINY, cli
 

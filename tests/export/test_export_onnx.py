@@ -13,7 +13,7 @@ from torch import nn
 
 import seqkit
 from seqkit.export.bundle import write_onnx
-from tests.export_helpers import Whole
+from tests.export.export_helpers import Whole
 
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")

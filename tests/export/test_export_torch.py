@@ -10,7 +10,7 @@ import torch
 
 import seqkit
 from seqkit.export.bundle import write_torch
-from tests.export_helpers import Whole
+from tests.export.export_helpers import Whole
 from tests.recipe_helpers import TINY, cli
 
 SLOW = pytest.mark.slow  # torch.export takes 5-15 s a layer on a loaded 2-core machine

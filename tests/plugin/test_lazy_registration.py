@@ -123,7 +123,8 @@ def test_a_kernel_named_by_a_broken_module_is_its_plugin_s_error_when_a_layer_is
 
 
 def test_a_layer_imports_its_kernels_when_built_not_when_torch_compile_traces_it():
-    # an import inside forward() is a graph break for torch.compile(fullgraph=True) (tests/test_triton.py)
+    # an import inside forward() is a graph break for torch.compile(fullgraph=True)
+    # (tests/plugins/seqkit_triton/test_triton.py)
     layer = seqkit.create_rnn("gru", 2, 3, backend="native")
     functions = [f for k in layer._kernel_options for f in (k.run, k.supports, k.auto_skip, k.auto_rule)]
     assert functions and not any(isinstance(f, LazyRef) for f in functions)

@@ -1,6 +1,6 @@
 """Runner properties over every registered cell (dropout between layers, bfloat16, step() refusing a bidirectional
 layer); the conformance kit's checks (lengths, kernel parity, empty sequences, NaN padding, step, registration of
-the built-ins) run in tests/test_conformance.py."""
+the built-ins) run in tests/testing/test_conformance.py."""
 
 from __future__ import annotations
 

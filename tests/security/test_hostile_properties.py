@@ -17,7 +17,8 @@ from seqkit.errors import SeqkitError
 from seqkit.recipes import load_recipe
 from tests.recipe_helpers import TINY
 
-# Seeded as tests/test_properties.py is: the same examples on every run; HYPOTHESIS_PROFILE=explore searches afresh.
+# Seeded as tests/data/test_properties.py is: the same examples on every run; HYPOTHESIS_PROFILE=explore searches
+# afresh.
 settings.register_profile("ci", derandomize=True)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

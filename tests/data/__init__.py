@@ -1,0 +1,1 @@
+"""Records, data sources, corpora and downloads, tokenizers and the splitter (seqkit/data/)."""

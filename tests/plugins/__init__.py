@@ -1,0 +1,1 @@
+"""The built-in plugins' own tests, one folder per plugin folder under plugins/."""

@@ -1,0 +1,1 @@
+"""Tests of the built-in plugin seqkit_layernorm (plugins/seqkit_layernorm/)."""

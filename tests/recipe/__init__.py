@@ -1,0 +1,1 @@
+"""Recipes (seqkit/recipe/): loading, ranges and bounds, the size budget, validation."""

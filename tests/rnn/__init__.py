@@ -1,0 +1,2 @@
+"""The recurrent layer library (seqkit/rnn/): cells through the runner, kernels, options, regularisers, TBPTT,
+interop."""

@@ -1,0 +1,1 @@
+"""Runs (seqkit/run/): train, eval and predict end to end, resume after a crash, distributed, run output, threads."""

@@ -1,5 +1,8 @@
 """What tests anywhere under tests/ share: the repository's root, the skip for an absent corpus, torch.nn on padded
-batches and gradient comparisons, plugin distributions written or installed for a test."""
+batches and gradient comparisons, plugin distributions written or installed for a test, the CLI in a subprocess.
+
+The conformance kit's own helpers (``as_tuple``, ``weighted_loss``) are imported from seqkit.testing.common, not
+repeated here."""
 
 from __future__ import annotations
 
@@ -14,12 +17,6 @@ import pytest
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
-
-# written once, in the conformance kit: a state as a tuple, and a loss whose gradient reaches every element
-from seqkit.testing.common import as_tuple as as_tuple
-from seqkit.testing.common import weighted_loss
-
-random_loss = weighted_loss  # the tests' name for it
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository: tests build every path from here, at any depth
 
@@ -58,6 +55,18 @@ def make_distribution(root, dist, version, entry_points, modules):
     (info / "entry_points.txt").write_text(f"[seqkit]\n{lines}\n")
     for name, source in modules.items():
         (root / f"{name}.py").write_text(textwrap.dedent(source))
+
+
+def seqkit_in(
+    env: dict[str, str], *args: object, cwd: Path | None = None, code: int = 0
+) -> subprocess.CompletedProcess:
+    """``python -m seqkit.cli ARGS`` in a subprocess with *env* (install_packages' puts packages on its path); the
+    command must exit with *code*, else the test fails showing its stderr."""
+    result = subprocess.run(
+        [sys.executable, "-m", "seqkit.cli", *map(str, args)], env=env, cwd=cwd, capture_output=True, text=True
+    )
+    assert result.returncode == code, result.stderr[-3000:]
+    return result
 
 
 def install_packages(tmp_path_factory, *packages):

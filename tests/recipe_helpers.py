@@ -38,5 +38,12 @@ def cli(capsys, *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+def train_tiny(folder: Path, *overrides: str) -> Path:
+    """Train the tiny quickstart (TINY, then *overrides*) in-process into *folder*/run; that run directory."""
+    run = folder / "run"
+    assert main(["train", "quickstart", *TINY, *overrides, f"run_dir={run}"]) == 0
+    return run
+
+
 def quickstart() -> dict:
     return yaml.safe_load((ROOT / "recipes" / "quickstart.yaml").read_text())

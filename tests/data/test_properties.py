@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import seqkit
 from seqkit.data import split_records
+from seqkit.testing.common import as_tuple
 from seqkit.tokenize import UNK_ID
 
 # The same examples on every run (seeded by the test's name), so CI never fails on a new draw; run with
@@ -75,10 +76,6 @@ LAYERS = st.tuples(
 )
 
 
-def _as_tuple(state):
-    return state if isinstance(state, tuple) else (state,)
-
-
 @QUICK
 @given(
     LAYERS,
@@ -101,13 +98,13 @@ def test_runner_invariants_under_random_lengths(layer_kind, lengths, extra, rnd)
             # the final state is the state at the sequence's last real step: the sequence run alone, unpadded
             alone_out, alone_state = layer(x[b : b + 1, :n])
             torch.testing.assert_close(out[b : b + 1, :n], alone_out, atol=1e-5, rtol=1e-4)
-            for s, a in zip(_as_tuple(state), _as_tuple(alone_state)):
+            for s, a in zip(as_tuple(state), as_tuple(alone_state)):
                 torch.testing.assert_close(s[:, b : b + 1], a, atol=1e-5, rtol=1e-4)
         # permuting the batch permutes the outputs and states
         perm = torch.tensor(rnd.sample(range(len(lengths)), len(lengths)))
         p_out, p_state = layer(x[perm], lens[perm])
         torch.testing.assert_close(p_out, out[perm], atol=1e-5, rtol=1e-4)
-        for s, p in zip(_as_tuple(state), _as_tuple(p_state)):
+        for s, p in zip(as_tuple(state), as_tuple(p_state)):
             torch.testing.assert_close(p, s[:, perm], atol=1e-5, rtol=1e-4)
 
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.helpers import ROOT, install_packages
+from tests.helpers import ROOT, install_packages, seqkit_in
 
 EXAMPLES = ROOT / "docs" / "examples"
 PACKAGES = ("seqkit-jordan", "seqkit-tokentags")
@@ -22,16 +22,8 @@ def installed(tmp_path_factory):
     return env
 
 
-def seqkit(env, *args, cwd=None):
-    result = subprocess.run(
-        [sys.executable, "-m", "seqkit.cli", *map(str, args)], env=env, cwd=cwd, capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
-
-
 def test_both_are_listed_by_seqkit_plugins_and_ls(installed):
-    plugins = {p["name"]: p for p in json.loads(seqkit(installed, "plugins", "--json"))}
+    plugins = {p["name"]: p for p in json.loads(seqkit_in(installed, "plugins", "--json").stdout)}
     assert plugins["jordan"] == {
         "name": "jordan",
         "distribution": "seqkit-jordan",
@@ -44,20 +36,21 @@ def test_both_are_listed_by_seqkit_plugins_and_ls(installed):
         "version": "0.1.0",
         "registers": {"tasks": ["token_tags"], "datasets": ["tagged_tsv"]},
     }
-    recipes = seqkit(installed, "ls", "recipes")
+    recipes = seqkit_in(installed, "ls", "recipes").stdout
     assert "jordan/tiny" in recipes and "tokentags/tiny" in recipes
 
 
 @pytest.mark.parametrize("recipe,metric", [("jordan/tiny", "test/accuracy"), ("tokentags/tiny", "test/entity_f1")])
 def test_a_tiny_recipe_trains_by_name_through_the_cli(installed, tmp_path, recipe, metric):
     run_dir = tmp_path / "run"
-    out = seqkit(installed, "train", recipe, f"run_dir={run_dir}", *FAST, cwd=tmp_path)
+    out = seqkit_in(installed, "train", recipe, f"run_dir={run_dir}", *FAST, cwd=tmp_path).stdout
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert 0 <= metrics[metric] <= 1 and metric in out
     checkpoint = run_dir / "best.ckpt"
     if recipe == "tokentags/tiny":
         (result,) = [
-            json.loads(line) for line in seqkit(installed, "predict", checkpoint, "--json", "Anna met Tom").splitlines()
+            json.loads(line)
+            for line in seqkit_in(installed, "predict", checkpoint, "--json", "Anna met Tom").stdout.splitlines()
         ]
         assert len(result["tags"]) == 3
 

@@ -12,7 +12,7 @@ import torch
 
 import seqkit
 from seqkit.recipes import find_recipe, list_recipes
-from tests.recipe_helpers import TINY, cli, quickstart, write_recipe
+from tests.recipe_helpers import cli, quickstart, train_tiny, write_recipe
 
 
 @pytest.mark.parametrize(
@@ -50,11 +50,7 @@ def test_met_requires_pass(capsys, tmp_path):
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    from seqkit.cli import main
-
-    run_dir = tmp_path_factory.mktemp("gov") / "run"
-    assert main(["train", "quickstart", *TINY, f"run_dir={run_dir}"]) == 0
-    return run_dir / "best.ckpt"
+    return train_tiny(tmp_path_factory.mktemp("gov")) / "best.ckpt"
 
 
 def _edited(checkpoint, tmp_path, edit):

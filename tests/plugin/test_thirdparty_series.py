@@ -4,13 +4,11 @@ and a numeric-series task without a tokenizer — installed for real, trained, e
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 import seqkit
-from tests.helpers import ROOT, install_packages
+from tests.helpers import ROOT, install_packages, seqkit_in
 
 PACKAGE = ROOT / "tests" / "thirdparty" / "seqkit-series"
 
@@ -20,34 +18,28 @@ def installed(tmp_path_factory):
     return install_packages(tmp_path_factory, PACKAGE)[0]
 
 
-def run(env, *args, cwd=None, code=0):
-    result = subprocess.run(
-        [sys.executable, "-m", "seqkit.cli", *map(str, args)], env=env, cwd=cwd, capture_output=True, text=True
-    )
-    assert result.returncode == code, result.stderr[-3000:]
-    return result
-
-
 @pytest.mark.slow  # about a minute: pip install, then four CLI processes
 def test_trains_evaluates_and_predicts_stacked_and_bidirectional(installed, tmp_path):
     run_dir = tmp_path / "run"
     # the recipe has no tokenizer section; its cell has 2 layers, both directions
-    assert "ok" in run(installed, "validate", "series/tiny").stdout
-    out = run(installed, "train", "series/tiny", f"run_dir={run_dir}", "trainer.max_epochs=2", cwd=tmp_path).stdout
+    assert "ok" in seqkit_in(installed, "validate", "series/tiny").stdout
+    out = seqkit_in(
+        installed, "train", "series/tiny", f"run_dir={run_dir}", "trainer.max_epochs=2", cwd=tmp_path
+    ).stdout
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert 0 <= metrics["test/accuracy"] <= 1 and "test/accuracy" in out
     checkpoint = run_dir / "best.ckpt"
-    evaluated = json.loads(run(installed, "eval", checkpoint, "--json").stdout)
+    evaluated = json.loads(seqkit_in(installed, "eval", checkpoint, "--json").stdout)
     assert 0 <= evaluated["test/accuracy"] <= 1
     lines = tmp_path / "series.txt"
     lines.write_text('0.1,0.5,,1.2,1.9,2.4\n{"values": [2.0, null, 1.1, 0.4, -0.3]}\n-1,nan,-2\n')
     results = [
         json.loads(line)
-        for line in run(installed, "predict", checkpoint, "--json", "--input", lines).stdout.splitlines()
+        for line in seqkit_in(installed, "predict", checkpoint, "--json", "--input", lines).stdout.splitlines()
     ]
     assert [r["label"] in ("up", "down") for r in results] == [True, True, True]
     assert all(0.5 <= r["probability"] <= 1 for r in results)
-    bad = run(installed, "predict", checkpoint, "1,x,3", code=2)
+    bad = seqkit_in(installed, "predict", checkpoint, "1,x,3", code=2)
     assert "input 1: expected numbers separated by commas, got 'x'" in bad.stderr and "Traceback" not in bad.stderr
 
 

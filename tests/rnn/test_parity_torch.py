@@ -7,7 +7,8 @@ import torch
 from torch import nn
 
 import seqkit
-from tests.helpers import as_tuple, assert_close_grads, random_loss, torch_forward
+from seqkit.testing.common import as_tuple, weighted_loss
+from tests.helpers import assert_close_grads, torch_forward
 
 CELLS = {
     "gru": ("gru", {}, nn.GRU, {}),
@@ -77,7 +78,7 @@ def _run_both(layer, reference, x, lengths, state):
             out, final = module(xi, None if lengths is None else torch.tensor(lengths), given)
         else:
             out, final = torch_forward(module, xi, lengths, given)
-        random_loss(out, final).backward()
+        weighted_loss(out, final).backward()
         results.append((out, as_tuple(final), xi, si))
     return results
 

@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 import seqkit
-from tests.helpers import as_tuple, random_loss, torch_forward
+from seqkit.testing.common import as_tuple, weighted_loss
+from tests.helpers import torch_forward
 
 CELLS = [("gru", {}, nn.GRU), ("lstm", {}, nn.LSTM), ("rnn", {"nonlinearity": "tanh"}, nn.RNN),
          ("rnn", {"nonlinearity": "relu"}, nn.RNN), ("gru", {"reset_after": False}, None)]  # fmt: skip
@@ -38,7 +39,7 @@ def _run(layer, x, lengths, state):
     x = x.clone().requires_grad_()
     out, final = layer(x, lengths, state)
     wrt = [x, *layer.parameters()]
-    loss = random_loss(out, final)
+    loss = weighted_loss(out, final)
     if not loss.requires_grad:  # every sequence empty: nothing depends on x or the weights
         return [out, *as_tuple(final), *(torch.zeros_like(w) for w in wrt)]
     grads = torch.autograd.grad(loss, wrt, allow_unused=True)

@@ -18,6 +18,7 @@ import seqkit
 from seqkit.cell import torch_style_shapes
 from seqkit.regularizers import drop_weights
 from seqkit.testing import check_cell
+from seqkit.testing.common import as_tuple, weighted_loss
 from tests.recipe_helpers import TINY, cli
 
 REGULARIZERS = ("zoneout", "recurrent_dropout", "weight_drop")
@@ -37,11 +38,8 @@ def _run(layer, x, lengths, seed=7):
     torch.manual_seed(seed)
     x = x.clone().requires_grad_(True)
     out, state = layer(x, lengths)
-    parts = (state,) if isinstance(state, torch.Tensor) else state
-    g = torch.Generator().manual_seed(0)
-    loss = (out * torch.randn(out.shape, generator=g, dtype=out.dtype)).sum()
-    loss = loss + sum((s * torch.randn(s.shape, generator=g, dtype=s.dtype)).sum() for s in parts)
-    grads = torch.autograd.grad(loss, [x, *layer.parameters()])
+    parts = as_tuple(state)
+    grads = torch.autograd.grad(weighted_loss(out, parts), [x, *layer.parameters()])
     return [out, *parts, *grads]
 
 

@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from tests.helpers import ROOT
-from tests.recipe_helpers import TINY, cli
+from tests.recipe_helpers import TINY, cli, train_tiny
 
 MB = 1024 * 1024
 
@@ -26,11 +26,7 @@ def rss() -> int:
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    from seqkit.cli import main
-
-    run = tmp_path_factory.mktemp("leaks") / "run"
-    assert main(["train", "quickstart", *TINY, "data.size=80", f"run_dir={run}"]) == 0
-    return run / "best.ckpt"
+    return train_tiny(tmp_path_factory.mktemp("leaks"), "data.size=80") / "best.ckpt"
 
 
 def _epochs(capsys, tmp_path, monkeypatch, epochs):

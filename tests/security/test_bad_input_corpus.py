@@ -20,7 +20,7 @@ import yaml
 
 from seqkit.cli import main
 from seqkit.errors import SeqkitError
-from tests.recipe_helpers import TINY, quickstart
+from tests.recipe_helpers import TINY, quickstart, train_tiny
 
 LABELS = "text\tlabel\nthe film was good\tpositive\nthe film was bad\tnegative\n"
 
@@ -409,9 +409,7 @@ CASES = [
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     global CHECKPOINT
-    run = tmp_path_factory.mktemp("corpus") / "run"
-    assert main(["train", "quickstart", *TINY, "data.size=80", f"run_dir={run}"]) == 0
-    CHECKPOINT = run / "best.ckpt"
+    CHECKPOINT = train_tiny(tmp_path_factory.mktemp("corpus"), "data.size=80") / "best.ckpt"
     return CHECKPOINT
 
 

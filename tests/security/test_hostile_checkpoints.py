@@ -12,16 +12,12 @@ import torch
 import yaml
 
 from seqkit.state_shape import BadState, check
-from tests.recipe_helpers import TINY, cli
+from tests.recipe_helpers import TINY, cli, train_tiny
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from seqkit.cli import main
-
-    run = tmp_path_factory.mktemp("hostile-resume") / "run"
-    assert main(["train", "quickstart", *TINY, "trainer.max_epochs=2", f"run_dir={run}"]) == 0
-    return run
+    return train_tiny(tmp_path_factory.mktemp("hostile-resume"), "trainer.max_epochs=2")
 
 
 def _early(c):

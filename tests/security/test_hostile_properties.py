@@ -15,7 +15,7 @@ from seqkit.checkpoint import load
 from seqkit.checkpoint_io import PATH_FIELDS, confined_state, inside
 from seqkit.errors import SeqkitError
 from seqkit.recipes import load_recipe
-from tests.recipe_helpers import TINY
+from tests.recipe_helpers import train_tiny
 
 # Seeded as tests/data/test_properties.py is: the same examples on every run; HYPOTHESIS_PROFILE=explore searches
 # afresh.
@@ -58,10 +58,7 @@ def test_any_recipe_text_is_read_or_refused_in_one_line(tmp_path, lines):
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    from seqkit.cli import main
-
-    run = tmp_path_factory.mktemp("hostile") / "run"
-    assert main(["train", "quickstart", *TINY, "data.size=80", f"run_dir={run}"]) == 0
+    run = train_tiny(tmp_path_factory.mktemp("hostile"), "data.size=80")
     return torch.load(run / "best.ckpt", weights_only=True)
 
 

@@ -24,7 +24,7 @@ from seqkit.data import DataError
 from seqkit.download import downloads_forbidden, extracted, fetch
 from seqkit.errors import SeqkitError
 from tests.helpers import make_distribution
-from tests.recipe_helpers import TINY, cli, quickstart
+from tests.recipe_helpers import TINY, cli, quickstart, train_tiny
 
 
 class Payload:
@@ -79,11 +79,7 @@ def _body(payload: bytes):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A finished tiny run (two epochs, so Lightning's callback state records best and last paths)."""
-    from seqkit.cli import main
-
-    run = tmp_path_factory.mktemp("security") / "run"
-    assert main(["train", "quickstart", *TINY, "trainer.max_epochs=2", f"run_dir={run}"]) == 0
-    return run
+    return train_tiny(tmp_path_factory.mktemp("security"), "trainer.max_epochs=2")
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.recipe_helpers import TINY, cli
+from tests.recipe_helpers import cli, train_tiny
 
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
@@ -25,11 +25,7 @@ TEXTS = ["not bad", "good but boring", "truly moving story", "the"]
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    from seqkit.cli import main
-
-    run = tmp_path_factory.mktemp("serve") / "run"
-    assert main(["train", "quickstart", *TINY, f"run_dir={run}"]) == 0
-    return run / "best.ckpt"
+    return train_tiny(tmp_path_factory.mktemp("serve")) / "best.ckpt"
 
 
 @pytest.fixture(scope="module")

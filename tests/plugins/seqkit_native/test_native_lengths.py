@@ -7,7 +7,7 @@ import torch
 from seqkit_native import frozen_lstm
 
 import seqkit
-from tests.helpers import as_tuple, random_loss
+from seqkit.testing.common import as_tuple, weighted_loss
 
 
 def _pair(scale, bidirectional):
@@ -34,7 +34,9 @@ def test_lstm_lengths_match_the_step_loop_on_either_path(monkeypatch, scale, fro
     results = []
     for layer in (fast, slow):
         out, state = layer(x, lengths, h0)
-        results.append((out, *as_tuple(state), *torch.autograd.grad(random_loss(out, state), list(layer.parameters()))))
+        results.append(
+            (out, *as_tuple(state), *torch.autograd.grad(weighted_loss(out, state), list(layer.parameters())))
+        )
     assert bool(used) == frozen
     assert frozen_lstm.can_freeze(fast.cell, [fast.weights(0, d) for d in range(fast.num_directions)]) == frozen
     for a, b in zip(*results, strict=True):
@@ -58,7 +60,7 @@ def test_the_packed_path_cuda_takes_matches_the_step_loop(kind, options, bidirec
     results = []
     for run in (runner(kind, always_pack=True), run_reference):
         out, final = run(layer.cell, weights, x, lengths, state)
-        results.append((out, *final, *torch.autograd.grad(random_loss(out, final), list(layer.parameters()))))
+        results.append((out, *final, *torch.autograd.grad(weighted_loss(out, final), list(layer.parameters()))))
     for a, b in zip(*results, strict=True):
         torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10)
 

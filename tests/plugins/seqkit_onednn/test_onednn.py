@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import os
 import random
 
 import pytest
@@ -11,28 +10,14 @@ import torch
 from torch import nn
 
 import seqkit
-from tests.helpers import assert_close_grads, random_loss, torch_forward
+from seqkit.testing.common import weighted_loss
+from tests.helpers import assert_close_grads, torch_forward
 
 build = pytest.importorskip("seqkit_onednn.build")
 support = pytest.importorskip("seqkit_onednn.support")
 
 B, T, I, H = 5, 7, 4, 6
 LENGTHS = {"none": None, "varied": [7, 1, 4, 7, 3], "all_one": [1, 1, 1, 1, 1], "with_empty": [0, 7, 2, 1, 5]}
-
-
-def _why_unavailable() -> str | None:
-    cell = seqkit.get_plugin_manager().cells.get("gru").build(2, 3)
-    return support.supports(cell, torch.device("cpu"), torch.float32)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def onednn_here():
-    """Build (once) or skip; CI sets SEQKIT_REQUIRE_ONEDNN=1, where a missing kernel is a failure instead."""
-    why = _why_unavailable()
-    if why is not None:
-        if os.environ.get("SEQKIT_REQUIRE_ONEDNN") == "1":
-            pytest.fail(f"the onednn kernel is required here but unavailable: {why}")
-        pytest.skip(f"onednn unavailable: {why}")
 
 
 def _pair(reset_after, bias, layers, bidirectional, dtype=torch.float32, other="reference"):
@@ -49,7 +34,7 @@ def _grad_run(module, x, lengths, state, packed=False):
     x = x.clone().requires_grad_()
     state = None if state is None else state.clone().requires_grad_()
     out, final = torch_forward(module, x, lengths, state) if packed else module(x, lengths, state)
-    random_loss(out.float(), final.float()).backward()
+    weighted_loss(out.float(), final.float()).backward()
     return out, final, x.grad, None if state is None else state.grad
 
 

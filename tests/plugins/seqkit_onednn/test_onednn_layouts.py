@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import torch
 
 import seqkit
-from tests.helpers import assert_close_grads, random_loss
+from seqkit.testing.common import weighted_loss
+from tests.helpers import assert_close_grads
 
 support = pytest.importorskip("seqkit_onednn.support")
 segments = pytest.importorskip("seqkit_onednn.segments")
@@ -20,16 +19,6 @@ LENGTHS = {
     "all_short": [3, 3, 3, 3, 3, 3],
     "all_empty_but_one": [0, 0, 2, 0, 0, 0],
 }
-
-
-@pytest.fixture(scope="module", autouse=True)
-def onednn_here():
-    cell = seqkit.get_plugin_manager().cells.get("gru").build(2, 3)
-    why = support.supports(cell, torch.device("cpu"), torch.float32)
-    if why is not None:
-        if os.environ.get("SEQKIT_REQUIRE_ONEDNN") == "1":
-            pytest.fail(f"the onednn kernel is required here but unavailable: {why}")
-        pytest.skip(f"onednn unavailable: {why}")
 
 
 def test_the_plan_splits_where_it_pays():
@@ -67,7 +56,7 @@ def _grad_run(module, x, lengths, state):
     x = x.clone().requires_grad_()
     state = state.clone().requires_grad_()
     out, final = module(x, lengths, state)
-    random_loss(out.float(), final.float()).backward()  # the same loss weights in bfloat16 as in float32
+    weighted_loss(out.float(), final.float()).backward()  # the same loss weights in bfloat16 as in float32
     return out, final, x.grad, state.grad
 
 
@@ -175,7 +164,7 @@ def test_a_split_layer_survives_retain_graph(monkeypatch):
     monkeypatch.setattr(segments, "CALL_COST", 0.0)
     layer, _ = _pair(True, 2, True)
     out, final = layer(torch.randn(B, T, I), torch.tensor(LENGTHS["varied"]))
-    loss = random_loss(out, final)
+    loss = weighted_loss(out, final)
     loss.backward(retain_graph=True)
     first = layer.weight_hh_l1_reverse.grad.clone()
     layer.zero_grad()
@@ -229,7 +218,7 @@ def test_a_batch_of_empty_sequences_keeps_its_states():
     out, final = layer(x, torch.zeros(B, dtype=torch.long), state)
     assert not out.any()
     torch.testing.assert_close(final, state, atol=0, rtol=0)
-    random_loss(out, final).backward()
+    weighted_loss(out, final).backward()
     assert x.grad is None or not x.grad.any()
     assert all(p.grad is None or not p.grad.any() for p in layer.parameters())
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import seqkit
-from tests.helpers import as_tuple, random_loss
+from seqkit.testing.common import as_tuple, weighted_loss
 
 pytest.importorskip("triton")
 
@@ -29,7 +29,7 @@ def _run(backend, reset_after, *, B, T, I, H, lengths=None, layers=1, bidirectio
     out, final = layer(x, None if lengths is None else torch.tensor(lengths), state)
     assert layer.backend == backend
     inputs = [x, *([state] if h0 else []), *layer.parameters()]
-    return out, final, torch.autograd.grad(random_loss(out, final), inputs)
+    return out, final, torch.autograd.grad(weighted_loss(out, final), inputs)
 
 
 # B, T, I, H and the rest at tiny sizes (the interpreter is slow); H is never a power of two

@@ -7,8 +7,7 @@ import json
 
 import pytest
 
-from tests.docs.doc_blocks import blocks
-from tests.helpers import ROOT
+from tests.export.export_helpers import deploy_code
 from tests.recipe_helpers import TINY, cli
 
 pytest.importorskip("onnxruntime")
@@ -16,16 +15,6 @@ pytest.importorskip("onnx")
 
 TEXTS = ["not bad", "good but boring", "truly moving story", "the", "x y z"]
 REVERSE = ["trainer.max_epochs=2", "data.size=300", "trainer.enable_progress_bar=false", "model.cell.hidden_size=16"]
-
-
-def _docs_code() -> dict:
-    """The namespace of docs/deploy.md's Python blocks that define functions (their demo calls left out)."""
-    namespace: dict = {}
-    for block in blocks(ROOT / "docs" / "deploy.md"):
-        if block.language == "python" and block.runs and "def " in block.text:
-            code = "\n".join(line for line in block.text.splitlines() if not line.startswith("print("))
-            exec(compile(code, block.where, "exec"), namespace)
-    return namespace
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +37,7 @@ def _predicted(capsys, checkpoint, *args):
 
 def test_an_exported_classifier_predicts_what_seqkit_predict_does(runs, capsys):
     expected = _predicted(capsys, runs / "s" / "best.ckpt", *TEXTS)
-    got = _docs_code()["classify"](TEXTS, str(runs / "s-onnx"))
+    got = deploy_code()["classify"](TEXTS, str(runs / "s-onnx"))
     assert [g["label"] for g in got] == [e["label"] for e in expected]
     assert [g["probability"] for g in got] == pytest.approx([e["probability"] for e in expected], abs=2e-4)
 
@@ -56,7 +45,7 @@ def test_an_exported_classifier_predicts_what_seqkit_predict_does(runs, capsys):
 def test_an_exported_translator_decodes_greedily_as_seqkit_predict_does(runs, capsys):
     sources = ["w1 w2 w3 w4", "w5 w6 w7", "w2", "w3 w3 w1 w5 w4 w6 w0", "a b"]
     expected = [r["output"] for r in _predicted(capsys, runs / "t" / "best.ckpt", "--beam-size", "1", *sources)]
-    assert _docs_code()["greedy_translate"](sources, str(runs / "t-onnx")) == expected
+    assert deploy_code()["greedy_translate"](sources, str(runs / "t-onnx")) == expected
 
 
 def test_a_bundle_holds_plain_files_and_a_manifest_naming_its_graphs(runs):
@@ -89,7 +78,7 @@ def test_a_cell_without_an_onnx_operator_exports_as_a_loop_and_predicts_alike(ca
     assert manifest["graphs"][0]["operators"] == ["Loop"]
     capsys.readouterr()
     expected = _predicted(capsys, run / "best.ckpt", *TEXTS)
-    got = _docs_code()["classify"](TEXTS, str(tmp_path / "out"))
+    got = deploy_code()["classify"](TEXTS, str(tmp_path / "out"))
     assert [g["label"] for g in got] == [e["label"] for e in expected]
 
 

@@ -34,7 +34,7 @@ def test_values_inside_the_range_pass():
 
 
 def test_the_built_in_tasks_declare_their_embedding_width(capsys):
-    from recipe_helpers import cli
+    from tests.recipe_helpers import cli
 
     code, _, err = cli(capsys, "validate", "quickstart", "model.embed_dim=0")
     assert code == 2 and "model.embed_dim: expected in [1, 65,536], got 0" in err

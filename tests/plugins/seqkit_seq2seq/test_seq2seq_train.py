@@ -85,7 +85,7 @@ def test_attention_plot_from_the_checkpoint(capsys, reverse_run, tmp_path):
 
 
 def test_generation_flags_are_refused_by_tasks_that_do_not_generate(capsys, tmp_path):
-    from recipe_helpers import TINY
+    from tests.recipe_helpers import TINY
 
     run_dir = tmp_path / "quick"
     assert cli(capsys, "train", "quickstart", *TINY, f"run_dir={run_dir}")[0] == 0

@@ -7,8 +7,8 @@ import json
 
 import pytest
 import torch
-from test_export_bundles import _docs_code
 
+from tests.export.export_helpers import deploy_code
 from tests.recipe_helpers import cli
 
 pytest.importorskip("onnxruntime")
@@ -43,7 +43,7 @@ def test_an_exported_tagger_tags_what_seqkit_predict_does(bundle, capsys):
     code, out, err = cli(capsys, "predict", checkpoint, "--json", *TEXTS)
     assert code == 0, err
     expected = [json.loads(line) for line in out.splitlines()]
-    got = _docs_code()["tag"](TEXTS, str(folder))
+    got = deploy_code()["tag"](TEXTS, str(folder))
     assert [g["tokens"] for g in got] == [e["tokens"] for e in expected]
     assert [g["tags"] for g in got] == [e["tags"] for e in expected]
 
@@ -60,7 +60,7 @@ def test_the_exported_scores_equal_the_models(bundle):
     batch = task.collate([(*task._features(words), [0] * len(words)) for words in sentences])
     with torch.no_grad():
         expected = model(batch)
-    inputs = _docs_code()["tagger_inputs"](sentences, json.loads((folder / "task.json").read_text()))
+    inputs = deploy_code()["tagger_inputs"](sentences, json.loads((folder / "task.json").read_text()))
     session = ort.InferenceSession(str(folder / "model.onnx"))
     (emissions,) = session.run(["emissions"], inputs)
     for row, words in enumerate(sentences):  # past a sentence's end the scores are nobody's

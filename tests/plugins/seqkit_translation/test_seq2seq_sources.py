@@ -77,7 +77,7 @@ def test_table_serves_pairs(tmp_path):
 
 
 def test_unknown_direction_is_a_one_line_recipe_error(capsys, shared_data):
-    from recipe_helpers import cli
+    from tests.recipe_helpers import cli
 
     code, _, err = cli(capsys, "train", "translation/gru_tatoeba", "data.direction=en-fr")
     assert code != 0

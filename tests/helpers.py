@@ -1,5 +1,6 @@
 """What tests anywhere under tests/ share: the repository's root, the skip for an absent corpus, torch.nn on padded
-batches and gradient comparisons, plugin distributions written or installed for a test, the CLI in a subprocess.
+batches, random layer configurations and gradient comparisons, plugin distributions written or installed for a test,
+the CLI in a subprocess.
 
 The conformance kit's own helpers (``as_tuple``, ``weighted_loss``) are imported from seqkit.testing.common, not
 repeated here."""
@@ -7,6 +8,7 @@ repeated here."""
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -17,6 +19,8 @@ import pytest
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from seqkit.testing.common import as_tuple, weighted_loss
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository: tests build every path from here, at any depth
 
@@ -36,6 +40,41 @@ def torch_forward(module: nn.RNNBase, x, lengths=None, state=None):
     out, final = module(packed, state)
     out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
     return out, final
+
+
+CELLS = [("gru", {}, nn.GRU), ("lstm", {}, nn.LSTM), ("rnn", {"nonlinearity": "tanh"}, nn.RNN),
+         ("rnn", {"nonlinearity": "relu"}, nn.RNN), ("gru", {"reset_after": False}, None)]  # fmt: skip
+
+
+def random_config(rng: random.Random) -> dict:
+    """A random cell (of CELLS), its options, sizes, layers, directions, lengths (empty ones too) and initial state."""
+    kind, options, torch_type = rng.choice(CELLS)
+    steps, batch = rng.randint(1, 30), rng.randint(1, 8)
+    lengths = [rng.choice([0, 1, steps, rng.randint(0, steps)]) for _ in range(batch)]
+    return {
+        "kind": kind,
+        "options": {**options, "bias": rng.random() < 0.8},
+        "torch_type": torch_type,
+        "input_size": rng.randint(1, 12),
+        "hidden_size": rng.randint(1, 20),
+        "num_layers": rng.randint(1, 3),
+        "bidirectional": rng.random() < 0.5,
+        "x_shape": (batch, steps),
+        "lengths": None if rng.random() < 0.2 else lengths,
+        "with_state": rng.random() < 0.5,
+    }
+
+
+def outputs_and_grads(layer, x, lengths, state):
+    """Outputs, final state parts and the gradients of weighted_loss for x and every weight (zeros where none)."""
+    x = x.clone().requires_grad_()
+    out, final = layer(x, lengths, state)
+    wrt = [x, *layer.parameters()]
+    loss = weighted_loss(out, final)
+    if not loss.requires_grad:  # every sequence empty: nothing depends on x or the weights
+        return [out, *as_tuple(final), *(torch.zeros_like(w) for w in wrt)]
+    grads = torch.autograd.grad(loss, wrt, allow_unused=True)
+    return [out, *as_tuple(final), *(torch.zeros_like(w) if g is None else g for w, g in zip(wrt, grads))]
 
 
 def assert_close_grads(named_a, named_b, atol, rtol=1e-5):

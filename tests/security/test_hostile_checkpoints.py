@@ -164,9 +164,8 @@ def test_a_path_outside_the_data_folder_is_read_only_when_typed(trained, tmp_pat
 
 @pytest.mark.slow  # trains a run of its own (about 10 s)
 def test_a_plugin_callbacks_state_is_its_own_and_its_failure_names_it(tmp_path, capsys, monkeypatch):
-    from tests.helpers import make_distribution
-
     import seqkit
+    from tests.helpers import make_distribution
 
     source = (
         "import pytorch_lightning as pl\nimport seqkit\n\n\n"

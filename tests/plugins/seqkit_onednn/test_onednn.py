@@ -11,7 +11,7 @@ from torch import nn
 
 import seqkit
 from seqkit.testing.common import weighted_loss
-from tests.helpers import assert_close_grads, torch_forward
+from tests.helpers import assert_close_grads, outputs_and_grads, random_config, torch_forward
 
 build = pytest.importorskip("seqkit_onednn.build")
 support = pytest.importorskip("seqkit_onednn.support")
@@ -205,12 +205,10 @@ def test_a_failed_build_is_a_reason_not_a_crash(monkeypatch):
 @pytest.mark.parametrize("seed", range(30))
 def test_random_gru_configurations_in_float32(seed):
     """test_random_sweep's shapes, lengths and options (gru only), in float32 where oneDNN computes."""
-    from tests.test_random_sweep import _config, _run
-
     rng = random.Random(seed)
-    c = _config(rng)
+    c = random_config(rng)
     while c["kind"] != "gru":
-        c = _config(rng)
+        c = random_config(rng)
     torch.manual_seed(seed)
     shape = dict(num_layers=c["num_layers"], bidirectional=c["bidirectional"], **c["options"])
     reference = seqkit.create_rnn("gru", c["input_size"], c["hidden_size"], backend="reference", **shape)
@@ -219,7 +217,9 @@ def test_random_gru_configurations_in_float32(seed):
     x = torch.randn(*c["x_shape"], c["input_size"])
     state = torch.randn_like(reference.init_state(x.shape[0])) if c["with_state"] else None
     lengths = None if c["lengths"] is None else torch.tensor(c["lengths"])
-    for a, b in zip(_run(layer, x, lengths, state), _run(reference, x, lengths, state), strict=True):
+    for a, b in zip(
+        outputs_and_grads(layer, x, lengths, state), outputs_and_grads(reference, x, lengths, state), strict=True
+    ):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from recipe_helpers import TINY
 
 import seqkit
 from seqkit.environment import EnvironmentMismatch
@@ -20,8 +19,10 @@ from seqkit.run import train as train_module
 from seqkit.run.build import build
 from seqkit.run.datamodule import SeqkitData
 from seqkit.run.trainer_factory import check_world_size, new_trainer, world_size
+from tests.helpers import ROOT
+from tests.recipe_helpers import TINY
 
-CORE = Path(__file__).resolve().parent.parent / "seqkit"
+CORE = ROOT / "seqkit"
 
 
 def _counting_sentiment(calls: list[object]) -> seqkit.PluginManager:

@@ -1,5 +1,6 @@
 """Shared fixtures: a fresh plugin manager per test, clean plugin environment, GPU tests skipped without CUDA,
-tests of the shared corpora skipped (or, with SEQKIT_REQUIRE_DATA=1, failed) where the corpora are absent."""
+tests of the shared corpora skipped (or, with SEQKIT_REQUIRE_DATA=1, failed) where the corpora are absent, and
+hypothesis's seeded profile for every property-based test."""
 
 from __future__ import annotations
 
@@ -13,11 +14,18 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest
 import torch
+from hypothesis import settings
 
 import seqkit
 from tests.helpers import ROOT, data_absent
 
 os.environ.setdefault("SEQKIT_DATA", str(ROOT.parent / "shared" / "data"))
+
+# Property-based tests draw the same examples on every run (seeded by each test's name), however they are selected,
+# so CI never fails on a new draw; HYPOTHESIS_PROFILE=explore searches afresh.
+settings.register_profile("ci", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture

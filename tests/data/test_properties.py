@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import torch
 from hypothesis import HealthCheck, example, given, settings
@@ -14,11 +12,7 @@ from seqkit.data import split_records
 from seqkit.testing.common import as_tuple
 from seqkit.tokenize import UNK_ID
 
-# The same examples on every run (seeded by the test's name), so CI never fails on a new draw; run with
-# HYPOTHESIS_PROFILE=explore to search afresh.
-settings.register_profile("ci", derandomize=True)
-settings.register_profile("explore", derandomize=False)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+# the same examples on every run unless HYPOTHESIS_PROFILE=explore (tests/conftest.py)
 QUICK = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # Any Unicode text (hypothesis leaves out lone surrogates, which are not text).
 TEXT = st.text(min_size=1, max_size=60)

@@ -3,7 +3,6 @@ fields end in a result or a one-line SeqkitError, never another exception, and n
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -17,11 +16,7 @@ from seqkit.errors import SeqkitError
 from seqkit.recipes import load_recipe
 from tests.recipe_helpers import train_tiny
 
-# Seeded as tests/data/test_properties.py is: the same examples on every run; HYPOTHESIS_PROFILE=explore searches
-# afresh.
-settings.register_profile("ci", derandomize=True)
-settings.register_profile("explore", derandomize=False)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+# the same examples on every run unless HYPOTHESIS_PROFILE=explore (tests/conftest.py)
 QUICK = settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 )

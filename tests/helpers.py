@@ -1,6 +1,6 @@
 """What tests anywhere under tests/ share: the repository's root, the skip for an absent corpus, torch.nn on padded
 batches, random layer configurations and gradient comparisons, plugin distributions written or installed for a test,
-the CLI in a subprocess.
+a one-cell plugin manager and a cell whose step cannot be traced, the CLI in a subprocess.
 
 The conformance kit's own helpers (``as_tuple``, ``weighted_loss``) are imported from seqkit.testing.common, not
 repeated here."""
@@ -18,8 +18,10 @@ from pathlib import Path
 import pytest
 import torch
 from torch import nn
+from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+import seqkit
 from seqkit.testing.common import as_tuple, weighted_loss
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository: tests build every path from here, at any depth
@@ -125,3 +127,27 @@ def install_packages(tmp_path_factory, *packages):
     env.pop("SEQKIT_PLUGINS", None)
     env.pop("SEQKIT_DISABLE_PLUGINS", None)
     return env, target
+
+
+def cell_plugin(name: str, cell_type: type) -> seqkit.PluginManager:
+    """A plugin manager holding one plugin, *name*, that registers *cell_type* as the cell *name*."""
+
+    class Plugin:
+        @staticmethod
+        @seqkit.hookimpl
+        def register_cells(register):
+            register(seqkit.Spec(name, build=cell_type))
+
+    return seqkit.PluginManager([(name, Plugin)], entry_points=False)
+
+
+class DataDependent(seqkit.Cell):
+    """Python control flow on a value: neither torch.fx nor make_fx can trace its step, so it runs as written."""
+
+    def parameter_shapes(self):
+        return seqkit.torch_style_shapes(self, 1, bias=False)
+
+    def step(self, params, x_t, state):
+        scale = 0.5 if float(x_t.abs().sum()) > 1e6 else 1.0
+        h = torch.tanh(scale * F.linear(x_t, params["weight_ih"]) + F.linear(state[0], params["weight_hh"]))
+        return h, (h,)

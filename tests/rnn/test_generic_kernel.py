@@ -11,6 +11,7 @@ from seqkit.cell import torch_style_shapes
 from seqkit.derive import split_step
 from seqkit.scan import hoists
 from seqkit.testing import check_kernel
+from tests.helpers import DataDependent, cell_plugin
 
 MANAGER = seqkit.get_plugin_manager()
 CELLS = [("gru", {}), ("gru", {"reset_after": False}), ("lstm", {}), ("rnn", {}), ("rnn", {"nonlinearity": "relu"})]
@@ -72,18 +73,6 @@ class MixesTheBatch(seqkit.Cell):
         return h, (h,)
 
 
-class DataDependent(seqkit.Cell):
-    """Python control flow on a value: torch.fx cannot trace it, so it runs as written."""
-
-    def parameter_shapes(self):
-        return torch_style_shapes(self, 1, bias=False)
-
-    def step(self, params, x_t, state):
-        scale = 0.5 if float(x_t.abs().sum()) > 1e6 else 1.0
-        h = torch.tanh(scale * F.linear(x_t, params["weight_ih"]) + F.linear(state[0], params["weight_hh"]))
-        return h, (h,)
-
-
 class ReadsTheInputAsIs(seqkit.Cell):
     """Concatenates input and state before one matmul: no input-only computation, nothing to hoist."""
 
@@ -93,16 +82,6 @@ class ReadsTheInputAsIs(seqkit.Cell):
     def step(self, params, x_t, state):
         h = torch.tanh(F.linear(torch.cat([x_t, state[0]], dim=-1), params["weight"], params["bias"]))
         return h, (h,)
-
-
-def _plugin(name, cell_type):
-    class Plugin:
-        @staticmethod
-        @seqkit.hookimpl
-        def register_cells(register):
-            register(seqkit.Spec(name, build=cell_type))
-
-    return seqkit.PluginManager([(name, Plugin)], entry_points=False)
 
 
 @pytest.mark.parametrize(
@@ -121,11 +100,11 @@ def test_step_only_cells_match_the_step_loop_hoisted_or_not(cell_type, hoisted):
     if cell_type is MixesTheBatch:  # padding changes its batch mean, so the kit's lengths checks cannot pass
         _same_as_the_step_loop(cell_type)
     else:
-        assert "parity" in check_kernel("custom", "generic", plugins=_plugin("custom", cell_type))
+        assert "parity" in check_kernel("custom", "generic", plugins=cell_plugin("custom", cell_type))
 
 
 def _same_as_the_step_loop(cell_type):
-    manager = _plugin("custom", cell_type)
+    manager = cell_plugin("custom", cell_type)
     fast, slow = (
         seqkit.create_rnn("custom", 3, 5, num_layers=2, bidirectional=True, backend=b, plugins=manager).double()
         for b in ("generic", "reference")
@@ -150,11 +129,11 @@ def test_the_input_matmul_leaves_the_loop():
 
 
 def test_auto_runs_a_cell_without_a_kernel_on_the_generic_kernel():
-    layer = seqkit.create_rnn("custom", 4, 6, plugins=_plugin("custom", StepOnlyLSTM))
+    layer = seqkit.create_rnn("custom", 4, 6, plugins=cell_plugin("custom", StepOnlyLSTM))
     layer(torch.randn(2, 3, 4))
     assert layer.backend == "generic"
     assert "auto chose 'generic'" in layer.backend_reason
-    slow = seqkit.create_rnn("custom", 4, 6, backend="reference", plugins=_plugin("custom", StepOnlyLSTM))
+    slow = seqkit.create_rnn("custom", 4, 6, backend="reference", plugins=cell_plugin("custom", StepOnlyLSTM))
     slow.load_state_dict(layer.state_dict())
     x = torch.randn(3, 7, 4)
     torch.testing.assert_close(layer(x)[0], slow(x)[0], rtol=1e-6, atol=1e-6)

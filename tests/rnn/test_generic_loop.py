@@ -9,6 +9,7 @@ from torch.nn import functional as F
 import seqkit
 from seqkit.cell import torch_style_shapes
 from seqkit.rnn import steploop
+from tests.helpers import DataDependent, cell_plugin
 
 CELLS = [
     ("gru", {}),
@@ -89,18 +90,6 @@ class StepOnlyPeephole(seqkit.Cell):
         return h, (h, c, torch.maximum(peak, h.detach()))
 
 
-class DataDependent(seqkit.Cell):
-    """Python control flow on a value: the step cannot be derived, so the plain loop runs it."""
-
-    def parameter_shapes(self):
-        return torch_style_shapes(self, 1, bias=False)
-
-    def step(self, params, x_t, state):
-        scale = 0.5 if float(x_t.abs().sum()) > 1e6 else 1.0
-        h = torch.tanh(scale * F.linear(x_t, params["weight_ih"]) + F.linear(state[0], params["weight_hh"]))
-        return h, (h,)
-
-
 class Noisy(seqkit.Cell):
     """Draws random numbers in its step: a derived graph would not draw them as the step loop does."""
 
@@ -130,18 +119,8 @@ class Positioned(seqkit.Cell):
         return h, (h,)
 
 
-def _plugin(name, cell_type):
-    class Plugin:
-        @staticmethod
-        @seqkit.hookimpl
-        def register_cells(register):
-            register(seqkit.Spec(name, build=cell_type))
-
-    return seqkit.PluginManager([(name, Plugin)], entry_points=False)
-
-
 def test_a_step_only_cell_with_several_states_and_a_non_differentiable_one():
-    out = _compare("custom", plugins=_plugin("custom", StepOnlyPeephole), num_layers=2, bidirectional=True)
+    out = _compare("custom", plugins=cell_plugin("custom", StepOnlyPeephole), num_layers=2, bidirectional=True)
     assert _looped(out)
 
 
@@ -159,7 +138,7 @@ def test_truncated_backpropagation_matches_the_step_loop():
 
 @pytest.mark.parametrize("cell_type", [DataDependent, Noisy, Positioned])
 def test_steps_that_cannot_be_derived_run_the_plain_loop(cell_type):
-    out = _compare("custom", plugins=_plugin("custom", cell_type), lengths=(9, 4, 6))
+    out = _compare("custom", plugins=cell_plugin("custom", cell_type), lengths=(9, 4, 6))
     assert not _looped(out)
 
 

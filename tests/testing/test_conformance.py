@@ -9,7 +9,7 @@ from torch.nn import functional as F
 import seqkit
 from seqkit.cell import torch_style_shapes
 from seqkit.testing import ConformanceError, DataUnavailable, check_cell, check_dataset, check_kernel, check_task
-from tests.helpers import data_absent
+from tests.helpers import cell_plugin, data_absent
 
 MANAGER = seqkit.PluginManager()
 KERNELS = [
@@ -139,18 +139,8 @@ class IgnoresLengths(Elman):
         return F.linear(x + x.mean(dim=-2, keepdim=True), params["weight_ih"], params["bias_ih"])
 
 
-def _plugin(name, cell_type):
-    class Plugin:
-        @staticmethod
-        @seqkit.hookimpl
-        def register_cells(register):
-            register(seqkit.Spec(name, build=cell_type))
-
-    return seqkit.PluginManager([(name, Plugin)], entry_points=False)
-
-
 def test_a_correct_cell_passes():
-    passed = check_cell("elman", plugins=_plugin("elman", Elman))
+    passed = check_cell("elman", plugins=cell_plugin("elman", Elman))
     assert passed[-2:] == ["training", "generic kernel"]
 
 
@@ -171,5 +161,5 @@ def test_a_broken_cell_fails_the_matching_check(cell_type, check, message):
     with pytest.raises(
         ConformanceError, match=rf"^cell 'broken' \(plugin 'broken' \(registered in-process\)\): {check}: {message}"
     ) as info:
-        check_cell("broken", plugins=_plugin("broken", cell_type))
+        check_cell("broken", plugins=cell_plugin("broken", cell_type))
     assert info.value.check == check

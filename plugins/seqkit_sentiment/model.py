@@ -92,13 +92,14 @@ def pool(
 
 
 class SentimentEnsemble(nn.Module):
-    """``members`` independently initialised classifiers; ``forward`` gives the log of their mean probabilities.
+    """``members`` independently initialised classifiers (any modules mapping tokens and lengths to logits);
+    ``forward`` gives the log of their mean probabilities.
 
     Each member is trained on its own cross-entropy (:meth:`member_logits`), not on the mixture's: members
     trained through the mixture would co-adapt, and averaging helps only as far as their errors differ.
     """
 
-    def __init__(self, members: list[SentimentModel]) -> None:
+    def __init__(self, members: list[nn.Module]) -> None:
         super().__init__()
         self.members = nn.ModuleList(members)
 

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from seqkit import UNK_ID, CellFactory, DataError, ExportGraph, Record, Task, Tokenizer, Width, pad_sequences, where_of
 from seqkit_sentiment.model import Pooling, SentimentEnsemble, SentimentModel, mixture
+from seqkit_sentiment.ngrams import NgramClassifier
 
 PREDICT_BATCH = 256
 
@@ -67,12 +68,14 @@ class SentimentTask(Task):
         dropout: float = 0.0,
         word_dropout: float = 0.0,
         ensemble: int = 1,
+        ngrams: int = 0,
+        ngram_buckets: int = 1 << 20,
     ) -> nn.Module:
         if not 0.0 <= word_dropout < 1.0:
             raise ValueError(f"model.word_dropout must lie in [0, 1), got {word_dropout}")
         if ensemble < 1:
             raise ValueError(f"model.ensemble must be 1 or more members, got {ensemble}")
-        members = [
+        members: list[nn.Module] = [
             SentimentModel(
                 tokenizer.vocab_size,
                 embed_dim,
@@ -84,7 +87,9 @@ class SentimentTask(Task):
             )
             for _ in range(ensemble)
         ]
-        return members[0] if ensemble == 1 else SentimentEnsemble(members)
+        if ngrams:  # one more member: a linear classifier over token n-grams, whose errors differ from the RNNs'
+            members.append(NgramClassifier(tokenizer.vocab_size, len(self.labels), ngrams, ngram_buckets, word_dropout))
+        return members[0] if len(members) == 1 else SentimentEnsemble(members)
 
     def forward_loss(self, model: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         if isinstance(model, SentimentEnsemble):  # each member learns on its own; the metrics see the mixture

@@ -93,24 +93,28 @@ def pool(
 
 class SentimentEnsemble(nn.Module):
     """``members`` independently initialised classifiers (any modules mapping tokens and lengths to logits);
-    ``forward`` gives the log of their mean probabilities.
+    ``forward`` gives the log of their probabilities' mean, weighted by ``weights`` (equal by default).
 
     Each member is trained on its own cross-entropy (:meth:`member_logits`), not on the mixture's: members
     trained through the mixture would co-adapt, and averaging helps only as far as their errors differ.
     """
 
-    def __init__(self, members: list[nn.Module]) -> None:
+    def __init__(self, members: list[nn.Module], weights: list[float] | None = None) -> None:
         super().__init__()
         self.members = nn.ModuleList(members)
+        weights = weights or [1.0] * len(members)
+        if len(weights) != len(members) or min(weights) < 0 or sum(weights) <= 0:
+            raise ValueError(f"an ensemble of {len(members)} members needs as many weights >= 0, got {weights}")
+        # not saved with the weights: the recipe gives them, and checkpoints stay those of an unweighted ensemble
+        self.register_buffer("log_weights", torch.tensor(weights).div(sum(weights)).log(), persistent=False)
 
     def member_logits(self, tokens: Tensor, lengths: Tensor) -> list[Tensor]:
         return [member(tokens, lengths) for member in self.members]
 
     def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
-        return mixture(self.member_logits(tokens, lengths))
+        return self.mixture(self.member_logits(tokens, lengths))
 
-
-def mixture(logits: list[Tensor]) -> Tensor:
-    """The log of the members' mean probabilities: logits whose softmax is that mean."""
-    log_probs = torch.stack([m.float().log_softmax(-1) for m in logits])
-    return torch.logsumexp(log_probs, 0) - torch.log(torch.tensor(float(len(logits))))
+    def mixture(self, logits: list[Tensor]) -> Tensor:
+        """The log of the members' weighted mean probabilities: logits whose softmax is that mean."""
+        log_probs = torch.stack([m.float().log_softmax(-1) for m in logits])
+        return torch.logsumexp(log_probs + self.log_weights[:, None, None], 0)

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqkit import UNK_ID, CellFactory, DataError, ExportGraph, Record, Task, Tokenizer, Width, pad_sequences, where_of
-from seqkit_sentiment.model import Pooling, SentimentEnsemble, SentimentModel, mixture
+from seqkit_sentiment.model import Pooling, SentimentEnsemble, SentimentModel
 from seqkit_sentiment.ngrams import NgramClassifier
 
 PREDICT_BATCH = 256
@@ -70,6 +70,7 @@ class SentimentTask(Task):
         ensemble: int = 1,
         ngrams: int = 0,
         ngram_buckets: int = 1 << 20,
+        ngram_weight: float | None = None,
     ) -> nn.Module:
         if not 0.0 <= word_dropout < 1.0:
             raise ValueError(f"model.word_dropout must lie in [0, 1), got {word_dropout}")
@@ -87,15 +88,23 @@ class SentimentTask(Task):
             )
             for _ in range(ensemble)
         ]
-        if ngrams:  # one more member: a linear classifier over token n-grams, whose errors differ from the RNNs'
-            members.append(NgramClassifier(tokenizer.vocab_size, len(self.labels), ngrams, ngram_buckets, word_dropout))
-        return members[0] if len(members) == 1 else SentimentEnsemble(members)
+        if not ngrams:
+            if ngram_weight is not None:
+                raise ValueError("model.ngram_weight weighs the n-gram member: set model.ngrams too")
+            return members[0] if ensemble == 1 else SentimentEnsemble(members)
+        # one more member: a linear classifier over token n-grams, whose errors differ from the recurrent ones'
+        members.append(NgramClassifier(tokenizer.vocab_size, len(self.labels), ngrams, ngram_buckets, word_dropout))
+        if ngram_weight is None:
+            return SentimentEnsemble(members)
+        if not 0.0 < ngram_weight < 1.0:
+            raise ValueError(f"model.ngram_weight must lie in (0, 1), got {ngram_weight}")
+        return SentimentEnsemble(members, [(1 - ngram_weight) / ensemble] * ensemble + [ngram_weight])
 
     def forward_loss(self, model: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         if isinstance(model, SentimentEnsemble):  # each member learns on its own; the metrics see the mixture
             members = model.member_logits(batch["tokens"], batch["lengths"])
             loss = torch.stack([F.cross_entropy(m.float(), batch["labels"]) for m in members]).mean()
-            return loss, mixture(members)
+            return loss, model.mixture(members)
         logits = model(batch["tokens"], batch["lengths"])
         return F.cross_entropy(logits.float(), batch["labels"]), logits
 

@@ -84,16 +84,41 @@ def test_the_member_joins_the_ensemble_and_is_checked():
     assert isinstance(model, SentimentEnsemble) and len(model.members) == 2
     assert isinstance(model.members[1], NgramClassifier) and model.members[1].n == 2
     assert len(task.build_model(cells, _Tokenizer(), embed_dim=8, ensemble=3, ngrams=1).members) == 4
+    for weight in (0.0, 1.0, 1.5):
+        with pytest.raises(ValueError, match="model.ngram_weight"):
+            task.build_model(cells, _Tokenizer(), ngrams=2, ngram_weight=weight)
+    with pytest.raises(ValueError, match="model.ngram_weight.*model.ngrams"):
+        task.build_model(cells, _Tokenizer(), ngram_weight=0.5)
     with pytest.raises(ValueError, match="model.ngrams"):
         task.build_model(cells, _Tokenizer(), ngrams=-1)
     with pytest.raises(ValueError, match="model.ngram_buckets"):
         task.build_model(cells, _Tokenizer(), ngrams=2, ngram_buckets=0)
 
 
+def test_ngram_weight_is_the_members_share_of_the_mean_probability():
+    from seqkit_sentiment.task import SentimentTask
+
+    task = SentimentTask(labels=["neg", "pos"])
+    torch.manual_seed(0)
+    cells = lambda n: seqkit.create_rnn("gru", n, 6)  # noqa: E731
+    model = task.build_model(cells, _Tokenizer(), embed_dim=8, ensemble=2, ngrams=2, ngram_weight=0.6).eval()
+    torch.nn.init.normal_(model.members[2].weight.weight)
+    batch = {
+        "tokens": torch.tensor([[4, 5, 6], [7, 8, 0]]),
+        "lengths": torch.tensor([3, 2]),
+        "labels": torch.tensor([0, 1]),
+    }
+    probs = [m(batch["tokens"], batch["lengths"]).softmax(-1) for m in model.members]
+    expected = 0.2 * probs[0] + 0.2 * probs[1] + 0.6 * probs[2]
+    torch.testing.assert_close(model(batch["tokens"], batch["lengths"]).softmax(-1), expected)
+    _, outputs = task.forward_loss(model, batch)  # what the metrics see
+    torch.testing.assert_close(outputs.softmax(-1), expected)
+
+
 def test_a_recipe_with_an_ngram_member_trains_and_predicts(capsys, tmp_path):
     run = tmp_path / "run"
     code, _, err = cli(
-        capsys, "train", "quickstart", *TINY, "model.ngrams=2", "model.ngram_buckets=512", f"run_dir={run}"
+        capsys, "train", "quickstart", *TINY, "model.ngrams=2", "model.ngram_weight=0.5", f"run_dir={run}"
     )
     assert code == 0, err
     state = torch.load(run / "best.ckpt", weights_only=True)["state_dict"]

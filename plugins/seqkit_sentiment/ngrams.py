@@ -25,16 +25,23 @@ class NgramClassifier(nn.Module):
     begins undecided. During training each token becomes the unknown word with probability ``word_dropout``.
     """
 
-    def __init__(self, vocab_size: int, num_classes: int, n: int, buckets: int, word_dropout: float = 0.0) -> None:
+    def __init__(
+        self, vocab_size: int, num_classes: int, n: int, buckets: int, word_dropout: float = 0.0, rate: float = 1.0
+    ) -> None:
         super().__init__()
         if n < 1:
             raise ValueError(f"model.ngrams must be 1 or more tokens, got {n}")
+        if rate <= 0:
+            raise ValueError(f"model.ngram_rate must be positive, got {rate}")
         if not 1 <= buckets <= MAX_BUCKETS:
             raise ValueError(f"model.ngram_buckets must lie in [1, {MAX_BUCKETS}], got {buckets}")
         self.n = n
         self.vocab_size = vocab_size
         self.buckets = buckets if n > 1 else 0
         self.word_dropout = word_dropout
+        # Adam moves each stored weight by about the learning rate a step, whatever the gradient's size; a rare
+        # n-gram gets few steps, so the weights are read times `rate` to let this member learn that much faster
+        self.rate = rate
         self.weight = nn.Embedding(vocab_size + self.buckets, num_classes)
         nn.init.zeros_(self.weight.weight)
         self.bias = nn.Parameter(torch.zeros(num_classes))
@@ -52,4 +59,4 @@ class NgramClassifier(nn.Module):
             hashed = (hashed[:, :-1] * _PRIME + tokens[:, size - 1 :]) % self.buckets
             inside = valid[:, size - 1 :]  # the n-gram's last token is a real one
             logits = logits + (self.weight(self.vocab_size + hashed) * inside.unsqueeze(-1)).sum(1)
-        return logits + self.bias
+        return logits * self.rate + self.bias

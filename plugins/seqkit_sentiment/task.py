@@ -71,6 +71,7 @@ class SentimentTask(Task):
         ngrams: int = 0,
         ngram_buckets: int = 1 << 20,
         ngram_weight: float | None = None,
+        ngram_rate: float = 1.0,
     ) -> nn.Module:
         if not 0.0 <= word_dropout < 1.0:
             raise ValueError(f"model.word_dropout must lie in [0, 1), got {word_dropout}")
@@ -93,7 +94,9 @@ class SentimentTask(Task):
                 raise ValueError("model.ngram_weight weighs the n-gram member: set model.ngrams too")
             return members[0] if ensemble == 1 else SentimentEnsemble(members)
         # one more member: a linear classifier over token n-grams, whose errors differ from the recurrent ones'
-        members.append(NgramClassifier(tokenizer.vocab_size, len(self.labels), ngrams, ngram_buckets, word_dropout))
+        members.append(
+            NgramClassifier(tokenizer.vocab_size, len(self.labels), ngrams, ngram_buckets, word_dropout, ngram_rate)
+        )
         if ngram_weight is None:
             return SentimentEnsemble(members)
         if not 0.0 < ngram_weight < 1.0:

@@ -69,6 +69,22 @@ def test_bigrams_see_word_order_that_unigrams_cannot():
     assert accuracy == {1: 0.5, 2: 1.0}
 
 
+def test_a_higher_rate_learns_faster_under_adam():
+    """Adam moves each stored weight by about its learning rate: weights read times `rate` move `rate` times as far."""
+    from seqkit_sentiment.ngrams import NgramClassifier
+
+    tokens, lengths, labels = torch.tensor([[4, 5, 6], [6, 5, 4]]), torch.tensor([3, 3]), torch.tensor([1, 0])
+    losses = {}
+    for rate in (1.0, 5.0):
+        model = NgramClassifier(8, 2, 2, 64, rate=rate)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        for _ in range(20):
+            loss = torch.nn.functional.cross_entropy(model(tokens, lengths), labels)
+            optimizer.zero_grad(), loss.backward(), optimizer.step()
+        losses[rate] = loss.item()
+    assert losses[5.0] < losses[1.0] - 0.05
+
+
 class _Tokenizer:
     vocab_size = 30
 
@@ -89,6 +105,8 @@ def test_the_member_joins_the_ensemble_and_is_checked():
             task.build_model(cells, _Tokenizer(), ngrams=2, ngram_weight=weight)
     with pytest.raises(ValueError, match="model.ngram_weight.*model.ngrams"):
         task.build_model(cells, _Tokenizer(), ngram_weight=0.5)
+    with pytest.raises(ValueError, match="model.ngram_rate"):
+        task.build_model(cells, _Tokenizer(), ngrams=2, ngram_rate=0)
     with pytest.raises(ValueError, match="model.ngrams"):
         task.build_model(cells, _Tokenizer(), ngrams=-1)
     with pytest.raises(ValueError, match="model.ngram_buckets"):

@@ -71,13 +71,17 @@ def range_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
     split = (data.get("data") or {}).get("split") if isinstance(data.get("data"), dict) else None
     if isinstance(split, dict):
         for name, value in split.items():
-            if name not in ("valid", "test"):
+            if name == "seed":
+                if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                    problems.append(("data.split.seed", f"expected a whole number >= 0, got {value!r}"))
+            elif name not in ("valid", "test"):
                 problems.append(
                     (
                         f"data.split.{name}",
-                        f"unknown split{suggest(str(name), ['valid', 'test']) or '.'} Expected valid and/or test",
+                        f"unknown split{suggest(str(name), ['valid', 'test', 'seed']) or '.'} "
+                        "Expected valid and/or test (and seed)",
                     )
                 )
-            elif isinstance(value, (int, float)) and not isinstance(value, bool) and not 0 <= value < 1:
+            elif not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 1:
                 problems.append((f"data.split.{name}", f"expected a fraction in [0, 1), got {value!r}"))
     return problems

@@ -11,7 +11,7 @@ from seqkit.rnn.options import recipe_options
 def data_options(
     batch_size: int = 32,
     eval_batch_size: int | None = None,
-    split: dict[str, float] | None = None,
+    split: dict[str, Any] | None = None,  # fractions and a seed, checked in seqkit.recipe.ranges
     num_workers: int = 0,
     limit: int | None = None,
     global_batch_size: int | None = None,
@@ -21,14 +21,17 @@ def data_options(
     ``batch_size`` is per device; ``global_batch_size`` fixes the examples per optimizer step whatever the
     number of devices (then ``batch_size`` is the most one device takes at once, and gradient accumulation
     makes up the rest). ``split`` carves validation and test sets out of sources without their own (seeded,
-    deterministic); ``limit`` keeps at most that many records of each split, for quick trials.
+    deterministic: by ``split.seed``, else the run's ``seed``); ``limit`` keeps at most that many records of
+    each split, for quick trials.
     """
     return {
         "limit": limit,
         "batch_size": batch_size,
         "global_batch_size": global_batch_size,
         "eval_batch_size": eval_batch_size or batch_size,
-        "split": dict(split) if split is not None else {"valid": 0.1, "test": 0.1},
+        "split": {k: v for k, v in split.items() if k != "seed"} if split is not None else {"valid": 0.1, "test": 0.1},
+        # its own seed keeps one test set across runs whose seeds differ, so that their scores compare
+        "split_seed": split.get("seed") if split is not None else None,
         "num_workers": num_workers,
     }
 

@@ -70,7 +70,8 @@ def build(
     if splits:  # predict reads no data: the checkpoint holds the fitted tokenizer and labels
         with contents_withheld(f"data source '{source}'"):
             produced = _call(recipe, "data", manager.datasets.get(source).build, source_args)
-            records = as_splits(produced, loading["split"], seed, source)
+            split_seed = seed if loading["split_seed"] is None else loading["split_seed"]
+            records = as_splits(produced, loading["split"], split_seed, source)
         if loading["limit"] is not None:
             records = {name: split[: loading["limit"]] for name, split in records.items()}
     if "valid" in splits and not records["valid"]:

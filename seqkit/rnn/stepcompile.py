@@ -1,0 +1,101 @@
+"""The step's forward and backward graphs compiled into fused kernels by inductor (``SEQKIT_GENERIC_LOOP=compiled``).
+
+The one-node loop (:mod:`seqkit.rnn.loopnode`) runs each step's graphs operator by operator: a dozen small
+ATen calls a step for the elementwise gates and layer norms around the recurrent GEMM. Inductor turns the
+graph into one C++ loop nest per fused group (the GEMMs stay ATen's), once per graph and input shape, at the
+graph's first call: a second or a few of compiling (less with inductor's on-disk cache warm), for a few
+percent to a fifth of a step's time. Anything that goes wrong runs the graph as before: no C++ compiler, an
+inductor that cannot lower the graph (then no graph compiles again in this process), arguments laid out
+otherwise than those compiled for. Parity: inductor reorders floating-point arithmetic inside a fused
+kernel (``tanh`` is computed from ``exp``), so results match the eager graphs to rounding, not bitwise.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, fx
+
+log = logging.getLogger("seqkit.stepcompile")
+
+# inductor's vectorised tanh (SLEEF's) took 5x ATen's time on the development machine; from exp it is on par
+_OPTIONS = {"cpp.use_decompose_tanh": True, "compile_threads": 1}  # no pool of compile workers to start
+_MISMATCHES = 8  # calls laid out otherwise than compiled for, before the graph runs eagerly for good
+_lock = threading.Lock()
+_broken: list[str] = []  # why compiling failed once: none is tried again in this process
+
+
+class Compiled:
+    """*eager*'s graph (*module*) compiled at the shapes and layouts of its first call; positions in *fixed*
+    (slices along time, gradients handed in by autograd) are made contiguous at every call, so that their
+    layout does not depend on the sequence's length. Returns what *eager* returns (as a list)."""
+
+    def __init__(self, module: fx.GraphModule, eager: Callable[..., Any], fixed: Sequence[int]) -> None:
+        self.module, self.eager, self.fixed = module, eager, tuple(fixed)
+        self.fn: Callable[..., Any] | None = None
+        self.tried = False
+        self.mismatches = 0
+
+    def __call__(self, *args: Any) -> Any:
+        fn = self.fn
+        if fn is None:
+            if self.tried:
+                return self.eager(*args)
+            fn = self._compile(args)
+            if fn is None:
+                return self.eager(*args)
+        args = self._laid_out(args)
+        try:
+            return fn(*args)
+        except AssertionError:  # inductor checks sizes and strides first, before computing anything
+            self.mismatches += 1
+            if self.mismatches >= _MISMATCHES:
+                self.fn = None
+            return self.eager(*args)
+
+    def _laid_out(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        if not self.fixed:
+            return args
+        values = list(args)
+        for i in self.fixed:
+            if isinstance(values[i], Tensor):
+                values[i] = values[i].contiguous()
+        return tuple(values)
+
+    def _compile(self, args: tuple[Any, ...]) -> Callable[..., Any] | None:
+        with _lock:
+            if not self.tried:
+                self.tried = True
+                self.fn = _inductor(self.module, self._laid_out(args))
+        return self.fn
+
+
+def _inductor(module: fx.GraphModule, args: tuple[Any, ...]) -> Callable[..., Any] | None:
+    """*module* compiled by inductor for *args*, or None (logged at debug level) where that fails."""
+    if _broken or not all(isinstance(a, Tensor) for a in args):
+        return None
+    try:
+        inductor = importlib.import_module("torch._inductor")  # a torch without it: the eager graphs
+        examples = [a.detach() for a in args]
+        with inductor.config.patch(_OPTIONS), torch.no_grad():
+            fn = inductor.compile(copy.deepcopy(module), examples)
+        expected = module(*examples)
+        got = fn(*examples)  # a first call checks that it runs and returns what the graph returns
+        if len(got) != len(expected) or any((e is None) != (g is None) for e, g in zip(expected, got)):
+            raise ValueError("the compiled graph returns other values")
+        return fn
+    except Exception as exc:  # no C++ compiler, an operation inductor cannot lower, ...
+        _broken.append(f"{type(exc).__name__}: {exc}")
+        log.debug("the step's graphs run eagerly: inductor failed (%s)", _broken[-1])
+        return None
+
+
+def reason() -> str | None:
+    """Why graphs are no longer compiled in this process, or None."""
+    return _broken[0] if _broken else None

@@ -26,6 +26,9 @@ log = logging.getLogger("seqkit.stepcompile")
 
 # inductor's vectorised tanh (SLEEF's) took 5x ATen's time on the development machine; from exp it is on par
 _OPTIONS = {"cpp.use_decompose_tanh": True, "compile_threads": 1}  # no pool of compile workers to start
+_GEMMS = ("aten::mm", "aten::addmm", "aten::bmm")
+# a graph with fewer operations besides its GEMMs and views has nothing to fuse: the compiled call only adds its cost
+MIN_FUSED = 4
 _MISMATCHES = 8  # calls laid out otherwise than compiled for, before the graph runs eagerly for good
 _lock = threading.Lock()
 _broken: list[str] = []  # why compiling failed once: none is tried again in this process
@@ -76,9 +79,20 @@ class Compiled:
         return self.fn
 
 
+def _pointwise(module: fx.GraphModule) -> int:
+    """How many of *module*'s operations are neither GEMMs nor views: what inductor could fuse."""
+    count = 0
+    for node in module.graph.nodes:
+        target = node.target
+        if node.op == "call_function" and isinstance(target, torch._ops.OpOverload):
+            view = any(r.alias_info is not None for r in target._schema.returns)
+            count += not view and target._schema.name not in _GEMMS
+    return count
+
+
 def _inductor(module: fx.GraphModule, args: tuple[Any, ...]) -> Callable[..., Any] | None:
     """*module* compiled by inductor for *args*, or None (logged at debug level) where that fails."""
-    if _broken or not all(isinstance(a, Tensor) for a in args):
+    if _broken or _pointwise(module) < MIN_FUSED or not all(isinstance(a, Tensor) for a in args):
         return None
     try:
         inductor = importlib.import_module("torch._inductor")  # a torch without it: the eager graphs

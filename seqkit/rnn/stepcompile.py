@@ -30,53 +30,58 @@ _GEMMS = ("aten::mm", "aten::addmm", "aten::bmm")
 # a graph with fewer operations besides its GEMMs and views has nothing to fuse: the compiled call only adds its cost
 MIN_FUSED = 4
 _MISMATCHES = 8  # calls laid out otherwise than compiled for, before the graph runs eagerly for good
+# layouts of the varying arguments compiled as they come (a copy of a step's slice costs more than the fusion saves);
+# beyond them, the arguments are copied contiguous and run through one more compiled variant
+_LAYOUTS = 2
 _lock = threading.Lock()
 _broken: list[str] = []  # why compiling failed once: none is tried again in this process
 
 
 class Compiled:
-    """*eager*'s graph (*module*) compiled at the shapes and layouts of its first call; positions in *fixed*
-    (slices along time, gradients handed in by autograd) are made contiguous at every call, so that their
-    layout does not depend on the sequence's length. Returns what *eager* returns (as a list)."""
+    """*eager*'s graph (*module*) compiled at the shapes and layouts of its calls, returning what *eager* returns
+    (as a list). The arguments at positions *varying* (slices along time, gradients handed in by autograd) are
+    laid out by the sequence's length: their first layouts get variants of their own, others are copied."""
 
-    def __init__(self, module: fx.GraphModule, eager: Callable[..., Any], fixed: Sequence[int]) -> None:
-        self.module, self.eager, self.fixed = module, eager, tuple(fixed)
-        self.fn: Callable[..., Any] | None = None
-        self.tried = False
+    def __init__(self, module: fx.GraphModule, eager: Callable[..., Any], varying: Sequence[int]) -> None:
+        self.module, self.eager, self.varying = module, eager, tuple(varying)
+        self.fns: dict[tuple[Any, ...] | None, Callable[..., Any]] = {}  # None: the variant for copied arguments
+        self.off = False  # compiling failed, or calls kept failing: the eager graph from now on
         self.mismatches = 0
 
     def __call__(self, *args: Any) -> Any:
-        fn = self.fn
+        if self.off:
+            return self.eager(*args)
+        layout: tuple[Any, ...] | None = tuple(args[i].stride() for i in self.varying)
+        fn = self.fns.get(layout)
         if fn is None:
-            if self.tried:
-                return self.eager(*args)
-            fn = self._compile(args)
+            if len(self.fns) >= _LAYOUTS:
+                args, layout = self._contiguous(args), None
+                fn = self.fns.get(None)
+            fn = fn or self._compile(layout, args)
             if fn is None:
                 return self.eager(*args)
-        args = self._laid_out(args)
         try:
             return fn(*args)
-        except AssertionError:  # inductor checks sizes and strides first, before computing anything
+        except AssertionError:  # inductor checks sizes and strides before it computes anything with them
             self.mismatches += 1
-            if self.mismatches >= _MISMATCHES:
-                self.fn = None
+            self.off = self.mismatches >= _MISMATCHES
             return self.eager(*args)
 
-    def _laid_out(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
-        if not self.fixed:
-            return args
+    def _contiguous(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
         values = list(args)
-        for i in self.fixed:
-            if isinstance(values[i], Tensor):
-                values[i] = values[i].contiguous()
+        for i in self.varying:
+            values[i] = values[i].contiguous()
         return tuple(values)
 
-    def _compile(self, args: tuple[Any, ...]) -> Callable[..., Any] | None:
-        with _lock:
-            if not self.tried:
-                self.tried = True
-                self.fn = _inductor(self.module, self._laid_out(args))
-        return self.fn
+    def _compile(self, layout: tuple[Any, ...] | None, args: tuple[Any, ...]) -> Callable[..., Any] | None:
+        with _lock:  # one compile at a time: a thread asking for a variant being compiled waits for it
+            if layout not in self.fns and not self.off:
+                fn = _inductor(self.module, args)
+                if fn is None:
+                    self.off = True
+                else:
+                    self.fns[layout] = fn
+        return self.fns.get(layout)
 
 
 def _pointwise(module: fx.GraphModule) -> int:

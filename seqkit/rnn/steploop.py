@@ -157,8 +157,8 @@ def _compiled(
     graphs: StepGraphs | None, batched: ParamGrads | None, carried: int
 ) -> tuple[StepGraphs | None, ParamGrads | None]:
     """The graphs with the per-step forward and backward compiled at their first call (the prologue and the
-    weight GEMMs stay as they are). Step inputs, state and output gradients are passed contiguous: their
-    layout changes with the sequence's length."""
+    weight GEMMs stay as they are). The layout of step inputs, state and output gradients changes with the
+    sequence's length."""
     if graphs is None or graphs.modules is None:
         return graphs, batched
     forward, backward = graphs.modules

@@ -39,7 +39,7 @@ def test_compiled_step_graphs_match_the_step_loop(compiled, kind):
     if stepcompile.reason() is not None:
         pytest.skip(f"inductor cannot compile here: {stepcompile.reason()}")
     (graphs,) = _step_graphs()
-    assert graphs.forward.fn is not None  # the compiled kernels ran, not the eager graphs
+    assert graphs.forward.fns and not graphs.forward.off  # the compiled kernels ran, not the eager graphs
 
 
 def test_without_inductor_the_loop_runs_its_eager_graphs(no_inductor):
@@ -47,7 +47,7 @@ def test_without_inductor_the_loop_runs_its_eager_graphs(no_inductor):
     assert _looped(out)
     assert "ImportError" in stepcompile.reason()
     (graphs,) = _step_graphs()
-    assert graphs.forward.fn is None and graphs.forward.tried
+    assert graphs.forward.off and not graphs.forward.fns
 
 
 def test_a_step_with_little_to_fuse_is_not_compiled(compiled, monkeypatch):
@@ -73,9 +73,9 @@ def test_arguments_laid_out_otherwise_run_eagerly():
     def refusing(a, b):
         raise AssertionError("expected size 2==2, stride 1==2 at dim=0")
 
-    graph = stepcompile.Compiled(None, eager, fixed=())
-    graph.fn, graph.tried = refusing, True
+    graph = stepcompile.Compiled(None, eager, varying=())
+    graph.fns[()] = refusing
     a, b = torch.ones(2), torch.arange(2.0)
     for _ in range(stepcompile._MISMATCHES):
         assert torch.equal(graph(a, b)[0], a + b)
-    assert graph.fn is None  # given up: no exception raised and caught at every step from now on
+    assert graph.off  # given up: no exception raised and caught at every step from now on

@@ -4,9 +4,9 @@ The one-node loop (:mod:`seqkit.rnn.loopnode`) runs each step's graphs operator 
 ATen calls a step for the elementwise gates and layer norms around the recurrent GEMM. Inductor turns the
 graph into one C++ loop nest per fused group (the GEMMs stay ATen's), once per graph and input shape, at the
 graph's first call: a second or a few of compiling (less with inductor's on-disk cache warm), for a few
-percent to a fifth of a step's time. Anything that goes wrong runs the graph as before: no C++ compiler, an
-inductor that cannot lower the graph (then no graph compiles again in this process), arguments laid out
-otherwise than those compiled for. Parity: inductor reorders floating-point arithmetic inside a fused
+percent to a sixth of a step's time. Anything that goes wrong runs the graph as before: no C++ compiler or no
+inductor (after three failed graphs none is tried again in this process), an operation inductor cannot lower,
+arguments laid out otherwise than those compiled for. Parity: inductor reorders floating-point arithmetic inside a fused
 kernel (``tanh`` is computed from ``exp``), so results match the eager graphs to rounding, not bitwise.
 """
 
@@ -34,7 +34,8 @@ _MISMATCHES = 8  # calls laid out otherwise than compiled for, before the graph 
 # beyond them, the arguments are copied contiguous and run through one more compiled variant
 _LAYOUTS = 2
 _lock = threading.Lock()
-_broken: list[str] = []  # why compiling failed once: none is tried again in this process
+_broken: list[str] = []  # why compiling failed, each time: after _GIVE_UP failures none is tried in this process
+_GIVE_UP = 3  # no C++ compiler fails every graph; an operation inductor cannot lower fails only its own
 
 
 class Compiled:
@@ -97,7 +98,7 @@ def _pointwise(module: fx.GraphModule) -> int:
 
 def _inductor(module: fx.GraphModule, args: tuple[Any, ...]) -> Callable[..., Any] | None:
     """*module* compiled by inductor for *args*, or None (logged at debug level) where that fails."""
-    if _broken or _pointwise(module) < MIN_FUSED or not all(isinstance(a, Tensor) for a in args):
+    if len(_broken) >= _GIVE_UP or _pointwise(module) < MIN_FUSED or not all(isinstance(a, Tensor) for a in args):
         return None
     try:
         inductor = importlib.import_module("torch._inductor")  # a torch without it: the eager graphs
@@ -116,5 +117,5 @@ def _inductor(module: fx.GraphModule, args: tuple[Any, ...]) -> Callable[..., An
 
 
 def reason() -> str | None:
-    """Why graphs are no longer compiled in this process, or None."""
+    """Why compiling a graph failed first in this process, or None."""
     return _broken[0] if _broken else None

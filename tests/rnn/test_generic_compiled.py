@@ -21,10 +21,14 @@ def compiled(monkeypatch):
 
 @pytest.fixture
 def no_inductor(monkeypatch, compiled):
+    attempts = []
+
     def refuse(name):
+        attempts.append(name)
         raise ImportError(f"no module named {name!r}")
 
     monkeypatch.setattr(stepcompile, "importlib", types.SimpleNamespace(import_module=refuse))
+    return attempts
 
 
 def _step_graphs():
@@ -64,6 +68,7 @@ def test_compiled_shapes_per_cell_are_bounded(no_inductor):
     (entry,) = steploop._shared.values()
     fused = [key[0] for key in entry]
     assert fused.count(True) == steploop.COMPILED_SHAPES and fused.count(False) == 2
+    assert len(no_inductor) == stepcompile._GIVE_UP  # then no graph tries again, though six could have
 
 
 def test_arguments_laid_out_otherwise_run_eagerly():

@@ -84,3 +84,14 @@ def test_arguments_laid_out_otherwise_run_eagerly():
     for _ in range(stepcompile._MISMATCHES):
         assert torch.equal(graph(a, b)[0], a + b)
     assert graph.off  # given up: no exception raised and caught at every step from now on
+
+
+@pytest.mark.slow  # imports inductor and lets it try
+def test_without_a_compiler_the_loop_runs_its_eager_graphs(compiled, monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))  # no kernel built before to find there
+    monkeypatch.setattr(stepcompile, "_OPTIONS", {**stepcompile._OPTIONS, "cpp.cxx": (None, str(tmp_path / "no-g++"))})
+    out = _compare("ln_lstm")
+    assert _looped(out)
+    assert "no-g++" in stepcompile.reason()
+    (graphs,) = _step_graphs()
+    assert graphs.forward.off and not graphs.forward.fns

@@ -97,13 +97,15 @@ def run_looped(
     counts = (len(inputs.values), len(state), len(names))
     firsts = [u.select(d, 0) for u, d in zip(inputs.values, inputs.dims)]
     cache = graphs_of(cell)
-    fused = mode() == "compiled" and sum(k[0] for k in cache) < COMPILED_SHAPES
-    key = (
-        fused,
+    signature = (
         inputs.tuple_u,
         names,
         *((tuple(t.shape), t.dtype, t.device, t.requires_grad) for t in (*firsts, *tensors[counts[0] :])),
     )
+    fused = mode() == "compiled"
+    if fused and (True, *signature) not in cache and sum(k[0] for k in cache) >= COMPILED_SHAPES:
+        fused = False  # shapes compiled already: this one runs the eager graphs
+    key = (fused, *signature)
     if key not in cache:
         if len(cache) >= _KEEP:
             cache.clear()

@@ -52,7 +52,7 @@ class Compiled:
     def __call__(self, *args: Any) -> Any:
         if self.off:
             return self.eager(*args)
-        layout: tuple[Any, ...] | None = tuple(args[i].stride() for i in self.varying)
+        layout: tuple[Any, ...] | None = tuple([args[i].stride() for i in self.varying])
         fn = self.fns.get(layout)
         if fn is None:
             if len(self.fns) >= _LAYOUTS:
@@ -105,6 +105,7 @@ def _inductor(module: fx.GraphModule, args: tuple[Any, ...]) -> Callable[..., An
         examples = [a.detach() for a in args]
         with inductor.config.patch(_OPTIONS), torch.no_grad():
             fn = inductor.compile(copy.deepcopy(module), examples)
+        fn = _unwrapped(fn)
         expected = module(*examples)
         got = fn(*examples)  # a first call checks that it runs and returns what the graph returns
         if len(got) != len(expected) or any((e is None) != (g is None) for e, g in zip(expected, got)):
@@ -114,6 +115,15 @@ def _inductor(module: fx.GraphModule, args: tuple[Any, ...]) -> Callable[..., An
         _broken.append(f"{type(exc).__name__}: {exc}")
         log.debug("the step's graphs run eagerly: inductor failed (%s)", _broken[-1])
         return None
+
+
+def _unwrapped(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Inductor's compiled module itself where *fn* exposes it, without aot_autograd's runtime wrappers around it
+    (7 µs a call, 2 % of an LSTM step): a step's graphs mutate no input and return no view to regenerate."""
+    raw = getattr(getattr(fn, "__wrapped__", None), "current_callable", None)
+    if not callable(raw):
+        return fn
+    return lambda *args: raw(list(args))
 
 
 def reason() -> str | None:

@@ -1,8 +1,9 @@
 """Benchmark (not a test): every built-in cell through the generic kernel, its loop as one autograd node or plain.
 
 For each cell variant (its own ``project``, and the same cell written as a step alone) the generic kernel runs
-forward+backward with its time loop as one autograd node (``SEQKIT_GENERIC_LOOP`` unset: the default), as one
-node with the step's graphs compiled by inductor (``SEQKIT_GENERIC_LOOP=compiled``) and as the plain step loop
+forward+backward with its time loop as one autograd node with eager step graphs (``SEQKIT_GENERIC_LOOP=node``),
+with the step's graphs compiled by inductor (``SEQKIT_GENERIC_LOOP=compiled``, what the default ``auto`` runs
+from a shape's 200th run on) and as the plain step loop
 (``SEQKIT_GENERIC_LOOP=plain``: the kernel before), timed in interleaved rounds with a ``torch.nn.GRU`` of the
 same shape, so the ratios do not drift with the machine's load; wall and process CPU time, each the median of
 the rounds, and the first call's wall time (where ``compiled`` compiles; ``--cold-cache`` starts inductor's

@@ -7,8 +7,9 @@ parameters' gradients once per chunk of steps (:mod:`seqkit.rnn.paramgrads`). Th
 operations autograd would run for the step as written, so results are those of the step loop up to the order
 in which gradients are summed. This module decides where that runs and derives the graphs: the caller runs its
 plain loop where it does not apply (:func:`wants_loop`, fewer than :data:`MIN_STEPS` live steps, a step that
-cannot be derived); ``SEQKIT_GENERIC_LOOP=plain`` turns it off, ``=compiled`` runs the step's graphs compiled
-by TorchInductor (:mod:`seqkit.rnn.stepcompile`).
+cannot be derived); ``SEQKIT_GENERIC_LOOP=plain`` turns it off. The step's graphs are compiled by TorchInductor
+(:mod:`seqkit.rnn.stepcompile`) on CPU once a shape has run :data:`COMPILE_AFTER` times (``auto``, the default),
+at once (``compiled``) or never (``node``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ _shared: dict[tuple[Any, ...], dict[tuple[Any, ...], Any]] = {}
 _KEEP, _SHARED = 8, 64
 # shapes compiled per cache entry (compiling costs seconds): a last partial batch, an evaluation batch; more run eagerly
 COMPILED_SHAPES = 3
+# ``auto`` compiles a cell's graphs for a shape on CPU once it has run this often: compiling costs 0.4-13 s, and
+# saves 8-20 ms a run at the benchmark's shape (docs/benchmarks.md), so a shape run this often is likely to recur
+COMPILE_AFTER = 200
+_runs: dict[tuple[Any, ...], int] = {}  # auto: runs per (cache entry, signature)
 # Fewer live steps run the plain loop: one node's fixed cost (about 0.1 ms) outweighs what it saves below ~5 steps.
 MIN_STEPS = 8
 _ROWS, _STEPS = 256, 16  # the weight GEMMs take at least this many rows, from at most this many steps
@@ -45,8 +50,9 @@ _failed: weakref.WeakSet[Cell] = weakref.WeakSet()
 
 
 def mode() -> str:
-    """``SEQKIT_GENERIC_LOOP``: ``node`` (the default), ``compiled`` (the node's step graphs compiled) or ``plain``."""
-    return os.environ.get("SEQKIT_GENERIC_LOOP", "node")
+    """``SEQKIT_GENERIC_LOOP``: ``auto`` (the default: the node's step graphs compiled once a shape recurs),
+    ``compiled`` (compiled at once), ``node`` (never compiled) or ``plain`` (no node)."""
+    return os.environ.get("SEQKIT_GENERIC_LOOP", "auto")
 
 
 def enabled() -> bool:
@@ -102,10 +108,11 @@ def run_looped(
         names,
         *((tuple(t.shape), t.dtype, t.device, t.requires_grad) for t in (*firsts, *tensors[counts[0] :])),
     )
-    fused = mode() == "compiled"
-    if fused and (True, *signature) not in cache and sum(k[0] for k in cache) >= COMPILED_SHAPES:
-        fused = False  # shapes compiled already: this one runs the eager graphs
+    fused = _fused(mode(), cache, signature, firsts[0].device)
     key = (fused, *signature)
+    eager = cache.get((False, *signature))
+    if key not in cache and fused and eager is not None:
+        cache[key] = _compiled(*eager, counts[0] + counts[1])  # auto: the graphs traced already, compiled
     if key not in cache:
         if len(cache) >= _KEEP:
             cache.clear()
@@ -125,6 +132,21 @@ def run_looped(
     plan = Plan(graphs, batched, counts, inputs.dims, live, always, keep)
     out, *final = Loop.apply(plan, *tensors)
     return out, tuple(final)
+
+
+def _fused(how: str, cache: dict[tuple[Any, ...], Any], signature: tuple[Any, ...], device: torch.device) -> bool:
+    """Whether this run takes compiled graphs: ``compiled``, or ``auto`` on CPU from the :data:`COMPILE_AFTER`-th
+    run of the signature on; a shape compiled before keeps them, no more than :data:`COMPILED_SHAPES` are."""
+    if (True, *signature) in cache:
+        return how in ("compiled", "auto")
+    if how == "auto" and device.type == "cpu":
+        if len(_runs) >= 4096:
+            _runs.clear()
+        runs = _runs[(id(cache), signature)] = _runs.get((id(cache), signature), 0) + 1
+        wanted = runs >= COMPILE_AFTER
+    else:
+        wanted = how == "compiled"
+    return wanted and sum(k[0] for k in cache) < COMPILED_SHAPES
 
 
 def graphs_of(cell: Cell) -> dict[tuple[Any, ...], Any]:

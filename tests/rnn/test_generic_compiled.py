@@ -71,6 +71,24 @@ def test_compiled_shapes_per_cell_are_bounded(no_inductor):
     assert len(no_inductor) == stepcompile._GIVE_UP  # then no graph tries again, though six could have
 
 
+def test_auto_compiles_a_shape_once_it_recurs(no_inductor, monkeypatch):
+    monkeypatch.setenv("SEQKIT_GENERIC_LOOP", "auto")  # the default outside the test suite
+    monkeypatch.setattr(steploop, "COMPILE_AFTER", 3)
+    monkeypatch.setattr(steploop, "_runs", {})
+    layer = seqkit.create_rnn("lstm", 3, 5, backend="generic")
+    x = torch.randn(2, 9, 3)
+    for _ in range(2):
+        layer(x)[0].sum().backward()
+    assert no_inductor == []  # eager graphs: no compiling tried yet
+    layer(x)[0].sum().backward()
+    (entry,) = steploop._shared.values()
+    (eager, _), (compiled, _) = entry[next(k for k in entry if not k[0])], entry[next(k for k in entry if k[0])]
+    assert compiled.forward.eager is eager.forward  # the graphs traced before, not traced again
+    assert no_inductor  # compiling tried (and refused here: the eager graphs ran)
+    layer(torch.randn(3, 9, 3))[0].sum().backward()  # a new shape starts counting afresh
+    assert len(entry) == 3
+
+
 def test_arguments_laid_out_otherwise_run_eagerly():
     def eager(a, b):
         return [a + b]

@@ -1,10 +1,13 @@
 """Benchmark (not a test): every built-in cell through the generic kernel, its loop as one autograd node or plain.
 
 For each cell variant (its own ``project``, and the same cell written as a step alone) the generic kernel runs
-forward+backward with its time loop as one autograd node (``SEQKIT_GENERIC_LOOP`` unset: the default) and as
-the plain step loop (``SEQKIT_GENERIC_LOOP=plain``: the kernel before), timed in interleaved rounds with a
-``torch.nn.GRU`` of the same shape, so the ratios do not drift with the machine's load; wall and process CPU
-time, each the median of the rounds.
+forward+backward with its time loop as one autograd node with eager step graphs (``SEQKIT_GENERIC_LOOP=node``),
+with the step's graphs compiled by inductor (``SEQKIT_GENERIC_LOOP=compiled``, what the default ``auto`` runs
+from a shape's 200th run on) and as the plain step loop
+(``SEQKIT_GENERIC_LOOP=plain``: the kernel before), timed in interleaved rounds with a ``torch.nn.GRU`` of the
+same shape, so the ratios do not drift with the machine's load; wall and process CPU time, each the median of
+the rounds, and the first call's wall time (where ``compiled`` compiles; ``--cold-cache`` starts inductor's
+on-disk cache empty, in a temporary directory).
 
     OMP_NUM_THREADS=1 python benchmarks/generic_loop.py --repeat 9 [--cells gru,lstm] [--json out.json]
 """
@@ -15,6 +18,7 @@ import argparse
 import json
 import os
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 
@@ -36,12 +40,16 @@ def toggled(run: Callable[[], None], mode: str) -> Callable[[], None]:
     return timed
 
 
-def measure(contenders: dict[str, Callable[[], None]], repeat: int, warmup: int) -> tuple[dict, dict]:
-    """Median wall and process CPU seconds per call, in interleaved rounds. On a loaded machine the CPU time
-    is the steadier figure: it leaves out the time other processes held the core."""
-    for run in contenders.values():
-        for _ in range(warmup):
+def measure(contenders: dict[str, Callable[[], None]], repeat: int, warmup: int) -> tuple[dict, dict, dict]:
+    """Median wall and process CPU seconds per call, in interleaved rounds, and the first call's wall seconds.
+    On a loaded machine the CPU time is the steadier figure: it leaves out the time other processes held the core."""
+    first: dict[str, float] = {}
+    for name, run in contenders.items():
+        for i in range(warmup):
+            start = time.perf_counter()
             run()
+            if i == 0:
+                first[name] = time.perf_counter() - start
     wall: dict[str, list[float]] = {name: [] for name in contenders}
     cpu: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(repeat):
@@ -50,7 +58,8 @@ def measure(contenders: dict[str, Callable[[], None]], repeat: int, warmup: int)
             run()
             wall[name].append(time.perf_counter() - start)
             cpu[name].append(time.process_time() - start_cpu)
-    return ({n: statistics.median(v) for n, v in wall.items()}, {n: statistics.median(v) for n, v in cpu.items()})
+    medians = ({n: statistics.median(v) for n, v in wall.items()}, {n: statistics.median(v) for n, v in cpu.items()})
+    return (*medians, first)
 
 
 def main() -> None:
@@ -59,8 +68,13 @@ def main() -> None:
         parser.add_argument(f"--{name}", type=int, default=default)
     parser.add_argument("--cells", default=None, help="comma-separated cell kinds (default: every registered cell)")
     parser.add_argument("--lengths", choices=("full", "varied"), default="full")
+    parser.add_argument("--modes", default="node,compiled,plain", help="SEQKIT_GENERIC_LOOP values to time")
+    parser.add_argument("--cold-cache", action="store_true", help="inductor's on-disk cache empty at the start")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
+    load_start = os.getloadavg()
+    if args.cold_cache:
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="seqkit-bench-inductor-")
     torch.manual_seed(0)
     x = torch.randn(args.batch, args.steps, args.input, requires_grad=True)
     lengths = None
@@ -74,23 +88,30 @@ def main() -> None:
             "torch.nn.GRU": _workload(torch.nn.GRU(args.input, args.hidden, batch_first=True), x, lengths, False)
         }
         for suffix, module in forms.items():
-            for mode in ("node", "plain"):
+            for mode in args.modes.split(","):
                 contenders[f"{mode}{suffix}"] = toggled(_workload(module, x, lengths, False), mode)
-        wall, cpu = measure(contenders, args.repeat, 2)
+        wall, cpu, first = measure(contenders, args.repeat, 2)
         label = kind + "".join(f" {k}={v}" for k, v in options.items())
         for name in contenders:
             row = {"cell": label, "loop": name, "ms": round(wall[name] * 1e3, 2), "cpu_ms": round(cpu[name] * 1e3, 2)}
             row["ratio_to_torch_nn_gru"] = round(wall[name] / wall["torch.nn.GRU"], 3)
             row["cpu_ratio_to_torch_nn_gru"] = round(cpu[name] / cpu["torch.nn.GRU"], 3)
+            row["first_call_ms"] = round(first[name] * 1e3, 1)
             rows.append(row)
             print(
                 f"{label:<24}{name:<20}{row['ms']:>8.1f} ms {row['ratio_to_torch_nn_gru']:>6.3f}x"
-                f"{row['cpu_ms']:>8.1f} cpu ms {row['cpu_ratio_to_torch_nn_gru']:>6.3f}x",
+                f"{row['cpu_ms']:>8.1f} cpu ms {row['cpu_ratio_to_torch_nn_gru']:>6.3f}x"
+                f"  first call {row['first_call_ms']:>8.1f} ms",
                 flush=True,
             )
     if args.json:
         with open(args.json, "w") as stream:
-            json.dump({"threads": torch.get_num_threads(), "torch": torch.__version__, "rows": rows}, stream, indent=1)
+            info = {
+                "threads": torch.get_num_threads(),
+                "torch": torch.__version__,
+                "load": [load_start, os.getloadavg()],
+            }
+            json.dump({**info, "rows": rows}, stream, indent=1)
 
 
 if __name__ == "__main__":

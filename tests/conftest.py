@@ -11,6 +11,9 @@ from pathlib import Path
 # 2-core machine the conformance check of one cell took 16.5 s with torch's default policy and 2.6 s with passive
 # waiting. Set before torch (and its OpenMP runtime) loads; subprocesses inherit it; an explicit setting wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# The generic kernel compiles a cell's step graphs once a shape has run COMPILE_AFTER times (seconds each, and a C++
+# compiler): the suite keeps to the eager graphs, and tests/rnn/test_generic_compiled.py asks for compiling itself.
+os.environ.setdefault("SEQKIT_GENERIC_LOOP", "node")
 
 import pytest
 import torch

@@ -36,6 +36,7 @@ class ParamGrads:
     kinds: tuple[str, ...]
     steps: int
     leading: int  # input and state gradients before the frontier in recurrent's outputs
+    recurrent_module: fx.GraphModule | None = None  # recurrent's graph (seqkit.rnn.stepcompile)
 
 
 def split(small: Cut, big: Cut, steps: int) -> ParamGrads | None:
@@ -65,7 +66,7 @@ def split(small: Cut, big: Cut, steps: int) -> ParamGrads | None:
         return None
     once = _graph(big.joint, big_front, big_outs, big.back_nodes)
     per_step = _graph(small.joint, front, param_outs, small.back_nodes)
-    result = ParamGrads(compiled(recurrent), compiled(once), tuple(kinds), steps, leading)
+    result = ParamGrads(compiled(recurrent), compiled(once), tuple(kinds), steps, leading, recurrent)
     return result if _probe(result, compiled(per_step), front) else None
 
 

@@ -58,6 +58,7 @@ class StepGraphs:
     out_diff: tuple[bool, ...]  # which of (h, *state) have gradients
     in_diff: tuple[bool, ...]  # which of (*u, *state, *params) get gradients
     cut: Cut  # where the joint graph was cut (for seqkit.rnn.paramgrads)
+    modules: tuple[fx.GraphModule, fx.GraphModule] | None = None  # forward's and backward's (seqkit.rnn.stepcompile)
 
 
 def derive(
@@ -186,7 +187,7 @@ def _cut(
     cut = Cut(joint, kind, back_nodes, [*saved, *statics, *tangents], list(grads), in_diff, param_start)
     dense = tuple(any(user.target in _GEMMS for user in node.users) for node in statics)
     graphs = (compiled(g) for g in (prologue, forward, backward))
-    return StepGraphs(*graphs, n_out, len(saved), dense, out_diff, in_diff, cut)
+    return StepGraphs(*graphs, n_out, len(saved), dense, out_diff, in_diff, cut, (forward, backward))
 
 
 def compiled(module: fx.GraphModule) -> Callable[..., tuple[Any, ...]]:

@@ -7,7 +7,9 @@ parameters' gradients once per chunk of steps (:mod:`seqkit.rnn.paramgrads`). Th
 operations autograd would run for the step as written, so results are those of the step loop up to the order
 in which gradients are summed. This module decides where that runs and derives the graphs: the caller runs its
 plain loop where it does not apply (:func:`wants_loop`, fewer than :data:`MIN_STEPS` live steps, a step that
-cannot be derived); ``SEQKIT_GENERIC_LOOP=plain`` turns it off.
+cannot be derived); ``SEQKIT_GENERIC_LOOP=plain`` turns it off. The step's graphs are compiled by TorchInductor
+(:mod:`seqkit.rnn.stepcompile`) on CPU once a shape has run :data:`COMPILE_AFTER` times (``auto``, the default),
+at once (``compiled``) or never (``node``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import os
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -25,6 +27,7 @@ from seqkit.rnn.cell import Cell, Params, State
 from seqkit.rnn.context import ContextCell
 from seqkit.rnn.loopnode import Loop, Plan
 from seqkit.rnn.paramgrads import ParamGrads, split
+from seqkit.rnn.stepcompile import Compiled
 from seqkit.rnn.stepgraph import StepGraphs, derive
 
 # per cell: the graphs for each input signature (None where the step cannot be derived); a few per cell. Cells of
@@ -32,6 +35,12 @@ from seqkit.rnn.stepgraph import StepGraphs, derive
 _graphs: weakref.WeakKeyDictionary[Cell, dict[tuple[Any, ...], Any]] = weakref.WeakKeyDictionary()
 _shared: dict[tuple[Any, ...], dict[tuple[Any, ...], Any]] = {}
 _KEEP, _SHARED = 8, 64
+# shapes compiled per cache entry (compiling costs seconds): a last partial batch, an evaluation batch; more run eagerly
+COMPILED_SHAPES = 3
+# ``auto`` compiles a cell's graphs for a shape on CPU once it has run this often: compiling costs 0.4-13 s, and
+# saves 8-20 ms a run at the benchmark's shape (docs/benchmarks.md), so a shape run this often is likely to recur
+COMPILE_AFTER = 200
+_runs: dict[tuple[Any, ...], int] = {}  # auto: runs per (cache entry, signature)
 # Fewer live steps run the plain loop: one node's fixed cost (about 0.1 ms) outweighs what it saves below ~5 steps.
 MIN_STEPS = 8
 _ROWS, _STEPS = 256, 16  # the weight GEMMs take at least this many rows, from at most this many steps
@@ -40,9 +49,15 @@ _ROWS, _STEPS = 256, 16  # the weight GEMMs take at least this many rows, from a
 _failed: weakref.WeakSet[Cell] = weakref.WeakSet()
 
 
+def mode() -> str:
+    """``SEQKIT_GENERIC_LOOP``: ``auto`` (the default: the node's step graphs compiled once a shape recurs),
+    ``compiled`` (compiled at once), ``node`` (never compiled) or ``plain`` (no node)."""
+    return os.environ.get("SEQKIT_GENERIC_LOOP", "auto")
+
+
 def enabled() -> bool:
     """Whether the generic kernel may run a step loop as one autograd node (``SEQKIT_GENERIC_LOOP``)."""
-    return os.environ.get("SEQKIT_GENERIC_LOOP", "node") != "plain"
+    return mode() != "plain"
 
 
 def wants_loop(cell: Cell, params: Params, x: Tensor, state: State) -> bool:
@@ -87,12 +102,17 @@ def run_looped(
     tensors = (*inputs.values, *state, *(params[n] for n in names))
     counts = (len(inputs.values), len(state), len(names))
     firsts = [u.select(d, 0) for u, d in zip(inputs.values, inputs.dims)]
-    key = (
+    cache = graphs_of(cell)
+    signature = (
         inputs.tuple_u,
         names,
         *((tuple(t.shape), t.dtype, t.device, t.requires_grad) for t in (*firsts, *tensors[counts[0] :])),
     )
-    cache = graphs_of(cell)
+    fused = _fused(mode(), cache, signature, firsts[0].device)
+    key = (fused, *signature)
+    eager = cache.get((False, *signature))
+    if key not in cache and fused and eager is not None:
+        cache[key] = _compiled(*eager, counts[0] + counts[1])  # auto: the graphs traced already, compiled
     if key not in cache:
         if len(cache) >= _KEEP:
             cache.clear()
@@ -101,6 +121,8 @@ def run_looped(
         outputs = [h, *(torch.zeros_like(s) for s in state)]
         flat = _flat(step, names, counts, inputs.tuple_u)
         cache[key] = _derive(flat, [*firsts, *tensors[counts[0] :]], counts, outputs, chunk)
+        if fused:
+            cache[key] = _compiled(*cache[key], counts[0] + counts[1])
     graphs, batched = cache[key]
     if graphs is None:
         _failed.add(cell)  # the plain loop from now on: tracing again would fail again
@@ -110,6 +132,21 @@ def run_looped(
     plan = Plan(graphs, batched, counts, inputs.dims, live, always, keep)
     out, *final = Loop.apply(plan, *tensors)
     return out, tuple(final)
+
+
+def _fused(how: str, cache: dict[tuple[Any, ...], Any], signature: tuple[Any, ...], device: torch.device) -> bool:
+    """Whether this run takes compiled graphs: ``compiled``, or ``auto`` on CPU from the :data:`COMPILE_AFTER`-th
+    run of the signature on; a shape compiled before keeps them, no more than :data:`COMPILED_SHAPES` are."""
+    if (True, *signature) in cache:
+        return how in ("compiled", "auto")
+    if how == "auto" and device.type == "cpu":
+        if len(_runs) >= 4096:
+            _runs.clear()
+        runs = _runs[(id(cache), signature)] = _runs.get((id(cache), signature), 0) + 1
+        wanted = runs >= COMPILE_AFTER
+    else:
+        wanted = how == "compiled"
+    return wanted and sum(k[0] for k in cache) < COMPILED_SHAPES
 
 
 def graphs_of(cell: Cell) -> dict[tuple[Any, ...], Any]:
@@ -138,6 +175,24 @@ def _derive(
     wide = [_widened(t, rows) if i < width else t for i, t in enumerate(inputs)]
     big = derive(step, wide, counts, [_widened(o, rows) for o in outputs])
     return graphs, None if big is None else split(graphs.cut, big.cut, rows)
+
+
+def _compiled(
+    graphs: StepGraphs | None, batched: ParamGrads | None, carried: int
+) -> tuple[StepGraphs | None, ParamGrads | None]:
+    """The graphs with the per-step forward and backward compiled at their first call (the prologue and the
+    weight GEMMs stay as they are). The layout of step inputs, state and output gradients changes with the
+    sequence's length."""
+    if graphs is None or graphs.modules is None:
+        return graphs, batched
+    forward, backward = graphs.modules
+    width = len(backward.graph.find_nodes(op="placeholder"))
+    tangents = range(width - sum(graphs.out_diff), width)  # the backward's last inputs
+    step = Compiled(forward, graphs.forward, range(carried))
+    graphs = replace(graphs, forward=step, backward=Compiled(backward, graphs.backward, tangents))
+    if batched is not None and batched.recurrent_module is not None:
+        batched = replace(batched, recurrent=Compiled(batched.recurrent_module, batched.recurrent, tangents))
+    return graphs, batched
 
 
 def _widened(t: Tensor, steps: int) -> Tensor:

@@ -1,0 +1,115 @@
+"""``SEQKIT_GENERIC_LOOP=compiled``: the one-node loop's step graphs compiled by inductor, eager wherever that fails."""
+
+from __future__ import annotations
+
+import types
+
+import pytest
+import torch
+
+import seqkit
+from seqkit.rnn import stepcompile, steploop
+from tests.rnn.test_generic_loop import _compare, _looped
+
+
+@pytest.fixture
+def compiled(monkeypatch):
+    monkeypatch.setenv("SEQKIT_GENERIC_LOOP", "compiled")
+    monkeypatch.setattr(steploop, "_shared", {})  # graphs derived afresh in this mode
+    monkeypatch.setattr(stepcompile, "_broken", [])
+
+
+@pytest.fixture
+def no_inductor(monkeypatch, compiled):
+    attempts = []
+
+    def refuse(name):
+        attempts.append(name)
+        raise ImportError(f"no module named {name!r}")
+
+    monkeypatch.setattr(stepcompile, "importlib", types.SimpleNamespace(import_module=refuse))
+    return attempts
+
+
+def _step_graphs():
+    return [graphs for entry in steploop._shared.values() for graphs, _ in entry.values()]
+
+
+@pytest.mark.slow  # compiling takes seconds, more with inductor's on-disk cache empty
+@pytest.mark.parametrize("kind", ["lstm", "ln_gru"])
+def test_compiled_step_graphs_match_the_step_loop(compiled, kind):
+    out = _compare(kind, bidirectional=True)  # float64, to 1e-10 against reference
+    assert _looped(out)
+    if stepcompile.reason() is not None:
+        pytest.skip(f"inductor cannot compile here: {stepcompile.reason()}")
+    (graphs,) = _step_graphs()
+    assert graphs.forward.fns and not graphs.forward.off  # the compiled kernels ran, not the eager graphs
+
+
+def test_without_inductor_the_loop_runs_its_eager_graphs(no_inductor):
+    out = _compare("lstm")
+    assert _looped(out)
+    assert "ImportError" in stepcompile.reason()
+    (graphs,) = _step_graphs()
+    assert graphs.forward.off and not graphs.forward.fns
+
+
+def test_a_step_with_little_to_fuse_is_not_compiled(compiled, monkeypatch):
+    tried = []
+    monkeypatch.setattr(stepcompile, "importlib", types.SimpleNamespace(import_module=tried.append))
+    _compare("rnn")  # a GEMM and a tanh a step: compiling would only add the compiled call's cost
+    assert tried == [] and stepcompile.reason() is None
+
+
+def test_compiled_shapes_per_cell_are_bounded(no_inductor):
+    layer = seqkit.create_rnn("lstm", 3, 5, backend="generic")
+    for batch in [*range(1, steploop.COMPILED_SHAPES + 3), 1]:  # the first shape again: still its compiled graphs
+        layer(torch.randn(batch, 9, 3))[0].sum().backward()
+    (entry,) = steploop._shared.values()
+    fused = [key[0] for key in entry]
+    assert fused.count(True) == steploop.COMPILED_SHAPES and fused.count(False) == 2
+    assert len(no_inductor) == stepcompile._GIVE_UP  # then no graph tries again, though six could have
+
+
+def test_auto_compiles_a_shape_once_it_recurs(no_inductor, monkeypatch):
+    monkeypatch.setenv("SEQKIT_GENERIC_LOOP", "auto")  # the default outside the test suite
+    monkeypatch.setattr(steploop, "COMPILE_AFTER", 3)
+    monkeypatch.setattr(steploop, "_runs", {})
+    layer = seqkit.create_rnn("lstm", 3, 5, backend="generic")
+    x = torch.randn(2, 9, 3)
+    for _ in range(2):
+        layer(x)[0].sum().backward()
+    assert no_inductor == []  # eager graphs: no compiling tried yet
+    layer(x)[0].sum().backward()
+    (entry,) = steploop._shared.values()
+    (eager, _), (compiled, _) = entry[next(k for k in entry if not k[0])], entry[next(k for k in entry if k[0])]
+    assert compiled.forward.eager is eager.forward  # the graphs traced before, not traced again
+    assert no_inductor  # compiling tried (and refused here: the eager graphs ran)
+    layer(torch.randn(3, 9, 3))[0].sum().backward()  # a new shape starts counting afresh
+    assert len(entry) == 3
+
+
+def test_arguments_laid_out_otherwise_run_eagerly():
+    def eager(a, b):
+        return [a + b]
+
+    def refusing(a, b):
+        raise AssertionError("expected size 2==2, stride 1==2 at dim=0")
+
+    graph = stepcompile.Compiled(None, eager, varying=())
+    graph.fns[()] = refusing
+    a, b = torch.ones(2), torch.arange(2.0)
+    for _ in range(stepcompile._MISMATCHES):
+        assert torch.equal(graph(a, b)[0], a + b)
+    assert graph.off  # given up: no exception raised and caught at every step from now on
+
+
+@pytest.mark.slow  # imports inductor and lets it try
+def test_without_a_compiler_the_loop_runs_its_eager_graphs(compiled, monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))  # no kernel built before to find there
+    monkeypatch.setattr(stepcompile, "_OPTIONS", {**stepcompile._OPTIONS, "cpp.cxx": (None, str(tmp_path / "no-g++"))})
+    out = _compare("ln_lstm")
+    assert _looped(out)
+    assert "no-g++" in stepcompile.reason()
+    (graphs,) = _step_graphs()
+    assert graphs.forward.off and not graphs.forward.fns

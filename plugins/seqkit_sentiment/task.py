@@ -14,6 +14,12 @@ from seqkit_sentiment.model import Pooling, SentimentEnsemble, SentimentModel
 from seqkit_sentiment.ngrams import NgramClassifier
 
 PREDICT_BATCH = 256
+NGRAM_BUCKETS = 1 << 20
+
+
+def _ngram_options(buckets: int, weight: float | None, rate: float) -> list[tuple[str, object, object]]:
+    """``(key, value, default)`` of the options that mean something only with ``model.ngrams``."""
+    return [("ngram_buckets", buckets, NGRAM_BUCKETS), ("ngram_weight", weight, None), ("ngram_rate", rate, 1.0)]
 
 
 class SentimentTask(Task):
@@ -69,7 +75,7 @@ class SentimentTask(Task):
         word_dropout: float = 0.0,
         ensemble: int = 1,
         ngrams: int = 0,
-        ngram_buckets: int = 1 << 20,
+        ngram_buckets: int = NGRAM_BUCKETS,
         ngram_weight: float | None = None,
         ngram_rate: float = 1.0,
     ) -> nn.Module:
@@ -90,8 +96,9 @@ class SentimentTask(Task):
             for _ in range(ensemble)
         ]
         if not ngrams:
-            if ngram_weight is not None:
-                raise ValueError("model.ngram_weight weighs the n-gram member: set model.ngrams too")
+            unused = [k for k, v, default in _ngram_options(ngram_buckets, ngram_weight, ngram_rate) if v != default]
+            if unused:
+                raise ValueError(f"model.{unused[0]} sets up the n-gram member: set model.ngrams too")
             return members[0] if ensemble == 1 else SentimentEnsemble(members)
         # one more member: a linear classifier over token n-grams, whose errors differ from the recurrent ones'
         members.append(

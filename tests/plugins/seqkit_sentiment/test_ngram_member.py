@@ -103,8 +103,9 @@ def test_the_member_joins_the_ensemble_and_is_checked():
     for weight in (0.0, 1.0, 1.5):
         with pytest.raises(ValueError, match="model.ngram_weight"):
             task.build_model(cells, _Tokenizer(), ngrams=2, ngram_weight=weight)
-    with pytest.raises(ValueError, match="model.ngram_weight.*model.ngrams"):
-        task.build_model(cells, _Tokenizer(), ngram_weight=0.5)
+    for key, value in (("ngram_weight", 0.5), ("ngram_rate", 5.0), ("ngram_buckets", 64)):
+        with pytest.raises(ValueError, match=f"model.{key} .*set model.ngrams too"):
+            task.build_model(cells, _Tokenizer(), **{key: value})
     with pytest.raises(ValueError, match="model.ngram_rate"):
         task.build_model(cells, _Tokenizer(), ngrams=2, ngram_rate=0)
     with pytest.raises(ValueError, match="model.ngrams"):

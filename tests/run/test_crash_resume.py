@@ -126,11 +126,13 @@ def test_a_signal_saves_a_mid_epoch_checkpoint_and_resume_is_exact(capsys, tmp_p
         return original(self, batch, batch_idx)
 
     monkeypatch.setattr(SeqkitModule, "training_step", signalled)
+    # what was there before: Python's own SIGINT handler, or SIG_IGN where a shell started the tests in the background
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         args = ["train", "quickstart", *COMMON, "checkpoint_every_n_steps=0", f"run_dir={tmp_path}"]
         result, _, err = cli(capsys, *args)
     finally:
-        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers put back
+        assert {s: signal.getsignal(s) for s in before} == before  # handlers put back
     assert result == code and f"{sig.name}: stopped after saving" in err and "resume=" in err
     saved = torch.load(tmp_path / "last.ckpt", weights_only=True)
     assert saved["global_step"] == 5 and saved["SeqkitData"]["epoch"] == 0 and saved["SeqkitData"]["steps"] == 5

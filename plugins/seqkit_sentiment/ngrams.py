@@ -15,6 +15,7 @@ from seqkit import PAD_ID, UNK_ID, valid_mask
 
 _PRIME = 1_000_003  # mixes each token into the n-gram's hash; larger than any vocabulary it is likely to meet
 MAX_BUCKETS = 1 << 26  # keeps hash * _PRIME + token inside int64
+MAX_N = 8  # forward loops once per length: a recipe (or a checkpoint's) must not make that loop endless
 
 
 class NgramClassifier(nn.Module):
@@ -29,8 +30,8 @@ class NgramClassifier(nn.Module):
         self, vocab_size: int, num_classes: int, n: int, buckets: int, word_dropout: float = 0.0, rate: float = 1.0
     ) -> None:
         super().__init__()
-        if n < 1:
-            raise ValueError(f"model.ngrams must be 1 or more tokens, got {n}")
+        if isinstance(n, bool) or not 1 <= n <= MAX_N:
+            raise ValueError(f"model.ngrams must lie in [1, {MAX_N}] tokens, got {n}")
         if rate <= 0:
             raise ValueError(f"model.ngram_rate must be positive, got {rate}")
         if not 1 <= buckets <= MAX_BUCKETS:

@@ -108,8 +108,9 @@ def test_the_member_joins_the_ensemble_and_is_checked():
             task.build_model(cells, _Tokenizer(), **{key: value})
     with pytest.raises(ValueError, match="model.ngram_rate"):
         task.build_model(cells, _Tokenizer(), ngrams=2, ngram_rate=0)
-    with pytest.raises(ValueError, match="model.ngrams"):
-        task.build_model(cells, _Tokenizer(), ngrams=-1)
+    for n in (-1, 9, 10**9, True):  # a loop a step per length: a hostile recipe must not make it endless
+        with pytest.raises(ValueError, match="model.ngrams must lie in"):
+            task.build_model(cells, _Tokenizer(), ngrams=n)
     with pytest.raises(ValueError, match="model.ngram_buckets"):
         task.build_model(cells, _Tokenizer(), ngrams=2, ngram_buckets=0)
 

@@ -50,9 +50,8 @@ class SentimentModel(nn.Module):
         self.classifier = nn.Linear(width, num_classes)
 
     def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
-        if self.training and self.word_dropout > 0:
-            drop = torch.rand(tokens.shape, device=tokens.device) < self.word_dropout
-            tokens = tokens.masked_fill(drop & (tokens != PAD_ID), UNK_ID)
+        if self.training:
+            tokens = drop_words(tokens, self.word_dropout)
         outputs, _ = self.encoder(self.dropout(self.embed(tokens)), lengths)  # (B, T, D*H)
         return self.classifier(
             self.dropout(
@@ -61,6 +60,14 @@ class SentimentModel(nn.Module):
                 )
             )
         )
+
+
+def drop_words(tokens: Tensor, p: float) -> Tensor:
+    """*tokens* with each real token (not padding) replaced by the unknown word with probability *p*."""
+    if p <= 0:
+        return tokens
+    drop = torch.rand(tokens.shape, device=tokens.device) < p
+    return tokens.masked_fill(drop & (tokens != PAD_ID), UNK_ID)
 
 
 def pool(

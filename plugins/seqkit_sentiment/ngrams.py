@@ -11,7 +11,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from seqkit import PAD_ID, UNK_ID, valid_mask
+from seqkit import valid_mask
+from seqkit_sentiment.model import drop_words
 
 _PRIME = 1_000_003  # mixes each token into the n-gram's hash; larger than any vocabulary it is likely to meet
 MAX_BUCKETS = 1 << 26  # keeps hash * _PRIME + token inside int64
@@ -48,9 +49,8 @@ class NgramClassifier(nn.Module):
         self.bias = nn.Parameter(torch.zeros(num_classes))
 
     def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
-        if self.training and self.word_dropout > 0:
-            drop = torch.rand(tokens.shape, device=tokens.device) < self.word_dropout
-            tokens = tokens.masked_fill(drop & (tokens != PAD_ID), UNK_ID)
+        if self.training:
+            tokens = drop_words(tokens, self.word_dropout)
         width = tokens.shape[1]
         valid = valid_mask(lengths.to(tokens.device), width)  # (B, T)
         logits = (self.weight(tokens) * valid.unsqueeze(-1)).sum(1)

@@ -22,11 +22,12 @@ from typing import Any
 import torch
 from torch import Tensor, fx
 
+from seqkit.rnn.stepgraph import GEMMS
+
 log = logging.getLogger("seqkit.stepcompile")
 
 # inductor's vectorised tanh (SLEEF's) took 5x ATen's time on the development machine; from exp it is on par
 _OPTIONS = {"cpp.use_decompose_tanh": True, "compile_threads": 1}  # no pool of compile workers to start
-_GEMMS = ("aten::mm", "aten::addmm", "aten::bmm")
 # a graph with fewer operations besides its GEMMs and views has nothing to fuse: the compiled call only adds its cost
 MIN_FUSED = 4
 _MISMATCHES = 8  # calls laid out otherwise than compiled for, before the graph runs eagerly for good
@@ -92,7 +93,7 @@ def _pointwise(module: fx.GraphModule) -> int:
         target = node.target
         if node.op == "call_function" and isinstance(target, torch._ops.OpOverload):
             view = any(r.alias_info is not None for r in target._schema.returns)
-            count += not view and target._schema.name not in _GEMMS
+            count += not view and target not in GEMMS
     return count
 
 

@@ -25,7 +25,7 @@ from torch.fx.experimental.proxy_tensor import make_fx
 
 log = logging.getLogger("seqkit.stepgraph")
 
-_GEMMS = (torch.ops.aten.mm.default, torch.ops.aten.addmm.default, torch.ops.aten.bmm.default)
+GEMMS = (torch.ops.aten.mm.default, torch.ops.aten.addmm.default, torch.ops.aten.bmm.default)
 _STATIC, _STEP, _BACK = 0, 1, 2  # depends on parameters only; on the step's input or state; on output gradients
 
 
@@ -185,7 +185,7 @@ def _cut(
     tangents = [p for p, d in zip(tangents, out_diff) if d]  # those of outputs without gradients are unused
     backward = _graph(joint, [*saved, *statics, *tangents], list(grads), back_nodes)
     cut = Cut(joint, kind, back_nodes, [*saved, *statics, *tangents], list(grads), in_diff, param_start)
-    dense = tuple(any(user.target in _GEMMS for user in node.users) for node in statics)
+    dense = tuple(any(user.target in GEMMS for user in node.users) for node in statics)
     graphs = (compiled(g) for g in (prologue, forward, backward))
     return StepGraphs(*graphs, n_out, len(saved), dense, out_diff, in_diff, cut, (forward, backward))
 

@@ -48,16 +48,21 @@ class NgramClassifier(nn.Module):
         nn.init.zeros_(self.weight.weight)
         self.bias = nn.Parameter(torch.zeros(num_classes))
 
-    def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
-        if self.training:
-            tokens = drop_words(tokens, self.word_dropout)
+    def features(self, tokens: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """``(rows (B, K), inside (B, K))``: the weight row of every n-gram of each text, unigrams first, and
+        whether it lies wholly inside the text (n-grams reaching into the padding are ``False``)."""
         width = tokens.shape[1]
         valid = valid_mask(lengths.to(tokens.device), width)  # (B, T)
-        logits = (self.weight(tokens) * valid.unsqueeze(-1)).sum(1)
-        hashed = tokens
+        rows, inside, hashed = [tokens], [valid], tokens
         for size in range(2, self.n + 1):  # n-grams longer than the batch's width come out empty
             # the n-gram starting at t: from the (size - 1)-gram starting at t and the token at t + size - 1
             hashed = (hashed[:, :-1] * _PRIME + tokens[:, size - 1 :]) % self.buckets
-            inside = valid[:, size - 1 :]  # the n-gram's last token is a real one
-            logits = logits + (self.weight(self.vocab_size + hashed) * inside.unsqueeze(-1)).sum(1)
-        return logits * self.rate + self.bias
+            rows.append(self.vocab_size + hashed)
+            inside.append(valid[:, size - 1 :])  # the n-gram's last token is a real one
+        return torch.cat(rows, 1), torch.cat(inside, 1)
+
+    def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+        if self.training:
+            tokens = drop_words(tokens, self.word_dropout)
+        rows, inside = self.features(tokens, lengths)
+        return (self.weight(rows) * inside.unsqueeze(-1)).sum(1) * self.rate + self.bias

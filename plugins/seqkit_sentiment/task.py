@@ -11,15 +11,24 @@ from torch import Tensor, nn
 
 from seqkit import UNK_ID, CellFactory, DataError, ExportGraph, Record, Task, Tokenizer, Width, pad_sequences, where_of
 from seqkit_sentiment.model import Pooling, SentimentEnsemble, SentimentModel
+from seqkit_sentiment.naive_bayes import naive_bayes_init
 from seqkit_sentiment.ngrams import NgramClassifier
 
 PREDICT_BATCH = 256
 NGRAM_BUCKETS = 1 << 20
 
 
-def _ngram_options(buckets: int, weight: float | None, rate: float) -> list[tuple[str, object, object]]:
+NGRAM_INITS = ("zeros", "naive_bayes")
+
+
+def _ngram_options(buckets: int, weight: float | None, rate: float, init: str) -> list[tuple[str, object, object]]:
     """``(key, value, default)`` of the options that mean something only with ``model.ngrams``."""
-    return [("ngram_buckets", buckets, NGRAM_BUCKETS), ("ngram_weight", weight, None), ("ngram_rate", rate, 1.0)]
+    return [
+        ("ngram_buckets", buckets, NGRAM_BUCKETS),
+        ("ngram_weight", weight, None),
+        ("ngram_rate", rate, 1.0),
+        ("ngram_init", init, "zeros"),
+    ]
 
 
 class SentimentTask(Task):
@@ -38,8 +47,10 @@ class SentimentTask(Task):
         self.pooling = pooling
         self.labels = [str(label) for label in labels] if labels else []
         self.max_length = max_length
+        self._train: Sequence[Record] = ()  # until the model is built: what `ngram_init: naive_bayes` counts
 
     def setup(self, train: Sequence[Record], tokenizer: Tokenizer) -> None:
+        self._train = train
         if not self.labels:
             self.labels = sorted({str(r["label"]) for r in train})
         if len(self.labels) < 2:
@@ -78,6 +89,7 @@ class SentimentTask(Task):
         ngram_buckets: int = NGRAM_BUCKETS,
         ngram_weight: float | None = None,
         ngram_rate: float = 1.0,
+        ngram_init: str = "zeros",
     ) -> nn.Module:
         if not 0.0 <= word_dropout < 1.0:
             raise ValueError(f"model.word_dropout must lie in [0, 1), got {word_dropout}")
@@ -96,14 +108,19 @@ class SentimentTask(Task):
             for _ in range(ensemble)
         ]
         if not ngrams:
-            unused = [k for k, v, default in _ngram_options(ngram_buckets, ngram_weight, ngram_rate) if v != default]
+            options = _ngram_options(ngram_buckets, ngram_weight, ngram_rate, ngram_init)
+            unused = [k for k, v, default in options if v != default]
             if unused:
                 raise ValueError(f"model.{unused[0]} sets up the n-gram member: set model.ngrams too")
             return members[0] if ensemble == 1 else SentimentEnsemble(members)
         # one more member: a linear classifier over token n-grams, whose errors differ from the recurrent ones'
-        members.append(
-            NgramClassifier(tokenizer.vocab_size, len(self.labels), ngrams, ngram_buckets, word_dropout, ngram_rate)
-        )
+        if ngram_init not in NGRAM_INITS:
+            raise ValueError(f"model.ngram_init must be one of {', '.join(NGRAM_INITS)}, got {ngram_init!r}")
+        ngram = NgramClassifier(tokenizer.vocab_size, len(self.labels), ngrams, ngram_buckets, word_dropout, ngram_rate)
+        if ngram_init == "naive_bayes" and self._train:  # a model rebuilt for a checkpoint takes its weights from it
+            naive_bayes_init(ngram, [self.encode(record, tokenizer) for record in self._train])
+        self._train = ()
+        members.append(ngram)
         if ngram_weight is None:
             return SentimentEnsemble(members)
         if not 0.0 < ngram_weight < 1.0:

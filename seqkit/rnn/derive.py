@@ -2,8 +2,11 @@
 
 A cell that defines only ``step`` (its ``project`` is the identity) computes its input projection inside
 the step, one small GEMM per time step. Tracing the step once with ``torch.fx`` shows which operations read
-the input but never the state: those are hoisted and run on the whole ``(T*B, I)`` sequence at once, and
-the loop runs only the rest. The split is kept only when a numerical probe shows the hoisted part treats
+the input but never the state: those up to its last matmul are hoisted and run on the whole ``(T*B, I)``
+sequence at once, and the loop runs only the rest. What follows the matmul (a layer norm, a bias, an activation)
+stays in the step, where the compiled step fuses it with the recurrent side's operations on rows in cache: run on
+the whole sequence it would cost passes over a large tensor out of cache, forward and backward (an input part
+without a matmul is hoisted whole). The split is kept only when a numerical probe shows the hoisted part treats
 rows independently (as a per-example projection does); otherwise the cell runs unchanged.
 """
 
@@ -17,12 +20,15 @@ from typing import Any
 
 import torch
 from torch import Tensor, fx
+from torch.nn import functional as F
 
 from seqkit.rnn.cell import Cell, Params, State
 
 log = logging.getLogger("seqkit.derive")  # its name before the move into seqkit.rnn
 
 _STATIC, _INPUT, _STATE = 0, 1, 2  # what a traced value depends on: parameters only, the input, the state
+_MATMULS = {F.linear, torch.matmul, torch.mm, torch.addmm, torch.bmm, torch.einsum, operator.matmul}
+_MATMUL_METHODS = {"matmul", "mm", "addmm", "bmm", "__matmul__"}
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,7 @@ def _partition(graph: fx.Graph, names: Sequence[str], width: int) -> Split | Non
             kind[node] = max((kind[n] for n in node.all_input_nodes), default=_STATIC)
     if len(role) != 1 + width + len(names):
         return None  # an argument is unused or read in a way the split does not follow
+    _after_the_matmuls(order, kind, role)
     recurrent_nodes = [node for node in order if node.op == "output" or kind.get(node) == _STATE]
     users_of_rest = {n for node in recurrent_nodes for n in node.all_input_nodes}
     frontier = [n for n in order if kind.get(n) == _INPUT and n in users_of_rest]
@@ -129,6 +136,28 @@ def _partition(graph: fx.Graph, names: Sequence[str], width: int) -> Split | Non
     rest.eliminate_dead_code()
     root = torch.nn.Module()
     return Split(fx.GraphModule(root, hoisted), fx.GraphModule(root, rest), tuple(names), len(frontier))
+
+
+def _after_the_matmuls(order: Sequence[fx.Node], kind: dict[fx.Node, int], role: dict[fx.Node, int]) -> None:
+    """Mark the input-only nodes that no input-only matmul reads (directly or not) as the step's own."""
+    computed = [n for n in order if kind.get(n) == _INPUT and n not in role]
+    hoisted = set()
+    stack = [n for n in computed if _is_matmul(n)]
+    while stack:
+        node = stack.pop()
+        if node not in hoisted and kind.get(node) == _INPUT:
+            hoisted.add(node)
+            stack.extend(node.all_input_nodes)
+    if hoisted:
+        for node in computed:
+            if node not in hoisted:
+                kind[node] = _STATE
+
+
+def _is_matmul(node: fx.Node) -> bool:
+    if node.op == "call_method":
+        return node.target in _MATMUL_METHODS
+    return node.op == "call_function" and (node.target in _MATMULS or node.target is torch._C._nn.linear)
 
 
 def _rows_independent(cell: Cell, split: Split, names: Sequence[str]) -> bool:

@@ -62,6 +62,8 @@ class Loop(torch.autograd.Function):
         ctx.save_for_backward(*saved, *statics)
         ctx.n_statics = len(statics)
         ctx.state_meta = [(s.shape, s.dtype, s.device) for s in tensors[n_u : n_u + n_state]]
+        # each step input's gradient: shaped as the per-step parts stacked along the input's time dimension
+        ctx.u_meta = [((*u.shape[:d], plan.live, *u.shape[d + 1 :]), u.dtype, u.device) for u, d in zip(us, plan.dims)]
         final = tuple(s.clone() if any(s is x for x in tensors) else s for s in state)
         ctx.mark_non_differentiable(*(s for s in final if not s.dtype.is_floating_point))
         return (torch.stack(outputs, 1), *final)
@@ -82,7 +84,10 @@ class Loop(torch.autograd.Function):
             for g, (shape, dtype, device) in zip(g_final, ctx.state_meta)
         ]
         diff = graphs.in_diff
-        g_u: list[list[Tensor | None]] = [[] for _ in range(n_u)]
+        g_u = [
+            _Stacked(meta, d) if ctx.needs_input_grad[1 + i] else None
+            for i, (meta, d) in enumerate(zip(ctx.u_meta, plan.dims))
+        ]
         g_params: list[Tensor | None] = [None] * n_params
         batched = plan.batched
         backward = graphs.backward if batched is None else batched.recurrent
@@ -97,8 +102,9 @@ class Loop(torch.autograd.Function):
             if simple and t < plan.always:
                 results = backward(*values[t * per_step : (t + 1) * per_step], *statics, g_hs[t], *g_state)
                 if all(r is not None for r in results[:carried]):  # `in` would compare tensors
-                    for i in range(n_u):
-                        g_u[i].append(results[i])
+                    for i, stacked in enumerate(g_u):
+                        if stacked is not None:
+                            stacked.put(t, results[i])
                     g_state = list(results[n_u:carried])
                     fronts.append(results[carried:])
                     if len(fronts) == batched.steps or t == 0:  # type: ignore[union-attr]
@@ -125,8 +131,9 @@ class Loop(torch.autograd.Function):
                     fronts = []
             grads = iter(results)
             taken = [next(grads) if d and (batched is None or i < n_u + n_state) else None for i, d in enumerate(diff)]
-            for i in range(n_u):
-                g_u[i].append(taken[i])
+            for i, stacked in enumerate(g_u):
+                if stacked is not None:
+                    stacked.put(t, taken[i])
             for k in range(n_state):
                 if g_state[k] is not None:
                     g = taken[n_u + k]
@@ -135,11 +142,7 @@ class Loop(torch.autograd.Function):
             for j, g in enumerate(taken[n_u + n_state :]):
                 if g is not None:
                     g_params[j] = g.clone() if g_params[j] is None else g_params[j].add_(g)  # type: ignore[union-attr]
-        u_grads = [
-            _stacked(parts[::-1], d) if ctx.needs_input_grad[1 + i] else None
-            for i, (parts, d) in enumerate(zip(g_u, plan.dims))
-        ]
-        return (None, *u_grads, *g_state, *g_params)
+        return (None, *(None if stacked is None else stacked.value() for stacked in g_u), *g_state, *g_params)
 
 
 def _flush(
@@ -156,8 +159,28 @@ def _sum(a: Tensor | None, b: Tensor | None) -> Tensor | None:
     return a if b is None else a.add_(b)
 
 
-def _stacked(parts: Sequence[Tensor | None], dim: int) -> Tensor | None:
-    if all(p is None for p in parts):
-        return None
-    like = next(p for p in parts if p is not None)
-    return torch.stack([p if p is not None else torch.zeros_like(like) for p in parts], dim)
+class _Stacked:
+    """The gradient of one step input over all steps, each step's part copied in as the backward makes it: while
+    it is still in cache, and not kept until a stack at the end reads every part again from memory."""
+
+    def __init__(self, meta: tuple[tuple[int, ...], torch.dtype, torch.device], dim: int) -> None:
+        self.meta, self.dim = meta, dim
+        self.buffer: Tensor | None = None  # none until a step's part is not None
+        self.zero: list[int] = []  # steps whose part was None before the buffer existed
+
+    def put(self, t: int, part: Tensor | None) -> None:
+        if part is None:
+            if self.buffer is None:
+                self.zero.append(t)
+            else:
+                self.buffer.select(self.dim, t).zero_()
+            return
+        if self.buffer is None:
+            shape, dtype, device = self.meta
+            self.buffer = torch.empty(shape, dtype=dtype, device=device)
+            for z in self.zero:
+                self.buffer.select(self.dim, z).zero_()
+        self.buffer.select(self.dim, t).copy_(part)
+
+    def value(self) -> Tensor | None:
+        return self.buffer

@@ -9,6 +9,8 @@ import torch
 
 import seqkit
 from seqkit.rnn import stepcompile, steploop
+from tests.helpers import cell_plugin
+from tests.rnn.test_generic_kernel import StepOnlyLayerNormRNN
 from tests.rnn.test_generic_loop import _compare, _looped
 
 
@@ -114,3 +116,13 @@ def test_without_a_compiler_the_loop_runs_its_eager_graphs(compiled, monkeypatch
     assert "no-g++" in stepcompile.reason()
     (graphs,) = _step_graphs()
     assert graphs.forward.off and not graphs.forward.fns
+
+
+@pytest.mark.slow  # compiles a step's graphs: 2-8 s
+def test_a_layer_norm_after_the_input_matmul_runs_compiled_in_the_step(compiled):
+    out = _compare("custom", plugins=cell_plugin("custom", StepOnlyLayerNormRNN))  # float64, to 1e-10
+    assert _looped(out)
+    if stepcompile.reason() is not None:
+        pytest.skip(f"inductor cannot compile here: {stepcompile.reason()}")
+    (graphs,) = _step_graphs()
+    assert graphs.forward.fns and not graphs.forward.off  # the layer norm fused into the compiled step

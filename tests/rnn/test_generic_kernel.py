@@ -128,6 +128,30 @@ def test_the_input_matmul_leaves_the_loop():
     assert read[split[1]] == {"f0", "s0", "s1", "p_weight_hh", "p_bias_hh"}
 
 
+class StepOnlyLayerNormRNN(seqkit.Cell):
+    """A layer norm on the input matmul's result, as a layer-normalised cell written as a step alone does."""
+
+    def parameter_shapes(self):
+        return {**torch_style_shapes(self, 1), "ln_weight": (self.hidden_size,), "ln_bias": (self.hidden_size,)}
+
+    def step(self, params, x_t, state):
+        u = F.linear(x_t, params["weight_ih"], params["bias_ih"])
+        u = F.layer_norm(u, (self.hidden_size,), params["ln_weight"], params["ln_bias"])
+        a = u + F.linear(state[0], params["weight_hh"], params["bias_hh"])
+        h = torch.tanh(a) * torch.sigmoid(a)  # enough elementwise work for the compiled step to fuse
+        return h, (h,)
+
+
+def test_what_follows_the_input_matmul_stays_in_the_step():
+    # the layer norm runs per step, on rows in cache, not as passes over the whole sequence's projection
+    split = split_step(StepOnlyLayerNormRNN(5, 3))
+    assert split is not None and split.frontier == 1
+    hoisted, stepped = ({n.target for n in g.graph.nodes} for g in (split.hoisted, split.recurrent))
+    assert torch._C._nn.linear in hoisted and F.layer_norm not in hoisted
+    assert F.layer_norm in stepped
+    assert "parity" in check_kernel("custom", "generic", plugins=cell_plugin("custom", StepOnlyLayerNormRNN))
+
+
 def test_auto_runs_a_cell_without_a_kernel_on_the_generic_kernel():
     layer = seqkit.create_rnn("custom", 4, 6, plugins=cell_plugin("custom", StepOnlyLSTM))
     layer(torch.randn(2, 3, 4))

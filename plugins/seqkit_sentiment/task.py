@@ -91,6 +91,7 @@ class SentimentTask(Task):
         ngram_rate: float = 1.0,
         ngram_init: str = "zeros",
     ) -> nn.Module:
+        train, self._train = self._train, ()  # not held past the build: a large corpus would stay in memory
         if not 0.0 <= word_dropout < 1.0:
             raise ValueError(f"model.word_dropout must lie in [0, 1), got {word_dropout}")
         if ensemble < 1:
@@ -117,9 +118,8 @@ class SentimentTask(Task):
         if ngram_init not in NGRAM_INITS:
             raise ValueError(f"model.ngram_init must be one of {', '.join(NGRAM_INITS)}, got {ngram_init!r}")
         ngram = NgramClassifier(tokenizer.vocab_size, len(self.labels), ngrams, ngram_buckets, word_dropout, ngram_rate)
-        if ngram_init == "naive_bayes" and self._train:  # a model rebuilt for a checkpoint takes its weights from it
-            naive_bayes_init(ngram, [self.encode(record, tokenizer) for record in self._train])
-        self._train = ()
+        if ngram_init == "naive_bayes" and train:  # a model rebuilt for a checkpoint takes its weights from it
+            naive_bayes_init(ngram, [self.encode(record, tokenizer) for record in train])
         members.append(ngram)
         if ngram_weight is None:
             return SentimentEnsemble(members)

@@ -10,20 +10,8 @@ import pytest
 import torch
 
 import seqkit
+from tests.plugins.seqkit_sentiment.test_ngram_member import ngram_rows
 from tests.recipe_helpers import cli, write
-
-PRIME = 1_000_003  # the member's hash, written out again here as the reference's
-
-
-def ngram_rows(ids: list[int], n: int, vocab: int, buckets: int) -> list[int]:
-    """The weight rows of every n-gram of *ids*, hashed one token at a time."""
-    rows = list(ids)
-    for start in range(len(ids)):
-        code = ids[start]
-        for end in range(start + 1, min(start + n, len(ids))):
-            code = (code * PRIME + ids[end]) % buckets
-            rows.append(vocab + code)
-    return rows
 
 
 def reference_posterior(train, text, classes: int, n: int, vocab: int, buckets: int, alpha: float = 1.0):

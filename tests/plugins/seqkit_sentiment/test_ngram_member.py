@@ -22,15 +22,20 @@ def member(n: int, vocab: int = 20, buckets: int = 13, classes: int = 3):
     return model
 
 
-def reference(model, ids: list[int]) -> torch.Tensor:
-    """The sum of the rows of every n-gram of *ids*, each n-gram hashed one token at a time, plus the bias."""
+def ngram_rows(ids: list[int], n: int, vocab: int, buckets: int) -> list[int]:
+    """The weight rows of every n-gram of *ids* up to *n* tokens, each n-gram hashed one token at a time."""
     rows = list(ids)
     for start in range(len(ids)):
         code = ids[start]
-        for end in range(start + 1, min(start + model.n, len(ids))):
-            code = (code * PRIME + ids[end]) % model.buckets
-            rows.append(model.vocab_size + code)
-    return model.weight.weight[rows].sum(0) + model.bias
+        for end in range(start + 1, min(start + n, len(ids))):
+            code = (code * PRIME + ids[end]) % buckets
+            rows.append(vocab + code)
+    return rows
+
+
+def reference(model, ids: list[int]) -> torch.Tensor:
+    """The sum of the rows of every n-gram of *ids*, plus the bias."""
+    return model.weight.weight[ngram_rows(ids, model.n, model.vocab_size, model.buckets)].sum(0) + model.bias
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 5])

@@ -204,14 +204,21 @@ def from_config(
     too_big = shape_problem(plain)
     if too_big:
         raise RecipeError([f"{source}: not a recipe seqkit will read: {too_big}"])
-    bad = [item for item in overrides if "=" not in item or not item.partition("=")[0].strip()]
+    bad = [
+        item for item in overrides if not _is_removal(item) and ("=" not in item or not item.partition("=")[0].strip())
+    ]
     if bad:
-        raise RecipeError([f"command line: {item!r} is not key=value (e.g. trainer.max_epochs=3)" for item in bad])
+        raise RecipeError(
+            [f"command line: {item!r} is not key=value (e.g. trainer.max_epochs=3) or ~key (remove it)" for item in bad]
+        )
     try:
         config = OmegaConf.create(plain)
     except (OmegaConfBaseException, ValueError, TypeError) as error:
         raise RecipeError([f"{source}: not a recipe seqkit will read: {_first_line(error)}"]) from None
     for item in overrides:
+        if _is_removal(item):
+            _remove(config, item)
+            continue
         too_big = _yaml_too_big(item.partition("=")[2])
         if too_big:
             raise RecipeError([f"command line: {item.partition('=')[0]}: not a value seqkit will read: {too_big}"])
@@ -242,6 +249,29 @@ def from_config(
     _check_resolves(config, (), problems)
     data = OmegaConf.to_container(config, resolve=True, throw_on_missing=False)
     return Recipe(data, path, name, lines or {}, list(overrides), problems)
+
+
+def _is_removal(item: str) -> bool:
+    """``~key.path``: remove a key the recipe sets (Hydra's spelling), e.g. the old source's ``data.path`` when
+    ``data.kind=...`` names a data source that takes other keys."""
+    return item.startswith("~")
+
+
+def _remove(config: Any, item: str) -> None:
+    """Delete the key *item* (``~a.b.c``) names from *config*, or say why it cannot be."""
+    path = item[1:]
+    parts = path.split(".")
+    if "=" in item or not path or not all(parts):
+        raise RecipeError([f"command line: {item[:200]!r}: ~ takes a key path and no value, e.g. ~data.path"])
+    node = config
+    for depth, part in enumerate(parts):
+        if not OmegaConf.is_dict(node) or part not in node:
+            where = ".".join(parts[:depth]) or "the recipe"
+            raise RecipeError([f"command line: {item[:200]}: {where} has no key {part!r} to remove"])
+        if depth == len(parts) - 1:
+            del node[part]
+        else:
+            node = node[part]
 
 
 def _replaced(data: Any, paths: dict[tuple, str]) -> Any:

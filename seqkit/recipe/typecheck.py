@@ -128,7 +128,8 @@ def check_arguments(
             if not var_kw:
                 valid = sorted(set(named) | reserved)
                 listing = f" Valid keys: {', '.join(valid) or 'none'}" if len(valid) <= 15 else ""
-                problems.append((key_path, f"unknown key for {owner}{suggest(str(key), valid) or '.'}{listing}"))
+                hint = suggest(str(key), valid) or f" (~{key_path} on the command line removes it)."
+                problems.append((key_path, f"unknown key for {owner}{hint}{listing}"))
             continue
         if value == "???":
             problems.append((key_path, f"missing required value ({describe(hints.get(key, Any))})"))

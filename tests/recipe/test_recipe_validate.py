@@ -265,3 +265,35 @@ def test_ambiguous_recipe_name(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("SEQKIT_RECIPES", str(tmp_path))
     code, _, err = cli(capsys, "validate", "x")
     assert code == 2 and "ambiguous: a/x, b/x" in err
+
+
+def test_tilde_removes_a_key_so_another_data_source_can_take_the_recipe(capsys, tmp_path):
+    """``data.kind=other`` keeps the recipe's keys for its old source; ``~key`` removes one (Hydra's spelling)."""
+    files = {}
+    for label in ("good", "bad"):
+        files[label] = tmp_path / f"{label}.txt"
+        files[label].write_text("".join(f"{label} words {i}\n" for i in range(30)))
+    swap = ["data.kind=lines_per_label", f"data.files={{good: {files['good']}, bad: {files['bad']}}}"]
+    code, _, err = cli(capsys, "validate", "quickstart", *swap)
+    assert code == 2 and "data.size: unknown key for data source 'lines_per_label'" in err
+    code, out, err = cli(capsys, "validate", "quickstart", *swap, "~data.size", "~data.contrast")
+    assert code == 0, err
+    assert "ok" in out
+
+
+def test_tilde_on_a_key_the_recipe_does_not_set_is_a_one_line_error(capsys):
+    code, _, err = cli(capsys, "validate", "quickstart", "~data.sise")
+    assert code == 2
+    assert "command line: ~data.sise: data has no key 'sise' to remove" in err
+    code, _, err = cli(capsys, "validate", "quickstart", "~data.size=4000")
+    assert code == 2 and "~ takes a key path and no value" in err
+    code, _, err = cli(capsys, "validate", "quickstart", "~trainer.max_epochs.deeper")
+    assert code == 2 and "trainer.max_epochs has no key 'deeper' to remove" in err
+
+
+def test_removed_key_takes_its_default(tmp_path):
+    from seqkit.recipes import load_recipe
+
+    recipe = load_recipe(write_recipe(tmp_path / "q.yaml", quickstart()), ["~trainer.max_epochs"])
+    assert "max_epochs" not in recipe.data["trainer"]
+    assert recipe.data["data"]["size"] == 4000

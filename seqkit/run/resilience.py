@@ -89,7 +89,7 @@ class ResumePoints(pl.Callback):
             stopping = trainer.strategy.reduce_boolean_decision(stopping, all=False)
         if not stopping and not due:
             return
-        trainer.save_checkpoint(self.path)
+        trainer.save_checkpoint(self.path, weights_only=False)  # all of the state, to resume from
         if stopping:
             signum, self.pending = self.pending or signal.SIGTERM, None
             raise TrainingStopped(signum, self.path)

@@ -194,3 +194,13 @@ def test_only_the_known_messages_are_silenced(caplog):
         (message[:10], "mine.py"),
         ("another de", "_pytree.py"),
     ]
+
+
+def test_a_checkpoint_saved_during_training_adds_no_line(tmp_path):
+    # Lightning says "`weights_only` was not set, defaulting to `False`" when asked to save without saying what:
+    # misleading (it is about saving, not loading) and noise in the one-line-per-epoch output.
+    args = ["train", "quickstart", *TINY, "checkpoint_every_n_steps=2", f"run_dir={tmp_path / 'run'}"]
+    done = subprocess.run([sys.executable, "-m", "seqkit", *args], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "run" / "last.ckpt").exists()
+    assert "weights_only" not in done.stdout + done.stderr

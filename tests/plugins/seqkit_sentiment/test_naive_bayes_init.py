@@ -82,20 +82,26 @@ def keyword_corpus(path, rows: int = 300):
     return write(path, "\n".join(lines) + "\n")
 
 
-def test_through_a_recipe_the_member_knows_the_counts_before_any_update(capsys, tmp_path):
-    """With a learning rate too small to move a weight, only the initialisation can tell the labels apart."""
+def keyword_recipe(tmp_path, model: str):
+    """One epoch on ``keyword_corpus`` with a GRU and n-grams up to 2, at a learning rate too small to move a
+    weight; *model* adds keys to the ``model`` mapping (``"key: value, "``)."""
     corpus = keyword_corpus(tmp_path / "colours.tsv")
-    recipe = write(
+    return write(
         tmp_path / "colours.yaml",
         f"""
         data: {{kind: table, path: {corpus}, batch_size: 32, split: {{valid: 0.2, test: 0.2}}}}
         tokenizer: {{kind: word}}
         task: {{kind: sentiment}}
-        model: {{embed_dim: 8, ngrams: 2, ngram_weight: 0.99, cell: {{kind: gru, hidden_size: 8}}}}
+        model: {{embed_dim: 8, ngrams: 2, {model}cell: {{kind: gru, hidden_size: 8}}}}
         optim: {{lr: 1.0e-9}}
         trainer: {{max_epochs: 1, enable_progress_bar: false, enable_model_summary: false}}
         """,
     )
+
+
+def test_through_a_recipe_the_member_knows_the_counts_before_any_update(capsys, tmp_path):
+    """With a learning rate too small to move a weight, only the initialisation can tell the labels apart."""
+    recipe = keyword_recipe(tmp_path, "ngram_weight: 0.99, ")
     accuracy = {}
     for init in ("zeros", "naive_bayes"):
         run = tmp_path / init

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 import seqkit
-from tests.plugins.seqkit_sentiment.test_naive_bayes_init import keyword_corpus
+from tests.plugins.seqkit_sentiment.test_naive_bayes_init import keyword_recipe
 from tests.plugins.seqkit_sentiment.test_ngram_member import ngram_rows
-from tests.recipe_helpers import cli, write
+from tests.recipe_helpers import cli
 
 
 def reference_probabilities(train, texts, classes: int, n: int, vocab: int, buckets: int, l2: float):
@@ -99,18 +99,7 @@ def test_a_fixed_member_adds_to_the_mixture_but_not_to_the_loss():
 def test_through_a_recipe_the_member_is_fitted_before_training_and_then_held(capsys, tmp_path):
     """A learning rate too small to move a weight: only the fit can tell the labels apart. A large one: the
     fitted member's weights stay as fitted."""
-    corpus = keyword_corpus(tmp_path / "colours.tsv")
-    recipe = write(
-        tmp_path / "colours.yaml",
-        f"""
-        data: {{kind: table, path: {corpus}, batch_size: 32, split: {{valid: 0.2, test: 0.2}}}}
-        tokenizer: {{kind: word}}
-        task: {{kind: sentiment}}
-        model: {{embed_dim: 8, ngrams: 2, cell: {{kind: gru, hidden_size: 8}}}}
-        optim: {{lr: 1.0e-9}}
-        trainer: {{max_epochs: 1, enable_progress_bar: false, enable_model_summary: false}}
-        """,
-    )
+    recipe = keyword_recipe(tmp_path, "")
     accuracy, fitted = {}, {}
     for name, overrides in {
         "without": [],

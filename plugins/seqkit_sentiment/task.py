@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -132,8 +133,8 @@ class SentimentTask(Task):
             raise ValueError(f"model.ngram_init must be one of {', '.join(NGRAM_INITS)}, got {ngram_init!r}")
         if nbsvm is not None and not 0.0 < nbsvm < 1.0:
             raise ValueError(f"model.nbsvm is the fitted member's share of the mixture, in (0, 1); got {nbsvm}")
-        if not nbsvm_l2 > 0:
-            raise ValueError(f"model.nbsvm_l2 must be positive, got {nbsvm_l2}")
+        if not 0 < nbsvm_l2 < math.inf:  # an infinite penalty times a zero weight is NaN: the fit would return NaNs
+            raise ValueError(f"model.nbsvm_l2 must be a positive finite number, got {nbsvm_l2}")
         ngram = NgramClassifier(tokenizer.vocab_size, len(self.labels), ngrams, ngram_buckets, word_dropout, ngram_rate)
         # fitted to the training split, once; a model rebuilt for a checkpoint (no records) takes its weights from it
         counted = ngram_init == "naive_bayes" or nbsvm is not None

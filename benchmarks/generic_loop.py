@@ -29,13 +29,14 @@ from seqkit.bench.timing import _workload
 from seqkit.rnn.layers import create_rnn
 
 
-def toggled(run: Callable[[], None], mode: str) -> Callable[[], None]:
+def toggled(run: Callable[[], None], mode: str, gemm: str) -> Callable[[], None]:
     def timed() -> None:
-        os.environ["SEQKIT_GENERIC_LOOP"] = mode
+        os.environ["SEQKIT_GENERIC_LOOP"], os.environ["SEQKIT_GENERIC_GEMM"] = mode, gemm
         try:
             run()
         finally:
             os.environ.pop("SEQKIT_GENERIC_LOOP", None)
+            os.environ.pop("SEQKIT_GENERIC_GEMM", None)
 
     return timed
 
@@ -69,6 +70,7 @@ def main() -> None:
     parser.add_argument("--cells", default=None, help="comma-separated cell kinds (default: every registered cell)")
     parser.add_argument("--lengths", choices=("full", "varied"), default="full")
     parser.add_argument("--modes", default="node,compiled,plain", help="SEQKIT_GENERIC_LOOP values to time")
+    parser.add_argument("--gemms", default="mkldnn", help="SEQKIT_GENERIC_GEMM values to time (mkldnn,aten)")
     parser.add_argument("--cold-cache", action="store_true", help="inductor's on-disk cache empty at the start")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
@@ -89,7 +91,9 @@ def main() -> None:
         }
         for suffix, module in forms.items():
             for mode in args.modes.split(","):
-                contenders[f"{mode}{suffix}"] = toggled(_workload(module, x, lengths, False), mode)
+                for gemm in args.gemms.split(","):
+                    label = f"{mode}{'' if gemm == 'mkldnn' else ', ' + gemm}{suffix}"
+                    contenders[label] = toggled(_workload(module, x, lengths, False), mode, gemm)
         wall, cpu, first = measure(contenders, args.repeat, 2)
         label = kind + "".join(f" {k}={v}" for k, v in options.items())
         for name in contenders:
@@ -99,7 +103,7 @@ def main() -> None:
             row["first_call_ms"] = round(first[name] * 1e3, 1)
             rows.append(row)
             print(
-                f"{label:<24}{name:<20}{row['ms']:>8.1f} ms {row['ratio_to_torch_nn_gru']:>6.3f}x"
+                f"{label:<24}{name:<28}{row['ms']:>8.1f} ms {row['ratio_to_torch_nn_gru']:>6.3f}x"
                 f"{row['cpu_ms']:>8.1f} cpu ms {row['cpu_ratio_to_torch_nn_gru']:>6.3f}x"
                 f"  first call {row['first_call_ms']:>8.1f} ms",
                 flush=True,

@@ -54,6 +54,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     ),
     "seqkit.rnn.keras_interop": ("from_keras", "to_keras"),
     "seqkit.rnn.layers": ("create_rnn", "from_torch", "to_torch"),
+    "seqkit.rnn.linear": ("linear",),
     "seqkit.rnn.lengths": ("by_direction", "last_step", "reverse_within", "valid_mask", "zero_past_end"),
     "seqkit.plugin.manager": ("PluginManager", "get_plugin_manager", "set_plugin_manager"),
     "seqkit.predict_options": ("PredictOption",),
@@ -132,6 +133,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the eager imports
     from seqkit.rnn.keras_interop import from_keras, to_keras
     from seqkit.rnn.layers import create_rnn, from_torch, to_torch
     from seqkit.rnn.lengths import by_direction, last_step, reverse_within, valid_mask, zero_past_end
+    from seqkit.rnn.linear import linear
     from seqkit.rnn.recurrent import Recurrent
     from seqkit.rnn.reference import run_reference
     from seqkit.task import CellFactory, Task
@@ -193,6 +195,7 @@ __all__ = [
     "get_plugin_manager",
     "hookimpl",
     "last_step",
+    "linear",
     "not_found",
     "pad_sequences",
     "read_lines",

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from seqkit import Cell, InvalidArgumentError, Params, State, check_bool, torch_style_shapes
+from seqkit import Cell, InvalidArgumentError, Params, State, check_bool, linear, torch_style_shapes
 
 
 def _check_eps(cell: str, value: object) -> float:
@@ -77,7 +77,7 @@ class _LayerNormCell(Cell):
 
     def project(self, params: Params, x: Tensor) -> Tensor:
         # the input GEMM for every step at once; its LN runs in the step (the module's docstring says why)
-        return F.linear(x, params["weight_ih"])
+        return linear(x, params["weight_ih"])
 
     def _recurrent(self, params: Params, h: Tensor, mask: Tensor | None) -> Tensor:
         """LN(W_h (h ⊙ mask)) + b_hh: the recurrent pre-activations; recurrent dropout reaches only the matmul."""

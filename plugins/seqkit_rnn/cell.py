@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from seqkit import Cell, InvalidArgumentError, OnnxOp, Params, State, check_bool, torch_style_shapes
+from seqkit import Cell, InvalidArgumentError, OnnxOp, Params, State, check_bool, linear, torch_style_shapes
 
 NONLINEARITIES = {"tanh": torch.tanh, "relu": torch.relu}
 
@@ -37,7 +37,7 @@ class ElmanCell(Cell):
         return torch_style_shapes(self, 1, bias=self.bias)
 
     def project(self, params: Params, x: Tensor) -> Tensor:
-        return F.linear(x, params["weight_ih"], params.get("bias_ih"))
+        return linear(x, params["weight_ih"], params.get("bias_ih"))
 
     def step(
         self, params: Params, u_t: Tensor, state: State, *, recurrent_mask: Tensor | None = None

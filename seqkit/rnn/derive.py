@@ -23,6 +23,7 @@ from torch import Tensor, fx
 from torch.nn import functional as F
 
 from seqkit.rnn.cell import Cell, Params, State
+from seqkit.rnn.linear import linear
 
 log = logging.getLogger("seqkit.derive")  # its name before the move into seqkit.rnn
 
@@ -118,6 +119,9 @@ def _partition(graph: fx.Graph, names: Sequence[str], width: int) -> Split | Non
             env[node] = hoisted.node_copy(node, lambda n: env[n])
     hoisted.output(tuple(env[n] for n in frontier))
     hoisted.eliminate_dead_code()
+    for node in hoisted.nodes:  # the input GEMM once over the whole sequence: its GEMMs through oneDNN (seqkit.linear)
+        if node.op == "call_function" and node.target is F.linear and set(node.kwargs) <= {"bias"}:
+            node.target = linear
 
     rest = fx.Graph()
     inner: dict[fx.Node, fx.Node] = {n: rest.placeholder(f"f{i}") for i, n in enumerate(frontier)}

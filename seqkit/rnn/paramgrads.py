@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor, fx
 
+from seqkit.rnn import packedgemm
 from seqkit.rnn.stepgraph import _BACK, _STATIC, Cut, _graph, compiled
 
 ROWS, SUMMED, ONCE = "rows", "summed", "once"
@@ -65,6 +66,9 @@ def split(small: Cut, big: Cut, steps: int) -> ParamGrads | None:
     if [n.name for n in big_front] != [n.name for n in front]:
         return None
     once = _graph(big.joint, big_front, big_outs, big.back_nodes)
+    if packedgemm.wanted():
+        packedgemm.flip_products(once.graph)
+        once.recompile()
     per_step = _graph(small.joint, front, param_outs, small.back_nodes)
     result = ParamGrads(compiled(recurrent), compiled(once), tuple(kinds), steps, leading, recurrent)
     return result if _probe(result, compiled(per_step), front) else None

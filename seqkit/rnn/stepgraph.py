@@ -23,6 +23,8 @@ import torch
 from torch import Tensor, fx
 from torch.fx.experimental.proxy_tensor import make_fx
 
+from seqkit.rnn import packedgemm
+
 log = logging.getLogger("seqkit.stepgraph")
 
 GEMMS = (torch.ops.aten.mm.default, torch.ops.aten.addmm.default, torch.ops.aten.bmm.default)
@@ -148,19 +150,14 @@ def _cut(
     in_diff: tuple[bool, ...],
     out_diff: tuple[bool, ...],
 ) -> StepGraphs:
-    nodes = list(joint.graph.nodes)
-    placeholders = [n for n in nodes if n.op == "placeholder"]
+    placeholders = [n for n in joint.graph.nodes if n.op == "placeholder"]
     primals, tangents = placeholders[:count], placeholders[count:]
     param_start = counts[0] + counts[1]
-    kind: dict[fx.Node, int] = {}
-    for i, node in enumerate(primals):
-        kind[node] = _STATIC if i >= param_start else _STEP
-    for node in tangents:
-        kind[node] = _BACK
+    kind = _kinds(joint, primals, tangents, param_start)
+    if packedgemm.wanted() and packedgemm.pack_static(joint.graph, lambda n: kind[n] == _STATIC):
+        kind = _kinds(joint, primals, tangents, param_start)
+    nodes = list(joint.graph.nodes)
     (output,) = [n for n in nodes if n.op == "output"]
-    for node in nodes:
-        if node not in kind and node.op != "output":
-            kind[node] = max((kind[n] for n in node.all_input_nodes), default=_STATIC)
     results = list(output.args[0])
     n_out = len(out_diff)
     fwd_out, grads = results[:n_out], results[n_out:]
@@ -188,6 +185,19 @@ def _cut(
     dense = tuple(any(user.target in GEMMS for user in node.users) for node in statics)
     graphs = (compiled(g) for g in (prologue, forward, backward))
     return StepGraphs(*graphs, n_out, len(saved), dense, out_diff, in_diff, cut, (forward, backward))
+
+
+def _kinds(joint: fx.GraphModule, primals: list[fx.Node], tangents: list[fx.Node], start: int) -> dict[fx.Node, int]:
+    """What each node of *joint* depends on: the parameters alone, the step's input or state, or output gradients."""
+    kind: dict[fx.Node, int] = {}
+    for i, node in enumerate(primals):
+        kind[node] = _STATIC if i >= start else _STEP
+    for node in tangents:
+        kind[node] = _BACK
+    for node in joint.graph.nodes:
+        if node not in kind and node.op != "output":
+            kind[node] = max((kind[n] for n in node.all_input_nodes), default=_STATIC)
+    return kind
 
 
 def compiled(module: fx.GraphModule) -> Callable[..., tuple[Any, ...]]:
@@ -249,7 +259,10 @@ def _fast(target: Any) -> Any:
 def _graph(root: fx.GraphModule, inputs: Sequence[fx.Node], outputs: Sequence[Any], body: Sequence[fx.Node]):
     """A graph taking *inputs* (as placeholders), computing the nodes of *body* it needs, returning *outputs*."""
     graph = fx.Graph()
-    env: dict[fx.Node, fx.Node] = {n: graph.placeholder(f"in{i}") for i, n in enumerate(inputs)}
+    env: dict[fx.Node, fx.Node] = {}
+    for i, node in enumerate(inputs):
+        env[node] = graph.placeholder(f"in{i}")
+        env[node].meta = dict(node.meta)  # its value's shape and type, for passes over the new graph
     needed: set[fx.Node] = set()
     stack = [o for o in outputs if isinstance(o, fx.Node)]
     while stack:  # only what the outputs need: the body may hold nodes that read values not among the inputs

@@ -23,12 +23,13 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from seqkit.rnn import packedgemm
 from seqkit.rnn.cell import Cell, Params, State
 from seqkit.rnn.context import ContextCell
 from seqkit.rnn.loopnode import Loop, Plan
 from seqkit.rnn.paramgrads import ParamGrads, split
-from seqkit.rnn.stepcompile import Compiled
 from seqkit.rnn.stepgraph import StepGraphs, derive
+from seqkit.rnn.stepsegments import compile_step
 
 # per cell: the graphs for each input signature (None where the step cannot be derived); a few per cell. Cells of
 # one type with equal attributes (the same options and sizes) compute the same step, so they share an entry.
@@ -105,6 +106,7 @@ def run_looped(
     cache = graphs_of(cell)
     signature = (
         inputs.tuple_u,
+        packedgemm.wanted(),
         names,
         *((tuple(t.shape), t.dtype, t.device, t.requires_grad) for t in (*firsts, *tensors[counts[0] :])),
     )
@@ -188,10 +190,10 @@ def _compiled(
     forward, backward = graphs.modules
     width = len(backward.graph.find_nodes(op="placeholder"))
     tangents = range(width - sum(graphs.out_diff), width)  # the backward's last inputs
-    step = Compiled(forward, graphs.forward, range(carried))
-    graphs = replace(graphs, forward=step, backward=Compiled(backward, graphs.backward, tangents))
+    step = compile_step(forward, graphs.forward, range(carried))
+    graphs = replace(graphs, forward=step, backward=compile_step(backward, graphs.backward, tangents))
     if batched is not None and batched.recurrent_module is not None:
-        batched = replace(batched, recurrent=Compiled(batched.recurrent_module, batched.recurrent, tangents))
+        batched = replace(batched, recurrent=compile_step(batched.recurrent_module, batched.recurrent, tangents))
     return graphs, batched
 
 

@@ -1,0 +1,71 @@
+"""``seqkit.linear``: ``F.linear`` with its GEMMs, forward and backward, through oneDNN on CPU float32.
+
+A cell's ``project`` multiplies the whole sequence by its input weight: at the usual shape (32 × 100 rows of
+128 into 1024) this and its two gradient GEMMs are a quarter of an LSTM layer's time through the ``generic``
+kernel. torch sends them to MKL, whose ``addmm`` also first copies the bias into every output row; on the AMD
+EPYC CI draws, oneDNN (which adds the bias inside the kernel) takes 11.0 against 13.7 ms forward, and 10.4 and
+10.7 against 15.9 and 12.4 ms for the two gradients (``benchmarks/gemm_throughput.py``). Anywhere the oneDNN
+path would be wrong or unseen, this is ``F.linear`` itself: off the CPU, other dtypes, tensor subclasses and fake
+tensors, under autocast, forward-mode AD, tracing or compiling (which should see ``F.linear``), with
+``torch.backends.mkldnn`` off or ``SEQKIT_GENERIC_GEMM=aten``. The backward is built from ``linear`` again,
+so it has a gradient of its own (a gradient penalty works). Results match ``F.linear`` to rounding.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.autograd import forward_ad
+from torch.nn import functional as F
+
+from seqkit.rnn import packedgemm
+
+_PLAIN = (Tensor, torch.nn.Parameter)  # not a subclass: a fake tensor, a DTensor, ... get F.linear
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``x Wᵀ + b`` over the last dimension of *x*, as ``torch.nn.functional.linear``."""
+    if not _onednn(x, weight, bias):
+        return F.linear(x, weight, bias)
+    return _Linear.apply(x, weight, bias)
+
+
+def _onednn(x: Any, weight: Any, bias: Any) -> bool:
+    tensors = (x, weight) if bias is None else (x, weight, bias)
+    if not all(type(t) in _PLAIN and t.dtype == torch.float32 and t.device.type == "cpu" for t in tensors):
+        return False
+    if x.dim() < 1 or weight.dim() != 2 or (bias is not None and bias.dim() != 1) or 0 in x.shape or 0 in weight.shape:
+        return False
+    if torch.compiler.is_compiling() or torch.jit.is_tracing() or torch.is_autocast_enabled("cpu"):
+        return False
+    if forward_ad._current_level >= 0 or any(torch._C._functorch.is_functorch_wrapped_tensor(t) for t in tensors):
+        return False
+    return packedgemm.wanted()
+
+
+def _rows(x: Tensor) -> Tensor:
+    return x.reshape(-1, x.shape[-1])
+
+
+class _Linear(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:  # type: ignore[override]
+        ctx.save_for_backward(x, weight)
+        ctx.has_bias = bias is not None
+        out = packedgemm.LINEAR(_rows(x), weight, None if bias is None else bias.contiguous(), "none", [], "")
+        return out.reshape(*x.shape[:-1], weight.shape[0])
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+        x, weight = ctx.saved_tensors
+        rows = _rows(grad)
+        g_x = g_w = g_b = None
+        if ctx.needs_input_grad[0]:
+            g_x = linear(rows, weight.t()).reshape(x.shape)
+        if ctx.needs_input_grad[1]:  # Gᵀ X = (Xᵀ G)ᵀ, oneDNN's linear(Xᵀ, Gᵀ): faster than mm(Gᵀ, X) (module docstring)
+            g_w = linear(_rows(x).t(), rows.t()).t()
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            g_b = rows.sum(0)
+        return g_x, g_w, g_b

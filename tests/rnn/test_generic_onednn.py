@@ -1,0 +1,120 @@
+"""The generic loop's float32 CPU GEMMs through oneDNN: weights packed once a sequence, compiled graphs cut at them."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import seqkit
+from seqkit.rnn import packedgemm, stepcompile, steploop
+from seqkit.rnn.stepsegments import Parts
+from tests.rnn.test_generic_loop import CELLS, _looped
+
+ONEDNN = packedgemm.LINEAR is not None and torch.backends.mkldnn.is_available()
+pytestmark = pytest.mark.skipif(not ONEDNN, reason="torch without oneDNN")
+
+
+@pytest.fixture(autouse=True)
+def fresh(monkeypatch):
+    monkeypatch.setattr(steploop, "_shared", {})  # graphs derived afresh for each GEMM choice
+    monkeypatch.setattr(stepcompile, "_broken", [])
+
+
+def _run(kind, options, gemm, loop, monkeypatch, *, bidirectional=True):
+    """float32 generic (or reference) layer, varied lengths: outputs, final states and every gradient."""
+    monkeypatch.setenv("SEQKIT_GENERIC_GEMM", gemm)
+    monkeypatch.setenv("SEQKIT_GENERIC_LOOP", loop)
+    torch.manual_seed(0)
+    backend = "reference" if loop == "reference" else "generic"
+    layer = seqkit.create_rnn(kind, 6, 16, backend=backend, bidirectional=bidirectional, **options)
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(5, 11, 6, generator=gen, requires_grad=True)
+    lengths = torch.tensor([11, 7, 0, 9, 11])
+    out, final = layer(x, lengths)
+    finals = final if isinstance(final, tuple) else (final,)
+    loss = (out * torch.linspace(-1, 1, out.shape[-1])).sum() + sum((f**2).sum() for f in finals)
+    grads = torch.autograd.grad(loss, [x, *layer.parameters()])
+    return out, (out, *finals, *grads)
+
+
+def _close(a, b):
+    for u, v in zip(a, b, strict=True):
+        torch.testing.assert_close(u, v, rtol=2e-4, atol=2e-5)
+
+
+@pytest.mark.parametrize("kind,options", CELLS, ids=[f"{k}-{o}" for k, o in CELLS])
+def test_onednn_gemms_match_the_reference_in_float32(kind, options, monkeypatch):
+    out, fast = _run(kind, options, "mkldnn", "node", monkeypatch)
+    assert _looped(out)
+    _close(fast, _run(kind, options, "mkldnn", "reference", monkeypatch)[1])
+    _close(fast, _run(kind, options, "aten", "node", monkeypatch)[1])
+
+
+def _graphs():
+    return [graphs for entry in steploop._shared.values() for graphs in entry.values()]
+
+
+def _targets(module):
+    return [n.target for n in module.graph.nodes if n.op == "call_function"]
+
+
+def test_the_step_multiplies_by_weights_packed_once_per_sequence(monkeypatch):
+    flipped = []
+    flip = packedgemm.flip_products
+    monkeypatch.setattr(packedgemm, "flip_products", lambda graph: flipped.append(flip(graph)) or flipped[-1])
+    _run("lstm", {}, "mkldnn", "node", monkeypatch, bidirectional=False)
+    ((graphs, batched),) = _graphs()
+    forward, _ = graphs.modules
+    aten = torch.ops.aten
+    # h Wᵀ forward, g W backward (the loop's recurrent part; the weight gradients leave it): oneDNN, no mm left
+    for module in (forward, batched.recurrent_module):
+        assert packedgemm.LINEAR in _targets(module)
+        assert not {aten.mm.default, aten.addmm.default} & set(_targets(module))
+    shapes = seqkit.create_rnn("lstm", 6, 16).cell.parameter_shapes().values()
+    statics = graphs.prologue(*[torch.randn(s) for s in shapes])
+    assert sum(isinstance(s, torch.Tensor) and s.is_mkldnn for s in statics) == 2  # W and Wᵀ, packed
+    assert batched is not None and flipped == [1]  # the weight gradient, once per chunk of steps, as (Xᵀ G)ᵀ
+
+
+def test_aten_keeps_torchs_own_gemms(monkeypatch):
+    _run("lstm", {}, "aten", "node", monkeypatch, bidirectional=False)
+    ((graphs, _),) = _graphs()
+    for module in graphs.modules:
+        assert packedgemm.LINEAR not in _targets(module)
+
+
+def test_a_bad_gemm_choice_is_a_one_line_error(monkeypatch):
+    monkeypatch.setenv("SEQKIT_GENERIC_GEMM", "blas")
+    layer = seqkit.create_rnn("gru", 6, 16, backend="generic")
+    with pytest.raises(seqkit.InvalidArgumentError, match="SEQKIT_GENERIC_GEMM='blas'.*'mkldnn' or 'aten'"):
+        layer(torch.randn(2, 9, 6, requires_grad=True))
+
+
+def test_float64_and_other_dtypes_keep_torchs_gemms(monkeypatch):
+    monkeypatch.setenv("SEQKIT_GENERIC_LOOP", "node")
+    layer = seqkit.create_rnn("gru", 6, 16, backend="generic").double()
+    layer(torch.randn(2, 9, 6, dtype=torch.float64, requires_grad=True))[0].sum().backward()
+    ((graphs, _),) = _graphs()
+    assert all(packedgemm.LINEAR not in _targets(m) for m in graphs.modules)
+
+
+# compiling takes seconds: the LSTM in the default suite, the cells with GEMMs mid-step and layer norms marked slow
+@pytest.mark.parametrize(
+    "kind,options",
+    [
+        ("lstm", {}),
+        pytest.param("gru", {"reset_after": False}, marks=pytest.mark.slow),
+        pytest.param("ln_lstm", {}, marks=pytest.mark.slow),
+    ],
+)
+def test_compiled_graphs_are_cut_at_the_onednn_gemms(kind, options, monkeypatch):
+    out, fast = _run(kind, options, "mkldnn", "compiled", monkeypatch)
+    assert _looped(out)
+    if stepcompile.reason() is not None:
+        pytest.skip(f"inductor cannot compile here: {stepcompile.reason()}")
+    _close(fast, _run(kind, options, "mkldnn", "reference", monkeypatch)[1])
+    compiled = [g for g, _ in _graphs() if isinstance(g.forward, Parts)]
+    assert compiled, "no step graph was cut at its GEMMs"
+    if kind != "gru":  # no GEMM mid-step: the step's input-side work joins the gates' part, one fused kernel
+        for graphs in compiled:
+            assert len([p for p in graphs.forward.parts if p.fns]) == 1

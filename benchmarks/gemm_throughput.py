@@ -8,7 +8,8 @@ which ``torch.nn.LSTM`` uses on CPU for its fused layer, picks its code by the C
 two differ, a cell through ``generic`` and torch.nn's layers are not timed on equal terms. For each shape
 (B=32, T=100, I=128, H=256, as in ``generic_loop.py``): ``F.linear``, oneDNN's ``mkldnn_linear`` on oneDNN
 tensors, and oneDNN with its weight reordered ahead (``_linear_pointwise``), median of 7 rounds, in GFLOP/s;
-then ``torch.nn.LSTM`` against ``torch.nn.GRU`` forward+backward, interleaved (median of 15).
+then the gradient GEMMs in MKL's form and in the form ``seqkit.linear`` and the generic loop send to oneDNN, and
+``torch.nn.LSTM`` against ``torch.nn.GRU`` forward+backward, interleaved (median of 15).
 """
 
 from __future__ import annotations
@@ -68,6 +69,37 @@ def gemms() -> list[dict]:
     return rows
 
 
+def gradients() -> list[dict]:
+    """The input projection's two gradient GEMMs (``seqkit.linear``'s backward) and the weight gradient of a
+    chunk of steps (the loop's), each as MKL's ``mm`` and in the form sent to oneDNN; and each path's fixed cost
+    on a GEMM too small to measure anything else (2 x 8 -> 32)."""
+    linear = torch.ops.mkldnn._linear_pointwise.default
+    gen = torch.Generator().manual_seed(0)
+    rows = BATCH * STEPS
+    g, x, w = (torch.randn(*s, generator=gen) for s in ((rows, 4 * HIDDEN), (rows, INPUT), (4 * HIDDEN, INPUT)))
+    chunk_g, chunk_h = torch.randn(256, 4 * HIDDEN, generator=gen), torch.randn(256, HIDDEN, generator=gen)
+    tiny_x, tiny_w = torch.randn(2, 8, generator=gen), torch.randn(32, 8, generator=gen)
+    cases = {
+        "projection dX = G W": (lambda: torch.mm(g, w), lambda: linear(g, w.t(), None, "none", [], "")),
+        "projection dW = Gᵀ X": (lambda: torch.mm(g.t(), x), lambda: linear(x.t(), g.t(), None, "none", [], "").t()),
+        "chunk of 8 steps, dW_hh = Gᵀ H": (
+            lambda: torch.mm(chunk_g.t(), chunk_h),
+            lambda: linear(chunk_h.t(), chunk_g.t(), None, "none", [], "").t(),
+        ),
+        "fixed cost, 2 x 8 -> 32": (
+            lambda: torch.mm(tiny_x, tiny_w.t()),
+            lambda: linear(tiny_x, tiny_w, None, "none", [], ""),
+        ),
+    }
+    result = []
+    for name, (mkl, onednn) in cases.items():
+        calls = 20 if "projection" in name else 500
+        row = {"gemm": name, **{k: round(seconds(f, calls) * 1e6, 1) for k, f in (("mm_us", mkl), ("onednn_us", onednn))}}
+        result.append(row)
+        print(row, flush=True)
+    return result
+
+
 def lstm_against_gru(repeat: int = 15) -> dict:
     torch.manual_seed(0)
     x = torch.randn(BATCH, STEPS, INPUT, requires_grad=True)
@@ -102,6 +134,8 @@ def main() -> None:
     args = parser.parse_args()
     load_start = os.getloadavg()
     result = {"threads": torch.get_num_threads(), "torch": torch.__version__, "gemms": gemms()}
+    if torch.backends.mkldnn.is_available():
+        result["gradients"] = gradients()
     result["lstm_against_gru"] = lstm_against_gru()
     result["load"] = [load_start, os.getloadavg()]
     if args.json:

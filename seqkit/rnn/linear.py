@@ -6,7 +6,8 @@ kernel. torch sends them to MKL, whose ``addmm`` also first copies the bias into
 EPYC CI draws, oneDNN (which adds the bias inside the kernel) takes 11.0 against 13.7 ms forward, and 10.4 and
 10.7 against 15.9 and 12.4 ms for the two gradients (``benchmarks/gemm_throughput.py``). Anywhere the oneDNN
 path would be wrong or unseen, this is ``F.linear`` itself: off the CPU, other dtypes, tensor subclasses and fake
-tensors, under autocast, forward-mode AD, tracing or compiling (which should see ``F.linear``), with
+tensors, GEMMs too small to gain (:data:`seqkit.rnn.packedgemm.MIN_WORK`), under autocast, forward-mode AD,
+tracing or compiling (which should see ``F.linear``), with
 ``torch.backends.mkldnn`` off or ``SEQKIT_GENERIC_GEMM=aten``. The backward is built from ``linear`` again,
 so it has a gradient of its own (a gradient penalty works). Results match ``F.linear`` to rounding.
 """
@@ -37,6 +38,8 @@ def _onednn(x: Any, weight: Any, bias: Any) -> bool:
     if not all(type(t) in _PLAIN and t.dtype == torch.float32 and t.device.type == "cpu" for t in tensors):
         return False
     if x.dim() < 1 or weight.dim() != 2 or (bias is not None and bias.dim() != 1) or 0 in x.shape or 0 in weight.shape:
+        return False
+    if not packedgemm.big_enough(x.numel() // x.shape[-1], *weight.shape):  # a decoder's step: MKL's is as fast
         return False
     if torch.compiler.is_compiling() or torch.jit.is_tracing() or torch.is_autocast_enabled("cpu"):
         return False

@@ -68,17 +68,19 @@ def derive(
     inputs: Sequence[Tensor],
     counts: tuple[int, int, int],
     outputs: Sequence[Tensor],
+    per: int = 1,
 ) -> StepGraphs | None:
     """The graphs of ``step(*u, *state, *params) -> (h, *new_state)`` at *inputs*' shapes, or None where it
     cannot be traced. *counts*: how many of *inputs* are step inputs, state components and parameters;
-    *outputs*: tensors shaped as ``(h, *new_state)`` (the gradients' placeholders)."""
+    *outputs*: tensors shaped as ``(h, *new_state)`` (the gradients' placeholders); *per*: the inputs hold this
+    many steps' rows (a trace for the weight gradients): GEMMs go to oneDNN as in the trace of one step's."""
     n_u, n_state, _ = counts
     in_diff = tuple(
         t.dtype.is_floating_point and (n_u <= i < n_u + n_state or t.requires_grad) for i, t in enumerate(inputs)
     )
     try:
         joint, out_diff = _trace(step, inputs, in_diff, outputs)
-        return _cut(joint, len(inputs), counts, in_diff, out_diff)
+        return _cut(joint, len(inputs), counts, in_diff, out_diff, per)
     except Exception as exc:  # Python control flow on values, unsupported operations, ...
         log.debug("step not derivable (%s: %s)", type(exc).__name__, exc)
         return None
@@ -149,12 +151,13 @@ def _cut(
     counts: tuple[int, int, int],
     in_diff: tuple[bool, ...],
     out_diff: tuple[bool, ...],
+    per: int,
 ) -> StepGraphs:
     placeholders = [n for n in joint.graph.nodes if n.op == "placeholder"]
     primals, tangents = placeholders[:count], placeholders[count:]
     param_start = counts[0] + counts[1]
     kind = _kinds(joint, primals, tangents, param_start)
-    if packedgemm.wanted() and packedgemm.pack_static(joint.graph, lambda n: kind[n] == _STATIC):
+    if packedgemm.wanted() and packedgemm.pack_static(joint.graph, lambda n: kind[n] == _STATIC, per):
         kind = _kinds(joint, primals, tangents, param_start)
     nodes = list(joint.graph.nodes)
     (output,) = [n for n in nodes if n.op == "output"]

@@ -175,7 +175,7 @@ def _derive(
         return graphs, None
     width = counts[0] + counts[1]
     wide = [_widened(t, rows) if i < width else t for i, t in enumerate(inputs)]
-    big = derive(step, wide, counts, [_widened(o, rows) for o in outputs])
+    big = derive(step, wide, counts, [_widened(o, rows) for o in outputs], rows)
     return graphs, None if big is None else split(graphs.cut, big.cut, rows)
 
 

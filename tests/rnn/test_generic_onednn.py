@@ -18,6 +18,7 @@ pytestmark = pytest.mark.skipif(not ONEDNN, reason="torch without oneDNN")
 def fresh(monkeypatch):
     monkeypatch.setattr(steploop, "_shared", {})  # graphs derived afresh for each GEMM choice
     monkeypatch.setattr(stepcompile, "_broken", [])
+    monkeypatch.setattr(packedgemm, "MIN_WORK", 0)  # the tests' small GEMMs through oneDNN too
 
 
 def _run(kind, options, gemm, loop, monkeypatch, *, bidirectional=True):
@@ -118,3 +119,16 @@ def test_compiled_graphs_are_cut_at_the_onednn_gemms(kind, options, monkeypatch)
     if kind != "gru":  # no GEMM mid-step: the step's input-side work joins the gates' part, one fused kernel
         for graphs in compiled:
             assert len([p for p in graphs.forward.parts if p.fns]) == 1
+
+
+def test_small_gemms_keep_torchs_own(monkeypatch):
+    """oneDNN's fixed cost outweighs its speed below MIN_WORK multiply-adds: 32 x 256 -> 256 stays MKL's."""
+    monkeypatch.undo()
+    monkeypatch.setattr(steploop, "_shared", {})
+    monkeypatch.setenv("SEQKIT_GENERIC_LOOP", "node")
+    for hidden, packed in ((256, False), (512, True)):
+        steploop._shared.clear()
+        layer = seqkit.create_rnn("rnn", 8, hidden, backend="generic")
+        layer(torch.randn(32, 9, 8, requires_grad=True))[0].sum().backward()
+        ((graphs, _),) = _graphs()
+        assert (packedgemm.LINEAR in _targets(graphs.modules[0])) is packed

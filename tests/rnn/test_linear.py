@@ -8,6 +8,7 @@ from torch.nn import functional as F
 
 import seqkit
 from seqkit.rnn import linear as linear_module
+from seqkit.rnn import packedgemm
 from tests.rnn.test_generic_onednn import ONEDNN
 
 
@@ -34,13 +35,21 @@ def test_results_and_gradients_are_f_linears(shape, bias):
         torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.fixture(autouse=True)
+def small_gemms_too(monkeypatch):
+    monkeypatch.setattr(packedgemm, "MIN_WORK", 0)  # the tests' small GEMMs through oneDNN too
+
+
 @pytest.mark.skipif(not ONEDNN, reason="torch without oneDNN")
-def test_cpu_float32_runs_through_onednn():
+def test_cpu_float32_runs_through_onednn(monkeypatch):
     x, w, b = _inputs(4, 6)
     out = seqkit.linear(x, w, b)
     assert type(out.grad_fn).__name__ == "_LinearBackward"  # not AddmmBackward0: oneDNN's GEMMs, forward and back
     x, w, b = _inputs(4, 6, dtype=torch.float64)
     assert type(seqkit.linear(x, w, b).grad_fn).__name__ != "_LinearBackward"  # float64: F.linear itself
+    monkeypatch.undo()  # as shipped: a decoder's one-row step (12 x 20 multiply-adds) is F.linear's
+    x, w, b = _inputs(1, 1)
+    assert type(seqkit.linear(x, w, b).grad_fn).__name__ != "_LinearBackward"
 
 
 @pytest.mark.skipif(not ONEDNN, reason="torch without oneDNN")

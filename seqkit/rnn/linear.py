@@ -3,8 +3,9 @@
 A cell's ``project`` multiplies the whole sequence by its input weight: at the usual shape (32 × 100 rows of
 128 into 1024) this and its two gradient GEMMs are a quarter of an LSTM layer's time through the ``generic``
 kernel. torch sends them to MKL, whose ``addmm`` also first copies the bias into every output row; on the AMD
-EPYC CI draws, oneDNN (which adds the bias inside the kernel) takes 11.0 against 13.7 ms forward, and 10.4 and
-10.7 against 15.9 and 12.4 ms for the two gradients (``benchmarks/gemm_throughput.py``). Anywhere the oneDNN
+EPYC CI draws, oneDNN (which adds the bias inside the kernel) takes 10.3 against 13.9 ms forward, and 10.0 and
+12.6 against 17.0 and 16.8 ms for the two gradients (``benchmarks/gemm_throughput.py``,
+``benchmarks/gemm-epyc-onednn-2026-12-03.json``). Anywhere the oneDNN
 path would be wrong or unseen, this is ``F.linear`` itself: off the CPU, other dtypes, tensor subclasses and fake
 tensors, GEMMs too small to gain (:data:`seqkit.rnn.packedgemm.MIN_WORK`), under autocast, forward-mode AD,
 tracing or compiling (which should see ``F.linear``), with

@@ -1,13 +1,14 @@
-"""The step's GEMMs against a parameter-only operand, through oneDNN with that operand packed once per sequence.
+"""The generic loop's float32 CPU GEMMs through oneDNN: weights packed once per sequence, weight gradients flipped.
 
 A step's recurrent product (``h Wᵀ``) and its gradient (``g W``) multiply by a weight that stays the same for
 the whole sequence. torch sends them to the BLAS it was built with (MKL on x86), which on some CPUs runs these
 small-row GEMMs well below oneDNN's speed (on the AMD EPYC CI draws, 63–73 against 78–87 GFLOP/s; see
-``benchmarks/gemm_throughput.py``). This pass rewrites such a GEMM of the traced step into oneDNN's linear
-(``mkldnn::_linear_pointwise``, the bias added inside the kernel), its weight reordered into oneDNN's blocked
-layout by a parameter-only node, so the prologue packs it once per sequence. Only float32 CPU GEMMs are
-rewritten; ``SEQKIT_GENERIC_GEMM=aten`` (or ``torch.backends.mkldnn.enabled = False``) keeps torch's own.
-oneDNN sums the products in another order than MKL: results match to rounding, not bitwise.
+``benchmarks/gemm_throughput.py``). :func:`pack_static` rewrites such a GEMM of the traced step into oneDNN's
+linear (``mkldnn::_linear_pointwise``, the bias added inside the kernel), its weight reordered into oneDNN's
+blocked layout by a parameter-only node, so the prologue packs it once per sequence; :func:`flip_products`
+rewrites the weight gradients of a chunk of steps. Only float32 CPU GEMMs of at least :data:`MIN_WORK`
+multiply-adds are rewritten; ``SEQKIT_GENERIC_GEMM=aten`` (or ``torch.backends.mkldnn.enabled = False``) keeps
+torch's own. oneDNN sums the products in another order than MKL: results match to rounding, not bitwise.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ LINEAR = torch.ops.mkldnn._linear_pointwise.default if torch._C._has_mkldnn else
 _REORDER = torch.ops.mkldnn._reorder_linear_weight.default if torch._C._has_mkldnn else None
 _TRANSPOSES = (aten.t.default, aten.transpose.int, aten.permute.default)
 Packs = dict[tuple[fx.Node, bool, int], fx.Node]  # (weight source, transposed, rows) -> its packing node
-# oneDNN's call costs 10-17 µs more than MKL's: below ~4M multiply-adds (32 rows of 256 into 512) MKL is as fast
+# oneDNN's call costs 10-35 µs more than MKL's: below ~4M multiply-adds (32 rows of 256 into 512) MKL is as fast
 # or faster on the EPYC (32 x 256 -> 256: 65 against 82 µs), above it oneDNN is faster (-> 1024: 278 against 206)
 MIN_WORK = 1 << 22
 
@@ -109,13 +110,8 @@ def _t(graph: fx.Graph, node: fx.Node) -> fx.Node:
     return result
 
 
-def _against_packed(
-    graph: fx.Graph,
-    packed: dict[tuple[fx.Node, bool, int], fx.Node],
-    bias: fx.Node | None,
-    left: fx.Node,
-    right: fx.Node,
-) -> fx.Node:
+def _against_packed(graph: fx.Graph, packed: Packs, bias: fx.Node | None, left: fx.Node, right: fx.Node) -> fx.Node:
+    """``bias + left @ right`` as oneDNN's linear against *right* packed (one packing node per weight and rows)."""
     rows = _val(left).shape[0]
     # left @ right = linear(left, rightᵀ): the weight oneDNN wants is rightᵀ, laid out (outputs, inputs)
     source, transposed = (right.args[0], False) if _is_transpose(right) else (right, True)

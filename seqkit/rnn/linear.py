@@ -5,12 +5,12 @@ A cell's ``project`` multiplies the whole sequence by its input weight: at the u
 kernel. torch sends them to MKL, whose ``addmm`` also first copies the bias into every output row; on the AMD
 EPYC CI draws, oneDNN (which adds the bias inside the kernel) takes 10.3 against 13.9 ms forward, and 10.0 and
 12.6 against 17.0 and 16.8 ms for the two gradients (``benchmarks/gemm_throughput.py``,
-``benchmarks/gemm-epyc-onednn-2026-12-03.json``). Anywhere the oneDNN
-path would be wrong or unseen, this is ``F.linear`` itself: off the CPU, other dtypes, tensor subclasses and fake
-tensors, GEMMs too small to gain (:data:`seqkit.rnn.packedgemm.MIN_WORK`), under autocast, forward-mode AD,
-tracing or compiling (which should see ``F.linear``), with
-``torch.backends.mkldnn`` off or ``SEQKIT_GENERIC_GEMM=aten``. The backward is built from ``linear`` again,
-so it has a gradient of its own (a gradient penalty works). Results match ``F.linear`` to rounding.
+``benchmarks/gemm-epyc-onednn-2026-12-03.json``). Anywhere the oneDNN path would be wrong or unseen, this is
+``F.linear`` itself: off the CPU, other dtypes, tensor subclasses and fake tensors, GEMMs too small to gain
+(:data:`seqkit.rnn.packedgemm.MIN_WORK`), under autocast, forward-mode AD, tracing or compiling (which should
+see ``F.linear``), with ``torch.backends.mkldnn`` off or ``SEQKIT_GENERIC_GEMM=aten``. The backward is built
+from ``linear`` again, so it has a gradient of its own (a gradient penalty works). Results match ``F.linear``
+to rounding.
 """
 
 from __future__ import annotations

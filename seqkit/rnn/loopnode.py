@@ -88,7 +88,7 @@ class Loop(torch.autograd.Function):
             _Stacked(meta, d) if ctx.needs_input_grad[1 + i] else None
             for i, (meta, d) in enumerate(zip(ctx.u_meta, plan.dims))
         ]
-        g_params: list[Tensor | None] = [None] * n_params
+        g_params = _Sums(n_params)
         batched = plan.batched
         backward = graphs.backward if batched is None else batched.recurrent
         fronts: list[tuple[Tensor, ...]] = []
@@ -108,7 +108,7 @@ class Loop(torch.autograd.Function):
                     g_state = list(results[n_u:carried])
                     fronts.append(results[carried:])
                     if len(fronts) == batched.steps or t == 0:  # type: ignore[union-attr]
-                        g_params = _flush(batched, fronts, g_params, diff[carried:])  # type: ignore[arg-type]
+                        _flush(batched, fronts, g_params, diff[carried:])  # type: ignore[arg-type]
                         fronts = []
                     continue
                 # a gradient is None at this step: the general path below redoes it
@@ -127,7 +127,7 @@ class Loop(torch.autograd.Function):
             if batched is not None:
                 fronts.append(results[batched.leading :])
                 if len(fronts) == batched.steps or t == 0:  # a chunk of steps' rows: their weight gradients at once
-                    g_params = _flush(batched, fronts, g_params, diff[carried:])
+                    _flush(batched, fronts, g_params, diff[carried:])
                     fronts = []
             grads = iter(results)
             taken = [next(grads) if d and (batched is None or i < n_u + n_state) else None for i, d in enumerate(diff)]
@@ -140,23 +140,37 @@ class Loop(torch.autograd.Function):
                     g = g if g is not None else torch.zeros_like(g_state[k])
                     g_state[k] = g if passed[k] is None else g + passed[k]
             for j, g in enumerate(taken[n_u + n_state :]):
-                if g is not None:
-                    g_params[j] = g.clone() if g_params[j] is None else g_params[j].add_(g)  # type: ignore[union-attr]
-        return (None, *(None if stacked is None else stacked.value() for stacked in g_u), *g_state, *g_params)
+                g_params.add(j, g)
+        return (None, *(None if stacked is None else stacked.value() for stacked in g_u), *g_state, *g_params.values)
 
 
-def _flush(
-    batched: ParamGrads, fronts: list[tuple[Tensor, ...]], g_params: list[Tensor | None], wanted: Sequence[bool]
-) -> list[Tensor | None]:
-    """*g_params* plus the parameters' gradients of the steps in *fronts*, computed at once."""
+def _flush(batched: ParamGrads, fronts: list[tuple[Tensor, ...]], sums: _Sums, wanted: Sequence[bool]) -> None:
+    """Add the parameters' gradients of the steps in *fronts*, computed at once, to *sums*."""
     found = iter(batched.once(*gather(batched.kinds, fronts, batched.steps)))
-    return [_sum(g, next(found)) if d else g for g, d in zip(g_params, wanted)]
+    for j, d in enumerate(wanted):
+        if d:
+            sums.add(j, next(found))
 
 
-def _sum(a: Tensor | None, b: Tensor | None) -> Tensor | None:
-    if a is None:
-        return b
-    return a if b is None else a.add_(b)
+class _Sums:
+    """The parameters' gradients, summed over steps or chunks of steps. A graph may return one tensor as the
+    gradient of several parameters (a layer norm's bias and the bias added to it get the same sum) or one it still
+    holds, so a sum is added to in place only once it is a tensor of its own: the first addition makes it one."""
+
+    def __init__(self, count: int) -> None:
+        self.values: list[Tensor | None] = [None] * count
+        self.owned = [False] * count
+
+    def add(self, j: int, g: Tensor | None) -> None:
+        current = self.values[j]
+        if g is None:
+            return
+        if current is None:
+            self.values[j] = g
+        elif self.owned[j]:
+            current.add_(g)
+        else:
+            self.values[j], self.owned[j] = current + g, True
 
 
 class _Stacked:

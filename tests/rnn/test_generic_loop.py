@@ -68,6 +68,15 @@ def test_every_built_in_cell_matches_the_step_loop_as_one_node(kind, options):
     assert _looped(out)
 
 
+@pytest.mark.parametrize("kind,options", CELLS, ids=[f"{k}-{o}" for k, o in CELLS])
+def test_parameter_gradients_summed_over_several_chunks_of_steps(kind, options):
+    # 40 steps of 4 rows: three chunks of 16 steps each flush their weight gradients into the running sums (a
+    # chunk graph that returns one tensor for several parameters, as LN's biases do, must not be added to twice)
+    out = _compare(kind, options, steps=40, lengths=(40, 40, 40, 40))
+    assert _looped(out)
+    _compare(kind, options, steps=40, lengths=(40, 33, 0, 17), bidirectional=True)
+
+
 class StepOnlyPeephole(seqkit.Cell):
     """A third-party cell that defines only its step: three state tensors, one of them a detached running maximum,
     weights sliced inside the step, the input matmul inside the step."""

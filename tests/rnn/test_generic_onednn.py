@@ -21,16 +21,16 @@ def fresh(monkeypatch):
     monkeypatch.setattr(packedgemm, "MIN_WORK", 0)  # the tests' small GEMMs through oneDNN too
 
 
-def _run(kind, options, gemm, loop, monkeypatch, *, bidirectional=True):
+def _run(kind, options, gemm, loop, monkeypatch, *, bidirectional=True, lengths=(11, 7, 0, 9, 11), plugins=None):
     """float32 generic (or reference) layer, varied lengths: outputs, final states and every gradient."""
     monkeypatch.setenv("SEQKIT_GENERIC_GEMM", gemm)
     monkeypatch.setenv("SEQKIT_GENERIC_LOOP", loop)
     torch.manual_seed(0)
     backend = "reference" if loop == "reference" else "generic"
-    layer = seqkit.create_rnn(kind, 6, 16, backend=backend, bidirectional=bidirectional, **options)
+    layer = seqkit.create_rnn(kind, 6, 16, backend=backend, bidirectional=bidirectional, plugins=plugins, **options)
     gen = torch.Generator().manual_seed(1)
-    x = torch.randn(5, 11, 6, generator=gen, requires_grad=True)
-    lengths = torch.tensor([11, 7, 0, 9, 11])
+    x = torch.randn(len(lengths), max(lengths), 6, generator=gen, requires_grad=True)
+    lengths = torch.tensor(lengths)
     out, final = layer(x, lengths)
     finals = final if isinstance(final, tuple) else (final,)
     loss = (out * torch.linspace(-1, 1, out.shape[-1])).sum() + sum((f**2).sum() for f in finals)
@@ -49,6 +49,15 @@ def test_onednn_gemms_match_the_reference_in_float32(kind, options, monkeypatch)
     assert _looped(out)
     _close(fast, _run(kind, options, "mkldnn", "reference", monkeypatch)[1])
     _close(fast, _run(kind, options, "aten", "node", monkeypatch)[1])
+
+
+@pytest.mark.parametrize("kind,options", CELLS, ids=[f"{k}-{o}" for k, o in CELLS])
+def test_weight_gradients_summed_over_several_chunks_match_the_reference(kind, options, monkeypatch):
+    # 4 rows a step: chunks of 16 steps, so 40 steps flush three chunks' weight gradients into the sums
+    lengths = (40, 33, 0, 40)
+    out, fast = _run(kind, options, "mkldnn", "node", monkeypatch, lengths=lengths)
+    assert _looped(out)
+    _close(fast, _run(kind, options, "mkldnn", "reference", monkeypatch, lengths=lengths)[1])
 
 
 def _graphs():

@@ -59,8 +59,11 @@ class Loop(torch.autograd.Function):
             state = tuple(new)
             outputs.append(h)
         ctx.plan = plan
-        ctx.save_for_backward(*saved, *statics)
-        ctx.n_statics = len(statics)
+        # the parameters too, though backward reads only what the prologue made of them (a packed copy): so autograd
+        # still refuses a backward after one of them changed in place, as it does for the step loop
+        params = tensors[n_u + n_state :]
+        ctx.save_for_backward(*saved, *statics, *params)
+        ctx.n_statics, ctx.n_params = len(statics), len(params)
         ctx.state_meta = [(s.shape, s.dtype, s.device) for s in tensors[n_u : n_u + n_state]]
         # each step input's gradient: shaped as the per-step parts stacked along the input's time dimension
         ctx.u_meta = [((*u.shape[:d], plan.live, *u.shape[d + 1 :]), u.dtype, u.device) for u, d in zip(us, plan.dims)]
@@ -74,7 +77,7 @@ class Loop(torch.autograd.Function):
         plan: Plan = ctx.plan
         graphs = plan.graphs
         n_u, n_state, n_params = plan.counts
-        values = ctx.saved_tensors
+        values = ctx.saved_tensors[: len(ctx.saved_tensors) - ctx.n_params]  # unpacking checks the parameters' versions
         statics = values[len(values) - ctx.n_statics :]
         per_step = graphs.saved
         g_state: list[Tensor | None] = [

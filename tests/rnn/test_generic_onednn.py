@@ -60,6 +60,20 @@ def test_weight_gradients_summed_over_several_chunks_match_the_reference(kind, o
     _close(fast, _run(kind, options, "mkldnn", "reference", monkeypatch, lengths=lengths)[1])
 
 
+@pytest.mark.parametrize("gemm", ["mkldnn", "aten"])
+def test_a_weight_changed_in_place_before_backward_is_refused(gemm, monkeypatch):
+    """As for the step loop: backward must not run on a weight changed since forward (the packed copy is stale)."""
+    monkeypatch.setenv("SEQKIT_GENERIC_GEMM", gemm)
+    monkeypatch.setenv("SEQKIT_GENERIC_LOOP", "node")
+    layer = seqkit.create_rnn("lstm", 6, 16, backend="generic")
+    out, _ = layer(torch.randn(4, 12, 6))
+    assert _looped(out)
+    with torch.no_grad():
+        layer.weight_hh_l0.mul_(2)  # an optimiser step taken between forward and backward
+    with pytest.raises(RuntimeError, match="modified by an inplace operation|view .* modified inplace"):
+        out.sum().backward()
+
+
 def _graphs():
     return [graphs for entry in steploop._shared.values() for graphs in entry.values()]
 

@@ -157,7 +157,7 @@ def _cut(
     primals, tangents = placeholders[:count], placeholders[count:]
     param_start = counts[0] + counts[1]
     kind = _kinds(joint, primals, tangents, param_start)
-    if packedgemm.wanted() and packedgemm.pack_static(joint.graph, lambda n: kind[n] == _STATIC, per):
+    if packedgemm.wanted() and packedgemm.pack_static(joint.graph, lambda n: kind.get(n) == _STATIC, per):
         kind = _kinds(joint, primals, tangents, param_start)
     nodes = list(joint.graph.nodes)
     (output,) = [n for n in nodes if n.op == "output"]

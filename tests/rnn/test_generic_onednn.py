@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch.nn import functional as F
 
 import seqkit
 from seqkit.rnn import packedgemm, stepcompile, steploop
 from seqkit.rnn.stepsegments import Parts
+from tests.helpers import cell_plugin
 from tests.rnn.test_generic_loop import CELLS, _looped
 
 ONEDNN = packedgemm.LINEAR is not None and torch.backends.mkldnn.is_available()
@@ -72,6 +74,30 @@ def test_a_weight_changed_in_place_before_backward_is_refused(gemm, monkeypatch)
         layer.weight_hh_l0.mul_(2)  # an optimiser step taken between forward and backward
     with pytest.raises(RuntimeError, match="modified by an inplace operation|view .* modified inplace"):
         out.sum().backward()
+
+
+class Factorised(seqkit.Cell):
+    """A recurrent matrix in two factors, ``h Aᵀ Bᵀ``: one GEMM's result is the next one's input."""
+
+    def parameter_shapes(self):
+        size = self.hidden_size
+        return {"weight_ih": (size, self.input_size), "a": (size, size), "b": (size, size)}
+
+    def project(self, params, x):
+        return seqkit.linear(x, params["weight_ih"])
+
+    def step(self, params, u_t, state):
+        h = torch.tanh(u_t + F.linear(F.linear(state[0], params["a"]), params["b"]))
+        return h, (h,)
+
+
+def test_chained_gemms_are_both_packed(monkeypatch):
+    plugins = cell_plugin("factorised", Factorised)
+    out, fast = _run("factorised", {}, "mkldnn", "node", monkeypatch, plugins=plugins)
+    assert _looped(out)
+    _close(fast, _run("factorised", {}, "mkldnn", "reference", monkeypatch, plugins=plugins)[1])
+    graphs = [g for g, _ in _graphs()]
+    assert graphs and all(_targets(g.modules[0]).count(packedgemm.LINEAR) == 2 for g in graphs)
 
 
 def _graphs():

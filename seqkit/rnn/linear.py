@@ -29,6 +29,7 @@ _PLAIN = (Tensor, torch.nn.Parameter)  # not a subclass: a fake tensor, a DTenso
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``x Wᵀ + b`` over the last dimension of *x*, as ``torch.nn.functional.linear``."""
+    packedgemm.choice()  # a bad SEQKIT_GENERIC_GEMM is an error whichever path this call takes
     if not _onednn(x, weight, bias):
         return F.linear(x, weight, bias)
     return _Linear.apply(x, weight, bias)
@@ -38,8 +39,10 @@ def _onednn(x: Any, weight: Any, bias: Any) -> bool:
     tensors = (x, weight) if bias is None else (x, weight, bias)
     if not all(type(t) in _PLAIN and t.dtype == torch.float32 and t.device.type == "cpu" for t in tensors):
         return False
-    if x.dim() < 1 or weight.dim() != 2 or (bias is not None and bias.dim() != 1) or 0 in x.shape or 0 in weight.shape:
-        return False
+    if x.dim() < 1 or weight.dim() != 2 or 0 in x.shape or 0 in weight.shape or x.shape[-1] != weight.shape[1]:
+        return False  # F.linear's result, or its error message
+    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+        return False  # a bias F.linear broadcasts (one element), or its error message
     if not packedgemm.big_enough(x.numel() // x.shape[-1], *weight.shape):  # a decoder's step: MKL's is as fast
         return False
     if torch.compiler.is_compiling() or torch.jit.is_tracing() or torch.is_autocast_enabled("cpu"):
@@ -56,8 +59,11 @@ def _rows(x: Tensor) -> Tensor:
 class _Linear(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:  # type: ignore[override]
-        ctx.save_for_backward(x, weight)
-        ctx.has_bias = bias is not None
+        # only what the wanted gradients read, as F.linear: a frozen weight's layer keeps no input alive (and does not
+        # mind it being changed in place after the call)
+        wants_x, wants_weight = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        ctx.save_for_backward(x if wants_weight else None, weight if wants_x else None)
+        ctx.has_bias, ctx.x_shape = bias is not None, x.shape
         out = packedgemm.LINEAR(_rows(x), weight, None if bias is None else bias.contiguous(), "none", [], "")
         return out.reshape(*x.shape[:-1], weight.shape[0])
 
@@ -67,7 +73,7 @@ class _Linear(torch.autograd.Function):
         rows = _rows(grad)
         g_x = g_w = g_b = None
         if ctx.needs_input_grad[0]:
-            g_x = linear(rows, weight.t()).reshape(x.shape)
+            g_x = linear(rows, weight.t()).reshape(ctx.x_shape)
         if ctx.needs_input_grad[1]:  # Gᵀ X = (Xᵀ G)ᵀ, oneDNN's linear(Xᵀ, Gᵀ): faster than mm(Gᵀ, X) (module docstring)
             g_w = linear(_rows(x).t(), rows.t()).t()
         if ctx.has_bias and ctx.needs_input_grad[2]:

@@ -91,3 +91,34 @@ def test_elsewhere_it_is_f_linear(monkeypatch):
 def test_empty_inputs():
     x, w, b = _inputs(0, 3)
     assert seqkit.linear(x, w, b).shape == (0, 3, 20)
+
+
+def test_shapes_f_linear_broadcasts_or_refuses_are_its_own():
+    x, w, _ = _inputs(4, 6)
+    one = torch.tensor([5.0], requires_grad=True)  # F.linear broadcasts a one-element bias
+    for got, expected in zip(_grads(seqkit.linear, x, w, one), _grads(F.linear, x, w, one), strict=True):
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    for bad_x, bad_b in ((x, torch.zeros(19)), (x[..., :11], None)):  # a wrong bias length; a wrong inner size
+        with pytest.raises(RuntimeError) as expected:
+            F.linear(bad_x, w, bad_b)
+        with pytest.raises(RuntimeError) as got:
+            seqkit.linear(bad_x, w, bad_b)
+        assert str(got.value) == str(expected.value)
+
+
+@pytest.mark.skipif(not ONEDNN, reason="torch without oneDNN")
+def test_only_what_the_wanted_gradients_read_is_kept():
+    """As F.linear: a frozen weight's layer keeps no input, so changing it in place afterwards is no error."""
+    x, w, b = _inputs(4, 6)
+    w, b = w.detach(), b.detach()
+    h = x * 1
+    out = seqkit.linear(h, w, b)
+    assert type(out.grad_fn).__name__ == "_LinearBackward"
+    h.add_(1)
+    (g_x,) = torch.autograd.grad(out.sum(), [x])
+    torch.testing.assert_close(g_x, w.sum(0).expand_as(x))
+    frozen_input = x.detach()
+    out = seqkit.linear(frozen_input, w.requires_grad_(), b)
+    frozen_input.add_(1)  # the weight's gradient reads the input: changed in place, refused as by F.linear
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.sum().backward()

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from seqkit.rnn import packedgemm
 from seqkit.rnn.cell import Cell, Params, State
 from seqkit.rnn.derive import Split, split_step
 from seqkit.rnn.lengths import by_direction
@@ -36,6 +37,7 @@ def run_generic(
     cell: Cell, weights: Sequence[Params], x: Tensor, lengths: Tensor | None, state: State
 ) -> tuple[Tensor, State]:
     """Run one layer (every direction in *weights*); shapes as ``KernelSpec.run``."""
+    packedgemm.choice()  # a bad SEQKIT_GENERIC_GEMM is an error on every path, not only where a GEMM is rewritten
     project, step = plan(cell)
 
     def one(direction: int, inputs: Tensor) -> tuple[Tensor, State]:

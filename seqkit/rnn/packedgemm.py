@@ -37,13 +37,19 @@ def big_enough(rows: int, inner: int, outputs: int) -> bool:
     return rows * inner * outputs >= MIN_WORK
 
 
+def choice() -> str:
+    """``SEQKIT_GENERIC_GEMM``, checked: ``mkldnn`` (the default) or ``aten``. The generic kernel and
+    :func:`seqkit.linear` check it on every call, so a bad value is an error whichever path a call takes."""
+    value = os.environ.get("SEQKIT_GENERIC_GEMM", "mkldnn")
+    if value not in ("mkldnn", "aten"):
+        raise InvalidArgumentError(f"environment variable SEQKIT_GENERIC_GEMM={value!r}: expected 'mkldnn' or 'aten'")
+    return value
+
+
 def wanted() -> bool:
     """Whether step GEMMs go to oneDNN: torch has it, ``torch.backends.mkldnn`` is enabled, ``SEQKIT_GENERIC_GEMM``
     is not ``aten``."""
-    choice = os.environ.get("SEQKIT_GENERIC_GEMM", "mkldnn")
-    if choice not in ("mkldnn", "aten"):
-        raise InvalidArgumentError(f"environment variable SEQKIT_GENERIC_GEMM={choice!r}: expected 'mkldnn' or 'aten'")
-    return choice == "mkldnn" and LINEAR is not None and torch.backends.mkldnn.is_available() and _enabled()
+    return choice() == "mkldnn" and LINEAR is not None and torch.backends.mkldnn.is_available() and _enabled()
 
 
 def _enabled() -> bool:

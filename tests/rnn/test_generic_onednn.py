@@ -136,8 +136,16 @@ def test_aten_keeps_torchs_own_gemms(monkeypatch):
 def test_a_bad_gemm_choice_is_a_one_line_error(monkeypatch):
     monkeypatch.setenv("SEQKIT_GENERIC_GEMM", "blas")
     layer = seqkit.create_rnn("gru", 6, 16, backend="generic")
-    with pytest.raises(seqkit.InvalidArgumentError, match="SEQKIT_GENERIC_GEMM='blas'.*'mkldnn' or 'aten'"):
-        layer(torch.randn(2, 9, 6, requires_grad=True))
+    x = torch.randn(2, 9, 6)
+    calls = [  # on every path: the loop node, the plain loop without gradients, float64, seqkit.linear
+        lambda: layer(x.requires_grad_()),
+        lambda: layer(x.detach()),
+        lambda: layer.double()(x.detach().double().requires_grad_()),
+        lambda: seqkit.linear(x.detach().double(), torch.ones(3, 6, dtype=torch.float64)),
+    ]
+    for call in calls:
+        with pytest.raises(seqkit.InvalidArgumentError, match="SEQKIT_GENERIC_GEMM='blas'.*'mkldnn' or 'aten'"):
+            call()
 
 
 def test_float64_and_other_dtypes_keep_torchs_gemms(monkeypatch):

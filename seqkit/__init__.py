@@ -55,6 +55,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     "seqkit.rnn.keras_interop": ("from_keras", "to_keras"),
     "seqkit.rnn.layers": ("create_rnn", "from_torch", "to_torch"),
     "seqkit.rnn.linear": ("linear",),
+    "seqkit.rnn.fused": ("unfused_reason",),
     "seqkit.rnn.lengths": ("by_direction", "last_step", "reverse_within", "valid_mask", "zero_past_end"),
     "seqkit.plugin.manager": ("PluginManager", "get_plugin_manager", "set_plugin_manager"),
     "seqkit.predict_options": ("PredictOption",),
@@ -130,6 +131,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the eager imports
     from seqkit.plugin.registry import KernelSpec, ShapeBucket, Spec
     from seqkit.predict_options import PredictOption
     from seqkit.rnn.cell import Cell, Params, State, check_bool, torch_style_shapes
+    from seqkit.rnn.fused import unfused_reason
     from seqkit.rnn.keras_interop import from_keras, to_keras
     from seqkit.rnn.layers import create_rnn, from_torch, to_torch
     from seqkit.rnn.lengths import by_direction, last_step, reverse_within, valid_mask, zero_past_end
@@ -207,6 +209,7 @@ __all__ = [
     "to_keras",
     "to_torch",
     "torch_style_shapes",
+    "unfused_reason",
     "valid_mask",
     "where_of",
     "zero_past_end",

@@ -19,10 +19,10 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch.autograd import forward_ad
 from torch.nn import functional as F
 
 from seqkit.rnn import packedgemm
+from seqkit.rnn.fused import unfused_reason
 
 _PLAIN = (Tensor, torch.nn.Parameter)  # not a subclass: a fake tensor, a DTensor, ... get F.linear
 
@@ -45,10 +45,8 @@ def _onednn(x: Any, weight: Any, bias: Any) -> bool:
         return False  # a bias F.linear broadcasts (one element), or its error message
     if not packedgemm.big_enough(x.numel() // x.shape[-1], *weight.shape):  # a decoder's step: MKL's is as fast
         return False
-    if torch.compiler.is_compiling() or torch.jit.is_tracing() or torch.is_autocast_enabled("cpu"):
-        return False
-    if forward_ad._current_level >= 0 or any(torch._C._functorch.is_functorch_wrapped_tensor(t) for t in tensors):
-        return False
+    if torch.compiler.is_compiling() or unfused_reason(*tensors) is not None:
+        return False  # F.linear: what torch.compile fuses, jit.trace records, autocast and torch.func transform
     return packedgemm.wanted()
 
 

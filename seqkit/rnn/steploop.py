@@ -26,6 +26,7 @@ from torch import Tensor
 from seqkit.rnn import packedgemm
 from seqkit.rnn.cell import Cell, Params, State
 from seqkit.rnn.context import ContextCell
+from seqkit.rnn.fused import unfused_reason
 from seqkit.rnn.loopnode import Loop, Plan
 from seqkit.rnn.paramgrads import ParamGrads, split
 from seqkit.rnn.stepgraph import StepGraphs, derive
@@ -62,21 +63,15 @@ def enabled() -> bool:
 
 
 def wants_loop(cell: Cell, params: Params, x: Tensor, state: State) -> bool:
-    """Whether to try this path: enabled, a gradient wanted, a step not known to fail, and no tracer or transform
-    (torch.compile, torch.jit.trace for export, torch.func) that should see the step's own operations."""
+    """Whether to try this path: enabled, a gradient wanted, a step not known to fail, and no tracer, autocast or
+    transform (torch.compile, torch.jit.trace for export, forward-mode AD, torch.func) that should see the step's
+    own operations (:func:`seqkit.unfused_reason`)."""
     if not (enabled() and torch.is_grad_enabled()) or cell in _failed or isinstance(cell, ContextCell):
         return False  # a cell given extra inputs or its position runs as written: such steps often record them
-    if torch.compiler.is_compiling() or torch.jit.is_tracing() or _autocast():
-        return False
     tensors = (x, *params.values(), *state)
-    if any(torch._C._functorch.is_functorch_wrapped_tensor(t) for t in tensors):
+    if torch.compiler.is_compiling() or unfused_reason(*tensors) is not None:
         return False
     return any(t.requires_grad for t in tensors)
-
-
-def _autocast() -> bool:
-    """Under autocast the step's operations change dtype by context, which a graph traced once would not."""
-    return any(torch.is_autocast_enabled(device) for device in ("cpu", "cuda"))
 
 
 @dataclass(frozen=True)

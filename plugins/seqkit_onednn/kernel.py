@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from seqkit import Cell, Params, State, last_step, run_reference
+from seqkit import Cell, Params, State, last_step, run_reference, unfused_reason
 from seqkit_onednn import build, split, workspace
 from seqkit_onednn.workspace import Lease
 
@@ -96,9 +96,11 @@ def run(cell: Cell, weights: Sequence[Params], x: Tensor, lengths: Tensor | None
     state is read at its last real step and outputs past an end are zeroed; gradients reaching padded steps
     are zero, so they change nothing.
     """
-    if x.shape[0] == 0:  # oneDNN rejects an empty batch; there is nothing to compute
-        return run_reference(cell, weights, x, lengths, state)
     (h0,) = state
+    # oneDNN rejects an empty batch (there is nothing to compute); under jit.trace, autocast, forward-mode AD or
+    # torch.func, torch must see each operation, which it cannot in the extension: the step loop, as written
+    if x.shape[0] == 0 or unfused_reason(x, h0, *(w for params in weights for w in params.values())):
+        return run_reference(cell, weights, x, lengths, state)
     if lengths is None:
         return _full(cell, weights, x, h0)
     return _split_by_length(cell, weights, x, lengths, h0)

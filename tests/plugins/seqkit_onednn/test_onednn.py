@@ -258,3 +258,57 @@ def test_the_workspace_pool_shares_nearby_sizes_and_stays_bounded(monkeypatch):
     assert workspace.pooled_bytes() == before - workspace.bucket(sizes[-1])
     del reused
     workspace.clear()
+
+
+class _Outputs(nn.Module):
+    def __init__(self, layer: nn.Module) -> None:
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer(x)[0]
+
+
+@pytest.mark.parametrize("lengths", [None, LENGTHS["varied"]], ids=["full", "varied"])
+def test_under_autocast_it_computes_as_the_step_loop_does(lengths):
+    """A bfloat16 input to a float32 layer (what a Linear before it gives under autocast) ran into the extension's
+    dtype check; under autocast torch must cast operation by operation, so the step loop runs."""
+    torch.manual_seed(0)
+    layer = seqkit.create_rnn("gru", I, H, num_layers=2, bidirectional=True)  # auto: onednn where it can
+    twin = seqkit.create_rnn("gru", I, H, num_layers=2, bidirectional=True, backend="reference")
+    twin.load_state_dict(layer.state_dict())
+    x, _ = _inputs(2, True, False)
+    size = None if lengths is None else torch.tensor(lengths)
+    for given in (x, x.bfloat16()):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out, final = layer(given, size)
+            expected, expected_final = twin(given, size)
+        assert out.dtype == expected.dtype
+        torch.testing.assert_close((out, final), (expected, expected_final))
+
+
+def test_forward_mode_ad_gives_the_tangent():
+    """A dual input to a frozen layer: the extension would drop the tangent (a zero derivative, silently)."""
+    layer, twin = _pair(True, True, 1, True)
+    layer.requires_grad_(False)
+    twin.requires_grad_(False)
+    x, _ = _inputs(1, True, False)
+    direction = torch.randn_like(x)
+    tangents = []
+    for module in (layer, twin):
+        with torch.autograd.forward_ad.dual_level():
+            out, _ = module(torch.autograd.forward_ad.make_dual(x, direction))
+            tangents.append(torch.autograd.forward_ad.unpack_dual(out).tangent)
+    assert tangents[0] is not None
+    torch.testing.assert_close(tangents[0], tangents[1])
+
+
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")
+def test_jit_trace_records_the_computation():
+    """torch.jit.trace saw only the extension's allocations: the traced module returned uninitialised memory."""
+    layer, twin = _pair(True, True, 1, False)
+    layer.eval().requires_grad_(False)
+    x, _ = _inputs(1, False, False)
+    traced = torch.jit.trace(_Outputs(layer), (x,))
+    other = torch.randn_like(x)
+    torch.testing.assert_close(traced(other), twin(other)[0])

@@ -122,6 +122,9 @@ def _trace(
                 raise ValueError(f"random operation {node.target}")
             if _writes_an_input(node):
                 raise ValueError(f"in-place operation on an input: {node.target}")
+    stale = _read_after_write(graph.graph)
+    if stale is not None:
+        raise ValueError(f"a value is read after {stale.target} changed it in place (through a view)")
     return graph, tuple(seen)
 
 
@@ -138,6 +141,41 @@ def _writes_an_input(node: fx.Node) -> bool:
         if isinstance(base, fx.Node) and base.op == "placeholder":
             return True
     return False
+
+
+def _read_after_write(graph: fx.Graph) -> fx.Node | None:
+    """An in-place operation whose change a later node reads through another name (``a[:, :2] += 1`` then
+    ``tanh(a)``): the trace records that read as a read of the tensor before the change, so the graphs would drop
+    it. None where every later read goes through the operation's own result, as after ``a += 1``."""
+    order = {node: i for i, node in enumerate(graph.nodes)}
+    for node in graph.nodes:
+        if node.op != "call_function" or not isinstance(node.target, torch._ops.OpOverload):
+            continue
+        for base in _written(node):
+            while base.op == "call_function" and _is_view(base) and isinstance(base.args[0], fx.Node):
+                base = base.args[0]
+            aliases, stack = {base}, [base]
+            while stack:  # the base and every view of it (not in-place results: a read of one sees the change)
+                for user in stack.pop().users:
+                    if user not in aliases and _is_view(user) and not _written(user) and user.args[0] in aliases:
+                        aliases.add(user)
+                        stack.append(user)
+            for alias in aliases:
+                if any(order[u] > order[node] and u is not node and u not in aliases for u in alias.users):
+                    return node
+    return None
+
+
+def _written(node: fx.Node) -> list[fx.Node]:
+    """The arguments *node* updates in place."""
+    schema = node.target._schema
+    found = []
+    for i, argument in enumerate(schema.arguments):
+        if argument.alias_info is not None and argument.alias_info.is_write:
+            value = node.args[i] if i < len(node.args) else node.kwargs.get(argument.name)
+            if isinstance(value, fx.Node):
+                found.append(value)
+    return found
 
 
 def _is_view(node: fx.Node) -> bool:

@@ -128,6 +128,45 @@ class Positioned(seqkit.Cell):
         return h, (h,)
 
 
+class WritesThroughAView(seqkit.Cell):
+    """Changes part of an intermediate in place, then reads the whole: a trace reads the value before the change."""
+
+    def parameter_shapes(self):
+        return torch_style_shapes(self, 1)
+
+    def step(self, params, x_t, state):
+        a = F.linear(x_t, params["weight_ih"], params["bias_ih"]) + F.linear(
+            state[0], params["weight_hh"], params["bias_hh"]
+        )
+        a[:, :2] += 1.0
+        a.narrow(1, 2, 1).mul_(2.0)
+        h = torch.tanh(a)
+        return h, (h,)
+
+
+class UpdatesInPlace(WritesThroughAView):
+    """Updates an intermediate in place and reads it under the same name: the trace reads the change."""
+
+    def step(self, params, x_t, state):
+        a = F.linear(x_t, params["weight_ih"], params["bias_ih"]) + F.linear(
+            state[0], params["weight_hh"], params["bias_hh"]
+        )
+        a += 1.0
+        a.mul_(0.5)
+        h = torch.tanh(a)
+        return h, (h,)
+
+
+def test_a_step_that_writes_through_a_view_runs_as_written():
+    out = _compare("custom", plugins=cell_plugin("custom", WritesThroughAView), steps=12, lengths=(12, 5, 12))
+    assert not _looped(out)  # the plain loop: derived graphs would drop the write
+
+
+def test_a_step_that_updates_a_value_in_place_still_runs_as_one_node():
+    out = _compare("custom", plugins=cell_plugin("custom", UpdatesInPlace), steps=12, lengths=(12, 5, 12))
+    assert _looped(out)
+
+
 def test_a_step_only_cell_with_several_states_and_a_non_differentiable_one():
     out = _compare("custom", plugins=cell_plugin("custom", StepOnlyPeephole), num_layers=2, bidirectional=True)
     assert _looped(out)

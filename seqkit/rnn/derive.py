@@ -23,6 +23,7 @@ from torch import Tensor, fx
 from torch.nn import functional as F
 
 from seqkit.rnn.cell import Cell, Params, State
+from seqkit.rnn.fused import _autocast
 from seqkit.rnn.linear import linear
 
 log = logging.getLogger("seqkit.derive")  # its name before the move into seqkit.rnn
@@ -81,7 +82,25 @@ def _trace(cell: Cell, names: Sequence[str], width: int) -> fx.Graph:
         h, new = cell.step(params, args[0], state)
         return (h, *(new[i] for i in range(width)))
 
-    return fx.Tracer().trace(step)
+    return _ModeKeepingTracer().trace(step)
+
+
+class _ModeKeepingTracer(fx.Tracer):
+    """fx's symbolic tracer, refusing a step that switches grad mode or autocast inside (``with torch.no_grad():``
+    around a weight's norm): fx would not record the switch, and the split step would differentiate through it."""
+
+    def trace(self, root: Any, concrete_args: Any = None) -> fx.Graph:
+        self._mode = _mode()
+        return super().trace(root, concrete_args)
+
+    def create_node(self, *args: Any, **kwargs: Any) -> fx.Node:
+        if _mode() != self._mode:
+            raise ValueError("the step switches grad mode or autocast inside")
+        return super().create_node(*args, **kwargs)
+
+
+def _mode() -> tuple[bool, ...]:
+    return (torch.is_grad_enabled(), torch.is_inference_mode_enabled(), *(_autocast(d) for d in ("cpu", "cuda")))
 
 
 def _partition(graph: fx.Graph, names: Sequence[str], width: int) -> Split | None:

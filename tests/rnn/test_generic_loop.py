@@ -167,6 +167,28 @@ def test_a_step_that_updates_a_value_in_place_still_runs_as_one_node():
     assert _looped(out)
 
 
+class NormedWithoutGradient(seqkit.Cell):
+    """Rescales its recurrent weight by a norm computed without a gradient: a symbolic trace does not record
+    ``no_grad``, so a hoisting split would differentiate through the norm."""
+
+    def parameter_shapes(self):
+        return torch_style_shapes(self, 1)
+
+    def step(self, params, x_t, state):
+        w = params["weight_hh"]
+        with torch.no_grad():
+            norm = w.norm()
+        gate = F.linear(x_t, params["weight_ih"], params["bias_ih"]) + F.linear(state[0], w / norm, params["bias_hh"])
+        h = torch.tanh(gate)
+        return h, (h,)
+
+
+@pytest.mark.parametrize("mode", ["node", "plain"])
+def test_a_step_that_turns_gradients_off_inside_keeps_them_off(mode, monkeypatch):
+    monkeypatch.setenv("SEQKIT_GENERIC_LOOP", mode)
+    _compare("custom", plugins=cell_plugin("custom", NormedWithoutGradient), steps=12, lengths=(12, 5, 12))
+
+
 def test_a_step_only_cell_with_several_states_and_a_non_differentiable_one():
     out = _compare("custom", plugins=cell_plugin("custom", StepOnlyPeephole), num_layers=2, bidirectional=True)
     assert _looped(out)

@@ -55,6 +55,8 @@ def split(small: Cut, big: Cut, steps: int) -> ParamGrads | None:
         if not (isinstance(a, Tensor) and isinstance(b, Tensor)) or not a.dtype.is_floating_point:
             return None
         if small.kind[node] == _STATIC:
+            if tuple(a.shape) != tuple(b.shape):  # made from the parameters, shaped by the batch (torch.ones(B, 1))
+                return None
             kinds.append(ONCE)
         elif tuple(a.shape) == tuple(b.shape):
             kinds.append(SUMMED)
@@ -71,7 +73,10 @@ def split(small: Cut, big: Cut, steps: int) -> ParamGrads | None:
         once.recompile()
     per_step = _graph(small.joint, front, param_outs, small.back_nodes)
     result = ParamGrads(compiled(recurrent), compiled(once), tuple(kinds), steps, leading, recurrent)
-    return result if _probe(result, compiled(per_step), front) else None
+    try:
+        return result if _probe(result, compiled(per_step), front) else None
+    except Exception:  # the stacked graph cannot even run on the probe's values: per-step gradients
+        return None
 
 
 def _parts(cut: Cut) -> tuple[list[fx.Node], fx.GraphModule, int, list[Any]]:
@@ -146,6 +151,11 @@ def _probe(grads: ParamGrads, per_step: Callable[..., tuple[Any, ...]], front: S
             return False
         if e is not None:
             scale = float(e.abs().max()) + 1e-6
-            if e.shape != g.shape or float((e - g).abs().max()) > 1e-3 * scale:
+            if e.shape != g.shape or float((e - g).abs().max()) > _TOLERANCE.get(e.dtype, 1e-2) * scale:
                 return False
     return True
+
+
+# How far the stacked sum may be from the per-step one: rounding in each dtype, no more. A step that mixes its
+# batch rows a little (a batch mean scaled by 1e-3) differs by about 1e-3 and must not pass for row-independent.
+_TOLERANCE = {torch.float64: 1e-10, torch.float32: 1e-5}

@@ -189,6 +189,38 @@ def test_a_step_that_turns_gradients_off_inside_keeps_them_off(mode, monkeypatch
     _compare("custom", plugins=cell_plugin("custom", NormedWithoutGradient), steps=12, lengths=(12, 5, 12))
 
 
+class BatchShapedScale(seqkit.Cell):
+    """Builds a (B, 1) tensor from a parameter in its step: it depends on the parameters alone, but its shape
+    follows the batch, so the chunk's graph (B·steps rows) cannot take it as computed once."""
+
+    def parameter_shapes(self):
+        return {**torch_style_shapes(self, 1), "p": (1,)}
+
+    def step(self, params, x_t, state):
+        scale = torch.ones(x_t.shape[0], 1, dtype=x_t.dtype) * params["p"]
+        gate = F.linear(x_t, params["weight_ih"], params["bias_ih"]) + F.linear(state[0], params["weight_hh"])
+        h = torch.tanh(gate * scale + params["bias_hh"])
+        return h, (h,)
+
+
+class MixesTheBatchSlightly(seqkit.Cell):
+    """Adds a thousandth of the batch mean: the weight gradients of stacked steps would mix steps' rows too."""
+
+    def parameter_shapes(self):
+        return {**torch_style_shapes(self, 1), "p": (self.hidden_size,)}
+
+    def step(self, params, x_t, state):
+        gate = F.linear(x_t, params["weight_ih"], params["bias_ih"]) + F.linear(state[0], params["weight_hh"])
+        h = torch.tanh(gate + params["bias_hh"] + params["p"] + 1e-3 * params["p"] * state[0].mean(0))
+        return h, (h,)
+
+
+@pytest.mark.parametrize("cell_type", [BatchShapedScale, MixesTheBatchSlightly])
+def test_steps_whose_weight_gradients_cannot_be_stacked_get_them_per_step(cell_type):
+    out = _compare("custom", plugins=cell_plugin("custom", cell_type), steps=40, lengths=(40, 40, 40, 40))
+    assert _looped(out)
+
+
 def test_a_step_only_cell_with_several_states_and_a_non_differentiable_one():
     out = _compare("custom", plugins=cell_plugin("custom", StepOnlyPeephole), num_layers=2, bidirectional=True)
     assert _looped(out)

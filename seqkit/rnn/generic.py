@@ -13,7 +13,6 @@ Same arithmetic as the ``reference`` step loop, arranged so that a plain Python 
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,13 +23,15 @@ from seqkit.rnn import packedgemm
 from seqkit.rnn.cell import Cell, Params, State
 from seqkit.rnn.derive import Split, split_step
 from seqkit.rnn.lengths import by_direction
+from seqkit.rnn.percell import PerCell
 from seqkit.rnn.steploop import MIN_STEPS, Inputs, run_looped, wants_loop
 
 Project = Callable[[Params, Tensor], list[Any]]
 Step = Callable[[Params, Any, State], tuple[Tensor, State]]
 
-# one trace per cell object: a layer's cells live as long as the layer
-_splits: weakref.WeakKeyDictionary[Cell, Split | None] = weakref.WeakKeyDictionary()
+# one trace per cell object and its attributes: a layer's cells live as long as the layer
+_splits: PerCell[Split | None] = PerCell()
+_UNTRACED: Any = object()
 
 
 def run_generic(
@@ -80,9 +81,9 @@ def plan(cell: Cell, *, traced: bool = True) -> tuple[Project, Step]:
         return (lambda params, x: list(cell.project(params, x).unbind(1))), cell.step
     if not traced:
         return (lambda params, x: list(x.unbind(1))), cell.step
-    if cell not in _splits:
-        _splits[cell] = split_step(cell)
-    split = _splits[cell]
+    split = _splits.get(cell, _UNTRACED)
+    if split is _UNTRACED:
+        split = _splits.set(cell, split_step(cell))
     if split is None:
         return (lambda params, x: list(x.unbind(1))), cell.step
     return split.project, split.step

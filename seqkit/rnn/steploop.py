@@ -15,7 +15,6 @@ at once (``compiled``) or never (``node``).
 from __future__ import annotations
 
 import os
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -29,12 +28,13 @@ from seqkit.rnn.context import ContextCell
 from seqkit.rnn.fused import unfused_reason
 from seqkit.rnn.loopnode import Loop, Plan
 from seqkit.rnn.paramgrads import ParamGrads, split
+from seqkit.rnn.percell import PerCell
 from seqkit.rnn.stepgraph import StepGraphs, derive
 from seqkit.rnn.stepsegments import compile_step
 
 # per cell: the graphs for each input signature (None where the step cannot be derived); a few per cell. Cells of
 # one type with equal attributes (the same options and sizes) compute the same step, so they share an entry.
-_graphs: weakref.WeakKeyDictionary[Cell, dict[tuple[Any, ...], Any]] = weakref.WeakKeyDictionary()
+_graphs: PerCell[dict[tuple[Any, ...], Any]] = PerCell()
 _shared: dict[tuple[Any, ...], dict[tuple[Any, ...], Any]] = {}
 _KEEP, _SHARED = 8, 64
 # shapes compiled per cache entry (compiling costs seconds): a last partial batch, an evaluation batch; more run eagerly
@@ -48,7 +48,7 @@ MIN_STEPS = 8
 _ROWS, _STEPS = 256, 16  # the weight GEMMs take at least this many rows, from at most this many steps
 
 
-_failed: weakref.WeakSet[Cell] = weakref.WeakSet()
+_failed: PerCell[bool] = PerCell()  # cells whose step could not be derived
 
 
 def mode() -> str:
@@ -122,7 +122,7 @@ def run_looped(
             cache[key] = _compiled(*cache[key], counts[0] + counts[1])
     graphs, batched = cache[key]
     if graphs is None:
-        _failed.add(cell)  # the plain loop from now on: tracing again would fail again
+        _failed.set(cell, True)  # the plain loop from now on (until its attributes change): tracing would fail again
         return None
     always = live if lengths is None else int(lengths.min())
     keep = None if lengths is None else (torch.arange(live, device=lengths.device)[:, None] < lengths).unsqueeze(-1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from torch.nn import functional as F
@@ -20,6 +22,9 @@ CELLS = [
     ("ln_gru", {}),
     ("ln_lstm", {}),
 ]
+
+
+BOTH = ("generic", "reference")
 
 
 def _node_types(tensor):
@@ -219,6 +224,55 @@ class MixesTheBatchSlightly(seqkit.Cell):
 def test_steps_whose_weight_gradients_cannot_be_stacked_get_them_per_step(cell_type):
     out = _compare("custom", plugins=cell_plugin("custom", cell_type), steps=40, lengths=(40, 40, 40, 40))
     assert _looped(out)
+
+
+@dataclasses.dataclass(eq=True)
+class EqualByValue(seqkit.Cell):
+    """A dataclass: it defines ``__eq__``, so its objects cannot be hashed."""
+
+    input_size: int
+    hidden_size: int
+
+    def parameter_shapes(self):
+        return torch_style_shapes(self, 1)
+
+    def step(self, params, x_t, state):
+        gate = F.linear(x_t, params["weight_ih"], params["bias_ih"]) + F.linear(state[0], params["weight_hh"])
+        h = torch.tanh(gate + params["bias_hh"])
+        return h, (h,)
+
+
+class Scaled(seqkit.Cell):
+    """A step-only cell whose step reads an attribute that may change between calls."""
+
+    scale = 1.0
+
+    def parameter_shapes(self):
+        return torch_style_shapes(self, 1)
+
+    def step(self, params, x_t, state):
+        gate = F.linear(x_t * self.scale, params["weight_ih"], params["bias_ih"]) + F.linear(
+            state[0], params["weight_hh"]
+        )
+        h = torch.tanh(gate + params["bias_hh"])
+        return h, (h,)
+
+
+def test_a_cell_that_cannot_be_hashed_runs_as_one_node():
+    out = _compare("custom", plugins=cell_plugin("custom", EqualByValue), steps=12, lengths=(12, 5, 12))
+    assert _looped(out)
+
+
+def test_a_cell_attribute_changed_between_calls_is_seen():
+    made = [seqkit.create_rnn("scaled", 3, 5, backend=b, plugins=cell_plugin("scaled", Scaled)) for b in BOTH]
+    made[1].load_state_dict(made[0].state_dict())
+    x = torch.randn(3, 12, 3, requires_grad=True)
+    for scale in (1.0, 3.0):
+        for layer in made:
+            layer.cells[0].scale = scale
+        fast, slow = (layer(x)[0] for layer in made)
+        torch.testing.assert_close(fast, slow)
+        assert _looped(fast)
 
 
 def test_a_step_only_cell_with_several_states_and_a_non_differentiable_one():

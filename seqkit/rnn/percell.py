@@ -1,0 +1,58 @@
+"""What the generic kernel keeps per cell object (its traced split, a failed trace, its graphs), dropped with the cell.
+
+Keyed by identity, not by ``hash(cell)``: a cell class may define ``__eq__`` (a dataclass does), which makes it
+unhashable, and two equal cells are still two objects. Each value is stored with the cell's attributes as they
+were, so a cell whose attributes changed since (``cell.scale = 3``) is traced again, not served a stale value.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any, Generic, TypeVar
+
+V = TypeVar("V")
+_MISSING: Any = object()
+
+
+def attributes(cell: object) -> tuple[Any, ...]:
+    """*cell*'s type and attributes as a key compared with ``==``: plain values (numbers, strings, tuples of them)
+    as they are, anything else (a list, a tensor) by identity, so replacing one changes the key (changing one in
+    place does not)."""
+    return (type(cell), tuple((name, _plain(value)) for name, value in sorted(vars(cell).items())))
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | complex | str | bytes):
+        return value
+    if type(value) is tuple:
+        return tuple(_plain(v) for v in value)
+    return ("object", id(value))
+
+
+class PerCell(Generic[V]):
+    """A value per cell object, for the cell's current attributes."""
+
+    def __init__(self) -> None:
+        self._values: dict[int, tuple[weakref.ref[Any], tuple[Any, ...], V]] = {}
+
+    def get(self, cell: object, default: V | None = None) -> V | None:
+        entry = self._values.get(id(cell))
+        if entry is None or entry[0]() is not cell or entry[1] != attributes(cell):
+            return default
+        return entry[2]
+
+    def __contains__(self, cell: object) -> bool:
+        return self.get(cell, _MISSING) is not _MISSING
+
+    def set(self, cell: object, value: V) -> V:
+        key = id(cell)
+        try:
+            ref = weakref.ref(cell, lambda _, values=self._values, key=key: values.pop(key, None))
+        except TypeError:  # a cell without weak references: nothing kept, the value is made again next time
+            return value
+        self._values[key] = (ref, attributes(cell), value)
+        return value
+
+    def setdefault(self, cell: object, value: V) -> V:
+        found = self.get(cell, _MISSING)
+        return self.set(cell, value) if found is _MISSING else found

@@ -103,7 +103,7 @@ def run_looped(
         inputs.tuple_u,
         packedgemm.wanted(),
         names,
-        *((tuple(t.shape), t.dtype, t.device, t.requires_grad) for t in (*firsts, *tensors[counts[0] :])),
+        *((tuple(t.shape), _layout(t), t.dtype, t.device, t.requires_grad) for t in (*firsts, *tensors[counts[0] :])),
     )
     fused = _fused(mode(), cache, signature, firsts[0].device)
     key = (fused, *signature)
@@ -129,6 +129,17 @@ def run_looped(
     plan = Plan(graphs, batched, counts, inputs.dims, live, always, keep)
     out, *final = Loop.apply(plan, *tensors)
     return out, tuple(final)
+
+
+def _layout(t: Tensor) -> tuple[bool, ...]:
+    """Which dimensions of *t* are strided as in a contiguous tensor. A graph traced at one layout may hold views
+    (a ``reshape`` traced as ``view``) that another cannot take, so the layout is part of a graph's signature;
+    the strides themselves change with the sequence's length (a step's slice of a batch-first input)."""
+    flat, expected = 1, []
+    for size in reversed(t.shape):
+        expected.append(flat)
+        flat *= size
+    return tuple(n == 1 or s == e for s, e, n in zip(t.stride(), reversed(expected), t.shape))
 
 
 def _fused(how: str, cache: dict[tuple[Any, ...], Any], signature: tuple[Any, ...], device: torch.device) -> bool:

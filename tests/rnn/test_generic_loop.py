@@ -275,6 +275,31 @@ def test_a_cell_attribute_changed_between_calls_is_seen():
         assert _looped(fast)
 
 
+class Flattens(seqkit.Cell):
+    """Its ``project`` keeps the input's layout, and its step flattens the batch: a ``reshape`` traced on a dense
+    step input is a view, which a strided one cannot take."""
+
+    def parameter_shapes(self):
+        return {"weight_hh": (self.hidden_size, self.hidden_size), "a": (self.input_size,)}
+
+    def project(self, params, x):
+        return x * params["a"]
+
+    def step(self, params, u, state):
+        u = u.reshape(-1).reshape(u.shape[0], -1)
+        h = torch.tanh(u[:, :1] + F.linear(state[0], params["weight_hh"]))
+        return h, (h,)
+
+
+def test_step_inputs_laid_out_otherwise_get_graphs_of_their_own():
+    layer = seqkit.create_rnn("flat", 3, 5, backend="generic", plugins=cell_plugin("flat", Flattens))
+    time_major = torch.randn(10, 4, 3)
+    for x in (time_major.transpose(0, 1), time_major.transpose(0, 1).contiguous()):
+        out = layer(x.requires_grad_())[0]
+        assert _looped(out)
+        out.sum().backward()
+
+
 def test_a_step_only_cell_with_several_states_and_a_non_differentiable_one():
     out = _compare("custom", plugins=cell_plugin("custom", StepOnlyPeephole), num_layers=2, bidirectional=True)
     assert _looped(out)

@@ -53,25 +53,36 @@ class Lease:
             self.buffer = torch.empty(self.size, dtype=torch.uint8)
 
     def __del__(self) -> None:
-        global _pooled
         buffer = getattr(self, "buffer", None)
         if buffer is None:
             return
         self.buffer = None
-        with _lock:
-            free = _free.setdefault(self.size, [])
-            _free.move_to_end(self.size)
-            if len(free) >= KEEP or self.size > POOL_BYTES:
-                return
-            free.append(buffer)
-            _pooled += self.size
-            while _pooled > POOL_BYTES:
-                oldest, buffers = next(iter(_free.items()))
-                if buffers:
-                    buffers.pop()
-                    _pooled -= oldest
-                if not buffers:
-                    del _free[oldest]
+        # a garbage collection while the pool is locked (anything here allocates) may drop another lease: that
+        # one must not wait for the lock its own thread holds, and another thread's lease need not wait either:
+        # either buffer then goes back to the allocator instead of the pool
+        if not _lock.acquire(blocking=False):
+            return
+        try:
+            self._pool(buffer)
+        finally:
+            _lock.release()
+
+    def _pool(self, buffer: Tensor) -> None:
+        """Keep *buffer* for the next lease of its size (the pool is locked), within the pool's bounds."""
+        global _pooled
+        free = _free.setdefault(self.size, [])
+        _free.move_to_end(self.size)
+        if len(free) >= KEEP or self.size > POOL_BYTES:
+            return
+        free.append(buffer)
+        _pooled += self.size
+        while _pooled > POOL_BYTES:
+            oldest, buffers = next(iter(_free.items()))
+            if buffers:
+                buffers.pop()
+                _pooled -= oldest
+            if not buffers:
+                del _free[oldest]
 
 
 def pooled_bytes() -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import random
+import threading
 
 import pytest
 import torch
@@ -312,3 +313,20 @@ def test_jit_trace_records_the_computation():
     traced = torch.jit.trace(_Outputs(layer), (x,))
     other = torch.randn_like(x)
     torch.testing.assert_close(traced(other), twin(other)[0])
+
+
+def test_a_lease_dropped_while_the_pool_is_locked_does_not_wait_for_it():
+    """A garbage collection inside the pool's locked section can drop another lease in the same thread: it must
+    go back to the allocator, not wait for the lock forever."""
+    workspace = pytest.importorskip("seqkit_onednn.workspace")
+    leases = [workspace.Lease(10_000)]
+
+    def drop_while_locked():
+        with workspace._lock:
+            leases.clear()  # the lease's __del__ runs here, in the thread that holds the lock
+
+    worker = threading.Thread(target=drop_while_locked, daemon=True)
+    worker.start()
+    worker.join(timeout=30)
+    assert not worker.is_alive(), "a lease dropped under the pool's lock waits for it forever"
+    assert workspace.Lease(10_000).buffer.numel() >= 10_000

@@ -108,7 +108,16 @@ def load(
 
 
 def _numel(state_dict: dict[str, Any]) -> int:
-    return sum(v.numel() for v in state_dict.values() if isinstance(v, torch.Tensor))
+    """The weights the checkpoint holds: the elements its storages hold, each storage once. Not the tensors'
+    ``numel``: an expanded tensor (stride 0) of 4 bytes on disk reports 10¹⁴ elements, which would let its
+    recipe build a model that size."""
+    held: dict[tuple[Any, ...], int] = {}
+    for value in state_dict.values():
+        if isinstance(value, torch.Tensor) and value.layout == torch.strided and value.device.type != "meta":
+            storage = value.untyped_storage()
+            key = (storage.device, storage.data_ptr(), storage.nbytes())
+            held[key] = max(held.get(key, 0), storage.nbytes() // max(1, value.element_size()))
+    return sum(held.values())
 
 
 @contextmanager

@@ -97,6 +97,11 @@ def ckpt(mutate: Callable[[dict, Path], object], command: str = "eval") -> Calla
     return setup
 
 
+def _enlarged_behind_an_expanded_tensor(saved: dict, path: Path) -> None:
+    saved["seqkit"]["recipe"]["model"]["cell"].update(hidden_size=65536, num_layers=1024)
+    saved["state_dict"]["huge"] = torch.zeros(1).expand(10**7, 10**7)  # 4 bytes on disk, 10¹⁴ elements
+
+
 def truncated(saved: dict, path: Path) -> bool:
     path.write_bytes(CHECKPOINT.read_bytes()[: CHECKPOINT.stat().st_size // 2])
     return True
@@ -394,6 +399,11 @@ CASES = [
     Case(
         "ckpt-model-far-larger-than-its-weights",
         ckpt(lambda s, p: s["seqkit"]["recipe"]["model"]["cell"].update(hidden_size=65536, num_layers=1024), "predict"),
+        [r"bad\.ckpt", "weights", "tampered"],
+    ),
+    Case(
+        "ckpt-model-far-larger-than-its-weights-with-an-expanded-tensor",
+        ckpt(_enlarged_behind_an_expanded_tensor),
         [r"bad\.ckpt", "weights", "tampered"],
     ),
     Case(

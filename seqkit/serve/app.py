@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from seqkit.errors import SeqkitError, one_line, printable
 from seqkit.predict_options import PredictOption
@@ -39,7 +39,7 @@ def parse_request(
     """The texts and generation options of a ``/predict`` body, or a :class:`RequestError` saying what is wrong."""
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:  # RecursionError: arrays nested 10⁵ deep
         raise RequestError(f"the body is not JSON ({one_line(error)[:200]})") from None
     if not isinstance(data, dict):
         raise RequestError('expected a JSON object such as {"texts": ["..."]}')
@@ -98,12 +98,14 @@ def build_app(batcher: Batcher, limits: Limits, info: dict[str, Any], accepted: 
         try:
             texts, options = parse_request(bytes(body), limits, accepted)
             results = await batcher.predict(texts, options)
+            # written here, not by FastAPI after this block: a text holding a lone surrogate ("\ud800" in the
+            # request's JSON) is echoed back escaped, where FastAPI's UTF-8 encoding failed with a traceback
+            return Response(json.dumps({"results": results}, ensure_ascii=True), media_type="application/json")
         except RequestError as refused:
             return error(str(refused), refused.status)
         except SeqkitError as failed:  # the task's own refusal, as the CLI words it
             return error(str(failed), 400)
         except Exception as bug:
             return error(f"internal error: {type(bug).__name__}: {one_line(bug)[:300]}", 500)
-        return {"results": results}
 
     return app

@@ -77,6 +77,10 @@ def test_bad_requests_get_one_line_json_errors(server):
     assert status == 400 and answer["error"].startswith("nothing to predict")
     status, answer = _call(url, "/predict", json.dumps({"texts": ["x" * 5000]}).encode())
     assert status == 413 and "4096" in answer["error"]
+    status, answer = _call(url, "/predict", b"[" * 3000)  # within the body limit, deeper than json can parse
+    assert status == 400 and "not JSON" in answer["error"]
+    status, answer = _call(url, "/predict", b'{"texts": ["good \\ud800 film"]}')  # a lone surrogate, echoed back
+    assert status == 200 and len(answer["results"]) == 1
     assert _call(url, "/health")[0] == 200  # still serving
 
 

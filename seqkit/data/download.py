@@ -20,6 +20,7 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
@@ -27,6 +28,12 @@ from typing import IO
 from seqkit.data import DataError
 from seqkit.data.download_watch import DeadlinePassed, open_until
 from seqkit.data.trust import confine_url
+from seqkit.errors import one_line
+
+try:
+    from lzma import LZMAError
+except ImportError:  # a Python built without liblzma: tarfile reads no .xz archive at all
+    LZMAError = tarfile.TarError  # type: ignore[misc, assignment]
 
 CHUNK = 1 << 16
 DEFAULT_MAX_BYTES = 4 << 30
@@ -216,11 +223,26 @@ def extracted(archive: Path, target: Path, names: Iterable[str]) -> Path:
         elif target.exists():  # an older or incomplete extraction
             shutil.rmtree(target)
         os.replace(staging, target)
-    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError, KeyError) as error:
-        raise DataError(f"{archive}: cannot extract: {error}") from None
+    except _DAMAGED as error:
+        raise DataError(f"{archive}: cannot extract: {type(error).__name__}: {one_line(error)[:300]}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+# what a damaged or unusual archive raises while it is read: a broken deflate (zlib) or xz (lzma) stream, an
+# encrypted zip (RuntimeError), a compression method zipfile lacks (NotImplementedError), a truncated member
+_DAMAGED = (
+    tarfile.TarError,
+    zipfile.BadZipFile,
+    OSError,
+    EOFError,
+    KeyError,
+    zlib.error,
+    LZMAError,
+    RuntimeError,
+    NotImplementedError,
+)
 
 
 def _members(archive: Path, names: list[str]) -> Iterator[tuple[str, IO[bytes]]]:

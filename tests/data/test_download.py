@@ -112,3 +112,32 @@ def test_extraction_streams_and_stops_at_the_cap(tmp_path, monkeypatch):
     monkeypatch.setenv("SEQKIT_DOWNLOAD_MAX_BYTES", "1000")
     out = extracted(archive, tmp_path / "out", ["rt-polarity.pos", "rt-polarity.neg"])
     assert (out / "rt-polarity.neg").read_bytes() == b"dull\n"
+
+
+def _damaged_zip(path, method, flag=0):
+    """A zip whose one member ``data.txt`` is stored with *method*, its bytes garbled (or flagged encrypted)."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("data.txt", "good film\n" * 200)
+    raw = bytearray(path.read_bytes())
+    header = raw.index(b"PK\x03\x04")
+    central = raw.index(b"PK\x01\x02")
+    raw[header + 6 : header + 8] = raw[central + 8 : central + 10] = flag.to_bytes(2, "little")
+    raw[header + 8 : header + 10] = raw[central + 10 : central + 12] = method.to_bytes(2, "little")
+    body = header + 30 + len("data.txt")
+    raw[body : body + 8] = b"\xff" * 8  # a deflate stream that cannot be inflated
+    path.write_bytes(bytes(raw))
+    return path
+
+
+@pytest.mark.parametrize(
+    "method,flag", [(8, 0), (8, 1), (99, 0)], ids=["corrupt-deflate", "encrypted", "unknown-method"]
+)
+def test_a_damaged_archive_is_a_data_error(tmp_path, method, flag):
+    from seqkit.download import extracted
+
+    archive = _damaged_zip(tmp_path / "bad.zip", method, flag)
+    with pytest.raises(DataError, match=r"bad\.zip: cannot extract"):
+        extracted(archive, tmp_path / "out", ["data.txt"])
+    assert not (tmp_path / "out").exists()

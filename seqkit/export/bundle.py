@@ -208,10 +208,32 @@ def write_bundle(parts: Any, checkpoint: Path, out: Path, fmt: str) -> dict[str,
         )
     task_section = dict(recipe["task"])
     task = plain({"kind": task_section.pop("kind"), "options": task_section, **parts.task.state_dict()}, "task state")
+    from seqkit.versions import plugin_versions
+
+    # ASCII-escaped: a vocabulary or label may hold a lone surrogate (a byte that was not UTF-8, kept by
+    # surrogateescape), which UTF-8 cannot encode; json.loads gives it back as it was
+    texts = {"task.json": json.dumps(task, ensure_ascii=True, indent=1)}
+    if tokenizer is not None:
+        texts["tokenizer.json"] = json.dumps(tokenizer, ensure_ascii=True)
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     try:
         entries = [_write_graph(graph, out, fmt) for graph in graphs]
+        manifest = {
+            "seqkit_bundle": BUNDLE_VERSION,
+            "format": fmt,
+            "task": task["kind"],
+            "checkpoint": checkpoint.name,
+            "seqkit": _version(),
+            "torch": torch.__version__,
+            "plugins": [{"name": n, "distribution": d, "version": v} for n, d, v in plugin_versions()],
+            "graphs": entries,
+            "tokenizer": "tokenizer.json" if tokenizer is not None else None,
+            "task_file": "task.json",
+        }
+        texts["manifest.json"] = json.dumps(manifest, indent=1, ensure_ascii=True)
+        for name, text in texts.items():
+            (out / name).write_text(text, encoding="utf-8")
     except BaseException:
         # a failed export leaves nothing behind that looks like a bundle
         for path in out.iterdir():
@@ -219,24 +241,6 @@ def write_bundle(parts: Any, checkpoint: Path, out: Path, fmt: str) -> dict[str,
         if created:
             out.rmdir()
         raise
-    from seqkit.versions import plugin_versions
-
-    manifest = {
-        "seqkit_bundle": BUNDLE_VERSION,
-        "format": fmt,
-        "task": task["kind"],
-        "checkpoint": checkpoint.name,
-        "seqkit": _version(),
-        "torch": torch.__version__,
-        "plugins": [{"name": n, "distribution": d, "version": v} for n, d, v in plugin_versions()],
-        "graphs": entries,
-        "tokenizer": "tokenizer.json" if tokenizer is not None else None,
-        "task_file": "task.json",
-    }
-    if tokenizer is not None:
-        (out / "tokenizer.json").write_text(json.dumps(tokenizer, ensure_ascii=False), encoding="utf-8")
-    (out / "task.json").write_text(json.dumps(task, ensure_ascii=False, indent=1), encoding="utf-8")
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     return manifest
 
 

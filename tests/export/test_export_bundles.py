@@ -148,3 +148,19 @@ def test_every_sentiment_pooling_exports_with_parity(pooling, tmp_path):
     )
     with torch.no_grad():
         np.testing.assert_allclose(logits, model(tokens, lengths).numpy(), atol=1e-5, rtol=0)
+
+
+def test_text_that_utf8_cannot_encode_is_kept_escaped(runs, tmp_path):
+    """A label or word holding a lone surrogate (a byte that was not UTF-8, kept by surrogateescape) once failed
+    the export after its graphs were written, leaving a partial bundle; JSON's escapes keep it exactly."""
+    import torch
+
+    from seqkit.cli import main
+
+    saved = torch.load(runs / "s" / "best.ckpt", weights_only=True)
+    saved["seqkit"]["task"]["labels"] = ["neg\udcff", "positive"]
+    saved["seqkit"]["tokenizer"]["itos"][-1] = "weak\udcff"
+    torch.save(saved, tmp_path / "odd.ckpt")
+    assert main(["export", str(tmp_path / "odd.ckpt"), "--out", str(tmp_path / "out")]) == 0
+    assert json.loads((tmp_path / "out" / "task.json").read_text())["labels"][0] == "neg\udcff"
+    assert json.loads((tmp_path / "out" / "tokenizer.json").read_text())["itos"][-1] == "weak\udcff"

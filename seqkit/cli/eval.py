@@ -57,6 +57,12 @@ def _eval_trainer(section: dict[str, Any], checkpoint: str, overrides: list[str]
     from seqkit.run.trainer_factory import new_trainer
 
     used = {key: section[key] for key in ("accelerator", "precision") if key in section}
+    for key, value in used.items():  # a tampered recipe's list or mapping would reach Lightning unchecked
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise SeqkitError(
+                f"{checkpoint}: its recipe's trainer.{key} is a {type(value).__name__}; expected a name such as "
+                f"{'cpu' if key == 'accelerator' else '32-true'!r}"
+            )
     asked = any(item.partition("=")[0].strip() in ("trainer", "trainer.accelerator") for item in overrides)
     try:
         check_trainer(used)  # evaluation runs on one device: the recipe's devices and strategy do not apply

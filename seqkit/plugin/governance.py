@@ -78,6 +78,29 @@ def needed_names(recipe: Mapping[str, Any]) -> dict[str, set[str]]:
     }
 
 
+def _check_saved_plugins(saved: Any, path: Any) -> None:
+    """The checkpoint's plugin list is what seqkit writes: a list of {name, distribution, version, registers}
+    with strings, and registers a mapping of kinds to lists of names. Anything else is damage, said in one line."""
+
+    def damaged(what: str) -> SeqkitError:
+        return SeqkitError(f"{path}: a damaged seqkit checkpoint: {what}")
+
+    if not isinstance(saved, list):
+        raise damaged(f"its plugin list is a {type(saved).__name__}, not a list")
+    for i, plugin in enumerate(saved):
+        if not isinstance(plugin, dict):
+            raise damaged(f"plugins[{i}] is a {type(plugin).__name__}, not a mapping")
+        for key in ("name", "distribution", "version"):
+            if plugin.get(key) is not None and not isinstance(plugin[key], str):
+                raise damaged(f"plugins[{i}].{key} is a {type(plugin[key]).__name__}, not a string")
+        registers = plugin.get("registers") or {}
+        if not isinstance(registers, dict) or not all(
+            isinstance(kind, str) and isinstance(names, list) and all(isinstance(n, str) for n in names)
+            for kind, names in registers.items()
+        ):
+            raise damaged(f"plugins[{i}].registers is not a mapping of kinds to lists of names")
+
+
 def check_checkpoint_plugins(
     saved: list[dict[str, Any]], recipe: Mapping[str, Any], manager: PluginManager, path: Any
 ) -> None:
@@ -87,6 +110,8 @@ def check_checkpoint_plugins(
     distribution and the ``pip install`` command; another version installed, or a missing plugin the
     recipe does not use, is a warning.
     """
+    saved = [] if saved is None else saved
+    _check_saved_plugins(saved, path)
     installed = {info.name: info for info in manager.plugins}
     entry_points = {point.name for point in metadata.entry_points(group="seqkit")}  # installed, loaded or not
     needed = needed_names(recipe)

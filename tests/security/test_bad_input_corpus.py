@@ -407,6 +407,21 @@ CASES = [
         [r"bad\.ckpt", "weights", "tampered"],
     ),
     Case(
+        "ckpt-plugin-registers-a-list",
+        ckpt(lambda s, p: s["seqkit"].update(plugins=[{"name": "gone", "registers": ["tasks"]}]), "predict"),
+        [r"bad\.ckpt", r"plugins\[0\]\.registers"],
+    ),
+    Case(
+        "ckpt-plugin-registers-an-int",
+        ckpt(lambda s, p: s["seqkit"].update(plugins=[{"name": "gone", "registers": {"tasks": 5}}])),
+        [r"bad\.ckpt", r"plugins\[0\]\.registers"],
+    ),
+    Case(
+        "ckpt-trainer-accelerator-a-list",
+        ckpt(lambda s, p: s["seqkit"]["recipe"]["trainer"].update(accelerator=["cpu"])),
+        [r"bad\.ckpt", r"trainer\.accelerator", "list"],
+    ),
+    Case(
         "ckpt-weight-name-100k",
         ckpt(lambda s, p: s["state_dict"].update({"x" * 100_000: torch.zeros(1)})),
         [r"bad\.ckpt", r"unexpected \['x{50}.{0,300}$"],

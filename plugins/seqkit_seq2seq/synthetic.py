@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import random
-from typing import Literal
+from typing import Annotated, Literal
 
-from seqkit import Record
+from seqkit import Range, Record
+
+# a generated data set is built in memory: beyond this it is a recipe's (or a tampered checkpoint's) mistake
+Size = Annotated[int, Range(1, 1_000_000)]
 
 
 def synthetic_pairs(
     *,
     mode: Literal["copy", "reverse"] = "copy",
-    size: int = 2000,
+    size: Size = 2000,
     symbols: int = 10,
     min_length: int = 3,
     max_length: int = 8,

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import random
+from typing import Annotated
 
-from seqkit import Record
+from seqkit import Range, Record
+
+# a generated data set is built in memory: beyond this it is a recipe's (or a tampered checkpoint's) mistake
+Size = Annotated[int, Range(1, 1_000_000)]
 
 FILLER = [
     "the",
@@ -36,7 +40,7 @@ def _name(rng: random.Random) -> str:
     return "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(1, 3))).capitalize()
 
 
-def synthetic_tagging(size: int = 600, seed: int = 0, max_entities: int = 3) -> list[Record]:
+def synthetic_tagging(size: Size = 600, seed: int = 0, max_entities: int = 3) -> list[Record]:
     """*size* sentences of filler words and entities: a trigger word (``in``, ``mr``, ``at``, ...) decides the
     type of the one- or two-word capitalised name after it. Names are drawn afresh (most are never seen twice),
     so a tagger must read casing, characters and context, not memorise words; IOB2 tags. Offline, seeded."""

@@ -422,6 +422,11 @@ CASES = [
         [r"bad\.ckpt", r"trainer\.accelerator", "list"],
     ),
     Case(
+        "ckpt-synthetic-data-of-a-trillion-examples",
+        ckpt(lambda s, p: s["seqkit"]["recipe"]["data"].update(size=10**12)),
+        [r"data\.size", "1,000,000"],
+    ),
+    Case(
         "ckpt-weight-name-100k",
         ckpt(lambda s, p: s["state_dict"].update({"x" * 100_000: torch.zeros(1)})),
         [r"bad\.ckpt", r"unexpected \['x{50}.{0,300}$"],

@@ -24,7 +24,7 @@ from seqkit.rnn.cell import Cell, Params, State
 from seqkit.rnn.derive import Split, split_step
 from seqkit.rnn.lengths import by_direction
 from seqkit.rnn.percell import PerCell
-from seqkit.rnn.steploop import MIN_STEPS, Inputs, run_looped, wants_loop
+from seqkit.rnn.steploop import MIN_STEPS, Inputs, mode, run_looped, wants_loop
 
 Project = Callable[[Params, Tensor], list[Any]]
 Step = Callable[[Params, Any, State], tuple[Tensor, State]]
@@ -38,7 +38,8 @@ def run_generic(
     cell: Cell, weights: Sequence[Params], x: Tensor, lengths: Tensor | None, state: State
 ) -> tuple[Tensor, State]:
     """Run one layer (every direction in *weights*); shapes as ``KernelSpec.run``."""
-    packedgemm.choice()  # a bad SEQKIT_GENERIC_GEMM is an error on every path, not only where a GEMM is rewritten
+    packedgemm.choice()  # a bad SEQKIT_GENERIC_GEMM or SEQKIT_GENERIC_LOOP is an error on every path, not only
+    mode()  # where a GEMM is rewritten or the loop would run as one node
     project, step = plan(cell)
 
     def one(direction: int, inputs: Tensor) -> tuple[Tensor, State]:

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from seqkit.errors import InvalidArgumentError
 from seqkit.rnn import packedgemm
 from seqkit.rnn.cell import Cell, Params, State
 from seqkit.rnn.context import ContextCell
@@ -53,8 +54,16 @@ _failed: PerCell[bool] = PerCell()  # cells whose step could not be derived
 
 def mode() -> str:
     """``SEQKIT_GENERIC_LOOP``: ``auto`` (the default: the node's step graphs compiled once a shape recurs),
-    ``compiled`` (compiled at once), ``node`` (never compiled) or ``plain`` (no node)."""
-    return os.environ.get("SEQKIT_GENERIC_LOOP", "auto")
+    ``compiled`` (compiled at once), ``node`` (never compiled) or ``plain`` (no node); another value is an error."""
+    value = os.environ.get("SEQKIT_GENERIC_LOOP", "auto")
+    if value not in _MODES:
+        raise InvalidArgumentError(
+            f"environment variable SEQKIT_GENERIC_LOOP={value!r}: expected one of {', '.join(map(repr, _MODES))}"
+        )
+    return value
+
+
+_MODES = ("auto", "compiled", "node", "plain")
 
 
 def enabled() -> bool:

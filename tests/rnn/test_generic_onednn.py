@@ -148,6 +148,14 @@ def test_a_bad_gemm_choice_is_a_one_line_error(monkeypatch):
             call()
 
 
+def test_a_bad_loop_choice_is_a_one_line_error(monkeypatch):
+    monkeypatch.setenv("SEQKIT_GENERIC_LOOP", "bogus")
+    layer = seqkit.create_rnn("gru", 6, 16, backend="generic")
+    for x in (torch.randn(2, 9, 6, requires_grad=True), torch.randn(2, 9, 6)):  # the node's path, and the plain one
+        with pytest.raises(seqkit.InvalidArgumentError, match="SEQKIT_GENERIC_LOOP='bogus'.*'plain'"):
+            layer(x)
+
+
 def test_float64_and_other_dtypes_keep_torchs_gemms(monkeypatch):
     monkeypatch.setenv("SEQKIT_GENERIC_LOOP", "node")
     layer = seqkit.create_rnn("gru", 6, 16, backend="generic").double()

@@ -16,6 +16,8 @@ from pathlib import Path
 from seqkit.errors import InvalidArgumentError
 
 THREADS_VAR = "SEQKIT_THREADS"
+# more threads than any machine seqkit runs on has CPUs: 100000 crashed OpenMP's runtime (a segmentation fault)
+MAX_THREADS = 4096
 WAIT_VAR = "OMP_WAIT_POLICY"
 # seqkit's wait: spin briefly, then sleep. Measured (docs/benchmarks.md, thread policy): OpenMP's default spin
 # (300,000 rounds in GNU OpenMP) made a GRU step 6-18x slower beside busy processes; passive waiting (no spin)
@@ -51,8 +53,10 @@ def _explicit(env: Mapping[str, str]) -> tuple[int, str] | None:
         if not raw:
             continue
         first = raw.split(",")[0].strip()
-        if not first.isdigit() or int(first) < 1:
-            raise InvalidArgumentError(f"environment variable {name}={raw!r}: expected a whole number of threads >= 1")
+        if not (first.isascii() and first.isdigit()) or not 1 <= int(first) <= MAX_THREADS:
+            raise InvalidArgumentError(
+                f"environment variable {name}={raw!r}: expected a whole number of threads in [1, {MAX_THREADS}]"
+            )
         return int(first), f"{name}={first}"
     return None
 

@@ -36,7 +36,7 @@ def test_an_explicit_setting_wins_over_every_limit() -> None:
     assert _choose({"OMP_NUM_THREADS": "4,2"}).reason == "OMP_NUM_THREADS=4"  # OpenMP's nested form: the outer level
 
 
-@pytest.mark.parametrize("value", ["0", "two", "-1", "1.5"])
+@pytest.mark.parametrize("value", ["0", "two", "-1", "1.5", "100000", "9" * 20, "\uff11"])  # \uff11: a fullwidth 1
 def test_a_malformed_setting_is_a_user_error_naming_the_variable(value: str) -> None:
     with pytest.raises(InvalidArgumentError, match=f"SEQKIT_THREADS={value!r}"):
         _choose({"SEQKIT_THREADS": value})

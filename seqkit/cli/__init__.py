@@ -111,14 +111,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         quiet_known_noise()
     from seqkit.plugin.manager import blame
 
-    if args.command in COMPUTING:
-        from seqkit.threads import apply_torch
-
-        apply_torch()
     args.stdout = sys.stdout
     guarded = getattr(args, "json", None) in (True, "-") and args.command in JSON_GUARDED  # bench: --json FILE or -
     quiet = stdout_for_json_alone(args) if guarded else contextlib.nullcontext()
     try:
+        if args.command in COMPUTING:  # inside: a launcher variable or thread count it refuses is a user error
+            from seqkit import launcher_env
+            from seqkit.threads import apply_torch
+
+            launcher_env.check()  # before Lightning is imported: it reads RANK and LOCAL_RANK with a bare int()
+            apply_torch()
         with quiet:
             return args.handler(args)
     except SeqkitError as error:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from seqkit.errors import SeqkitError
+from seqkit.launcher_env import number as _number
 
 if TYPE_CHECKING:
     import pytorch_lightning as pl
@@ -23,11 +24,11 @@ def is_rank_zero() -> bool:
     of a torchrun or ``srun`` launch. Lightning's DDP launcher tells the processes it starts their local and
     node rank; torchrun says ``RANK``; ``srun`` says ``SLURM_PROCID``."""
     if "RANK" in os.environ:
-        return int(os.environ["RANK"]) == 0
+        return _number("RANK") == 0
     # SLURM_PROCID is also set in a plain `sbatch` shell, where the script itself is no rank of a job.
-    if int(os.environ.get("SLURM_NTASKS", "1")) > 1 and "SLURM_PROCID" in os.environ:
-        return int(os.environ["SLURM_PROCID"]) == 0
-    return int(os.environ.get("LOCAL_RANK", "0")) == 0 and int(os.environ.get("NODE_RANK", "0")) == 0
+    if _number("SLURM_NTASKS", 1) > 1 and "SLURM_PROCID" in os.environ:
+        return _number("SLURM_PROCID") == 0
+    return _number("LOCAL_RANK", 0) == 0 and _number("NODE_RANK", 0) == 0
 
 
 def shared_run_name() -> str | None:
@@ -36,7 +37,7 @@ def shared_run_name() -> str | None:
     Lightning's own launcher starts the other ranks from rank 0 and tells them its folder; torchrun and
     ``srun`` start every rank independently, so each would pick its own timestamp. Their job ids agree.
     """
-    if int(os.environ.get("SLURM_NTASKS", "1")) > 1 and os.environ.get("SLURM_JOB_ID"):
+    if _number("SLURM_NTASKS", 1) > 1 and os.environ.get("SLURM_JOB_ID"):
         step = os.environ.get("SLURM_STEP_ID")
         return f"slurm-{os.environ['SLURM_JOB_ID']}" + (f".{step}" if step else "")
     run_id = os.environ.get("TORCHELASTIC_RUN_ID")
@@ -48,9 +49,7 @@ def shared_run_name() -> str | None:
 def started_by_external_launcher() -> bool:
     """True when rank 0 did not start every process: torchrun, a multi-task ``srun``, or the same command run
     by hand on each node with ``NODE_RANK`` (Lightning's launcher then starts only that node's processes)."""
-    return (
-        "TORCHELASTIC_RUN_ID" in os.environ or int(os.environ.get("SLURM_NTASKS", "1")) > 1 or "NODE_RANK" in os.environ
-    )
+    return "TORCHELASTIC_RUN_ID" in os.environ or _number("SLURM_NTASKS", 1) > 1 or "NODE_RANK" in os.environ
 
 
 @dataclass(frozen=True)

@@ -426,6 +426,17 @@ CASES = [
         ckpt(lambda s, p: s["seqkit"]["recipe"]["data"].update(size=10**12)),
         [r"data\.size", "1,000,000"],
     ),
+    *(
+        Case(f"env-{name.lower()}-not-a-number", rec(), [f"{name}='{value}'", "whole number"], env={name: value})
+        for name, value in (("RANK", "abc"), ("LOCAL_RANK", "x"), ("NODE_RANK", "z"), ("SLURM_NTASKS", "two"))
+    ),
+    Case("env-threads-100000", rec(), [r"SEQKIT_THREADS='100000'", "4096"], env={"SEQKIT_THREADS": "100000"}),
+    Case(
+        "env-omp-threads-20-digits",
+        rec(),
+        [r"OMP_NUM_THREADS='9{20}'", "4096"],
+        env={"OMP_NUM_THREADS": "9" * 20},
+    ),
     Case(
         "ckpt-weight-name-100k",
         ckpt(lambda s, p: s["state_dict"].update({"x" * 100_000: torch.zeros(1)})),

@@ -195,5 +195,11 @@ def callbacks(recipe: Recipe, manager: PluginManager, monitor: str, mode: str) -
         if "mode" in accepted and options.get("mode") is None:
             chosen = options.get("monitor", monitor)
             options["mode"] = mode if chosen == monitor else ("min" if chosen.endswith("loss") else "max")
-        built.append(build(**options))
+        try:
+            built.append(build(**options))
+        except (SeqkitError, DataError):
+            raise
+        except (ValueError, TypeError) as error:  # the callback's own rejection of a value (ema's decay=2)
+            where = recipe.where(f"callbacks.{name}")
+            raise SeqkitError(f"{where}: callback '{name}' rejected its options: {error}") from None
     return built

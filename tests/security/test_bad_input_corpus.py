@@ -430,6 +430,7 @@ CASES = [
         Case(f"env-{name.lower()}-not-a-number", rec(), [f"{name}='{value}'", "whole number"], env={name: value})
         for name, value in (("RANK", "abc"), ("LOCAL_RANK", "x"), ("NODE_RANK", "z"), ("SLURM_NTASKS", "two"))
     ),
+    Case("callback-rejects-its-option", train(recipe, "callbacks.ema.decay=2"), [r"callbacks\.ema", "decay"]),
     Case("env-threads-100000", rec(), [r"SEQKIT_THREADS='100000'", "4096"], env={"SEQKIT_THREADS": "100000"}),
     Case(
         "env-omp-threads-20-digits",

@@ -78,6 +78,7 @@ def table(
 def _delimited_rows(file: Path, kind: str, header: bool, encoding: str) -> Iterator[tuple[int, dict | list]]:
     delimiter = "\t" if kind == "tsv" else ","
     names: list[str] | None = None
+    first: tuple[int, int] | None = None  # the first row's line and width, without a header
     # A field may be as long as a line may be (csv's own default limit is 128 KiB)
     csv.field_size_limit(max(csv.field_size_limit(), FIELD_LIMIT))
     for line, text in read_lines(file, encoding=encoding):
@@ -94,7 +95,11 @@ def _delimited_rows(file: Path, kind: str, header: bool, encoding: str) -> Itera
             if len(cells) != len(names):
                 raise data_error(file, f"expected {len(names)} columns ({', '.join(names)}), found {len(cells)}", line)
             yield line, dict(zip(names, cells))
-        else:
+        else:  # no header: every row as wide as the first, as a header's width holds every row to it
+            if first is None:
+                first = (line, len(cells))
+            elif len(cells) != first[1]:
+                raise data_error(file, f"expected {first[1]} columns (as on line {first[0]}), found {len(cells)}", line)
             yield line, cells
 
 

@@ -77,6 +77,14 @@ def test_bad_data_file_is_one_line_naming_file_and_line(capsys, tmp_path, case):
     assert not (tmp_path / "run").exists()  # nothing started
 
 
+def test_a_headerless_row_of_another_width_is_one_line_naming_it(tmp_path):
+    from seqkit_text.sources import table
+
+    (tmp_path / "d.tsv").write_text("good fun\tpos\nbad\tneg\textra\n")
+    with pytest.raises(DataError, match=r"d\.tsv:2: expected 2 columns \(as on line 1\), found 3"):
+        table(str(tmp_path / "d.tsv"), header=False, text_field=0, label_field=1)
+
+
 def test_lines_per_label(tmp_path):
     (tmp_path / "p.txt").write_text("good\nfine film\n")
     (tmp_path / "n.txt").write_text("bad\n")

@@ -131,16 +131,7 @@ def _trace(
 def _writes_an_input(node: fx.Node) -> bool:
     """Whether *node* updates in place one of the step's inputs, or a view of one (backward formulas may update
     the fresh tensors they make, as ``maximum``'s does)."""
-    schema = node.target._schema
-    for i, argument in enumerate(schema.arguments):
-        if argument.alias_info is None or not argument.alias_info.is_write:
-            continue
-        base = node.args[i] if i < len(node.args) else node.kwargs.get(argument.name)
-        while isinstance(base, fx.Node) and base.op == "call_function" and _is_view(base):
-            base = base.args[0]
-        if isinstance(base, fx.Node) and base.op == "placeholder":
-            return True
-    return False
+    return any(_base(written).op == "placeholder" for written in _written(node))
 
 
 def _read_after_write(graph: fx.Graph) -> fx.Node | None:
@@ -151,9 +142,8 @@ def _read_after_write(graph: fx.Graph) -> fx.Node | None:
     for node in graph.nodes:
         if node.op != "call_function" or not isinstance(node.target, torch._ops.OpOverload):
             continue
-        for base in _written(node):
-            while base.op == "call_function" and _is_view(base) and isinstance(base.args[0], fx.Node):
-                base = base.args[0]
+        for written in _written(node):
+            base = _base(written)
             aliases, stack = {base}, [base]
             while stack:  # the base and every view of it (not in-place results: a read of one sees the change)
                 for user in stack.pop().users:
@@ -176,6 +166,13 @@ def _written(node: fx.Node) -> list[fx.Node]:
             if isinstance(value, fx.Node):
                 found.append(value)
     return found
+
+
+def _base(node: fx.Node) -> fx.Node:
+    """The tensor *node* is a view of (through any chain of views), or *node* itself."""
+    while node.op == "call_function" and _is_view(node) and isinstance(node.args[0], fx.Node):
+        node = node.args[0]
+    return node
 
 
 def _is_view(node: fx.Node) -> bool:

@@ -43,26 +43,29 @@ class _Direction(torch.autograd.Function):
     """One layer, one direction or both, forward; backward through oneDNN's backward primitive and its workspace."""
 
     @staticmethod
-    def forward(ctx, x, h0, w_layer, w_iter, bias, reset_after):
+    def forward(ctx, x, h0, w_layer, w_iter, bias, reset_after, *originals):
         batch, steps, inputs = x.shape
         dirs = 2 if w_iter.dim() == 3 else 1
         size = workspace.size(batch, steps, inputs, w_iter.shape[-1], dirs, reset_after, x.dtype == torch.bfloat16)
         ctx.lease = Lease(size)  # the node keeps it until the graph is freed
         y, h_last = build.extension().gru_forward(x, h0, w_layer, w_iter, bias, ctx.lease.buffer, reset_after, True)
         ctx.reset_after = reset_after
-        ctx.save_for_backward(x, h0, w_layer, w_iter, bias, y, h_last)
+        # *originals*: the parameters the weights were reordered from, saved though backward reads only the reordered
+        # copies, so autograd refuses a backward after one of them changed in place (as it does for torch.nn.GRU)
+        ctx.save_for_backward(x, h0, w_layer, w_iter, bias, y, h_last, *originals)
+        ctx.originals = len(originals)
         return y, h_last
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, dy, dh_last):
-        x, h0, w_layer, w_iter, bias, y, h_last = ctx.saved_tensors
+        x, h0, w_layer, w_iter, bias, y, h_last = ctx.saved_tensors[:7]  # unpacking all checks the originals too
         dy = torch.zeros_like(y) if dy is None else dy.contiguous()
         dh_last = torch.zeros_like(h_last) if dh_last is None else dh_last.contiguous()
         grads = build.extension().gru_backward(
             x, h0, w_layer, w_iter, bias, y, h_last, ctx.lease.buffer, dy, dh_last, ctx.reset_after
         )
-        return (*grads, None)
+        return (*grads, None, *[None] * ctx.originals)
 
 
 def prepare(cell: Cell, params: Params, like: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -73,18 +76,25 @@ def prepare(cell: Cell, params: Params, like: Tensor) -> tuple[Tensor, Tensor, T
     return w_layer, w_iter, onednn_bias(cell, params, like).contiguous()
 
 
-def call(prepared: tuple[Tensor, Tensor, Tensor], x: Tensor, h0: Tensor, reset_after: bool) -> tuple[Tensor, Tensor]:
-    """``(B, T, I)`` and ``(B, H)`` -> outputs ``(B, T, H)`` and the state after step T: one oneDNN call."""
+def call(
+    prepared: tuple[Tensor, Tensor, Tensor],
+    x: Tensor,
+    h0: Tensor,
+    reset_after: bool,
+    originals: Sequence[Tensor] = (),
+) -> tuple[Tensor, Tensor]:
+    """``(B, T, I)`` and ``(B, H)`` -> outputs ``(B, T, H)`` and the state after step T: one oneDNN call.
+    *originals*: the parameters *prepared* was made from, checked for in-place changes before a backward."""
     inputs = (x.contiguous(), h0.contiguous(), *prepared)
     if torch.is_grad_enabled() and any(t.requires_grad for t in inputs):
-        return _Direction.apply(*inputs, reset_after)
+        return _Direction.apply(*inputs, reset_after, *originals)
     y, h_last = build.extension().gru_forward(*inputs, _NO_WORKSPACE, reset_after, False)
     return y, h_last
 
 
 def direction(cell: Cell, params: Params, x: Tensor, h0: Tensor) -> tuple[Tensor, Tensor]:
     """``(B, T, I)`` and ``(B, H)`` -> outputs ``(B, T, H)`` and the state after step T, in torch.nn's layout."""
-    return call(prepare(cell, params, x), x, h0, cell.reset_after)
+    return call(prepare(cell, params, x), x, h0, cell.reset_after, tuple(params.values()))
 
 
 def run(cell: Cell, weights: Sequence[Params], x: Tensor, lengths: Tensor | None, state: State) -> tuple[Tensor, State]:
@@ -117,7 +127,8 @@ def _full(cell: Cell, weights: Sequence[Params], x: Tensor, h0: Tensor) -> tuple
         return out, (h_last[None],)
     both = [prepare(cell, params, x) for params in weights]
     prepared = tuple(torch.stack(parts) for parts in zip(*both, strict=True))
-    out, h_last = call(prepared, x, h0, cell.reset_after)  # type: ignore[arg-type]
+    originals = tuple(w for params in weights for w in params.values())
+    out, h_last = call(prepared, x, h0, cell.reset_after, originals)  # type: ignore[arg-type]
     return out, (h_last,)
 
 
@@ -131,7 +142,8 @@ def _split_by_length(
         return F.pad(out, (0, 0, 0, x.shape[1] - longest)), (h_last,)
     flat = [t for params in weights for t in prepare(cell, params, x)]
     training = torch.is_grad_enabled() and any(t.requires_grad for t in (x, h0, *flat))
-    out = split.Split.apply(layout, cell.reset_after, training, x.contiguous(), h0.contiguous(), *flat)
+    originals = tuple(w for params in weights for w in params.values())
+    out = split.Split.apply(layout, cell.reset_after, training, x.contiguous(), h0.contiguous(), *flat, *originals)
     hs = cell.hidden_size
     finals = [last_step(out[..., :hs], lengths, h0[0])]
     if len(weights) == 2:  # the reverse direction ends at each sequence's first step

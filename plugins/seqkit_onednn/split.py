@@ -80,8 +80,10 @@ def _rows(t: Tensor, index: Tensor) -> Tensor:
 
 
 class Split(torch.autograd.Function):
-    """``(layout, reset_after, training, x (B, T, I), h0 (D, B, H), *per direction (w_layer, w_iter, bias))``
-    -> ``(B, T, D*H)``, zero past each end; each direction's final state is read from it by the caller.
+    """``(layout, reset_after, training, x (B, T, I), h0 (D, B, H), *per direction (w_layer, w_iter, bias),
+    *originals)`` -> ``(B, T, D*H)``, zero past each end; each direction's final state is read from it by the caller.
+    *originals*: the parameters the weights were reordered from, saved so autograd refuses a backward after one of
+    them changed in place.
 
     *training*: keep workspaces for a backward (the caller knows; grad mode is off in here).
     """
@@ -109,16 +111,17 @@ class Split(torch.autograd.Function):
         if training:
             # the node keeps the workspaces (and segment tensors) until the graph is freed: retain_graph works
             ctx.layout, ctx.reset_after, ctx.kept, ctx.shapes = layout, reset_after, saved, (x.shape, h0.shape)
-            ctx.save_for_backward(*weights)
+            ctx.save_for_backward(*weights)  # the originals after the reordered weights
         return outputs[0] if dirs == 1 else torch.cat(outputs, -1)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, dout: Tensor) -> tuple[Tensor | None, ...]:
         ext = build.extension()
-        layout, weights = ctx.layout, ctx.saved_tensors
+        layout, saved = ctx.layout, ctx.saved_tensors  # unpacking checks every saved tensor's version
         x_shape, h_shape = ctx.shapes
         dirs, hidden = h_shape[0], h_shape[2]
+        weights = saved[: 3 * dirs]
         dx = None
         dh0 = dout.new_zeros(h_shape)
         grads: list[Tensor] = []
@@ -147,4 +150,4 @@ class Split(torch.autograd.Function):
             part = _rows(dx_scan.masked_fill_(layout.invalid, 0), layout.scatter[d])
             dx = part if dx is None else dx.add_(part)
             grads += sums or [torch.zeros_like(w) for w in (w_layer, w_iter, bias)]
-        return None, None, None, dx, dh0, *grads
+        return None, None, None, dx, dh0, *grads, *[None] * (len(saved) - 3 * dirs)

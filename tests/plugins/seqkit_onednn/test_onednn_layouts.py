@@ -123,9 +123,9 @@ def test_both_directions_run_in_one_call(monkeypatch, lengths):
     calls = []
     real = kernel.call
 
-    def counting(prepared, x, h0, reset_after):
+    def counting(prepared, x, h0, reset_after, originals=()):
         calls.append(tuple(prepared[0].shape))
-        return real(prepared, x, h0, reset_after)
+        return real(prepared, x, h0, reset_after, originals)
 
     monkeypatch.setattr(kernel, "call", counting)
     for reset_after in (True, False):
@@ -210,6 +210,21 @@ def test_reused_weights_changed_in_place_are_seen():
     fresh, _ = ext.gru_forward(x, h0, w_layer.clone(), w_iter.clone(), bias, empty, True, False)
     torch.testing.assert_close(changed, fresh, atol=0, rtol=0)
     assert not torch.allclose(changed, first)
+
+
+@pytest.mark.parametrize("lengths", [None, "varied"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("name", ["weight_ih_l0", "weight_hh_l0", "bias_hh_l0"])
+def test_a_weight_changed_in_place_before_backward_is_refused(lengths, bidirectional, name):
+    """As torch.nn.GRU: a backward after an optimiser step changed a weight in place would compute the old
+    weights' gradients; the kernel's reordered copies do not change, so it must check the parameters themselves."""
+    layer, _ = _pair(True, 1, bidirectional)
+    lengths = None if lengths is None else torch.tensor(LENGTHS["varied"])
+    out, _ = layer(torch.randn(B, T, I), lengths)
+    with torch.no_grad():
+        getattr(layer, name).mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.sum().backward()
 
 
 def test_a_batch_of_empty_sequences_keeps_its_states():

@@ -2,7 +2,8 @@
 
 Keyed by identity, not by ``hash(cell)``: a cell class may define ``__eq__`` (a dataclass does), which makes it
 unhashable, and two equal cells are still two objects. Each value is stored with the cell's attributes as they
-were, so a cell whose attributes changed since (``cell.scale = 3``) is traced again, not served a stale value.
+were, so a cell whose attributes changed since (``cell.scale = 3``, or ``MyCell.scale = 3`` for every instance) is
+traced again, not served a stale value.
 """
 
 from __future__ import annotations
@@ -15,10 +16,22 @@ _MISSING: Any = object()
 
 
 def attributes(cell: object) -> tuple[Any, ...]:
-    """*cell*'s type and attributes as a key compared with ``==``: plain values (numbers, strings, tuples of them)
-    as they are, anything else (a list, a tensor) by identity, so replacing one changes the key (changing one in
-    place does not)."""
-    return (type(cell), tuple((name, _plain(value)) for name, value in sorted(vars(cell).items())))
+    """*cell*'s type and attributes, its own and its classes', as a key compared with ``==``: plain values
+    (numbers, strings, tuples of them) as they are, anything else (a list, a tensor, a method) by identity, so
+    replacing one changes the key (changing one in place does not)."""
+    # the classes' namespaces as they are (compared by :func:`_same`): turning their dozens of entries into plain
+    # values on every call would cost more than the lookup saves
+    classes = tuple(tuple(vars(klass).items()) for klass in type(cell).__mro__[:-1])
+    return (type(cell), tuple((name, _plain(value)) for name, value in sorted(vars(cell).items())), classes)
+
+
+def _same(old: tuple[Any, ...], new: tuple[Any, ...]) -> bool:
+    """Whether two keys of :func:`attributes` are equal; a class attribute whose ``==`` is not a truth value (a
+    tensor replaced by another) counts as changed."""
+    try:
+        return bool(old == new)
+    except Exception:
+        return False
 
 
 def _plain(value: Any) -> Any:
@@ -37,7 +50,7 @@ class PerCell(Generic[V]):
 
     def get(self, cell: object, default: V | None = None) -> V | None:
         entry = self._values.get(id(cell))
-        if entry is None or entry[0]() is not cell or entry[1] != attributes(cell):
+        if entry is None or entry[0]() is not cell or not _same(entry[1], attributes(cell)):
             return default
         return entry[2]
 

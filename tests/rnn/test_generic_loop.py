@@ -275,6 +275,22 @@ def test_a_cell_attribute_changed_between_calls_is_seen():
         assert _looped(fast)
 
 
+def test_a_class_attribute_changed_between_calls_is_seen():
+    """Changed on the class (every instance sees it): the cached split and graphs were traced with the old value."""
+
+    class Rescaled(Scaled):
+        pass
+
+    made = [seqkit.create_rnn("rescaled", 3, 5, backend=b, plugins=cell_plugin("rescaled", Rescaled)) for b in BOTH]
+    made[1].load_state_dict(made[0].state_dict())
+    x = torch.randn(3, 12, 3, requires_grad=True)
+    for scale in (1.0, 3.0):
+        Rescaled.scale = scale
+        fast, slow = (layer(x)[0] for layer in made)
+        torch.testing.assert_close(fast, slow)
+        assert _looped(fast)
+
+
 class Flattens(seqkit.Cell):
     """Its ``project`` keeps the input's layout, and its step flattens the batch: a ``reshape`` traced on a dense
     step input is a view, which a strided one cannot take."""

@@ -224,7 +224,9 @@ def from_config(
             raise RecipeError([f"command line: {item.partition('=')[0]}: not a value seqkit will read: {too_big}"])
         try:
             with budget_is_ours():
-                config = OmegaConf.merge(config, OmegaConf.from_dotlist([item]))
+                override = OmegaConf.from_dotlist([item])
+                config = OmegaConf.merge(config, override)
+                _keep_missing(config, override)
         except (OmegaConfBaseException, yaml.YAMLError, TypeError, ValueError) as error:
             raise RecipeError([f"command line: cannot apply {item[:200]!r}: {_first_line(error)}"]) from None
         except RecursionError:
@@ -249,6 +251,22 @@ def from_config(
     _check_resolves(config, (), problems)
     data = OmegaConf.to_container(config, resolve=True, throw_on_missing=False)
     return Recipe(data, path, name, lines or {}, list(overrides), problems)
+
+
+def _keep_missing(config: Any, override: Any) -> None:
+    """Make every key *override* leaves missing (``key=???``) missing in *config* too.
+
+    OmegaConf's merge keeps the value a ``???`` is merged onto, so ``seed=???`` would leave the recipe's seed in
+    place; on the command line it means "this value must be given", as ``???`` in the recipe file does.
+    """
+    # read unresolved: an override's ${} is judged with the whole recipe, later
+    for key, value in leaves(OmegaConf.to_container(override, resolve=False)):
+        # a list is replaced whole by a merge: its missing items are in config already
+        if value == "???" and all(isinstance(part, str) for part in key):
+            node = config
+            for part in key[:-1]:
+                node = node[part]
+            node[key[-1]] = "???"
 
 
 def _is_removal(item: str) -> bool:

@@ -19,7 +19,7 @@ moved.install()  # old module paths (seqkit.recurrent, ...) still import, as the
 # plugins` must not pay for torch, and `import seqkit` alone costs nothing.
 _SOURCES: dict[str, tuple[str, ...]] = {
     "seqkit.data.batching": ("pad_sequences",),
-    "seqkit.bounds": ("Range", "Width"),
+    "seqkit.bounds": ("Probability", "Range", "Width"),
     "seqkit.rnn.cell": ("Cell", "Params", "State", "check_bool", "torch_style_shapes"),
     "seqkit.data.corpora": ("Corpus", "CorpusFile"),
     "seqkit.data": (
@@ -93,7 +93,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # type checkers and IDEs see the eager imports
-    from seqkit.bounds import Range, Width
+    from seqkit.bounds import Probability, Range, Width
     from seqkit.data import (
         DataError,
         Located,
@@ -166,6 +166,7 @@ __all__ = [
     "PluginError",
     "PluginManager",
     "PredictOption",
+    "Probability",
     "Range",
     "Record",
     "Recurrent",

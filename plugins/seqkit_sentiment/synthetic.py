@@ -9,6 +9,7 @@ from seqkit import Range, Record
 
 # a generated data set is built in memory: beyond this it is a recipe's (or a tampered checkpoint's) mistake
 Size = Annotated[int, Range(1, 1_000_000)]
+Share = Annotated[float, Range(0, 1)]  # a fraction of the reviews: 0 and 1 both make a (one-sided) data set
 
 POSITIVE = ("good", "great", "fun", "moving", "clever", "charming", "gripping", "funny", "beautiful", "smart")
 NEGATIVE = ("bad", "dull", "boring", "awful", "weak", "bland", "messy", "tedious", "silly", "flat")
@@ -17,7 +18,7 @@ VERBS = ("was", "is", "felt", "seemed")
 INTENSIFIERS = ("", "", "really", "very", "quite", "truly")
 
 
-def synthetic_sentiment(*, size: Size = 4000, contrast: float = 0.5, seed: int = 0) -> list[Record]:
+def synthetic_sentiment(*, size: Size = 4000, contrast: Share = 0.5, seed: int = 0) -> list[Record]:
     """*size* reviews such as "the plot was not bad" or "the cast is great but the ending felt boring".
 
     A clause's polarity is its adjective's, flipped by "not"; a review's label is its last clause's

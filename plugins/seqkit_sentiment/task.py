@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqkit import UNK_ID, CellFactory, DataError, ExportGraph, Record, Task, Tokenizer, Width, pad_sequences, where_of
+from seqkit import (
+    UNK_ID,
+    CellFactory,
+    DataError,
+    ExportGraph,
+    Probability,
+    Range,
+    Record,
+    Task,
+    Tokenizer,
+    Width,
+    pad_sequences,
+    where_of,
+)
 from seqkit_sentiment.model import Pooling, SentimentEnsemble, SentimentModel
 from seqkit_sentiment.naive_bayes import naive_bayes_init
 from seqkit_sentiment.nbsvm import nbsvm_fit
@@ -18,6 +31,8 @@ from seqkit_sentiment.ngrams import NgramClassifier
 
 PREDICT_BATCH = 256
 NGRAM_BUCKETS = 1 << 20
+# a member's share of the mixture: at 0 or 1 it, or every other member, would not count
+Share = Annotated[float, Range(0, 1, low_open=True, high_open=True)]
 
 
 NGRAM_INITS = ("zeros", "naive_bayes")
@@ -94,15 +109,15 @@ class SentimentTask(Task):
         tokenizer: Tokenizer,
         *,
         embed_dim: Width = 128,
-        dropout: float = 0.0,
-        word_dropout: float = 0.0,
+        dropout: Probability = 0.0,
+        word_dropout: Probability = 0.0,
         ensemble: int = 1,
         ngrams: int = 0,
         ngram_buckets: int = NGRAM_BUCKETS,
-        ngram_weight: float | None = None,
+        ngram_weight: Share | None = None,
         ngram_rate: float = 1.0,
         ngram_init: str = "zeros",
-        nbsvm: float | None = None,
+        nbsvm: Share | None = None,
         nbsvm_l2: float = NBSVM_L2,
     ) -> nn.Module:
         train, self._train = self._train, ()  # not held past the build: a large corpus would stay in memory

@@ -9,7 +9,19 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from seqkit import PAD_ID, CellFactory, DataError, ExportGraph, Record, SeqkitError, Task, Tokenizer, Width, where_of
+from seqkit import (
+    PAD_ID,
+    CellFactory,
+    DataError,
+    ExportGraph,
+    Probability,
+    Record,
+    SeqkitError,
+    Task,
+    Tokenizer,
+    Width,
+    where_of,
+)
 from seqkit_seq2seq.attention import AttentionKind
 from seqkit_seq2seq.examples import Example, collate, extend, pieces_text, source_ids
 from seqkit_seq2seq.export import export_graphs
@@ -44,7 +56,7 @@ class Seq2SeqTask(Task):
         shared_vocab: bool = True,
         max_source_length: int | None = None,
         max_target_length: int | None = None,
-        label_smoothing: float = 0.1,
+        label_smoothing: Probability = 0.1,
         copy: bool | None = None,
         coverage_weight: float = 0.0,
         val_decoding: Decoding = "greedy",
@@ -157,7 +169,7 @@ class Seq2SeqTask(Task):
         tokenizer: Tokenizer,
         *,
         embed_dim: Width = 256,
-        dropout: float = 0.2,
+        dropout: Probability = 0.2,
         attention: AttentionKind = "general",
         input_feeding: bool = True,
         tie_embeddings: bool = False,

@@ -10,7 +10,18 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from seqkit import UNK_ID, CellFactory, DataError, ExportGraph, Record, Task, Width, pad_sequences, where_of
+from seqkit import (
+    UNK_ID,
+    CellFactory,
+    DataError,
+    ExportGraph,
+    Probability,
+    Record,
+    Task,
+    Width,
+    pad_sequences,
+    where_of,
+)
 from seqkit_tagging.metrics import EntityScore, entity_types, sentence_spans
 from seqkit_tagging.model import IGNORE, Tagger, build_tagger
 from seqkit_tagging.report import prediction_lines, score_table
@@ -142,9 +153,9 @@ class TaggingTask(Task):
         embed_dim: Width = 100,
         casing_dim: int = 8,
         chars: dict[str, Any] | None = None,
-        dropout: float = 0.5,
-        unk_replace: float = 0.5,
-        word_dropout: float = 0.0,
+        dropout: Probability = 0.5,
+        unk_replace: Probability = 0.5,
+        word_dropout: Probability = 0.0,
     ) -> nn.Module:
         """``chars``: the character encoder (``{kind: gru, embed_dim: 25, hidden_size: 25}``, any cell, or
         ``{kind: cnn, width: 3}``); null: none. ``unk_replace``: the chance a rare training word is read as unknown."""

@@ -47,3 +47,46 @@ def test_a_missing_value_on_the_command_line_replaces_the_recipe_s(capsys, tmp_p
 def test_a_later_override_fills_a_key_an_earlier_one_left_missing(capsys):
     code, _, err = cli(capsys, "validate", "quickstart", "seed=???", "seed=7")
     assert code == 0, err
+
+
+# -- a probability is a finite number in [0, 1): NaN and infinities included, wherever a model draws with one ---------
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf", "1.0", "-0.5"])
+@pytest.mark.parametrize("key", ["model.dropout", "model.word_dropout", "model.cell.dropout", "model.cell.zoneout"])
+def test_a_probability_outside_0_1_is_refused_at_its_key(capsys, tmp_path, key, value):
+    for message in refused(capsys, tmp_path, f"{key}={value}", train=key == "model.dropout"):
+        assert f"command line: {key}: expected in [0, 1), got " in message, message
+
+
+@pytest.mark.parametrize(
+    ("recipe", "key"),
+    [
+        ("tagging/gru_toy", "model.dropout"),
+        ("tagging/gru_toy", "model.unk_replace"),
+        ("tagging/gru_toy", "model.word_dropout"),
+        ("translation/gru_reverse", "model.dropout"),
+        ("translation/gru_reverse", "task.label_smoothing"),
+    ],
+)
+def test_every_built_in_task_declares_its_probabilities(capsys, tmp_path, recipe, key):
+    (message,) = refused(capsys, tmp_path, f"{key}=.nan", recipe=recipe, train=False)
+    assert f"command line: {key}: expected in [0, 1), got nan" in message, message
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("data.contrast=.nan", "data.contrast: expected in [0, 1], got nan"),
+        ("model.nbsvm=1.0", "model.nbsvm: expected in (0, 1), got 1.0"),
+        ("model.ngram_weight=0", "model.ngram_weight: expected in (0, 1), got 0"),
+    ],
+)
+def test_other_shares_and_fractions_are_declared_too(capsys, tmp_path, override, expected):
+    (message,) = refused(capsys, tmp_path, override, "model.ngrams=2", train=False)
+    assert f"command line: {expected}" in message, message
+
+
+def test_zero_and_negative_zero_are_valid_probabilities(capsys):
+    code, _, err = cli(
+        capsys, "validate", "quickstart", "model.dropout=-0.0", "model.word_dropout=0", "model.cell.dropout=0.5"
+    )
+    assert code == 0, err

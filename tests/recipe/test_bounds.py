@@ -38,3 +38,22 @@ def test_the_built_in_tasks_declare_their_embedding_width(capsys):
 
     code, _, err = cli(capsys, "validate", "quickstart", "model.embed_dim=0")
     assert code == 2 and "model.embed_dim: expected in [1, 65,536], got 0" in err
+
+
+def other(
+    *, weight: Annotated[float, seqkit.Range(0, 1, low_open=True)] | None = None, rates: list[seqkit.Probability] = ()
+):
+    """A bound inside ``X | None`` and on a list's items counts too; an open low side excludes the bound."""
+
+
+@pytest.mark.parametrize(
+    ("values", "problem"),
+    [
+        ({"weight": 0}, "expected in (0, 1], got 0"),
+        ({"weight": math.inf}, "expected in (0, 1], got inf"),
+        ({"rates": [0.5, 1.0]}, "item 1: expected in [0, 1), got 1.0"),
+    ],
+)
+def test_a_range_inside_a_union_or_on_list_items(values, problem):
+    assert check_arguments("model", other, values, owner="task") == [(f"model.{next(iter(values))}", problem)]
+    assert check_arguments("model", other, {"weight": None, "rates": [0, -0.0]}, owner="task") == []

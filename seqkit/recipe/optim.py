@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 import torch
 
+from seqkit.bounds import Probability
+
 Schedule = Literal["constant", "cosine", "linear", "step", "plateau"]
 
 
@@ -15,7 +17,7 @@ def optim_options(
     kind: Literal["adam", "adamw", "sgd"] = "adamw",
     lr: float = 1e-3,
     weight_decay: float = 0.0,
-    betas: tuple[float, float] = (0.9, 0.999),
+    betas: tuple[Probability, Probability] = (0.9, 0.999),  # torch's Adam refuses a beta outside [0, 1)
     eps: float = 1e-8,
     momentum: float = 0.0,
     nesterov: bool = False,

@@ -90,3 +90,29 @@ def test_zero_and_negative_zero_are_valid_probabilities(capsys):
         capsys, "validate", "quickstart", "model.dropout=-0.0", "model.word_dropout=0", "model.cell.dropout=0.5"
     )
     assert code == 0, err
+
+
+# -- optim.betas: two numbers, each in [0, 1) --------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("[1.5,0.9]", "item 0: expected in [0, 1), got 1.5"),
+        ("[0.9,1.0]", "item 1: expected in [0, 1), got 1.0"),
+        ("[-0.1,0.9]", "item 0: expected in [0, 1), got -0.1"),
+        ("[.nan,0.9]", "item 0: expected in [0, 1), got nan"),
+        ("[0.9,.inf]", "item 1: expected in [0, 1), got inf"),
+        ("[0.9]", "expected a list of 2 values, got [0.9]"),
+        ("[0.9,0.99,0.999]", "expected a list of 2 values"),
+        ("[a,0.9]", "expected a number, got 'a'"),
+        ("[true,0.9]", "expected a number, got True"),
+        ("0.9", "expected a list, got 0.9"),
+    ],
+)
+def test_optim_betas_are_two_numbers_in_0_1(capsys, tmp_path, value, expected):
+    for message in refused(capsys, tmp_path, f"optim.betas={value}"):
+        assert f"command line: optim.betas: {expected}" in message, message
+
+
+def test_optim_betas_in_range_pass(capsys):
+    code, _, err = cli(capsys, "validate", "quickstart", "optim.betas=[0,0.5]")
+    assert code == 0, err

@@ -42,7 +42,7 @@ def check_trainer(section: Mapping[str, Any] | None) -> None:
     """Refuse, in one line naming the key, a ``trainer`` section this machine cannot honour.
 
     Checked before Lightning sees it, for what Lightning reports as a traceback or in several lines:
-    a GPU accelerator without a GPU, a device index that does not exist.
+    a GPU accelerator without a GPU, a device index that does not exist, all GPUs (``devices: -1``) on the CPU.
     """
     section = section or {}
     accelerator = str(section.get("accelerator") or "auto").lower()
@@ -57,11 +57,17 @@ def check_trainer(section: Mapping[str, Any] | None) -> None:
     indices = _indices(devices)
     if accelerator not in ("auto", "cpu", *GPU_NAMES):  # mps, tpu, ...: Lightning judges their devices
         return
+    on_gpu = wants_gpu or (accelerator == "auto" and torch.cuda.is_available())
+    if not on_gpu and isinstance(devices, int | str) and str(devices).strip() == "-1":
+        # Lightning's CPU accelerator refuses it with a TypeError, which would read as a bug in seqkit
+        raise EnvironmentMismatch(
+            f"trainer.devices=-1 asks for every GPU, but the run is on the CPU, which takes a count of processes "
+            f"(trainer.accelerator={accelerator}); {machine()}"
+        )
     if indices is None:
         if isinstance(devices, int) and devices > 1 and wants_gpu and devices > torch.cuda.device_count():
             raise EnvironmentMismatch(f"trainer.devices={devices}: {machine()}")
         return
-    on_gpu = wants_gpu or (accelerator == "auto" and torch.cuda.is_available())
     available = torch.cuda.device_count() if on_gpu else 0
     absent = [i for i in indices if i >= available]
     if absent:
@@ -88,7 +94,7 @@ def trainer_refusals(section: Mapping[str, Any] | None) -> Iterator[None]:
         if key is None:
             raise
         raise EnvironmentMismatch(f"trainer.{key}={section[key]}: {one_line(error)[:300]}; {machine()}") from None
-    except ValueError as error:
+    except (ValueError, TypeError) as error:  # TypeError: how an accelerator refuses devices it cannot take
         culprit = _culprit(section, error)
         if not culprit:  # not about a setting we can name: a bug, left to the CLI's internal-error path
             raise

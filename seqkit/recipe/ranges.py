@@ -1,5 +1,6 @@
-"""Values a recipe's types allow but seqkit or its builders reject: each checked key's range, and the rules
-between keys (global batch size and accumulation, nesterov and momentum, the split fractions)."""
+"""Values a recipe's types allow but seqkit or its builders reject: each checked key's range (or form, for
+Lightning's devices), and the rules between keys (global batch size and accumulation, nesterov and momentum, the
+split fractions)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,51 @@ RANGES: dict[str, tuple[Any, str]] = {
 }
 
 
+def _count(text: str) -> int | None:
+    """*text* as Lightning reads a device count or index (ASCII digits, spaces around them), or None."""
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+def lightning_devices(value: Any) -> bool:
+    """Whether ``pytorch_lightning.Trainer(devices=value)`` takes *value* on some accelerator: a count of at least 1,
+    -1 (all), ``"auto"``, or distinct device indices as a list (``[0, 2]``) or a comma string (``"0,2"``, ``"1,"``).
+
+    Lightning refuses the rest, most only once its accelerator is chosen (``-2``: a TypeError on the CPU, an empty
+    device list on a GPU): in a recipe they are refused before anything runs. A count or index is written in ASCII
+    digits (Lightning's ``int()`` would also read ``+1`` or other scripts' digits, which no recipe means). What
+    the chosen accelerator takes (the CPU: a count only) depends on the machine, and ``seqkit eval`` ignores the
+    devices: :func:`seqkit.environment.check_trainer` judges that when a run starts.
+    """
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return value >= 1 or value == -1
+    if isinstance(value, list):
+        indices = value
+    elif not isinstance(value, str):
+        return False
+    elif value == "auto" or value.strip() == "-1":
+        return True
+    elif "," in value:
+        # Lightning skips empty pieces ("1," is [1]) and reads the others with int(), spaces around digits included
+        indices = [_count(piece) for piece in value.split(",") if piece]
+    else:
+        return (_count(value) or 0) >= 1
+    numbers = [i for i in indices if isinstance(i, int) and not isinstance(i, bool) and i >= 0]
+    return bool(indices) and len(numbers) == len(indices) and len(set(numbers)) == len(numbers)
+
+
+# Keys whose valid values are forms, not a range of numbers: key path -> (test of a value of any type, expected).
+FORMS: dict[str, tuple[Any, str]] = {
+    "trainer.devices": (
+        lightning_devices,
+        "a count of at least 1, -1 (all), 'auto', or distinct device indices (a list such as [0, 2], or a string "
+        "such as '0,2')",
+    ),
+}
+
+
 def _passes(test: Any, value: float) -> bool:
     try:
         return bool(test(value)) and (not isinstance(value, float) or math.isfinite(value))
@@ -56,6 +102,14 @@ def range_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
             value = value.get(part) if isinstance(value, dict) else None
         if isinstance(value, (int, float)) and not isinstance(value, bool) and not _passes(test, value):
             problems.append((path, f"expected {expected}, got {value!r}"))
+    for path, (test, expected) in FORMS.items():
+        *parents, key = path.split(".")
+        holder: Any = data
+        for part in parents:
+            holder = holder.get(part) if isinstance(holder, dict) else None
+        # unset: the default; ???: reported as missing; a wrong type: by the type check, first (one problem per key)
+        if isinstance(holder, dict) and key in holder and holder[key] != "???" and not test(holder[key]):
+            problems.append((path, f"expected {expected}, got {holder[key]!r}"))
     trainer = data.get("trainer") if isinstance(data.get("trainer"), dict) else {}
     loading = data.get("data") if isinstance(data.get("data"), dict) else {}
     if loading.get("global_batch_size") is not None and trainer.get("accumulate_grad_batches") not in (None, 1):

@@ -116,3 +116,21 @@ def test_optim_betas_are_two_numbers_in_0_1(capsys, tmp_path, value, expected):
 def test_optim_betas_in_range_pass(capsys):
     code, _, err = cli(capsys, "validate", "quickstart", "optim.betas=[0,0.5]")
     assert code == 0, err
+
+
+# -- trainer.devices: what Lightning's Trainer takes on some accelerator (tests/run: what this machine can run) ------
+@pytest.mark.parametrize(
+    "value", ["abc", "-2", "0", "[]", "[-1]", "[0,0]", "AUTO", "''", "','", "'0,a'", "'1.5'", "'0, '", "'-2'", "'0'"]
+)
+def test_devices_lightning_cannot_parse_are_refused(capsys, tmp_path, value):
+    messages = refused(capsys, tmp_path, "trainer.accelerator=auto", f"trainer.devices={value}")
+    for message in messages:
+        assert "command line: trainer.devices: expected a count of at least 1, -1 (all), 'auto'" in message, message
+
+
+@pytest.mark.parametrize(
+    "value", ["1", "2", "-1", "auto", "'3'", "' 2 '", "'-1'", "[0]", "[1,0]", "'0,1'", "'1,'", "' 0 , 2'"]
+)
+def test_devices_lightning_takes_pass_validation(capsys, value):
+    code, _, err = cli(capsys, "validate", "quickstart", "trainer.accelerator=auto", f"trainer.devices={value}")
+    assert code == 0, err

@@ -109,6 +109,8 @@ def test_latest_points_at_the_newest_run_and_names_its_checkpoint(capsys, runs, 
         ("trainer.accelerator=gpu", "trainer.accelerator=gpu: this machine has"),
         ("trainer.accelerator=cuda", "trainer.accelerator=cuda: this machine has"),
         ("trainer.devices=[3]", "trainer.devices=[3]: device indices name GPUs; this machine has"),
+        ("trainer.devices=-1", "trainer.devices=-1 asks for every GPU, but the run is on the CPU"),
+        ("trainer={accelerator: auto, devices: '-1'}", "trainer.devices=-1 asks for every GPU"),
         ("trainer.precision=16-mixd", "trainer.precision: expected one of"),
     ],
 )

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from seqkit import Range
+
+# Lightning's EarlyStopping checks neither: a negative patience stops at the first validation without a gain, and a
+# NaN min_delta makes every validation one without a gain. Declared here, a recipe's bad value is refused up front.
+Patience = Annotated[int, Range(0)]
+MinDelta = Annotated[float, Range(0)]
 
 
 def early_stopping(
-    *, monitor: str | None = None, mode: Literal["min", "max"] | None = None, patience: int = 3, min_delta: float = 0.0
+    *,
+    monitor: str | None = None,
+    mode: Literal["min", "max"] | None = None,
+    patience: Patience = 3,
+    min_delta: MinDelta = 0.0,
 ) -> Any:
     """Stop after *patience* validations without an improvement of at least *min_delta*.
 

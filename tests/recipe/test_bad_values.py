@@ -134,3 +134,30 @@ def test_devices_lightning_cannot_parse_are_refused(capsys, tmp_path, value):
 def test_devices_lightning_takes_pass_validation(capsys, value):
     code, _, err = cli(capsys, "validate", "quickstart", "trainer.accelerator=auto", f"trainer.devices={value}")
     assert code == 0, err
+
+
+# -- callbacks declare their options' ranges in their builders' signatures, as any plugin can ------------------------
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("callbacks.early_stopping.patience=-1", "callbacks.early_stopping.patience: expected 0 or more, got -1"),
+        ("callbacks.early_stopping.min_delta=.nan", "callbacks.early_stopping.min_delta: expected 0 or more, got nan"),
+        ("callbacks.early_stopping.min_delta=.inf", "callbacks.early_stopping.min_delta: expected 0 or more, got inf"),
+        ("callbacks.early_stopping.min_delta=-0.1", "callbacks.early_stopping.min_delta: expected 0 or more"),
+        ("callbacks.early_stopping.patience=1.5", "callbacks.early_stopping.patience: expected an integer, got 1.5"),
+        ("callbacks.ema.decay=1.0", "callbacks.ema.decay: expected in (0, 1), got 1.0"),
+        ("callbacks.ema.decay=.nan", "callbacks.ema.decay: expected in (0, 1), got nan"),
+        ("callbacks.ema.start_step=-1", "callbacks.ema.start_step: expected 0 or more, got -1"),
+    ],
+)
+def test_callback_options_outside_their_range_are_refused(capsys, tmp_path, override, expected):
+    for message in refused(capsys, tmp_path, override):
+        assert f"command line: {expected}" in message, message
+
+
+def test_callback_options_at_their_bounds_pass(capsys):
+    early = ["callbacks.early_stopping.patience=0", "callbacks.early_stopping.min_delta=-0.0"]
+    code, _, err = cli(
+        capsys, "validate", "quickstart", *early, "callbacks.ema.decay=0.5", "callbacks.ema.start_step=0"
+    )
+    assert code == 0, err

@@ -13,6 +13,13 @@ from seqkit.rnn.options import recipe_ranges
 # Beyond these a batch cannot be allocated on any machine seqkit runs on: refused up front (a layer's: its options).
 MAX_SIZE = 1 << 24
 MAX_WORKERS = 256  # loader processes: more is a fork bomb, not a speed-up
+
+
+def _batches(value: float) -> bool:
+    """Lightning's rule for a share of an epoch's batches: a fraction in [0, 1], or a whole number above 1."""
+    return 0 <= value <= 1 or (value > 1 and value % 1 == 0)
+
+
 # Values the types allow but the builders reject: key path -> (test, what is expected).
 RANGES: dict[str, tuple[Any, str]] = {
     "seed": (lambda v: 0 <= v < 2**32, "in [0, 2**32)"),
@@ -21,6 +28,19 @@ RANGES: dict[str, tuple[Any, str]] = {
     "trainer.max_steps": (lambda v: v >= 1 or v == -1, "at least 1, or -1 (no limit)"),
     "trainer.gradient_clip_val": (lambda v: math.isfinite(v) and v >= 0, "a finite number, 0 or more"),
     "trainer.accumulate_grad_batches": (lambda v: 1 <= v <= MAX_SIZE, "at least 1"),
+    # Lightning's fraction-or-count keys: it refuses the rest only once the run has begun (and seqkit's batch count
+    # would meet a NaN or inf first)
+    **{
+        f"trainer.{key}": (_batches, "a fraction in [0, 1] or a whole number of batches")
+        for key in (
+            "limit_train_batches",
+            "limit_val_batches",
+            "limit_test_batches",
+            "limit_predict_batches",
+            "overfit_batches",
+            "val_check_interval",
+        )
+    },
     "data.batch_size": (lambda v: v >= 1, "at least 1"),
     "data.eval_batch_size": (lambda v: v is None or v >= 1, "at least 1, or null"),
     "data.num_workers": (lambda v: 0 <= v <= MAX_WORKERS, f"in [0, {MAX_WORKERS}]"),

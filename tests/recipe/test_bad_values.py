@@ -161,3 +161,20 @@ def test_callback_options_at_their_bounds_pass(capsys):
         capsys, "validate", "quickstart", *early, "callbacks.ema.decay=0.5", "callbacks.ema.start_step=0"
     )
     assert code == 0, err
+
+
+# -- Lightning's fraction-or-count keys: a fraction in [0, 1] or a whole number of batches, never NaN or inf --------
+@pytest.mark.parametrize(
+    "key",
+    ["limit_train_batches", "limit_val_batches", "limit_test_batches", "overfit_batches", "val_check_interval"],
+)
+@pytest.mark.parametrize("value", [".nan", ".inf", "-1", "1.5"])
+def test_lightning_fractions_of_batches_are_finite(capsys, tmp_path, key, value):
+    for message in refused(capsys, tmp_path, f"trainer.{key}={value}", train=key == "limit_train_batches"):
+        assert f"command line: trainer.{key}: expected a fraction in [0, 1] or a whole number of batches" in message
+
+
+def test_lightning_fractions_and_counts_pass(capsys):
+    keys = ["trainer.limit_train_batches=0.5", "trainer.limit_val_batches=3", "trainer.overfit_batches=0"]
+    code, _, err = cli(capsys, "validate", "quickstart", *keys, "trainer.val_check_interval=2.0")
+    assert code == 0, err

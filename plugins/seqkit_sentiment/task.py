@@ -33,6 +33,8 @@ PREDICT_BATCH = 256
 NGRAM_BUCKETS = 1 << 20
 # a member's share of the mixture: at 0 or 1 it, or every other member, would not count
 Share = Annotated[float, Range(0, 1, low_open=True, high_open=True)]
+# a rate multiplier or a penalty: at 0 the member would not learn, and an infinite penalty times a zero weight is NaN
+Positive = Annotated[float, Range(0, low_open=True)]
 
 
 NGRAM_INITS = ("zeros", "naive_bayes")
@@ -115,10 +117,10 @@ class SentimentTask(Task):
         ngrams: int = 0,
         ngram_buckets: int = NGRAM_BUCKETS,
         ngram_weight: Share | None = None,
-        ngram_rate: float = 1.0,
+        ngram_rate: Positive = 1.0,
         ngram_init: str = "zeros",
         nbsvm: Share | None = None,
-        nbsvm_l2: float = NBSVM_L2,
+        nbsvm_l2: Positive = NBSVM_L2,
     ) -> nn.Module:
         train, self._train = self._train, ()  # not held past the build: a large corpus would stay in memory
         if not 0.0 <= word_dropout < 1.0:

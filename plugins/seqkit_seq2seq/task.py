@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy as copying
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -15,6 +15,7 @@ from seqkit import (
     DataError,
     ExportGraph,
     Probability,
+    Range,
     Record,
     SeqkitError,
     Task,
@@ -31,6 +32,8 @@ from seqkit_seq2seq.predict_options import PREDICT_OPTIONS, prediction_lines
 from seqkit_seq2seq.search import Hypothesis, SearchOptions, search
 
 Decoding = Literal["greedy", "beam"]
+# a weight, GNMT's length penalty α or a length ratio: NaN or an infinity would poison every score it enters
+NonNegative = Annotated[float, Range(0)]
 PREDICT_BATCH = 64
 
 
@@ -58,15 +61,15 @@ class Seq2SeqTask(Task):
         max_target_length: int | None = None,
         label_smoothing: Probability = 0.1,
         copy: bool | None = None,
-        coverage_weight: float = 0.0,
+        coverage_weight: NonNegative = 0.0,
         val_decoding: Decoding = "greedy",
         test_decoding: Decoding = "beam",
         beam_size: int = 5,
         n_best: int = 1,
-        length_penalty: float = 0.0,
+        length_penalty: NonNegative = 0.0,
         min_length: int = 0,
         max_length: int = 100,
-        max_length_a: float | None = None,
+        max_length_a: NonNegative | None = None,
         max_length_b: int = 10,
         no_repeat_ngram_size: int = 0,
     ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -16,6 +16,7 @@ from seqkit import (
     DataError,
     ExportGraph,
     Probability,
+    Range,
     Record,
     Task,
     Width,
@@ -151,7 +152,7 @@ class TaggingTask(Task):
         *,
         output: Literal["crf", "softmax"] = "crf",
         embed_dim: Width = 100,
-        casing_dim: int = 8,
+        casing_dim: Annotated[int, Range(0, 1 << 16)] = 8,  # 0: no casing feature; else a Width
         chars: dict[str, Any] | None = None,
         dropout: Probability = 0.5,
         unk_replace: Probability = 0.5,

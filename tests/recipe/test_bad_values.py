@@ -178,3 +178,22 @@ def test_lightning_fractions_and_counts_pass(capsys):
     keys = ["trainer.limit_train_batches=0.5", "trainer.limit_val_batches=3", "trainer.overfit_batches=0"]
     code, _, err = cli(capsys, "validate", "quickstart", *keys, "trainer.val_check_interval=2.0")
     assert code == 0, err
+
+
+# -- other numbers the built-in tasks take: a NaN or infinity, or a negative size, is refused at its key too ----------
+@pytest.mark.parametrize(
+    ("recipe", "override", "expected"),
+    [
+        ("translation/gru_reverse", "task.coverage_weight=.nan", "task.coverage_weight: expected 0 or more, got nan"),
+        ("translation/gru_reverse", "task.coverage_weight=.inf", "task.coverage_weight: expected 0 or more, got inf"),
+        ("translation/gru_reverse", "task.length_penalty=.nan", "task.length_penalty: expected 0 or more, got nan"),
+        ("translation/gru_reverse", "task.max_length_a=.nan", "task.max_length_a: expected 0 or more, got nan"),
+        ("quickstart", "model.ngram_rate=.nan", "model.ngram_rate: expected above 0, got nan"),
+        ("quickstart", "model.nbsvm_l2=.inf", "model.nbsvm_l2: expected above 0, got inf"),
+        ("tagging/gru_toy", "model.casing_dim=-1", "model.casing_dim: expected in [0, 65,536], got -1"),
+    ],
+)
+def test_task_numbers_are_finite_and_in_range(capsys, tmp_path, recipe, override, expected):
+    extra = ["model.ngrams=2"] if recipe == "quickstart" else []
+    (message,) = refused(capsys, tmp_path, override, *extra, recipe=recipe, train=False)
+    assert f"command line: {expected}" in message, message

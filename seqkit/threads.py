@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -25,6 +26,14 @@ WAIT_VAR = "OMP_WAIT_POLICY"
 # wakes sleeping threads; 10,000 rounds kept the quiet speed and halved the loaded loss.
 SPIN_VARS = {"GOMP_SPINCOUNT": "10000", "KMP_BLOCKTIME": "1"}  # GNU OpenMP (rounds); Intel/LLVM OpenMP (ms)
 BRIEF = "brief spin"
+# GNU OpenMP (torch's runtime on Linux) only warns of a value it cannot parse and runs with its default, so seqkit
+# would report, and be measured under, a setting not in force: the variables it reads are checked here as GNU OpenMP
+# parses them (libgomp env.c). KMP_BLOCKTIME is not: GNU OpenMP ignores it, and its syntax differs between the
+# Intel/LLVM runtimes' versions (units, fractions), so a check here could refuse a value that one of them accepts.
+SPACE = " \t\n\r\f\v"  # C's isspace(), which OpenMP strips around each value
+SPIN_COUNT = re.compile(r"\s*(?:infinite|infinity|[0-9]+\s*[kmgt]?)\s*", re.IGNORECASE | re.ASCII)
+MAX_SPIN_COUNT = 2**64 - 1  # GNU OpenMP parses the number with strtoull: a larger one overflows and is refused
+OPENMP_VARS = ("OMP_NUM_THREADS", WAIT_VAR, "GOMP_SPINCOUNT")  # the ones checked; empty means unset
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
@@ -49,15 +58,18 @@ class ThreadPolicy:
 def _explicit(env: Mapping[str, str]) -> tuple[int, str] | None:
     """``SEQKIT_THREADS`` wins, then ``OMP_NUM_THREADS`` (its first value: OpenMP allows a nested list)."""
     for name in (THREADS_VAR, "OMP_NUM_THREADS"):
-        raw = env.get(name, "").strip()
+        raw = env.get(name, "").strip(SPACE)
         if not raw:
             continue
-        first = raw.split(",")[0].strip()
-        if not (first.isascii() and first.isdigit()) or not 1 <= int(first) <= MAX_THREADS:
+        # every level is checked, not only the first seqkit uses: OpenMP refuses the whole list for one bad level
+        levels = [level.strip(SPACE) for level in raw.split(",")]
+        if not all(level.isascii() and level.isdigit() and 1 <= int(level) <= MAX_THREADS for level in levels):
+            nested = " per nesting level, separated by commas (e.g. 4 or 4,2)" if len(levels) > 1 else ""
             raise InvalidArgumentError(
-                f"environment variable {name}={raw!r}: expected a whole number of threads in [1, {MAX_THREADS}]"
+                f"environment variable {name}={env[name]!r}: "
+                f"expected a whole number of threads in [1, {MAX_THREADS}]{nested}"
             )
-        return int(first), f"{name}={first}"
+        return int(levels[0]), f"{name}={levels[0]}"
     return None
 
 
@@ -138,14 +150,38 @@ def choose(
 
 
 def _wait(env: Mapping[str, str]) -> tuple[str, str]:
-    """The user's wait setting where there is one (``OMP_WAIT_POLICY`` first, then a spin setting), else seqkit's."""
-    chosen = env.get(WAIT_VAR, "").strip()
+    """The user's wait setting where there is one (``OMP_WAIT_POLICY`` first, then a spin setting), else seqkit's.
+
+    Both OpenMP variables are checked even where the first decides: the runtime reads each of them."""
+    _check_spin_count(env.get("GOMP_SPINCOUNT", ""))
+    chosen = env.get(WAIT_VAR, "").strip(SPACE)
     if chosen:
+        if chosen.lower() not in ("active", "passive"):
+            raise InvalidArgumentError(
+                f"environment variable {WAIT_VAR}={env[WAIT_VAR]!r}: expected ACTIVE or PASSIVE (in any case)"
+            )
         return chosen.lower(), WAIT_VAR
     for name, what in (("GOMP_SPINCOUNT", "spin count"), ("KMP_BLOCKTIME", "block time")):
-        if env.get(name, "").strip():
-            return f"{what} {env[name].strip()}", name
+        if env.get(name, "").strip(SPACE):
+            return f"{what} {env[name].strip(SPACE)}", name
     return BRIEF, "seqkit default"
+
+
+def _check_spin_count(raw: str) -> None:
+    """Refuse a ``GOMP_SPINCOUNT`` GNU OpenMP would not parse, and a sign, which it reads as a huge count (-1: 2**64-1);
+    an empty one is no setting."""
+    if not raw.strip(SPACE):
+        return
+    valid = SPIN_COUNT.fullmatch(raw) is not None
+    number = raw.strip(SPACE).lower()
+    if valid and not number.startswith("infinit"):
+        digits = number.rstrip("kmgt").strip(SPACE)
+        valid = int(digits) <= MAX_SPIN_COUNT  # the number alone: a suffix that overflows is capped, not refused
+    if not valid:
+        raise InvalidArgumentError(
+            f"environment variable GOMP_SPINCOUNT={raw!r}: expected a whole number of spins (at most "
+            f"{MAX_SPIN_COUNT}), optionally followed by k, M, G or T (thousand to trillion), or INFINITE"
+        )
 
 
 _applied: ThreadPolicy | None = None
@@ -160,6 +196,9 @@ def apply_environment(env: dict[str, str] | os._Environ[str] | None = None) -> T
     global _applied
     env = os.environ if env is None else env
     policy = choose(env)
+    for name in OPENMP_VARS:  # an empty one means unset to seqkit; OpenMP would warn that it is invalid
+        if name in env and not env[name].strip(SPACE):
+            del env[name]
     if policy.wait_reason == "seqkit default":
         env.update(SPIN_VARS)
     _applied = policy

@@ -152,3 +152,25 @@ def test_python_dash_m_seqkit_is_the_same_command():
     result = subprocess.run([sys.executable, "-m", "seqkit", "plugins", "--json"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "gru" in {p["name"] for p in json.loads(result.stdout)}
+
+
+@pytest.mark.parametrize(
+    "name,value,expected",
+    [
+        ("OMP_NUM_THREADS", "4,abc", "whole number of threads in [1, 4096] per nesting level"),
+        ("OMP_NUM_THREADS", "4,0", "whole number of threads in [1, 4096] per nesting level"),
+        ("OMP_NUM_THREADS", "4,", "whole number of threads in [1, 4096] per nesting level"),
+        ("OMP_WAIT_POLICY", "abc", "expected ACTIVE or PASSIVE"),
+        ("OMP_WAIT_POLICY", "activex", "expected ACTIVE or PASSIVE"),
+        ("GOMP_SPINCOUNT", "abc", "expected a whole number of spins"),
+        ("GOMP_SPINCOUNT", "-1", "expected a whole number of spins"),
+        ("GOMP_SPINCOUNT", "10kk", "expected a whole number of spins"),
+        ("GOMP_SPINCOUNT", "9" * 25, "expected a whole number of spins"),
+    ],
+)
+def test_an_openmp_setting_the_runtime_would_reject_is_a_one_line_error(capsys, monkeypatch, name, value, expected):
+    # GNU OpenMP only warns and falls back to its default: seqkit would run with, and report, a setting not in force
+    monkeypatch.setenv(name, value)
+    assert main(["plugins"]) == 2
+    err = capsys.readouterr().err
+    assert f"environment variable {name}={value!r}" in err and expected in err and err.count("\n") == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -130,3 +131,57 @@ def test_other_running_tasks_are_read_from_proc_stat_as_the_fewest_of_the_sample
     assert others_running(tmp_path / "missing", samples=2, interval=0) is None
     stat.write_text("procs_running 1\n")
     assert others_running(stat, samples=1) == 0
+
+
+@pytest.mark.parametrize(
+    "name,value,described",
+    [
+        ("OMP_WAIT_POLICY", "active", "active"),
+        ("OMP_WAIT_POLICY", " Passive ", "passive"),
+        ("GOMP_SPINCOUNT", "0", "spin count 0"),
+        ("GOMP_SPINCOUNT", "10k", "spin count 10k"),
+        ("GOMP_SPINCOUNT", " 3 M ", "spin count 3 M"),
+        ("GOMP_SPINCOUNT", "2G", "spin count 2G"),
+        ("GOMP_SPINCOUNT", "1t", "spin count 1t"),
+        ("GOMP_SPINCOUNT", "INFINITE", "spin count INFINITE"),
+        ("GOMP_SPINCOUNT", "infinity", "spin count infinity"),
+        ("GOMP_SPINCOUNT", "99999999999T", "spin count 99999999999T"),  # GNU OpenMP caps it at its maximum
+    ],
+)
+def test_every_form_openmp_accepts_for_a_wait_setting_is_kept(name: str, value: str, described: str) -> None:
+    env = {"SEQKIT_THREADS": "1", name: value}
+    assert apply_environment(env).wait == described
+    assert env == {"SEQKIT_THREADS": "1", name: value}
+
+
+@pytest.mark.parametrize(
+    "name,value",
+    [
+        ("OMP_NUM_THREADS", "4,abc"),
+        ("OMP_NUM_THREADS", "4,,2"),
+        ("OMP_NUM_THREADS", "2,100000"),
+        ("OMP_WAIT_POLICY", "spin"),
+        ("GOMP_SPINCOUNT", "+5"),
+        ("GOMP_SPINCOUNT", "k"),
+        ("GOMP_SPINCOUNT", "1e3"),
+        ("GOMP_SPINCOUNT", "1.5k"),
+        ("GOMP_SPINCOUNT", "18446744073709551616"),  # 2**64: GNU OpenMP's parser overflows
+        ("GOMP_SPINCOUNT", "\uff11"),
+    ],
+)
+def test_an_openmp_setting_the_runtime_would_reject_names_the_variable(name: str, value: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=re.escape(f"environment variable {name}={value!r}: expected")):
+        _choose({name: value})
+
+
+def test_nested_thread_counts_keep_the_outer_level_and_spaces_are_allowed() -> None:
+    assert _choose({"OMP_NUM_THREADS": " 4 , 2 "}).threads == 4
+    assert _choose({"OMP_NUM_THREADS": "3,2,1"}).reason == "OMP_NUM_THREADS=3"
+
+
+def test_an_empty_openmp_setting_means_unset_and_is_not_passed_on() -> None:
+    # GNU OpenMP warns of an empty value as invalid; seqkit, as for SEQKIT_THREADS, reads it as no setting at all
+    env = {"SEQKIT_THREADS": "1", "OMP_NUM_THREADS": "", "OMP_WAIT_POLICY": " ", "GOMP_SPINCOUNT": ""}
+    assert apply_environment(env).wait == "brief spin"
+    assert "OMP_NUM_THREADS" not in env and "OMP_WAIT_POLICY" not in env
+    assert env["GOMP_SPINCOUNT"] == "10000"

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import torch
 
+from seqkit.bench.limits import LIMITS, check_memory, needed_bytes
 from seqkit.bench.timing import measure, write_json
 from seqkit.errors import InvalidArgumentError
 from seqkit.plugin.manager import get_plugin_manager
@@ -39,8 +40,18 @@ def axes(args: argparse.Namespace, device: torch.device) -> tuple[tuple[int, ...
             raise InvalidArgumentError(f"--matrix-{flag} expects a comma list of integers, got {raw!r}") from None
         if not parsed or min(parsed) < 1:
             raise InvalidArgumentError(f"--matrix-{flag} values must be at least 1, got {raw!r}")
+        if max(parsed) > LIMITS[flag]:
+            raise InvalidArgumentError(f"--matrix-{flag} values must be at most {LIMITS[flag]:,}, got {raw!r}")
         chosen.append(parsed)
     return tuple(chosen)
+
+
+def check_fits(args: argparse.Namespace, device: torch.device, dtype: torch.dtype) -> None:
+    """Refuse the matrix if its largest shape (I = H, one layer, forward+backward) does not fit *device*'s memory:
+    before any shape runs, rather than after hours of the smaller ones."""
+    batch, hidden, steps = (max(values) for values in axes(args, device))
+    needed = needed_bytes(batch, steps, hidden, hidden, 1, 1, dtype.itemsize, backward=True)
+    check_memory(f"--matrix-batch {batch} --matrix-hidden {hidden} --matrix-steps {steps}", needed, device)
 
 
 def available(cell_kind: str, options: dict, device: torch.device, dtype: torch.dtype) -> list[str]:
@@ -116,6 +127,7 @@ def main(
     compile) becomes a row with its ``error`` and the matrix goes on.
     """
     args.device_obj, args.dtype_obj = device, dtype
+    check_fits(args, device, dtype)
     backends = backends or available(args.cell, options, device, dtype)
     result = {"cell": args.cell, "options": options, "dtype": str(dtype).removeprefix("torch."), "device": str(device)}
     on_gpu = device.type == "cuda"

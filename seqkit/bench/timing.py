@@ -14,6 +14,7 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqkit.bench.args import DTYPE_NAMES
+from seqkit.bench.limits import check_memory, check_size, needed_bytes
 from seqkit.errors import InvalidArgumentError
 from seqkit.rnn.recurrent import Recurrent
 
@@ -97,11 +98,9 @@ def _seconds(run: Callable[[], object], device: torch.device) -> float:
 
 
 def _check(args: argparse.Namespace) -> tuple[torch.device, list[str]]:
-    for name in ("batch", "steps", "input", "hidden", "layers", "repeat"):
-        if getattr(args, name) < 1:
-            raise InvalidArgumentError(f"--{name} must be at least 1, got {getattr(args, name)}")
-    if args.warmup < 1:  # the first call pays one-time costs (allocations, kernel selection) that are not speed
-        raise InvalidArgumentError(f"--warmup must be at least 1, got {args.warmup}")
+    # --warmup too is at least 1: the first call pays one-time costs (allocations, kernel selection) that are not speed
+    for name in ("batch", "steps", "input", "hidden", "layers", "repeat", "warmup"):
+        check_size(name, getattr(args, name))
     raw = args.backends if args.backends is not None else (None if args.matrix else "auto,reference")
     backends = [b.strip() for b in (raw or "").split(",") if b.strip()]
     if raw is not None and not backends:
@@ -115,6 +114,12 @@ def _check(args: argparse.Namespace) -> tuple[torch.device, list[str]]:
     for flag in ("plot", "rows", "deadline"):
         if getattr(args, flag) is not None and not args.matrix:
             raise InvalidArgumentError(f"--{flag} applies to --matrix runs; add --matrix")
+    if not args.matrix:  # the matrix's shapes come from its own options: seqkit.bench.matrix checks each
+        sizes = (args.batch, args.steps, args.input, args.hidden, args.layers)
+        directions = 2 if args.bidirectional else 1
+        needed = needed_bytes(*sizes, directions, DTYPES[args.dtype].itemsize, backward=not args.forward_only)
+        shape = " ".join(f"--{flag} {value}" for flag, value in zip(("batch", "steps", "input", "hidden"), sizes))
+        check_memory(f"{shape} --layers {args.layers}{' --bidirectional' if directions == 2 else ''}", needed, device)
     return device, backends
 
 

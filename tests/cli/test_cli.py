@@ -126,12 +126,46 @@ def test_bench_cells_prints_one_table(capsys):
         (["--steps", "0"], "--steps must be at least 1, got 0"),
         (["--warmup", "0"], "--warmup must be at least 1, got 0"),
         (["--device", "nowhere"], "--device 'nowhere' is not a device"),
+        (["--hidden", "10000000"], "--hidden must be at most 65,536, got 10,000,000"),
+        (["--input", str(10**12)], "--input must be at most 65,536, got 1,000,000,000,000"),
+        (["--batch", str(10**9)], "--batch must be at most 16,777,216, got 1,000,000,000"),
+        (["--steps", str(10**10)], "--steps must be at most 16,777,216, got 10,000,000,000"),
+        (["--layers", "100000"], "--layers must be at most 1,024, got 100,000"),
+        (["--repeat", str(10**9)], "--repeat must be at most 10,000, got 1,000,000,000"),
+        (["--warmup", str(10**9)], "--warmup must be at most 10,000, got 1,000,000,000"),
+        (["--hidden", "0"], "--hidden must be at least 1, got 0"),
+        (["--batch", "-3"], "--batch must be at least 1, got -3"),
+        (["--input", "-1"], "--input must be at least 1, got -1"),
+        (["--layers", "0"], "--layers must be at least 1, got 0"),
+        (["--matrix", "--matrix-hidden", "64,10000000"], "--matrix-hidden values must be at most 65,536"),
+        (["--matrix", "--matrix-batch", "1,-2"], "--matrix-batch values must be at least 1"),
     ],
 )
 def test_bench_rejects_bad_arguments_in_one_line(capsys, extra, message):
     assert main(["bench", "gru", *extra]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "extra,shape",
+    [
+        (["--batch", "4000000", "--steps", "100000", "--hidden", "4096"], "--batch 4000000 --steps 100000"),
+        (["--layers", "1024", "--hidden", "65536", "--forward-only"], "--hidden 65536 --layers 1024"),
+        (
+            ["--matrix", "--matrix-batch", "1,16000000", "--matrix-steps", "16000000"],
+            "--matrix-batch 16000000 --matrix-hidden 64 --matrix-steps 16000000",
+        ),
+    ],
+)
+def test_bench_refuses_a_shape_larger_than_the_memory_before_allocating_it(capsys, extra, shape):
+    for command in (["gru"], ["cells", "--cells", "gru"]) if "--matrix" not in extra else (["gru"],):
+        if "--forward-only" in extra and command[0] == "cells":
+            continue
+        assert main(["bench", *command, *extra, "--repeat", "1", "--backends", "reference"]) == 2
+        err = capsys.readouterr().err
+        assert shape in err and "the layer's tensors need about" in err and "free on cpu" in err, err
+        assert err.count("\n") == 1 and "internal error" not in err
 
 
 def test_plugins_lists_what_works_and_reports_a_broken_plugin(capsys, tmp_path, monkeypatch):

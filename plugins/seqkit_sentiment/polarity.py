@@ -35,10 +35,11 @@ def sentence_polarity(
     (it is Latin-1, as published).
     """
     folder = resolve_path(path)
-    if all((folder / name).is_file() for name in FILES.values()):
+    # present: read, and refused there if no regular file (a named pipe) rather than fetched in its stead
+    if all((folder / name).exists() for name in FILES.values()):
         return _read(folder, "utf-8")
     if not download:
-        missing = next(folder / n for n in FILES.values() if not (folder / n).is_file())
+        missing = next(folder / n for n in FILES.values() if not (folder / n).exists())
         error = not_found(missing, "sentence polarity file")
         # the corpus is two files in one folder: say so, and how to fetch it
         raise type(error)(

@@ -29,7 +29,7 @@ def scitldr(
     splits = {}
     for split, stem in SPLITS.items():
         file = folder / f"{stem}.jsonl.gz"
-        if not file.is_file() and download:
+        if not file.exists() and download:  # something there that is no file is refused when read, not replaced
             file = fetch(f"{url}/{stem}.jsonl", None, f"scitldr/{stem}.jsonl")
         records = []
         for line, text in read_lines(file):

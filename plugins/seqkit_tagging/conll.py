@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import codecs
-import gzip
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from seqkit import Corpus, CorpusFile, Located, Record, data_error, fetch, not_found, resolve_path
+from seqkit import (
+    Corpus,
+    CorpusFile,
+    Located,
+    Record,
+    data_error,
+    fetch,
+    not_found,
+    open_data,
+    require_file,
+    resolve_path,
+)
 
 URL = "https://www.clips.uantwerpen.be/conll2002/ner/data"
 SPLITS = {"train": "train", "valid": "testa", "test": "testb"}  # CoNLL-2002's names of the official splits
@@ -45,12 +55,12 @@ def conll(
     if isinstance(path, dict):
         return {split: read_conll(_file(p), token_column, tag_column, encoding) for split, p in path.items()}
     target = resolve_path(path)
-    if target.is_file():
+    if target.exists() and not target.is_dir():  # a file (a named pipe or a device here is refused when read)
         return read_conll(target, token_column, tag_column, encoding)
     splits = {}
     for split, name in SPLITS.items():
         stem = f"{language}.{name}"
-        found = next((target / n for n in (stem, stem + ".gz") if (target / n).is_file()), None)
+        found = next((target / n for n in (stem, stem + ".gz") if (target / n).exists()), None)
         if found is None and download:
             known = REFERENCE.get(stem + ".gz")
             found = fetch(
@@ -66,10 +76,7 @@ def conll(
 
 
 def _file(path: str) -> Path:
-    file = resolve_path(path)
-    if not file.is_file():
-        raise not_found(file, "CoNLL file")
-    return file
+    return require_file(resolve_path(path), "CoNLL file")
 
 
 def _encoding_of(file: Path, encoding: str) -> str:
@@ -95,7 +102,7 @@ def _encoding_of(file: Path, encoding: str) -> str:
 
 
 def _open(file: Path) -> BinaryIO:
-    return gzip.open(file, "rb") if file.suffix == ".gz" else open(file, "rb")
+    return open_data(file, "CoNLL file")
 
 
 def _lines(file: Path, encoding: str) -> Iterator[tuple[int, str]]:

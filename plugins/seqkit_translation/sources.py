@@ -47,7 +47,7 @@ def tatoeba(
     """
     src, _ = _direction(direction)
     file = resolve_path(path)
-    if not file.is_file() and download:
+    if not file.exists() and download:  # something there that is no file is refused when read, not replaced
         file = _tatoeba_extracted(fetch(url, sha256, "deu-eng.zip"))
     records = []
     for line, text in read_lines(file):
@@ -83,7 +83,7 @@ def multi30k(
         files = []
         for lang in (src, tgt):
             file = folder / f"{stem}.{lang}.gz"
-            if not file.is_file() and download:
+            if not file.exists() and download:
                 file = fetch(f"{url}/{stem}.{lang}.gz", None, f"multi30k/{stem}.{lang}.gz")
             files.append(file)
         sources, targets = list(read_lines(files[0])), list(read_lines(files[1]))

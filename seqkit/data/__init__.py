@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import codecs
+import errno
 import gzip
 import os
 import random
+import stat
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from seqkit.data.trust import confine
 from seqkit.errors import SeqkitError
@@ -84,11 +86,72 @@ def not_found(path: str | os.PathLike, what: str = "data file") -> DataNotFound:
 
 
 def require_file(path: Path, what: str = "data file") -> Path:
-    if not path.exists():
-        raise not_found(path, what)
-    if path.is_dir():
-        raise data_error(path, f"expected a {what}, found a directory")
+    """*path*, once it is known to name a regular file (links followed); else a :class:`DataError` naming it: not
+    found, a directory, or no file at all. Checked before anything opens it: opening a named pipe for reading waits
+    for a writer forever, and a device (``/dev/zero``) may never end."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as error:
+        if error.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):  # as Path.exists: a missing or looping path
+            raise not_found(path, what) from None
+        raise data_error(path, f"cannot read: {error.strerror}") from None
+    if not stat.S_ISREG(mode):
+        raise data_error(path, f"expected a {what}, found {_kind_of(mode)}")
     return path
+
+
+def _kind_of(mode: int) -> str:
+    for test, kind in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return kind
+    return "something that is not a regular file"
+
+
+def open_data(path: Path, what: str = "data file") -> BinaryIO:
+    """*path* opened for reading bytes, decompressed when it ends in ``.gz``: every data source's way to open a file,
+    refused as :func:`require_file` refuses it."""
+    stream = open_regular(path, what)
+    return _Gunzipped(stream, path) if path.suffix == ".gz" else stream
+
+
+def open_regular(path: Path, what: str = "data file") -> BinaryIO:
+    """*path*'s bytes as they are, once :func:`require_file` passed it; checked again once open, so that a path
+    swapped for a named pipe in between is opened without waiting (``O_NONBLOCK``) and refused, never read."""
+    require_file(path, what)
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as error:
+        raise data_error(path, f"cannot read: {error.strerror}") from None
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            raise data_error(path, f"expected a {what}, found {_kind_of(mode)}")
+        os.set_blocking(descriptor, True)
+        return os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
+
+
+class _Gunzipped(gzip.GzipFile):
+    """A gzip stream over a file opened here, closing that file with itself (a GzipFile given a file object leaves
+    it open)."""
+
+    def __init__(self, raw: BinaryIO, path: Path) -> None:
+        super().__init__(filename=str(path), fileobj=raw, mode="rb")
+        self._raw = raw
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._raw.close()
 
 
 def read_lines(path: Path, *, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
@@ -97,11 +160,10 @@ def read_lines(path: Path, *, encoding: str = "utf-8") -> Iterator[tuple[int, st
     Undecodable bytes, an empty file, empty lines and lines over ``MAX_LINE_BYTES`` (1 MiB) are errors
     naming the file and line. Lines are read one at a time: memory stays flat however long the file.
     """
-    require_file(path)
-    opener = gzip.open if path.suffix == ".gz" else open
     count = 0
+    stream = open_data(path)
     try:
-        with opener(path, "rb") as stream:
+        with stream:
             for count, line in decoded_lines(stream, path, encoding):
                 if not line.strip():
                     raise data_error(path, "empty line (every line must hold one example)", count)

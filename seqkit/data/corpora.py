@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from seqkit.data import DataError, resolve_path
+from seqkit.data import DataError, require_file, resolve_path
 from seqkit.data.download import sha256_of
 
 # Written by `seqkit data fetch` beside a converted corpus: the SHA-256 of each file as it was written.
@@ -99,13 +99,14 @@ def check(corpus: Corpus, folder: Path) -> list[tuple[CorpusFile, str]]:
     statuses = []
     for entry in corpus.files:
         path = folder / entry.path
-        if not path.is_file():
-            status = "missing"
-        elif sums[entry.path] is None:
-            status = "unchecked"
-        else:
-            actual = sha256_of(path)
-            status = "ok" if actual == sums[entry.path] else f"mismatch: {actual}"
+        status = "missing"
+        if path.exists():
+            require_file(path, "corpus file")  # there, but a named pipe, a device or a folder: an error, not missing
+            if sums[entry.path] is None:
+                status = "unchecked"
+            else:
+                actual = sha256_of(path)
+                status = "ok" if actual == sums[entry.path] else f"mismatch: {actual}"
         statuses.append((entry, status))
     return statuses
 

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
-from seqkit.data import DataError
+from seqkit.data import DataError, open_regular
 from seqkit.data.download_watch import DeadlinePassed, open_until
 from seqkit.data.trust import confine_url
 from seqkit.errors import one_line
@@ -76,7 +76,7 @@ def cache_dir() -> Path:
 
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as stream:
+    with open_regular(path, "file to checksum") as stream:  # a named pipe would be waited on forever
         for block in iter(lambda: stream.read(CHUNK), b""):
             digest.update(block)
     return digest.hexdigest()

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from seqkit.data import DataError, data_root
+from seqkit.data import DataError, data_root, existing_data_root
 from seqkit.data.corpora import Known, check, fetch_corpus, known_corpora
 from seqkit.errors import UnknownNameError, suggest
 
@@ -52,10 +52,14 @@ def _size(size: int | None) -> str:
 
 def _root_text() -> str:
     root = data_root()
-    return f"$SEQKIT_DATA={root}" if root else "$SEQKIT_DATA is unset: corpus folders are looked for in ."
+    if root is None:
+        return "$SEQKIT_DATA is unset: corpus folders are looked for in ."
+    missing = "" if root.is_dir() else " (no such directory yet: `seqkit data fetch NAME` creates it)"
+    return f"$SEQKIT_DATA={root}{missing}"
 
 
 def _ls(args: argparse.Namespace) -> int:
+    header = _root_text()  # first: $SEQKIT_DATA naming a file is one error, not every corpus absent
     rows = []
     for entry in _known():
         corpus = entry.corpus
@@ -80,7 +84,7 @@ def _ls(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2), file=args.stdout)
         return 0
-    print(_root_text())
+    print(header)
     for row in rows:
         count = sum(f["present"] for f in row["files"])
         where = "present" if row["present"] else f"absent ({count} of {len(row['files'])} files)" if count else "absent"
@@ -100,6 +104,7 @@ def _ls(args: argparse.Namespace) -> int:
 
 
 def _fetch(args: argparse.Namespace) -> int:
+    data_root()  # a file there is refused; a folder not there yet is created
     entry = _one(args.name)
     corpus, folder = entry.corpus, entry.corpus.location()
     statuses = check(corpus, folder)
@@ -115,6 +120,7 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    existing_data_root(args.name)  # else every corpus would be listed as missing, not the one setting at fault
     entries = [_one(args.name)] if args.name else _known()
     mismatched = []
     for entry in entries:

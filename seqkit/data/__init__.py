@@ -48,10 +48,46 @@ def data_error(path: str | os.PathLike, message: str, line: int | None = None) -
     return DataError(f"{where}: {message}")
 
 
-def data_root() -> Path | None:
-    """``$SEQKIT_DATA``, the folder relative data paths are resolved against, when set."""
-    root = os.environ.get("SEQKIT_DATA")
+class PathError(DataError):
+    """A data path (or ``$SEQKIT_DATA``) that names no file to read: missing, a folder, a named pipe, a device."""
+
+    names_only = True  # its message is the path and what is there, never what a file holds (see contents_withheld)
+
+
+ROOT_VAR = "SEQKIT_DATA"
+_EXPECTED_ROOT = "expected a directory (the folder that holds the corpora)"
+
+
+def _root_setting() -> Path | None:
+    root = os.environ.get(ROOT_VAR)
     return Path(root).expanduser() if root else None
+
+
+def data_root() -> Path | None:
+    """``$SEQKIT_DATA``, the folder relative data paths are resolved against, when set; an error when it names
+    something other than a folder (a file): every corpus would otherwise look missing, each named in its own error
+    rather than the one setting at fault. A folder not there (yet) is no error here: downloads fill it."""
+    root = _root_setting()
+    if root is not None:
+        try:
+            mode = root.stat().st_mode
+        except OSError:  # absent (or unreadable): what is looked for under it is not found, and says where
+            return root
+        if not stat.S_ISDIR(mode):
+            raise PathError(f"${ROOT_VAR}={root}: {_EXPECTED_ROOT}, found {_kind_of(mode)}")
+    return root
+
+
+def existing_data_root(name: str | None = None) -> Path | None:
+    """:func:`data_root`, which must also exist: for reading the corpora under it (``seqkit data verify``);
+    *name* is the corpus meant, for the hint."""
+    root = data_root()
+    if root is not None and not root.is_dir():
+        raise PathError(
+            f"${ROOT_VAR}={root}: {_EXPECTED_ROOT}, but there is none; "
+            f"`seqkit data fetch {name or 'NAME'}` creates it and downloads a corpus into it"
+        )
+    return root
 
 
 def resolve_path(path: str | os.PathLike) -> Path:
@@ -60,10 +96,10 @@ def resolve_path(path: str | os.PathLike) -> Path:
     A path from a checkpoint's recipe must be relative, without ``..`` (see :mod:`seqkit.data.trust`)."""
     confine(path)
     path = Path(path).expanduser()
-    root = data_root()
-    if path.is_absolute() or root is None:
+    if path.is_absolute():  # $SEQKIT_DATA is not read, so a bad setting of it is no concern here
         return path
-    return root / path
+    root = data_root()
+    return path if root is None else root / path
 
 
 class DataNotFound(DataError):
@@ -75,13 +111,13 @@ class DataNotFound(DataError):
 def not_found(path: str | os.PathLike, what: str = "data file") -> DataNotFound:
     """The one not-found error of every data source: names the file and where relative paths are read from."""
     path = Path(path)
-    root = data_root()
+    root = _root_setting()  # as it is: this error is about the file, and one about the setting came first if due
     if root is None:
         where = "relative data paths are read under $SEQKIT_DATA, which is unset"
     elif path.is_absolute() and not path.is_relative_to(root):
         where = f"an absolute path, not read under $SEQKIT_DATA={root}"
     else:
-        where = f"looked under $SEQKIT_DATA={root}"
+        where = f"looked under $SEQKIT_DATA={root}{'' if root.is_dir() else ', which does not exist'}"
     return DataNotFound(f"{path}: {what} not found ({where}; `seqkit data ls` lists the known corpora)")
 
 
@@ -94,14 +130,15 @@ def require_file(path: Path, what: str = "data file") -> Path:
     except OSError as error:
         if error.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):  # as Path.exists: a missing or looping path
             raise not_found(path, what) from None
-        raise data_error(path, f"cannot read: {error.strerror}") from None
+        raise PathError(f"{path}: cannot read: {error.strerror}") from None
     if not stat.S_ISREG(mode):
-        raise data_error(path, f"expected a {what}, found {_kind_of(mode)}")
+        raise PathError(f"{path}: expected a {what}, found {_kind_of(mode)}")
     return path
 
 
 def _kind_of(mode: int) -> str:
     for test, kind in (
+        (stat.S_ISREG, "a regular file"),
         (stat.S_ISDIR, "a directory"),
         (stat.S_ISFIFO, "a named pipe (FIFO)"),
         (stat.S_ISCHR, "a character device"),
@@ -127,11 +164,11 @@ def open_regular(path: Path, what: str = "data file") -> BinaryIO:
     try:
         descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError as error:
-        raise data_error(path, f"cannot read: {error.strerror}") from None
+        raise PathError(f"{path}: cannot read: {error.strerror}") from None
     try:
         mode = os.fstat(descriptor).st_mode
         if not stat.S_ISREG(mode):
-            raise data_error(path, f"expected a {what}, found {_kind_of(mode)}")
+            raise PathError(f"{path}: expected a {what}, found {_kind_of(mode)}")
         os.set_blocking(descriptor, True)
         return os.fdopen(descriptor, "rb")
     except BaseException:

@@ -177,5 +177,48 @@ def test_a_missing_corpus_names_seqkit_data_and_download(capsys, places, tmp_pat
     }
     code, _, err = cli(capsys, "train", write_recipe(tmp_path / "r.yaml", recipe), f"run_dir={tmp_path / 'run'}")
     assert code == 2 and err.count("\n") == 1, err
-    assert f"looked under $SEQKIT_DATA={places}" in err and expected in err
+    assert f"looked under $SEQKIT_DATA={places}, which does not exist" in err and expected in err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("command", [["verify"], ["verify", "scitldr"], ["ls"], ["ls", "--json"], ["fetch", "scitldr"]])
+def test_seqkit_data_naming_a_file_is_one_error_not_every_corpus_missing(capsys, tmp_path, monkeypatch, command):
+    (tmp_path / "corpora.txt").write_text("not a folder\n")
+    monkeypatch.setenv("SEQKIT_DATA", str(tmp_path / "corpora.txt"))
+    code, out, err = cli(capsys, "data", *command)
+    assert code == 2 and out == "", out
+    expected = "expected a directory (the folder that holds the corpora), found a regular file"
+    assert err == f"seqkit data: error: $SEQKIT_DATA={tmp_path / 'corpora.txt'}: {expected}\n"
+
+
+@pytest.mark.parametrize("name", [None, "scitldr"])
+def test_verify_under_a_missing_seqkit_data_says_so_once(capsys, places, name):
+    code, out, err = cli(capsys, "data", "verify", *([name] if name else []))
+    assert code == 2 and out == "", out
+    assert err.count("\n") == 1 and f"$SEQKIT_DATA={places}: expected a directory" in err
+    assert f"there is none; `seqkit data fetch {name or 'NAME'}` creates it" in err
+
+
+def test_ls_under_a_missing_seqkit_data_says_it_does_not_exist_yet(capsys, places):
+    code, out, _ = cli(capsys, "data", "ls")
+    assert code == 0 and out.startswith(f"$SEQKIT_DATA={places} (no such directory yet: `seqkit data fetch NAME`")
+
+
+def test_training_on_a_relative_path_under_seqkit_data_naming_a_file_names_the_variable(capsys, tmp_path, monkeypatch):
+    (tmp_path / "corpora.txt").write_text("not a folder\n")
+    monkeypatch.setenv("SEQKIT_DATA", str(tmp_path / "corpora.txt"))
+    recipe = {
+        "data": {"kind": "table", "path": "reviews.tsv"},
+        "tokenizer": {"kind": "word"},
+        "task": {"kind": "sentiment"},
+        "model": {"cell": {"kind": "gru", "hidden_size": 4}},
+    }
+    code, _, err = cli(capsys, "train", write_recipe(tmp_path / "r.yaml", recipe), f"run_dir={tmp_path / 'run'}")
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"$SEQKIT_DATA={tmp_path / 'corpora.txt'}: expected a directory" in err
+    assert not (tmp_path / "run").exists()
+    absolute = tmp_path / "reviews.tsv"  # an absolute path does not read $SEQKIT_DATA: trained as without it
+    absolute.write_text("text\tlabel\ngood\tpos\nbad\tneg\n" * 20)
+    recipe["data"]["path"] = str(absolute)
+    code, _, err = cli(capsys, "validate", write_recipe(tmp_path / "r.yaml", recipe))
+    assert code == 0, err

@@ -1,10 +1,13 @@
 """Shared fixtures: a fresh plugin manager per test, clean plugin environment, GPU tests skipped without CUDA,
-tests of the shared corpora skipped (or, with SEQKIT_REQUIRE_DATA=1, failed) where the corpora are absent, and
-hypothesis's seeded profile for every property-based test."""
+tests of the shared corpora skipped (or, with SEQKIT_REQUIRE_DATA=1, failed) where the corpora are absent, named
+pipes that cannot hang a test, and hypothesis's seeded profile for every property-based test."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 # OpenMP threads that busy-wait between parallel regions fight every other process for the cores: on a shared
@@ -20,7 +23,7 @@ import torch
 from hypothesis import settings
 
 import seqkit
-from tests.helpers import ROOT, data_absent
+from tests.helpers import FIFO_RESCUE_S, ROOT, data_absent
 
 os.environ.setdefault("SEQKIT_DATA", str(ROOT.parent / "shared" / "data"))
 
@@ -42,6 +45,33 @@ def shared_data():
         return root / name
 
     return corpus
+
+
+@pytest.fixture
+def fifo() -> Iterator[Callable[[Path], Path]]:
+    """``fifo(path)`` makes a named pipe at *path*. One not yet opened by a writer after FIFO_RESCUE_S is opened
+    (read and write: at once) and closed, which lets code blocked opening it for reading go on and read nothing:
+    a test of code that must never open it then fails instead of hanging."""
+    made: list[Path] = []
+    done = threading.Event()
+
+    def rescue() -> None:
+        if done.wait(FIFO_RESCUE_S):
+            return
+        for path in made:
+            with contextlib.suppress(OSError):
+                os.close(os.open(path, os.O_RDWR | os.O_NONBLOCK))
+
+    threading.Thread(target=rescue, daemon=True).start()
+
+    def make(path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.mkfifo(path)
+        made.append(path)
+        return path
+
+    yield make
+    done.set()
 
 
 @pytest.fixture(autouse=True)

@@ -25,6 +25,9 @@ import seqkit
 from seqkit.testing.common import as_tuple, weighted_loss
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository: tests build every path from here, at any depth
+# A test of code that must never open a named pipe fails rather than hangs: after this long the `fifo` fixture
+# (tests/conftest.py) releases a reader blocked opening one (the reader then reads nothing).
+FIFO_RESCUE_S = 60.0
 
 
 def data_absent(reason: str) -> None:

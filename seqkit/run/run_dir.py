@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from seqkit.data import DataError, open_regular
 from seqkit.errors import SeqkitError, printable
 
 # What `seqkit train` writes into a run directory; `overwrite=true` removes these and nothing else.
@@ -71,10 +72,10 @@ def _holds_a_run(run_dir: Path) -> bool:
     """Whether *run_dir* holds a run's checkpoint, or the recipe.yaml ``seqkit train`` writes first into each run."""
     if any((run_dir / name).is_file() and not (run_dir / name).is_symlink() for name in ("last.ckpt", "best.ckpt")):
         return True
-    try:
-        with (run_dir / "recipe.yaml").open("rb") as stream:
+    try:  # through the data files' check: a named pipe there is no run, and opening it would wait forever
+        with open_regular(run_dir / "recipe.yaml", "recipe.yaml") as stream:
             return stream.read(14) == b"# seqkit train"
-    except OSError:
+    except (OSError, DataError):
         return False
 
 

@@ -4,16 +4,14 @@ answer with one line naming the path, at once."""
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import os
 import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,39 +22,12 @@ from seqkit_text.sources import lines_per_label, table
 from seqkit_translation.sources import multi30k, tatoeba
 
 from seqkit.data import DataError, require_file
+from tests.helpers import FIFO_RESCUE_S
 from tests.recipe_helpers import quickstart, write_recipe
 
 SEQKIT = shutil.which("seqkit")
-# A regression must fail, not hang the suite: after this long a blocked reader is released (it then reads nothing).
-RESCUE_S = 60.0
 # The CLI starts torch and Lightning before it reads data: seconds on a loaded 2-core machine, never minutes.
 CLI_TIMEOUT_S = 240
-
-
-@pytest.fixture
-def fifo() -> Iterator[Callable[[Path], Path]]:
-    """``fifo(path)`` makes a named pipe at *path*; one still unopened by a writer after RESCUE_S is opened for
-    writing and closed, so that code blocked opening it for reading goes on (and the test fails instead of hanging)."""
-    made: list[Path] = []
-    done = threading.Event()
-
-    def rescue() -> None:
-        if done.wait(RESCUE_S):
-            return
-        for path in made:  # read and write: opens at once, and completes a reader's blocked open; closed: EOF
-            with contextlib.suppress(OSError):
-                os.close(os.open(path, os.O_RDWR | os.O_NONBLOCK))
-
-    threading.Thread(target=rescue, daemon=True).start()
-
-    def make(path: Path) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        os.mkfifo(path)
-        made.append(path)
-        return path
-
-    yield make
-    done.set()
 
 
 def _seqkit(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -73,7 +44,7 @@ def test_a_recipe_s_data_file_that_is_a_fifo_is_a_one_line_error_at_once(tmp_pat
     path = write_recipe(tmp_path / "r.yaml", recipe)
     began = time.monotonic()
     result = _seqkit("train", str(path), f"run_dir={tmp_path / 'run'}")
-    assert time.monotonic() - began < RESCUE_S, "the FIFO was opened: only the rescue ended the wait"
+    assert time.monotonic() - began < FIFO_RESCUE_S, "the FIFO was opened: only the rescue ended the wait"
     assert result.returncode == 2, result.stderr
     assert f"{data}: expected a data file, found a named pipe (FIFO)" in result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
@@ -84,7 +55,7 @@ def test_data_verify_refuses_a_corpus_file_that_is_a_fifo(tmp_path, fifo):
     pipe = fifo(tmp_path / "data" / "sentence_polarity" / "rt-polarity.pos")
     began = time.monotonic()
     result = _seqkit("data", "verify", "sentence_polarity", env={"SEQKIT_DATA": str(tmp_path / "data")})
-    assert time.monotonic() - began < RESCUE_S
+    assert time.monotonic() - began < FIFO_RESCUE_S
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().endswith(f"{pipe}: expected a corpus file, found a named pipe (FIFO)")
     assert result.stderr.count("\n") == 1
@@ -138,7 +109,7 @@ def test_every_built_in_data_source_refuses_a_fifo_before_opening_it(tmp_path, m
     began = time.monotonic()
     with pytest.raises(DataError) as raised:
         read(tmp_path / "data")
-    assert time.monotonic() - began < RESCUE_S, "the FIFO was opened: only the rescue ended the wait"
+    assert time.monotonic() - began < FIFO_RESCUE_S, "the FIFO was opened: only the rescue ended the wait"
     assert str(raised.value).startswith(f"{pipe}: expected a ") and "found a named pipe (FIFO)" in str(raised.value)
 
 

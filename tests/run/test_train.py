@@ -292,3 +292,17 @@ def test_adam_steps_cpu_parameters_with_torchs_fused_kernel_and_the_same_result(
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
     meta = [torch.nn.Parameter(torch.empty(3, device="meta"))]
     assert not build_optimizer(meta, optim_options(kind="adam")).defaults["fused"]
+
+
+def test_overwrite_of_a_run_dir_holding_a_named_pipe_for_recipe_yaml_does_not_wait_on_it(capsys, tmp_path, fifo):
+    # overwrite=true looks for `seqkit train`'s recipe.yaml first: a named pipe there is no run, and never opened
+    import time
+
+    from tests.helpers import FIFO_RESCUE_S
+
+    fifo(tmp_path / "project" / "recipe.yaml")
+    began = time.monotonic()
+    code, _, err = cli(capsys, "train", "quickstart", *TINY, f"run_dir={tmp_path / 'project'}", "overwrite=true")
+    assert time.monotonic() - began < FIFO_RESCUE_S, "the named pipe was opened"
+    assert code == 2 and "holds files but no seqkit run" in err, err
+    assert (tmp_path / "project" / "recipe.yaml").exists()

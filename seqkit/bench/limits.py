@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from seqkit.bounds import MAX_WIDTH
 from seqkit.errors import InvalidArgumentError
 from seqkit.rnn.options import MAX_LAYERS
+
+if TYPE_CHECKING:
+    import torch
 
 # Sequences per batch and steps per sequence: the recipes' bound on a batch's size (seqkit.recipe.ranges.MAX_SIZE).
 MAX_SIZE = 1 << 24
@@ -52,7 +55,7 @@ def needed_bytes(
     return (weights + activations) * element_size * (2 if backward else 1)
 
 
-def available_bytes(device: Any) -> int | None:
+def available_bytes(device: torch.device) -> int | None:
     """Free memory on *device* (a ``torch.device``): the GPU's free memory, or the host's ``MemAvailable``
     (memory that can be had without swapping); None where unknown, and then nothing is refused."""
     if device.type == "cuda":
@@ -74,7 +77,7 @@ def available_bytes(device: Any) -> int | None:
         return None
 
 
-def check_memory(shape: str, needed: int, device: Any) -> None:
+def check_memory(shape: str, needed: int, device: torch.device) -> None:
     """Refuse a shape (*shape*: how the user wrote it, e.g. ``--batch 32 --hidden 10000000``) whose tensors need
     more than *device* has free."""
     free = available_bytes(device)

@@ -17,7 +17,10 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+
+from seqkit.data import require_file
 
 
 class DeadlinePassed(TimeoutError):
@@ -119,6 +122,17 @@ class _NoFtp(urllib.request.FTPHandler):
         raise urllib.error.URLError(f"{req.full_url}: ftp is not followed; downloads use http or https")
 
 
+class _LocalFile(urllib.request.FileHandler):
+    """``file://`` URLs (a user's own recipe may name one), refused as a data path is when they name no regular file:
+    opening a named pipe waits for a writer in ``open()``, where no deadline reaches."""
+
+    def open_local_file(self, req: urllib.request.Request) -> Any:
+        path = Path(urllib.request.url2pathname(req.selector))
+        if os.path.lexists(path):  # a missing one: urllib's own error
+            require_file(path, "file to download")
+        return super().open_local_file(req)
+
+
 @contextlib.contextmanager
 def open_until(request: urllib.request.Request, timeout: float, ends: float) -> Iterator[tuple[Any, Watchdog]]:
     """``urlopen(request, timeout)`` whose every connection (redirects too) is shut down at monotonic time *ends*.
@@ -128,7 +142,7 @@ def open_until(request: urllib.request.Request, timeout: float, ends: float) -> 
     that a body cut short is never taken for a whole one.
     """
     with Watchdog(ends) as dog:
-        opener = urllib.request.build_opener(_Http(dog), _Https(dog), _NoFtp())
+        opener = urllib.request.build_opener(_Http(dog), _Https(dog), _NoFtp(), _LocalFile())
         try:
             with opener.open(request, timeout=timeout) as response:
                 yield response, dog

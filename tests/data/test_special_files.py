@@ -130,3 +130,17 @@ def test_a_link_to_a_regular_file_is_read_and_a_link_to_a_fifo_is_refused(tmp_pa
     (tmp_path / "pipe-link.txt").symlink_to(fifo(tmp_path / "pipe"))
     with pytest.raises(DataError, match=r"pipe-link\.txt: expected a data file, found a named pipe \(FIFO\)"):
         lines_per_label({"pos": str(tmp_path / "pipe-link.txt")})
+
+
+def test_a_download_from_a_file_url_naming_a_fifo_is_refused_not_waited_on(tmp_path, monkeypatch, fifo):
+    # a user's own recipe may set data.url to a file:// URL: the download deadline cannot end a wait in open()
+    from seqkit.data.download import fetch
+
+    monkeypatch.setenv("SEQKIT_CACHE", str(tmp_path / "cache"))
+    pipe = fifo(tmp_path / "pipe.tsv")
+    began = time.monotonic()
+    with pytest.raises(DataError, match=r"pipe\.tsv: expected a file to download, found a named pipe \(FIFO\)"):
+        fetch(pipe.as_uri(), None, "x.tsv", deadline=5)
+    assert time.monotonic() - began < FIFO_RESCUE_S
+    (tmp_path / "real.tsv").write_text("a\tb\n")  # a regular file is still fetched from a file:// URL
+    assert fetch((tmp_path / "real.tsv").as_uri(), None, "real.tsv").read_text() == "a\tb\n"

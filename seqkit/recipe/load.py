@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -338,5 +339,26 @@ def _first_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
+def escaped(data: Any) -> Any:
+    """A copy of resolved recipe *data* that reads back through :func:`from_config` as exactly *data*.
+
+    Resolved, a recipe may hold text that looks like an interpolation (``\\${a}`` in the file, or typed
+    on the command line, is the text ``${a}``). Saved as it is, whoever loads the file later would take it for a
+    reference to another key (another value, silently) or a resolver call (refused): each ``${`` is escaped, and
+    so is each backslash before it (OmegaConf reads ``\\\\`` before ``${`` as one backslash).
+    """
+    if isinstance(data, str):
+        return _INTERPOLATION_START.sub(lambda m: "\\" * (2 * len(m.group(1)) + 1) + "${", data)
+    if isinstance(data, dict):
+        return {key: escaped(value) for key, value in data.items()}  # keys are never interpolated
+    if isinstance(data, (list, tuple)):
+        return [escaped(value) for value in data]
+    return data
+
+
+_INTERPOLATION_START = re.compile(r"(\\*)\$\{")
+
+
 def to_yaml(data: dict[str, Any]) -> str:
-    return OmegaConf.to_yaml(OmegaConf.create(data))
+    """Resolved recipe *data* as YAML that :func:`load_recipe` reads back as exactly *data* (see :func:`escaped`)."""
+    return OmegaConf.to_yaml(OmegaConf.create(escaped(data)))

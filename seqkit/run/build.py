@@ -17,7 +17,7 @@ from seqkit.data.trust import contents_withheld
 from seqkit.errors import SeqkitError, one_line
 from seqkit.plugin.manager import PluginManager
 from seqkit.recipe.cell_factory import cell_factory as cell_factory  # where a task's tests and the run find it
-from seqkit.recipe.load import Recipe
+from seqkit.recipe.load import Recipe, escaped
 from seqkit.recipe.optim import optim_options
 from seqkit.recipe.sections import data_options, split_section
 from seqkit.recipe.validate import Validated, validate
@@ -103,7 +103,7 @@ def build(
     monitor = r.get("monitor") or task.monitor
     mode = task.monitor_mode if monitor == task.monitor else ("min" if monitor.endswith("loss") else "max")
     extra = {
-        "recipe": r,
+        "recipe": escaped(r),  # resolved: its text must read back as text, never as a ${} to resolve again
         "recipe_name": recipe.name,
         "plugins": [info.as_dict() for info in manager.plugins],
         "seqkit_version": seqkit.__version__,

@@ -14,6 +14,7 @@ from seqkit.errors import SeqkitError, one_line, printable
 from seqkit.plugin.governance import check_checkpoint_plugins
 from seqkit.plugin.manager import PluginManager, get_plugin_manager
 from seqkit.recipe.load import Recipe, from_config
+from seqkit.run.weights import trained_dtype, weights_problem
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -89,21 +90,15 @@ def load(
         raise SeqkitError(
             f"{path}: cannot rebuild the run from this checkpoint ({_why(error)}); is it damaged?"
         ) from None
-    try:
-        missing, unexpected = parts.module.load_state_dict(checkpoint["state_dict"], strict=False)
-    except (TypeError, AttributeError, ValueError) as error:  # not tensors where weights belong
-        raise SeqkitError(f"{path}: a damaged seqkit checkpoint: its weights are not tensors ({_why(error)})") from None
-    except RuntimeError as error:  # shapes differ: an override changed the model's size
-        raise SeqkitError(
-            f"{path}: the weights do not fit the model the recipe builds; did an override change its size? "
-            f"({one_line(error)[:300]})"
-        ) from None
-    if missing or unexpected:
-        raise SeqkitError(
-            f"{path}: weights do not fit the model the recipe builds "
-            f"(missing {printable(missing[:3])[:300]}, unexpected {printable(unexpected[:3])[:300]})"
-        )
+    # torch would cast whatever it is given (int8, bool, complex with a warning): each weight must be the model's own
+    problem = weights_problem(parts.module, checkpoint["state_dict"], trained_dtype(checkpoint["seqkit"]["recipe"]))
+    if problem:
+        raise SeqkitError(f"{path}: the weights do not fit the model the recipe builds: {problem}")
     check_finite(checkpoint["state_dict"], path)
+    try:  # checked above: every weight a dense tensor of its parameter's dtype and shape
+        parts.module.load_state_dict(checkpoint["state_dict"])
+    except (RuntimeError, TypeError, AttributeError, ValueError) as error:  # what those checks cannot foresee
+        raise SeqkitError(f"{path}: cannot load its weights ({_why(error)}); is it damaged?") from None
     return parts
 
 

@@ -23,6 +23,7 @@ from seqkit.recipe.optim import build_optimizer, build_scheduler
 from seqkit.run.checkpoint import check_finite
 from seqkit.run.datamodule import STATE_KEYS
 from seqkit.run.state_shape import BadState, check, check_number, check_tensor, describe
+from seqkit.run.weights import trained_dtype, weights_problem
 
 # Plain entries Lightning or seqkit reads; anything else in a checkpoint (hyper_parameters, legacy keys) is dropped.
 PLAIN = ("epoch", "global_step", "state_dict", "seqkit")
@@ -203,11 +204,13 @@ def stopped_epoch(checkpoint: dict[str, Any]) -> int | None:
     return None
 
 
-def check_weights_fit(module: Any, state_dict: dict[str, Any], path: Path) -> None:
+def check_weights_fit(module: Any, state_dict: dict[str, Any], path: Path, recipe: Any = None) -> None:
+    """*state_dict* (read from *path*, whose recipe is *recipe*) holds exactly *module*'s weights, each of its dtype
+    and shape (:mod:`seqkit.run.weights`); it is loaded into *module*."""
+    problem = weights_problem(module, state_dict, trained_dtype(recipe))
+    if problem:
+        raise SeqkitError(f"resume: {path} holds weights that do not fit the recipe's model: {problem}")
     try:
         module.load_state_dict(state_dict)
-    except (RuntimeError, TypeError, AttributeError, ValueError) as error:
-        raise SeqkitError(
-            f"resume: {path} holds weights of another shape than the recipe's model; "
-            f"did an override change its size? ({one_line(error)[:300]})"
-        ) from None
+    except (RuntimeError, TypeError, AttributeError, ValueError) as error:  # what the checks above cannot foresee
+        raise SeqkitError(f"resume: {path}: cannot load its weights ({one_line(error)[:300]})") from None

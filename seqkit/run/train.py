@@ -140,7 +140,7 @@ def _train(recipe: Recipe, manager: PluginManager | None) -> tuple[Path, dict[st
             f"resume: cannot rebuild the run from {resume} ({type(error).__name__}: {one_line(error)[:200]})"
         ) from None
     if resume is not None:
-        check_weights_fit(parts.module, saved["state_dict"], resume)
+        check_weights_fit(parts.module, saved["state_dict"], resume, state["recipe"])
     checkpoint = ConfinedCheckpoint(
         dirpath=run_dir,
         filename="best",

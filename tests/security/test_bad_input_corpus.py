@@ -186,6 +186,18 @@ def _nan_weights(saved: dict, path: Path) -> None:
             value.fill_(float("nan"))
 
 
+WEIGHT = "model.encoder.weight_hh_l0"
+
+
+def _weight(make: Callable[[torch.Tensor], object]) -> Callable[[dict, Path], None]:
+    """The checkpoint's recurrent weight replaced by *make(it)*: another dtype, a tensor of no data, or no tensor."""
+
+    def mutate(saved: dict, path: Path) -> None:
+        saved["state_dict"][WEIGHT] = make(saved["state_dict"][WEIGHT])
+
+    return mutate
+
+
 def _stdin_closed(argv: list[str]) -> list[str]:
     sys.stdin = None  # as after `<&-`; the test's monkeypatch puts it back
     return argv
@@ -442,6 +454,66 @@ CASES = [
         "ckpt-weight-name-100k",
         ckpt(lambda s, p: s["state_dict"].update({"x" * 100_000: torch.zeros(1)})),
         [r"bad\.ckpt", r"unexpected \['x{50}.{0,300}$"],
+    ),
+    Case(
+        "ckpt-weight-int8",
+        ckpt(_weight(lambda w: w.to(torch.int8)), "eval"),
+        [r"bad\.ckpt", rf"weight {WEIGHT}: expected float32 \(\d+, \d+\), got int8 \(\d+, \d+\)$"],
+    ),
+    Case(
+        "ckpt-weight-uint8-predict",
+        ckpt(_weight(lambda w: w.to(torch.uint8)), "predict"),
+        [r"bad\.ckpt", rf"weight {WEIGHT}: expected float32 \(\d+, \d+\), got uint8 \(\d+, \d+\)$"],
+    ),
+    Case(
+        "ckpt-weight-bool",
+        ckpt(_weight(lambda w: w > 0), "eval"),
+        [r"bad\.ckpt", rf"weight {WEIGHT}: expected float32 \(\d+, \d+\), got bool \(\d+, \d+\)$"],
+    ),
+    Case(
+        "ckpt-weight-complex",
+        ckpt(_weight(lambda w: w.to(torch.complex64)), "predict"),
+        [r"bad\.ckpt", rf"weight {WEIGHT}: expected float32 \(\d+, \d+\), got complex64 \(\d+, \d+\)$"],
+    ),
+    Case(
+        "ckpt-weight-float64",
+        ckpt(_weight(lambda w: w.double()), "eval"),
+        [r"bad\.ckpt", rf"weight {WEIGHT}: expected float32 \(\d+, \d+\), got float64 \(\d+, \d+\)$"],
+    ),
+    Case(
+        "ckpt-weight-sparse",
+        ckpt(_weight(lambda w: w.to_sparse()), "eval"),
+        [r"bad\.ckpt", rf"weight {WEIGHT}: expected float32 \(\d+, \d+\), got a sparse_coo tensor$"],
+    ),
+    Case(
+        "ckpt-weight-meta",
+        ckpt(_weight(lambda w: torch.empty(w.shape, device="meta")), "eval"),
+        [r"bad\.ckpt", rf"weight {WEIGHT}: expected float32 \(\d+, \d+\), got a meta tensor \(no data\)$"],
+    ),
+    Case(
+        "ckpt-weight-text",
+        ckpt(_weight(lambda w: "0.5"), "eval"),
+        [r"bad\.ckpt", rf"weight {WEIGHT}: expected float32 \(\d+, \d+\), got a str$"],
+    ),
+    Case(
+        "ckpt-weight-none",
+        ckpt(_weight(lambda w: None), "predict"),
+        [r"bad\.ckpt", rf"weight {WEIGHT}: expected float32 \(\d+, \d+\), got None$"],
+    ),
+    Case(
+        "ckpt-weight-list",
+        ckpt(_weight(lambda w: w.tolist()), "eval"),
+        [r"bad\.ckpt", rf"weight {WEIGHT}: expected float32 \(\d+, \d+\), got a list of \d+$"],
+    ),
+    Case(
+        "ckpt-weight-mapping",
+        ckpt(_weight(lambda w: {"w": w}), "eval"),
+        [r"bad\.ckpt", rf"weight {WEIGHT}: expected float32 \(\d+, \d+\), got a dict of 1$"],
+    ),
+    Case(
+        "resume-weight-int8",
+        _resume(lambda s: _weight(lambda w: w.to(torch.int8))(s, Path())),
+        [r"bad\.ckpt", rf"weight {WEIGHT}: expected float32 \(\d+, \d+\), got int8"],
     ),
     Case("resume-tampered-optimizer", _resume(_tampered_lr), [r"bad\.ckpt", r"param_groups\[0\]\.lr"]),
     Case("resume-tampered-loops", _resume(_tampered_loops), [r"bad\.ckpt", r"loops\.fit_loop"]),

@@ -3,15 +3,18 @@
 A server is not trusted: a download is capped in size (the source's known size, else
 ``$SEQKIT_DOWNLOAD_MAX_BYTES``, default 4 GiB) and in time (``$SEQKIT_DOWNLOAD_TIMEOUT`` seconds without a byte,
 default 60; ``$SEQKIT_DOWNLOAD_DEADLINE`` seconds in all from connect to the last byte, headers included, default
-3600), and an archive is extracted by member
-name only, regular files only (:func:`extracted`).
+3600). An archive is extracted by member name only, regular files only, in one streaming pass whose bytes and
+members are counted as it goes (``$SEQKIT_DOWNLOAD_MAX_BYTES``, ``$SEQKIT_EXTRACT_MAX_MEMBERS``; :func:`extracted`).
 """
 
 from __future__ import annotations
 
+import bz2
 import contextlib
+import gzip
 import hashlib
 import http.client
+import io
 import os
 import shutil
 import tarfile
@@ -23,7 +26,7 @@ import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from seqkit.data import DataError, open_regular
 from seqkit.data.download_watch import DeadlinePassed, open_until
@@ -31,15 +34,18 @@ from seqkit.data.trust import confine_url
 from seqkit.errors import one_line
 
 try:
-    from lzma import LZMAError
+    from lzma import LZMAError, LZMAFile
 except ImportError:  # a Python built without liblzma: tarfile reads no .xz archive at all
     LZMAError = tarfile.TarError  # type: ignore[misc, assignment]
+    LZMAFile = None  # type: ignore[misc, assignment]
 
 CHUNK = 1 << 16
 DEFAULT_MAX_BYTES = 4 << 30
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_DEADLINE = 3600.0
 MARKER = ".sha256"  # in an extracted folder: the SHA-256 of the archive it came from
+# tarfile holds each member it walked past (about half a kilobyte each): a million is a large data set's worth
+DEFAULT_MAX_MEMBERS = 1_000_000
 
 _refusal: str | None = None
 
@@ -200,22 +206,25 @@ def extracted(archive: Path, target: Path, names: Iterable[str]) -> Path:
     Members are looked up by name and written by name: no path in the archive chooses where a file goes, and
     links are refused. The folder records the archive's SHA-256, so a new archive replaces what an older one
     left (never a stale extraction reused); it is filled in a temporary folder, then renamed into place.
+
+    An archive is data from a server: a tar is read in one streaming pass, and what it unpacks to (the members
+    walked past, their headers and the files extracted alike) counts against ``$SEQKIT_DOWNLOAD_MAX_BYTES``, and
+    its members against ``$SEQKIT_EXTRACT_MAX_MEMBERS`` (default 1,000,000), each checked as it goes: a gzip bomb
+    or a tar of millions of members is refused once it passes a budget, not after it was read whole.
     """
     names = list(names)
     digest = sha256_of(archive)
     marker = target / MARKER
     if marker.is_file() and marker.read_text().strip() == digest and all((target / n).is_file() for n in names):
         return target
+    budget = _Budget(archive)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
     try:
-        budget = int(_setting("SEQKIT_DOWNLOAD_MAX_BYTES", DEFAULT_MAX_BYTES))
-        for name, stream in _members(archive, names):
+        for name, stream in _members(archive, names, budget):
             with stream, (staging / name).open("wb") as out:  # streamed: a bomb never sits in memory
                 while block := stream.read(CHUNK):
-                    budget -= len(block)
-                    if budget < 0:
-                        raise DataError(f"{archive}: extracts to more than the cap of $SEQKIT_DOWNLOAD_MAX_BYTES bytes")
+                    budget.written(len(block))
                     out.write(block)
         (staging / MARKER).write_text(digest + "\n")
         if target.is_symlink() or target.is_file():
@@ -245,24 +254,121 @@ _DAMAGED = (
 )
 
 
-def _members(archive: Path, names: list[str]) -> Iterator[tuple[str, IO[bytes]]]:
+class _Budget:
+    """What extracting one archive may cost: bytes unpacked and members walked, each refused past its cap."""
+
+    def __init__(self, archive: Path) -> None:
+        self.archive = archive
+        self.max_bytes = int(_setting("SEQKIT_DOWNLOAD_MAX_BYTES", DEFAULT_MAX_BYTES))
+        self.max_members = int(_setting("SEQKIT_EXTRACT_MAX_MEMBERS", DEFAULT_MAX_MEMBERS))
+        self.unpacked = self.extracted = self.members = 0
+
+    def over_bytes(self) -> DataError:
+        return DataError(
+            f"{self.archive}: extracts to more than the cap of {self.max_bytes:,} bytes "
+            "($SEQKIT_DOWNLOAD_MAX_BYTES; the members it holds besides those read count too); refused"
+        )
+
+    def read(self, size: int) -> None:
+        """*size* more bytes of the unpacked archive were read."""
+        self.unpacked += size
+        if self.unpacked > self.max_bytes:
+            raise self.over_bytes()
+
+    def written(self, size: int) -> None:
+        self.extracted += size
+        if self.extracted > self.max_bytes:
+            raise self.over_bytes()
+
+    def counted(self, members: int) -> None:
+        """*members* more members walked (or listed)."""
+        self.members += members
+        if self.members > self.max_members:
+            raise DataError(
+                f"{self.archive}: holds more than {self.max_members:,} members (the cap, "
+                "$SEQKIT_EXTRACT_MAX_MEMBERS); refused"
+            )
+
+    def member(self, ends_at: int) -> None:
+        """One more member, whose data ends *ends_at* bytes into the unpacked archive."""
+        self.counted(1)
+        if ends_at > self.max_bytes:  # its header says so: refused before its data is read (or skipped)
+            raise self.over_bytes()
+
+
+class _Metered(io.RawIOBase):
+    """The unpacked bytes of an archive, counted against its :class:`_Budget` as they are read. No read goes more
+    than one byte past the cap: tarfile reads a pax or long-name header whole, whatever size it claims."""
+
+    def __init__(self, stream: IO[bytes], budget: _Budget) -> None:
+        super().__init__()
+        self.stream, self.budget = stream, budget
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        left = self.budget.max_bytes - self.budget.unpacked + 1
+        block = self.stream.read(left if size is None or size < 0 else min(size, left))
+        self.budget.read(len(block))
+        return block
+
+    def readinto(self, buffer: Any) -> int:
+        block = self.read(len(buffer))
+        buffer[: len(block)] = block
+        return len(block)
+
+
+def _unpacked(raw: IO[bytes]) -> IO[bytes]:
+    """*raw*'s bytes decompressed as they are read (gzip, bzip2, xz; or as they are, for a plain tar)."""
+    head = raw.read(6)
+    raw.seek(0)
+    if head.startswith(b"\x1f\x8b"):
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    if head.startswith(b"BZh"):
+        return bz2.BZ2File(raw)
+    if head.startswith(b"\xfd7zXZ\x00") and LZMAFile is not None:
+        return LZMAFile(raw)
+    return raw
+
+
+def _members(archive: Path, names: list[str], budget: _Budget) -> Iterator[tuple[str, IO[bytes]]]:
+    """``(name, its data)`` for each wanted member; each stream must be read before the next is asked for."""
     if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as zipped:
-            found = {Path(i.filename).name: i for i in zipped.infolist() if not i.is_dir()}
-            for name in names:
-                info = found.get(name)
-                if info is None:
-                    raise DataError(f"{archive}: archive holds no {name}")
-                if (info.external_attr >> 16) & 0o170000 == 0o120000:
-                    raise DataError(f"{archive}: {info.filename} is a symbolic link; refused")
-                yield name, zipped.open(info)
+        yield from _zip_members(archive, names, budget)
         return
-    with tarfile.open(archive, "r:*") as tar:
-        found = {Path(m.name).name: m for m in tar.getmembers()}
-        for name in names:
-            member = found.get(name)
-            if member is None:
-                raise DataError(f"{archive}: archive holds no {name}")
+    wanted, found = set(names), set()
+    # "r|": a stream, read once front to back; tarfile asks the metered stream for every byte it walks past
+    with (
+        archive.open("rb") as raw,
+        _unpacked(raw) as plain,
+        tarfile.open(fileobj=_Metered(plain, budget), mode="r|") as tar,
+    ):
+        for member in tar:
+            budget.member(member.offset_data + member.size)
+            name = Path(member.name).name
+            if name not in wanted or member.isdir():
+                continue
             if not member.isfile():
                 raise DataError(f"{archive}: {member.name} is not a regular file (a link?); refused")
-            yield name, tar.extractfile(member)
+            found.add(name)
+            yield name, tar.extractfile(member)  # a later member of the same name replaces it
+    for name in names:
+        if name not in found:
+            raise DataError(f"{archive}: archive holds no {name}")
+
+
+def _zip_members(archive: Path, names: list[str], budget: _Budget) -> Iterator[tuple[str, IO[bytes]]]:
+    # zipfile reads the central directory whole when it opens the archive: members cost memory in proportion to
+    # the archive's size (no decompression), which the download cap bounds; the member cap applies after
+    with zipfile.ZipFile(archive) as zipped:
+        infos = zipped.infolist()
+        budget.counted(len(infos))
+        found = {Path(i.filename).name: i for i in infos if not i.is_dir()}
+        for name in names:
+            info = found.get(name)
+            if info is None:
+                raise DataError(f"{archive}: archive holds no {name}")
+            if (info.external_attr >> 16) & 0o170000 == 0o120000:
+                raise DataError(f"{archive}: {info.filename} is a symbolic link; refused")
+            yield name, zipped.open(info)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import http.server
 import io
@@ -109,7 +110,7 @@ def test_extraction_streams_and_stops_at_the_cap(tmp_path, monkeypatch):
     with pytest.raises(DataError, match="extracts to more than the cap"):
         extracted(archive, tmp_path / "out", ["rt-polarity.pos", "rt-polarity.neg"])
     assert not (tmp_path / "out").exists()
-    monkeypatch.setenv("SEQKIT_DOWNLOAD_MAX_BYTES", "1000")
+    monkeypatch.setenv("SEQKIT_DOWNLOAD_MAX_BYTES", "20000")  # it unpacks to 10,240 (a tar record), all counted
     out = extracted(archive, tmp_path / "out", ["rt-polarity.pos", "rt-polarity.neg"])
     assert (out / "rt-polarity.neg").read_bytes() == b"dull\n"
 
@@ -141,3 +142,87 @@ def test_a_damaged_archive_is_a_data_error(tmp_path, method, flag):
     with pytest.raises(DataError, match=r"bad\.zip: cannot extract"):
         extracted(archive, tmp_path / "out", ["data.txt"])
     assert not (tmp_path / "out").exists()
+
+
+# --- hostile archives: budgets checked as the archive is walked, never after it was read whole -------------------
+GARBAGE = b"not gzip, never to be read " * 40  # after a gzip member: reading this far fails (BadGzipFile)
+
+
+def _tar_bytes(members: list[tuple[str, bytes]], *, end: bool = True, **pax: str) -> bytes:
+    """An uncompressed tar of regular files; without *end*, no end-of-archive blocks (more could follow)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for i, (name, data) in enumerate(members):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            if pax and i == len(members) - 1:
+                info.pax_headers = dict(pax)
+            tar.addfile(info, io.BytesIO(data))
+        written = tar.offset  # closing writes the end-of-archive blocks after this: `end=False` cuts them off
+    return buffer.getvalue() if end else buffer.getvalue()[:written]
+
+
+def _hostile(tmp_path, name: str, unpacked: bytes, tail: bytes = GARBAGE):
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(unpacked, compresslevel=1) + tail)
+    return path
+
+
+def test_a_member_bigger_than_the_cap_is_refused_from_its_header(tmp_path, monkeypatch):
+    """Its data (16 MiB of zeros, 16 KiB compressed) and the damaged tail after it are never read: before, every
+    member was walked first (the whole bomb unpacked), and only the files extracted counted."""
+    from seqkit.download import extracted
+
+    monkeypatch.setenv("SEQKIT_DOWNLOAD_MAX_BYTES", "100000")
+    bomb = _tar_bytes([("d/a.txt", b"hello\n"), ("d/zeros", bytes(16 << 20))], end=False)
+    with pytest.raises(DataError, match=r"bomb\.tar\.gz: extracts to more than the cap of 100,000 bytes"):
+        extracted(_hostile(tmp_path, "bomb.tar.gz", bomb), tmp_path / "out", ["a.txt"])
+    assert not (tmp_path / "out").exists()
+
+
+def test_many_members_are_refused_as_they_are_walked(tmp_path, monkeypatch):
+    from seqkit.download import extracted
+
+    monkeypatch.setenv("SEQKIT_EXTRACT_MAX_MEMBERS", "100")
+    many = _tar_bytes([("d/a.txt", b"hello\n")] + [(f"d/{i}", b"") for i in range(150)], end=False)
+    with pytest.raises(DataError, match=r"many\.tar\.gz: holds more than 100 members .*SEQKIT_EXTRACT_MAX_MEMBERS"):
+        extracted(_hostile(tmp_path, "many.tar.gz", many), tmp_path / "out", ["a.txt"])
+    assert not (tmp_path / "out").exists()
+    monkeypatch.setenv("SEQKIT_EXTRACT_MAX_MEMBERS", "200")  # within the cap: the same members extract
+    good = _tar_bytes([("d/a.txt", b"hello\n")] + [(f"d/{i}", b"") for i in range(150)])
+    out = extracted(_hostile(tmp_path, "good.tar.gz", good, tail=b""), tmp_path / "out", ["a.txt"])
+    assert (out / "a.txt").read_bytes() == b"hello\n"
+
+
+def test_a_huge_header_is_refused_before_it_is_held_in_memory(tmp_path, monkeypatch):
+    """tarfile reads a pax header whole, whatever size it claims: the reads it makes are metered."""
+    from seqkit.download import extracted
+
+    monkeypatch.setenv("SEQKIT_DOWNLOAD_MAX_BYTES", "200000")
+    pax = _tar_bytes([("d/a.txt", b"hello\n"), ("d/b.txt", b"x")], comment="x" * 2_000_000)
+    with pytest.raises(DataError, match=r"pax\.tar\.gz: extracts to more than the cap of 200,000 bytes"):
+        extracted(_hostile(tmp_path, "pax.tar.gz", pax, tail=b""), tmp_path / "out", ["a.txt"])
+
+
+def test_a_zip_of_too_many_members_is_refused(tmp_path, monkeypatch):
+    import zipfile
+
+    from seqkit.download import extracted
+
+    with zipfile.ZipFile(tmp_path / "many.zip", "w") as archive:
+        for i in range(150):
+            archive.writestr(f"d/{i}.txt", "")
+    monkeypatch.setenv("SEQKIT_EXTRACT_MAX_MEMBERS", "100")
+    with pytest.raises(DataError, match=r"many\.zip: holds more than 100 members"):
+        extracted(tmp_path / "many.zip", tmp_path / "out", ["1.txt"])
+
+
+@pytest.mark.parametrize("mode", ["w:gz", "w:bz2", "w:xz", "w"])
+def test_each_compression_tarfile_reads_still_extracts(tmp_path, mode):
+    from seqkit.download import extracted
+
+    with tarfile.open(tmp_path / "a.tar", mode) as tar:
+        info = tarfile.TarInfo("d/a.txt")
+        info.size = 6
+        tar.addfile(info, io.BytesIO(b"hello\n"))
+    assert (extracted(tmp_path / "a.tar", tmp_path / "out", ["a.txt"]) / "a.txt").read_bytes() == b"hello\n"

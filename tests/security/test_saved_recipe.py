@@ -19,6 +19,10 @@ def test_escaped_text_reads_back_as_itself():
     data = {"a": "A", "texts": list(TEXTS), "nested": {"k": TEXTS[1], "n": 3, "f": 1.5, "none": None, "b": True}}
     again = from_config(escaped(data))
     assert again.data == data and again.problems == []
+    # text a reference produced (from an escaped value, or an override typed escaped) is saved as text as well
+    resolved = from_config({"a": "\\${oc.env:SECRET}", "b": "${a}", "c": "x${a}"}, ["d=\\${b}"]).data
+    assert resolved == {"a": "${oc.env:SECRET}", "b": "${oc.env:SECRET}", "c": "x${oc.env:SECRET}", "d": "${b}"}
+    assert from_config(escaped(resolved)).data == resolved
 
 
 def test_a_run_saves_text_that_looks_like_an_interpolation_as_text(tmp_path, capsys, monkeypatch):

@@ -15,6 +15,7 @@ from typing import Any, BinaryIO
 
 from seqkit.data.trust import confine
 from seqkit.errors import SeqkitError
+from seqkit.filekind import kind_of
 
 Record = dict[str, Any]
 
@@ -74,7 +75,7 @@ def data_root() -> Path | None:
         except OSError:  # absent (or unreadable): what is looked for under it is not found, and says where
             return root
         if not stat.S_ISDIR(mode):
-            raise PathError(f"${ROOT_VAR}={root}: {_EXPECTED_ROOT}, found {_kind_of(mode)}")
+            raise PathError(f"${ROOT_VAR}={root}: {_EXPECTED_ROOT}, found {kind_of(mode)}")
     return root
 
 
@@ -132,22 +133,8 @@ def require_file(path: Path, what: str = "data file") -> Path:
             raise not_found(path, what) from None
         raise PathError(f"{path}: cannot read: {error.strerror}") from None
     if not stat.S_ISREG(mode):
-        raise PathError(f"{path}: expected a {what}, found {_kind_of(mode)}")
+        raise PathError(f"{path}: expected a {what}, found {kind_of(mode)}")
     return path
-
-
-def _kind_of(mode: int) -> str:
-    for test, kind in (
-        (stat.S_ISREG, "a regular file"),
-        (stat.S_ISDIR, "a directory"),
-        (stat.S_ISFIFO, "a named pipe (FIFO)"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISSOCK, "a socket"),
-    ):
-        if test(mode):
-            return kind
-    return "something that is not a regular file"
 
 
 def open_data(path: Path, what: str = "data file") -> BinaryIO:
@@ -168,7 +155,7 @@ def open_regular(path: Path, what: str = "data file") -> BinaryIO:
     try:
         mode = os.fstat(descriptor).st_mode
         if not stat.S_ISREG(mode):
-            raise PathError(f"{path}: expected a {what}, found {_kind_of(mode)}")
+            raise PathError(f"{path}: expected a {what}, found {kind_of(mode)}")
         os.set_blocking(descriptor, True)
         return os.fdopen(descriptor, "rb")
     except BaseException:

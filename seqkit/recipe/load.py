@@ -14,6 +14,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from seqkit.errors import SeqkitError, suggest
+from seqkit.filekind import special
 from seqkit.recipe_guard import (
     TOTAL_PROBLEM,
     budget_is_ours,
@@ -107,6 +108,9 @@ def find_recipe(name_or_path: str | os.PathLike) -> tuple[Path, str]:
     path = Path(name_or_path)
     if path.is_file():
         return path, path.stem
+    kind = special(path)
+    if kind:  # never opened: a named pipe would wait for a writer forever
+        raise SeqkitError(f"recipe {str(name_or_path)!r}: expected a recipe file (YAML), found {kind}")
     known = list_recipes()
     stem = str(name_or_path).removesuffix(".yaml")
     if stem in known:

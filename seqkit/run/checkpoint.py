@@ -11,6 +11,7 @@ import torch
 
 from seqkit.data.trust import untrusted_paths
 from seqkit.errors import SeqkitError, one_line, printable
+from seqkit.filekind import special
 from seqkit.plugin.governance import check_checkpoint_plugins
 from seqkit.plugin.manager import PluginManager, get_plugin_manager
 from seqkit.recipe.load import Recipe, from_config
@@ -21,7 +22,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """The checkpoint's contents, loaded with ``weights_only=True``: a checkpoint cannot run code."""
     path = Path(path)
     if not path.is_file():
-        raise SeqkitError(f"checkpoint {path} not found")
+        kind = special(path)  # a named pipe is never opened: it would wait for a writer forever
+        problem = f": expected a file, found {kind}" if kind else " not found"
+        raise SeqkitError(f"checkpoint {path}{problem}")
     if not _looks_like_torch_file(path):  # a text file, an image...: say so, not what torch's reader tripped on
         raise SeqkitError(
             f"{path}: not a seqkit checkpoint (not a file written by torch.save); was it written by `seqkit train`?"

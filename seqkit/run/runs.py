@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from seqkit.errors import SeqkitError
+from seqkit.filekind import special
 from seqkit.run.distributed import shared_run_name, started_by_external_launcher
 
 if TYPE_CHECKING:
@@ -53,6 +54,9 @@ def find_checkpoint(target: str | os.PathLike) -> Path:
             return best
         raise SeqkitError(f"{path}: a directory without {BEST}; expected a run directory of `seqkit train`")
     name = str(target)
+    kind = special(path)
+    if kind:  # never opened: a named pipe would wait for a writer forever
+        raise SeqkitError(f"checkpoint {name}: expected a checkpoint file or a run directory, found {kind}")
     if path.suffix == ".ckpt" or path.is_absolute() or ".." in path.parts:
         raise SeqkitError(f"checkpoint {name} not found")
     latest = RUNS / name / LATEST  # a recipe name, `translation/gru_reverse` too

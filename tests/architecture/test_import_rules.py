@@ -36,7 +36,8 @@ PACKAGES = {
 }
 # modules not (yet) in a package of their job
 FLAT = {
-    "base": "errors lazy bounds moved json_stdout quiet threads launcher_env versions environment recipe_guard",
+    "base": "errors filekind lazy bounds moved json_stdout quiet threads launcher_env versions environment "
+    "recipe_guard",
     "plugin": "hookspecs predict_options",
     "data": "task export.spec",
     "run": "export export.bundle export.onnx_rnn export.torch_rnn",

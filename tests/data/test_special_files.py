@@ -144,3 +144,20 @@ def test_a_download_from_a_file_url_naming_a_fifo_is_refused_not_waited_on(tmp_p
     assert time.monotonic() - began < FIFO_RESCUE_S
     (tmp_path / "real.tsv").write_text("a\tb\n")  # a regular file is still fetched from a file:// URL
     assert fetch((tmp_path / "real.tsv").as_uri(), None, "real.tsv").read_text() == "a\tb\n"
+
+
+@pytest.mark.parametrize(
+    "command,name,expected",
+    [
+        (("validate",), "recipe.yaml", "expected a recipe file (YAML), found a named pipe (FIFO)"),
+        (("train",), "recipe.yaml", "expected a recipe file (YAML), found a named pipe (FIFO)"),
+        (("eval",), "best.ckpt", "expected a checkpoint file or a run directory, found a named pipe (FIFO)"),
+        (("predict",), "best.ckpt", "expected a checkpoint file or a run directory, found a named pipe (FIFO)"),
+    ],
+)
+def test_a_recipe_or_checkpoint_that_is_a_fifo_is_named_as_one_not_as_missing(tmp_path, fifo, command, name, expected):
+    pipe = fifo(tmp_path / name)
+    extra = ("hello",) if command == ("predict",) else ()
+    done = _seqkit(*command, str(pipe), *extra)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and str(pipe) in done.stderr and expected in done.stderr, done.stderr

@@ -63,7 +63,9 @@ def range_problem(value: Any, hint: Any) -> str | None:
         number = isinstance(value, int | float) and not isinstance(value, bool)
         for bound in hint.__metadata__:
             if isinstance(bound, Range) and number and not bound.holds(value):
-                return f"expected {bound}, got {value!r}"
+                # inf is "0 or more" in arithmetic: say what it is not; a bounded range already excludes it
+                unbounded = bound.high is None and bound.low is not None and not math.isfinite(value)
+                return f"expected {'a finite number, ' if unbounded else ''}{bound}, got {value!r}"
         return range_problem(value, args[0])
     if origin in (typing.Union, types.UnionType):
         # judged by the choices a value of its kind could be: None or a string passes a union's bounded number

@@ -141,8 +141,14 @@ def test_devices_lightning_takes_pass_validation(capsys, value):
     ("override", "expected"),
     [
         ("callbacks.early_stopping.patience=-1", "callbacks.early_stopping.patience: expected 0 or more, got -1"),
-        ("callbacks.early_stopping.min_delta=.nan", "callbacks.early_stopping.min_delta: expected 0 or more, got nan"),
-        ("callbacks.early_stopping.min_delta=.inf", "callbacks.early_stopping.min_delta: expected 0 or more, got inf"),
+        (
+            "callbacks.early_stopping.min_delta=.nan",
+            "callbacks.early_stopping.min_delta: expected a finite number, 0 or more, got nan",
+        ),
+        (
+            "callbacks.early_stopping.min_delta=.inf",
+            "callbacks.early_stopping.min_delta: expected a finite number, 0 or more, got inf",
+        ),
         ("callbacks.early_stopping.min_delta=-0.1", "callbacks.early_stopping.min_delta: expected 0 or more"),
         ("callbacks.early_stopping.patience=1.5", "callbacks.early_stopping.patience: expected an integer, got 1.5"),
         ("callbacks.ema.decay=1.0", "callbacks.ema.decay: expected in (0, 1), got 1.0"),
@@ -184,12 +190,28 @@ def test_lightning_fractions_and_counts_pass(capsys):
 @pytest.mark.parametrize(
     ("recipe", "override", "expected"),
     [
-        ("translation/gru_reverse", "task.coverage_weight=.nan", "task.coverage_weight: expected 0 or more, got nan"),
-        ("translation/gru_reverse", "task.coverage_weight=.inf", "task.coverage_weight: expected 0 or more, got inf"),
-        ("translation/gru_reverse", "task.length_penalty=.nan", "task.length_penalty: expected 0 or more, got nan"),
-        ("translation/gru_reverse", "task.max_length_a=.nan", "task.max_length_a: expected 0 or more, got nan"),
-        ("quickstart", "model.ngram_rate=.nan", "model.ngram_rate: expected above 0, got nan"),
-        ("quickstart", "model.nbsvm_l2=.inf", "model.nbsvm_l2: expected above 0, got inf"),
+        (
+            "translation/gru_reverse",
+            "task.coverage_weight=.nan",
+            "task.coverage_weight: expected a finite number, 0 or more, got nan",
+        ),
+        (
+            "translation/gru_reverse",
+            "task.coverage_weight=.inf",
+            "task.coverage_weight: expected a finite number, 0 or more, got inf",
+        ),
+        (
+            "translation/gru_reverse",
+            "task.length_penalty=.nan",
+            "task.length_penalty: expected a finite number, 0 or more, got nan",
+        ),
+        (
+            "translation/gru_reverse",
+            "task.max_length_a=.nan",
+            "task.max_length_a: expected a finite number, 0 or more, got nan",
+        ),
+        ("quickstart", "model.ngram_rate=.nan", "model.ngram_rate: expected a finite number, above 0, got nan"),
+        ("quickstart", "model.nbsvm_l2=.inf", "model.nbsvm_l2: expected a finite number, above 0, got inf"),
         ("tagging/gru_toy", "model.casing_dim=-1", "model.casing_dim: expected in [0, 65,536], got -1"),
     ],
 )

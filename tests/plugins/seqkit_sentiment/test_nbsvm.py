@@ -126,7 +126,10 @@ def test_through_a_recipe_the_member_is_fitted_before_training_and_then_held(cap
         # the ranges the task declares in build_model's signature, refused by the recipe's validation
         (["model.ngrams=2", "model.nbsvm=1.5"], "command line: model.nbsvm: expected in (0, 1), got 1.5"),
         (["model.ngrams=2", "model.nbsvm=0.3", "model.nbsvm_l2=0"], "model.nbsvm_l2: expected above 0, got 0"),
-        (["model.ngrams=2", "model.nbsvm=0.3", "model.nbsvm_l2=.inf"], "model.nbsvm_l2: expected above 0, got inf"),
+        (
+            ["model.ngrams=2", "model.nbsvm=0.3", "model.nbsvm_l2=.inf"],
+            "model.nbsvm_l2: expected a finite number, above 0, got inf",
+        ),
         (["model.nbsvm=0.3"], "model.nbsvm sets up the n-gram member: set model.ngrams too"),
     ],
 )

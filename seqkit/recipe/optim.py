@@ -55,6 +55,12 @@ def build_optimizer(
     return cls(params, lr=lr, betas=betas, eps=eps, weight_decay=wd, fused=(fuse and _fusable(params)) or None)
 
 
+def fuses_under(precision: Any) -> bool:
+    """Whether a run in *precision* (Lightning's) may fuse its Adam: Lightning clips gradients itself under mixed
+    precision, which a fused optimizer (unscaling inside its step) refuses."""
+    return "mixed" not in str(precision)
+
+
 def _fusable(params: list[Any]) -> bool:
     """Whether torch's fused Adam kernel can step *params*: one pass over each tensor instead of a dozen.
 

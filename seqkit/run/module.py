@@ -13,7 +13,7 @@ from torch import nn
 
 from seqkit.data.tokenize import Tokenizer
 from seqkit.errors import SeqkitError
-from seqkit.recipe.optim import build_optimizer, build_scheduler
+from seqkit.recipe.optim import build_optimizer, build_scheduler, fuses_under
 from seqkit.rnn.recurrent import Recurrent
 from seqkit.run.distributed import check_same_on_every_process
 from seqkit.run.resilience import NonFiniteLossError
@@ -171,10 +171,8 @@ class SeqkitModule(pl.LightningModule):
         self._evaluate("test", batch)
 
     def configure_optimizers(self) -> Any:
-        # Lightning clips gradients itself under mixed precision, which a fused optimizer (unscaling inside its
-        # step) refuses: fuse only where precision is not mixed.
-        mixed = "mixed" in str(getattr(self.trainer, "precision", ""))
-        optimizer = build_optimizer(self.model.parameters(), self.optim, fuse=not mixed)
+        fuse = fuses_under(getattr(self.trainer, "precision", ""))
+        optimizer = build_optimizer(self.model.parameters(), self.optim, fuse=fuse)
         estimated = self.trainer.estimated_stepping_batches
         if not math.isfinite(estimated) and self.optim["schedule"] in ("cosine", "linear"):
             raise SeqkitError(

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.callbacks import ModelCheckpoint, Timer
 from pytorch_lightning.utilities.migration import migrate_checkpoint
 
 from seqkit.errors import SeqkitError, one_line
-from seqkit.recipe.optim import build_optimizer, build_scheduler
+from seqkit.recipe.optim import build_optimizer, build_scheduler, fuses_under
 from seqkit.run.checkpoint import check_finite
 from seqkit.run.datamodule import STATE_KEYS
 from seqkit.run.state_shape import BadState, check, check_number, check_tensor, describe
@@ -72,7 +72,7 @@ def _checked(saved: dict[str, Any], trainer: Any, parts: Any) -> dict[str, Any]:
             raise BadState("loops", "a mapping holding fit_loop", value)
         out["loops"] = check(loops, value, "loops")  # each loop's progress as this Lightning keeps it
     out["callbacks"] = _callbacks(saved.get("callbacks", {}), trainer)
-    optimizer, schedulers, plateau = _templates(parts)
+    optimizer, schedulers, plateau = _templates(parts, trainer)
     states = saved.get("optimizer_states")
     if not isinstance(states, list) or len(states) != 1:
         raise BadState("optimizer_states", "a list of one optimizer state", states)
@@ -118,16 +118,27 @@ def _callbacks(saved: Any, trainer: Any) -> dict[str, Any]:
                 raise BadState(f"callbacks[{key}]", "a mapping", saved[key])
             out[key] = saved[key]
         elif ours:
-            out[key] = check(callback.state_dict(), saved[key], f"callbacks[{key}]")
+            out[key] = check(_template(callback), saved[key], f"callbacks[{key}]")
         else:
             out[key] = saved[key]
     return out
 
 
-def _templates(parts: Any) -> tuple[torch.optim.Optimizer, list[Any], Any]:
-    """A fresh optimizer and schedulers of the run's recipe (over its parameters, which they never change)."""
+def _template(callback: Any) -> Any:
+    """What *callback* would save, as the template of its saved state. A fresh Timer has spent ``0`` seconds (an
+    int) in each stage; a saved one spent fractions of them: its template holds floats."""
+    fresh = callback.state_dict()
+    if isinstance(callback, Timer) and isinstance(fresh.get("time_elapsed"), dict):
+        fresh = {**fresh, "time_elapsed": {stage: float(spent) for stage, spent in fresh["time_elapsed"].items()}}
+    return fresh
+
+
+def _templates(parts: Any, trainer: Any) -> tuple[torch.optim.Optimizer, list[Any], Any]:
+    """A fresh optimizer and schedulers of the run's recipe (over its parameters, which they never change), made
+    as the run makes them (a fused Adam only where the precision is not mixed)."""
     module = parts.module
-    optimizer = build_optimizer(module.model.parameters(), module.optim)
+    fuse = fuses_under(getattr(trainer, "precision", ""))
+    optimizer = build_optimizer(module.model.parameters(), module.optim, fuse=fuse)
     # Many steps, so that a warmup given as a ratio of all steps is a warmup here too (and a scheduler exists).
     config = build_scheduler(optimizer, module.optim, 10**9, module.monitor, module.mode)
     scheduler = None if config is None else config["scheduler"]

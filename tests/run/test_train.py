@@ -122,6 +122,20 @@ def test_resume_continues_exactly(capsys, tmp_path, tbptt):
         assert torch.equal(whole[key], resumed[key]), key
 
 
+@pytest.mark.parametrize(
+    "setting",
+    ["trainer.max_time=00:01:00:00", "trainer.precision=bf16-mixed"],
+    ids=["time_limit", "mixed_precision"],
+)
+def test_a_run_with_a_time_limit_or_mixed_precision_resumes(capsys, tmp_path, setting):
+    """Their saved state differs from a fresh template's kind: a Timer's seconds are floats (a fresh one's 0), and
+    a mixed-precision run's Adam is not fused. Both were refused as tampered with."""
+    common = [*TINY, setting, f"run_dir={tmp_path / 'run'}"]
+    assert cli(capsys, "train", "quickstart", *common, "trainer.max_epochs=1")[0] == 0
+    code, _, err = cli(capsys, "train", "quickstart", *common, "trainer.max_epochs=2", "resume=last")
+    assert code == 0, err
+
+
 def test_resume_last_without_a_run(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code, _, err = cli(capsys, "train", "quickstart", *TINY, "resume=last")

@@ -155,7 +155,7 @@ class TaggingTask(Task):
         casing_dim: Annotated[int, Range(0, 1 << 16)] = 8,  # 0: no casing feature; else a Width
         chars: dict[str, Any] | None = None,
         dropout: Probability = 0.5,
-        unk_replace: Probability = 0.5,
+        unk_replace: Annotated[float, Range(0, 1)] = 0.5,  # 1: every rare word read as unknown, a usual setting
         word_dropout: Probability = 0.0,
     ) -> nn.Module:
         """``chars``: the character encoder (``{kind: gru, embed_dim: 25, hidden_size: 25}``, any cell, or

@@ -61,7 +61,6 @@ def test_a_probability_outside_0_1_is_refused_at_its_key(capsys, tmp_path, key, 
     ("recipe", "key"),
     [
         ("tagging/gru_toy", "model.dropout"),
-        ("tagging/gru_toy", "model.unk_replace"),
         ("tagging/gru_toy", "model.word_dropout"),
         ("translation/gru_reverse", "model.dropout"),
         ("translation/gru_reverse", "task.label_smoothing"),
@@ -70,6 +69,12 @@ def test_a_probability_outside_0_1_is_refused_at_its_key(capsys, tmp_path, key, 
 def test_every_built_in_task_declares_its_probabilities(capsys, tmp_path, recipe, key):
     (message,) = refused(capsys, tmp_path, f"{key}=.nan", recipe=recipe, train=False)
     assert f"command line: {key}: expected in [0, 1), got nan" in message, message
+
+
+def test_unk_replace_may_be_1_every_rare_word_read_as_unknown(capsys, tmp_path):
+    assert cli(capsys, "validate", "tagging/gru_toy", "model.unk_replace=1.0")[0] == 0
+    (message,) = refused(capsys, tmp_path, "model.unk_replace=.nan", recipe="tagging/gru_toy", train=False)
+    assert "command line: model.unk_replace: expected in [0, 1], got nan" in message, message
 
 
 @pytest.mark.parametrize(

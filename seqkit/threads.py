@@ -31,7 +31,7 @@ BRIEF = "brief spin"
 # parses them (libgomp env.c). KMP_BLOCKTIME is not: GNU OpenMP ignores it, and its syntax differs between the
 # Intel/LLVM runtimes' versions (units, fractions), so a check here could refuse a value that one of them accepts.
 SPACE = " \t\n\r\f\v"  # C's isspace(), which OpenMP strips around each value
-SPIN_COUNT = re.compile(r"\s*(?:infinite|infinity|[0-9]+\s*[kmgt]?)\s*", re.IGNORECASE | re.ASCII)
+SPIN_COUNT = re.compile(r"\s*(?:infinite|infinity|\+?[0-9]+\s*[kmgt]?)\s*", re.IGNORECASE | re.ASCII)
 MAX_SPIN_COUNT = 2**64 - 1  # GNU OpenMP parses the number with strtoull: a larger one overflows and is refused
 OPENMP_VARS = ("OMP_NUM_THREADS", WAIT_VAR, "GOMP_SPINCOUNT")  # the ones checked; empty means unset
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -56,21 +56,33 @@ class ThreadPolicy:
 
 
 def _explicit(env: Mapping[str, str]) -> tuple[int, str] | None:
-    """``SEQKIT_THREADS`` wins, then ``OMP_NUM_THREADS`` (its first value: OpenMP allows a nested list)."""
-    for name in (THREADS_VAR, "OMP_NUM_THREADS"):
-        raw = env.get(name, "").strip(SPACE)
-        if not raw:
-            continue
-        # every level is checked, not only the first seqkit uses: OpenMP refuses the whole list for one bad level
-        levels = [level.strip(SPACE) for level in raw.split(",")]
-        if not all(level.isascii() and level.isdigit() and 1 <= int(level) <= MAX_THREADS for level in levels):
-            nested = " per nesting level, separated by commas (e.g. 4 or 4,2)" if len(levels) > 1 else ""
-            raise InvalidArgumentError(
-                f"environment variable {name}={env[name]!r}: "
-                f"expected a whole number of threads in [1, {MAX_THREADS}]{nested}"
-            )
-        return int(levels[0]), f"{name}={levels[0]}"
+    """``SEQKIT_THREADS`` wins, then ``OMP_NUM_THREADS`` (its first value: OpenMP allows a nested list). Both are
+    checked whichever wins: the OpenMP runtime reads ``OMP_NUM_THREADS`` either way."""
+    found = [(name, _levels(env, name)) for name in (THREADS_VAR, "OMP_NUM_THREADS")]
+    for name, levels in found:
+        if levels:
+            return levels[0], f"{name}={levels[0]}"
     return None
+
+
+def _levels(env: Mapping[str, str], name: str) -> list[int]:
+    """The thread counts *name* gives per nesting level (none when unset or empty). The first, the one seqkit uses,
+    is at most MAX_THREADS; the nested ones need only be whole numbers of at least 1, as OpenMP reads them."""
+    raw = env.get(name, "").strip(SPACE)
+    if not raw:
+        return []
+    # every level is checked, not only the first seqkit uses: OpenMP refuses the whole list for one bad level
+    levels = [level.strip(SPACE) for level in raw.split(",")]
+    counts = [int(level) if level.isascii() and level.isdigit() else 0 for level in levels]
+    if not (1 <= counts[0] <= MAX_THREADS and all(count >= 1 for count in counts)):
+        nested = (
+            ", then one of at least 1 per nesting level, separated by commas (e.g. 4 or 4,2)" if len(levels) > 1 else ""
+        )
+        raise InvalidArgumentError(
+            f"environment variable {name}={env[name]!r}: "
+            f"expected a whole number of threads in [1, {MAX_THREADS}]{nested}"
+        )
+    return counts
 
 
 def _quota_v2(text: str) -> float | None:
@@ -168,14 +180,15 @@ def _wait(env: Mapping[str, str]) -> tuple[str, str]:
 
 
 def _check_spin_count(raw: str) -> None:
-    """Refuse a ``GOMP_SPINCOUNT`` GNU OpenMP would not parse, and a sign, which it reads as a huge count (-1: 2**64-1);
+    """Refuse a ``GOMP_SPINCOUNT`` GNU OpenMP would not parse, and a minus sign, which it reads as a huge count (-1:
+    2**64-1);
     an empty one is no setting."""
     if not raw.strip(SPACE):
         return
     valid = SPIN_COUNT.fullmatch(raw) is not None
     number = raw.strip(SPACE).lower()
     if valid and not number.startswith("infinit"):
-        digits = number.rstrip("kmgt").strip(SPACE)
+        digits = number.rstrip("kmgt").strip(SPACE).removeprefix("+")  # strtoull reads a plus sign
         valid = int(digits) <= MAX_SPIN_COUNT  # the number alone: a suffix that overflows is capped, not refused
     if not valid:
         raise InvalidArgumentError(

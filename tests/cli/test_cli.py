@@ -191,9 +191,9 @@ def test_python_dash_m_seqkit_is_the_same_command():
 @pytest.mark.parametrize(
     "name,value,expected",
     [
-        ("OMP_NUM_THREADS", "4,abc", "whole number of threads in [1, 4096] per nesting level"),
-        ("OMP_NUM_THREADS", "4,0", "whole number of threads in [1, 4096] per nesting level"),
-        ("OMP_NUM_THREADS", "4,", "whole number of threads in [1, 4096] per nesting level"),
+        ("OMP_NUM_THREADS", "4,abc", "whole number of threads in [1, 4096], then one of at least 1 per nesting level"),
+        ("OMP_NUM_THREADS", "4,0", "whole number of threads in [1, 4096], then one of at least 1 per nesting level"),
+        ("OMP_NUM_THREADS", "4,", "whole number of threads in [1, 4096], then one of at least 1 per nesting level"),
         ("OMP_WAIT_POLICY", "abc", "expected ACTIVE or PASSIVE"),
         ("OMP_WAIT_POLICY", "activex", "expected ACTIVE or PASSIVE"),
         ("GOMP_SPINCOUNT", "abc", "expected a whole number of spins"),

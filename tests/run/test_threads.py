@@ -146,6 +146,7 @@ def test_other_running_tasks_are_read_from_proc_stat_as_the_fewest_of_the_sample
         ("GOMP_SPINCOUNT", "INFINITE", "spin count INFINITE"),
         ("GOMP_SPINCOUNT", "infinity", "spin count infinity"),
         ("GOMP_SPINCOUNT", "99999999999T", "spin count 99999999999T"),  # GNU OpenMP caps it at its maximum
+        ("GOMP_SPINCOUNT", "+10", "spin count +10"),  # strtoull reads the sign
     ],
 )
 def test_every_form_openmp_accepts_for_a_wait_setting_is_kept(name: str, value: str, described: str) -> None:
@@ -159,9 +160,10 @@ def test_every_form_openmp_accepts_for_a_wait_setting_is_kept(name: str, value: 
     [
         ("OMP_NUM_THREADS", "4,abc"),
         ("OMP_NUM_THREADS", "4,,2"),
-        ("OMP_NUM_THREADS", "2,100000"),
+        ("OMP_NUM_THREADS", "5000,2"),
+        ("OMP_NUM_THREADS", "2,0"),
         ("OMP_WAIT_POLICY", "spin"),
-        ("GOMP_SPINCOUNT", "+5"),
+        ("GOMP_SPINCOUNT", "-1"),
         ("GOMP_SPINCOUNT", "k"),
         ("GOMP_SPINCOUNT", "1e3"),
         ("GOMP_SPINCOUNT", "1.5k"),
@@ -176,7 +178,13 @@ def test_an_openmp_setting_the_runtime_would_reject_names_the_variable(name: str
 
 def test_nested_thread_counts_keep_the_outer_level_and_spaces_are_allowed() -> None:
     assert _choose({"OMP_NUM_THREADS": " 4 , 2 "}).threads == 4
+    assert _choose({"OMP_NUM_THREADS": "2,5000"}).threads == 2  # a nested level is OpenMP's, not bounded by seqkit
     assert _choose({"OMP_NUM_THREADS": "3,2,1"}).reason == "OMP_NUM_THREADS=3"
+
+
+def test_a_bad_omp_num_threads_is_refused_even_where_seqkit_threads_wins() -> None:
+    with pytest.raises(InvalidArgumentError, match="OMP_NUM_THREADS='abc'"):
+        _choose({"SEQKIT_THREADS": "1", "OMP_NUM_THREADS": "abc"})
 
 
 def test_an_empty_openmp_setting_means_unset_and_is_not_passed_on() -> None:

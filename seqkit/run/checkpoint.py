@@ -102,6 +102,7 @@ def load(
         parts.module.load_state_dict(checkpoint["state_dict"])
     except (RuntimeError, TypeError, AttributeError, ValueError) as error:  # what those checks cannot foresee
         raise SeqkitError(f"{path}: cannot load its weights ({_why(error)}); is it damaged?") from None
+    check_finite(parts.module.state_dict(), path)  # again as loaded: 1e300 in float64 is inf in a float32 weight
     return parts
 
 

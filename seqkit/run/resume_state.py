@@ -225,3 +225,4 @@ def check_weights_fit(module: Any, state_dict: dict[str, Any], path: Path, recip
         module.load_state_dict(state_dict)
     except (RuntimeError, TypeError, AttributeError, ValueError) as error:  # what the checks above cannot foresee
         raise SeqkitError(f"resume: {path}: cannot load its weights ({one_line(error)[:300]})") from None
+    check_finite(module.state_dict(), path)  # again as loaded: 1e300 in float64 is inf in a float32 weight

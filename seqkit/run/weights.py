@@ -59,6 +59,8 @@ def _tensor_problem(value: Any, want: torch.Tensor, trained: torch.dtype | None)
     expected = f"expected {' or '.join(_name(d) for d in dtypes)} {tuple(want.shape)}"
     if not isinstance(value, torch.Tensor):
         return f"{expected}, got {_kind(value)}"
+    if value.is_nested:  # its sizes cannot even be asked for
+        return f"{expected}, got a nested tensor"
     if value.is_quantized:
         return f"{expected}, got a quantized tensor ({_name(value.dtype)})"
     if value.is_meta:  # shapes without data: nothing to load

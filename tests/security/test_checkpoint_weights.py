@@ -76,3 +76,25 @@ def test_a_bf16_true_run_evaluates_and_a_cast_is_never_silent(tmp_path, capsys):
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
     assert f"complex.ckpt: the weights do not fit the model the recipe builds: weight {name}: expected " in err
     assert "got complex64" in err
+
+
+def test_a_nested_tensor_is_named_not_an_internal_error():
+    state = _model().state_dict()
+    state["0.bias"] = torch.nested.nested_tensor([torch.zeros(1)] * 3, layout=torch.strided)
+    assert weights_problem(_model(), state) == "weight 0.bias: expected float32 (3,), got a nested tensor"
+
+
+def test_a_float64_weight_too_large_for_float32_is_refused_as_loaded(tmp_path, capsys):
+    """A ``64-true`` recipe (the checkpoint's own, so anyone's) lets float64 weights in: one of 1e300 is finite
+    there, and infinite once loaded into the float32 model eval and predict build."""
+    run = tmp_path / "run"
+    assert cli(capsys, "train", "quickstart", *TINY, f"run_dir={run}")[0] == 0
+    saved = torch.load(run / "best.ckpt", weights_only=True)
+    saved["seqkit"]["recipe"].setdefault("trainer", {})["precision"] = "64-true"
+    saved["state_dict"] = {k: v.double() if v.is_floating_point() else v for k, v in saved["state_dict"].items()}
+    name = next(k for k, v in saved["state_dict"].items() if v.is_floating_point())
+    saved["state_dict"][name][...] = 1e300
+    torch.save(saved, tmp_path / "huge.ckpt")
+    code, out, err = cli(capsys, "predict", tmp_path / "huge.ckpt", "a fine film")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert f"weight {name} holds NaN or infinite values" in err

@@ -6,7 +6,7 @@ import inspect
 from dataclasses import dataclass
 from typing import Any
 
-from seqkit.errors import suggest
+from seqkit.errors import printable, suggest
 from seqkit.plugin.governance import requirement_problems
 from seqkit.plugin.lazy import resolved
 from seqkit.plugin.manager import PluginManager
@@ -93,6 +93,10 @@ def validate(recipe: Recipe, manager: PluginManager) -> Validated:
             problems.append((key, f"missing required value ({describe(hint)})"))
         elif key in data and (problem := type_problem(data[key], hint)):
             problems.append((key, problem))
+    run_dir = data.get("run_dir")
+    if isinstance(run_dir, str) and any(ord(c) < 0x20 or ord(c) == 0x7F for c in run_dir):
+        # a newline in it would end the comment recipe.yaml starts with: the rest would read as recipe keys
+        problems.append(("run_dir", f"expected a path without control characters, got {printable(run_dir)[:200]}"))
     every = data.get("checkpoint_every_n_steps")
     if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 0):
         expected = "an integer >= 0 (0: only at epoch ends)"

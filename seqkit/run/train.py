@@ -201,8 +201,9 @@ def _fit_and_evaluate(
     if is_rank_zero():
         write_text_atomic(
             run_dir / "recipe.yaml",
-            # with its run_dir, so `seqkit train <run>/recipe.yaml resume=last` continues this very run
-            f"# seqkit train {run_dir / 'recipe.yaml'}\n"
+            # with its run_dir, so `seqkit train <run>/recipe.yaml resume=last` continues this very run (escaped: one
+            # comment line, whatever the path)
+            f"# seqkit train {printable(str(run_dir / 'recipe.yaml'))}\n"
             + to_yaml({**_without(_without(recipe.data, "resume"), "overwrite"), "run_dir": str(run_dir)}),
         )
     log_plan(trainer, plan)

@@ -3,6 +3,7 @@ before anything runs, in one line naming the key and what was expected (exit sta
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -224,3 +225,10 @@ def test_task_numbers_are_finite_and_in_range(capsys, tmp_path, recipe, override
     extra = ["model.ngrams=2"] if recipe == "quickstart" else []
     (message,) = refused(capsys, tmp_path, override, *extra, recipe=recipe, train=False)
     assert f"command line: {expected}" in message, message
+
+
+@pytest.mark.parametrize("run_dir", ["runs/a\noverwrite: true #", "runs/a\rb", "runs/\ta"])
+def test_a_run_dir_with_control_characters_is_refused(capsys, tmp_path, run_dir):
+    """A newline would end the comment recipe.yaml starts with, and what follows would read back as recipe keys."""
+    for message in refused(capsys, tmp_path, f"run_dir={json.dumps(run_dir)}"):  # validate and train
+        assert "run_dir: expected a path without control characters" in message, message

@@ -9,35 +9,23 @@ members are counted as it goes (``$SEQKIT_DOWNLOAD_MAX_BYTES``, ``$SEQKIT_EXTRAC
 
 from __future__ import annotations
 
-import bz2
 import contextlib
-import gzip
 import hashlib
 import http.client
-import io
 import os
 import shutil
-import tarfile
 import tempfile
 import time
 import urllib.error
 import urllib.request
-import zipfile
-import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
 
 from seqkit.data import DataError, open_regular
+from seqkit.data.archive import DAMAGED, Budget, members
 from seqkit.data.download_watch import DeadlinePassed, open_until
 from seqkit.data.trust import confine_url
 from seqkit.errors import one_line
-
-try:
-    from lzma import LZMAError, LZMAFile
-except ImportError:  # a Python built without liblzma: tarfile reads no .xz archive at all
-    LZMAError = tarfile.TarError  # type: ignore[misc, assignment]
-    LZMAFile = None  # type: ignore[misc, assignment]
 
 CHUNK = 1 << 16
 DEFAULT_MAX_BYTES = 4 << 30
@@ -217,11 +205,15 @@ def extracted(archive: Path, target: Path, names: Iterable[str]) -> Path:
     marker = target / MARKER
     if marker.is_file() and marker.read_text().strip() == digest and all((target / n).is_file() for n in names):
         return target
-    budget = _Budget(archive)
+    budget = Budget(
+        archive,
+        int(_setting("SEQKIT_DOWNLOAD_MAX_BYTES", DEFAULT_MAX_BYTES)),
+        int(_setting("SEQKIT_EXTRACT_MAX_MEMBERS", DEFAULT_MAX_MEMBERS)),
+    )
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
     try:
-        for name, stream in _members(archive, names, budget):
+        for name, stream in members(archive, names, budget):
             with stream, (staging / name).open("wb") as out:  # streamed: a bomb never sits in memory
                 while block := stream.read(CHUNK):
                     budget.written(len(block))
@@ -232,143 +224,8 @@ def extracted(archive: Path, target: Path, names: Iterable[str]) -> Path:
         elif target.exists():  # an older or incomplete extraction
             shutil.rmtree(target)
         os.replace(staging, target)
-    except _DAMAGED as error:
+    except DAMAGED as error:
         raise DataError(f"{archive}: cannot extract: {type(error).__name__}: {one_line(error)[:300]}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
-
-
-# what a damaged or unusual archive raises while it is read: a broken deflate (zlib) or xz (lzma) stream, an
-# encrypted zip (RuntimeError), a compression method zipfile lacks (NotImplementedError), a truncated member
-_DAMAGED = (
-    tarfile.TarError,
-    zipfile.BadZipFile,
-    OSError,
-    EOFError,
-    KeyError,
-    zlib.error,
-    LZMAError,
-    RuntimeError,
-    NotImplementedError,
-)
-
-
-class _Budget:
-    """What extracting one archive may cost: bytes unpacked and members walked, each refused past its cap."""
-
-    def __init__(self, archive: Path) -> None:
-        self.archive = archive
-        self.max_bytes = int(_setting("SEQKIT_DOWNLOAD_MAX_BYTES", DEFAULT_MAX_BYTES))
-        self.max_members = int(_setting("SEQKIT_EXTRACT_MAX_MEMBERS", DEFAULT_MAX_MEMBERS))
-        self.unpacked = self.extracted = self.members = 0
-
-    def over_bytes(self) -> DataError:
-        return DataError(
-            f"{self.archive}: extracts to more than the cap of {self.max_bytes:,} bytes "
-            "($SEQKIT_DOWNLOAD_MAX_BYTES; the members it holds besides those read count too); refused"
-        )
-
-    def read(self, size: int) -> None:
-        """*size* more bytes of the unpacked archive were read."""
-        self.unpacked += size
-        if self.unpacked > self.max_bytes:
-            raise self.over_bytes()
-
-    def written(self, size: int) -> None:
-        self.extracted += size
-        if self.extracted > self.max_bytes:
-            raise self.over_bytes()
-
-    def counted(self, members: int) -> None:
-        """*members* more members walked (or listed)."""
-        self.members += members
-        if self.members > self.max_members:
-            raise DataError(
-                f"{self.archive}: holds more than {self.max_members:,} members (the cap, "
-                "$SEQKIT_EXTRACT_MAX_MEMBERS); refused"
-            )
-
-    def member(self, ends_at: int) -> None:
-        """One more member, whose data ends *ends_at* bytes into the unpacked archive."""
-        self.counted(1)
-        if ends_at > self.max_bytes:  # its header says so: refused before its data is read (or skipped)
-            raise self.over_bytes()
-
-
-class _Metered(io.RawIOBase):
-    """The unpacked bytes of an archive, counted against its :class:`_Budget` as they are read. No read goes more
-    than one byte past the cap: tarfile reads a pax or long-name header whole, whatever size it claims."""
-
-    def __init__(self, stream: IO[bytes], budget: _Budget) -> None:
-        super().__init__()
-        self.stream, self.budget = stream, budget
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int | None = -1) -> bytes:
-        left = self.budget.max_bytes - self.budget.unpacked + 1
-        block = self.stream.read(left if size is None or size < 0 else min(size, left))
-        self.budget.read(len(block))
-        return block
-
-    def readinto(self, buffer: Any) -> int:
-        block = self.read(len(buffer))
-        buffer[: len(block)] = block
-        return len(block)
-
-
-def _unpacked(raw: IO[bytes]) -> IO[bytes]:
-    """*raw*'s bytes decompressed as they are read (gzip, bzip2, xz; or as they are, for a plain tar)."""
-    head = raw.read(6)
-    raw.seek(0)
-    if head.startswith(b"\x1f\x8b"):
-        return gzip.GzipFile(fileobj=raw, mode="rb")
-    if head.startswith(b"BZh"):
-        return bz2.BZ2File(raw)
-    if head.startswith(b"\xfd7zXZ\x00") and LZMAFile is not None:
-        return LZMAFile(raw)
-    return raw
-
-
-def _members(archive: Path, names: list[str], budget: _Budget) -> Iterator[tuple[str, IO[bytes]]]:
-    """``(name, its data)`` for each wanted member; each stream must be read before the next is asked for."""
-    if zipfile.is_zipfile(archive):
-        yield from _zip_members(archive, names, budget)
-        return
-    wanted, found = set(names), set()
-    # "r|": a stream, read once front to back; tarfile asks the metered stream for every byte it walks past
-    with (
-        archive.open("rb") as raw,
-        _unpacked(raw) as plain,
-        tarfile.open(fileobj=_Metered(plain, budget), mode="r|") as tar,
-    ):
-        for member in tar:
-            budget.member(member.offset_data + member.size)
-            name = Path(member.name).name
-            if name not in wanted or member.isdir():
-                continue
-            if not member.isfile():
-                raise DataError(f"{archive}: {member.name} is not a regular file (a link?); refused")
-            found.add(name)
-            yield name, tar.extractfile(member)  # a later member of the same name replaces it
-    for name in names:
-        if name not in found:
-            raise DataError(f"{archive}: archive holds no {name}")
-
-
-def _zip_members(archive: Path, names: list[str], budget: _Budget) -> Iterator[tuple[str, IO[bytes]]]:
-    # zipfile reads the central directory whole when it opens the archive: members cost memory in proportion to
-    # the archive's size (no decompression), which the download cap bounds; the member cap applies after
-    with zipfile.ZipFile(archive) as zipped:
-        infos = zipped.infolist()
-        budget.counted(len(infos))
-        found = {Path(i.filename).name: i for i in infos if not i.is_dir()}
-        for name in names:
-            info = found.get(name)
-            if info is None:
-                raise DataError(f"{archive}: archive holds no {name}")
-            if (info.external_attr >> 16) & 0o170000 == 0o120000:
-                raise DataError(f"{archive}: {info.filename} is a symbolic link; refused")
-            yield name, zipped.open(info)

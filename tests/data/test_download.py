@@ -6,6 +6,8 @@ import gzip
 import hashlib
 import http.server
 import io
+import shutil
+import subprocess
 import tarfile
 import threading
 
@@ -168,9 +170,10 @@ def _hostile(tmp_path, name: str, unpacked: bytes, tail: bytes = GARBAGE):
     return path
 
 
-def test_a_member_bigger_than_the_cap_is_refused_from_its_header(tmp_path, monkeypatch):
-    """Its data (16 MiB of zeros, 16 KiB compressed) and the damaged tail after it are never read: before, every
-    member was walked first (the whole bomb unpacked), and only the files extracted counted."""
+def test_a_member_bigger_than_the_cap_is_refused_before_the_archive_is_read_whole(tmp_path, monkeypatch):
+    """16 MiB of zeros (16 KiB compressed), walked past: read only to the cap, and the damaged tail after it never
+    (before, every member was walked first, the whole bomb unpacked, and only the files extracted counted). To be
+    extracted, it is refused from its header, before any of its data is read."""
     from seqkit.download import extracted
 
     monkeypatch.setenv("SEQKIT_DOWNLOAD_MAX_BYTES", "100000")
@@ -178,6 +181,11 @@ def test_a_member_bigger_than_the_cap_is_refused_from_its_header(tmp_path, monke
     with pytest.raises(DataError, match=r"bomb\.tar\.gz: extracts to more than the cap of 100,000 bytes"):
         extracted(_hostile(tmp_path, "bomb.tar.gz", bomb), tmp_path / "out", ["a.txt"])
     assert not (tmp_path / "out").exists()
+    read = []
+    monkeypatch.setattr(tarfile.TarFile, "extractfile", lambda self, member: read.append(member) or io.BytesIO())
+    with pytest.raises(DataError, match=r"bomb\.tar\.gz: extracts to more than the cap of 100,000 bytes"):
+        extracted(_hostile(tmp_path, "bomb.tar.gz", bomb), tmp_path / "out", ["a.txt", "zeros"])
+    assert [member.name for member in read] == ["d/a.txt"]  # zeros: refused before it was opened
 
 
 def test_many_members_are_refused_as_they_are_walked(tmp_path, monkeypatch):
@@ -199,9 +207,14 @@ def test_a_huge_header_is_refused_before_it_is_held_in_memory(tmp_path, monkeypa
     from seqkit.download import extracted
 
     monkeypatch.setenv("SEQKIT_DOWNLOAD_MAX_BYTES", "200000")
-    pax = _tar_bytes([("d/a.txt", b"hello\n"), ("d/b.txt", b"x")], comment="x" * 2_000_000)
+    pax = _tar_bytes([("d/a.txt", b"hello\n"), ("d/b.txt", b"x")], comment="x" * 900_000)
     with pytest.raises(DataError, match=r"pax\.tar\.gz: extracts to more than the cap of 200,000 bytes"):
         extracted(_hostile(tmp_path, "pax.tar.gz", pax, tail=b""), tmp_path / "out", ["a.txt"])
+    # larger than any real one: refused from the size its header announces, whatever the byte cap
+    monkeypatch.setenv("SEQKIT_DOWNLOAD_MAX_BYTES", str(1 << 30))
+    huge = _tar_bytes([("d/a.txt", b"hello\n")], comment="x" * 2_000_000)
+    with pytest.raises(DataError, match=r"huge\.tar\.gz: holds an extended header of 2,000,\d+ bytes .*refused"):
+        extracted(_hostile(tmp_path, "huge.tar.gz", huge), tmp_path / "out", ["a.txt"])
 
 
 def test_a_zip_of_too_many_members_is_refused(tmp_path, monkeypatch):
@@ -213,8 +226,27 @@ def test_a_zip_of_too_many_members_is_refused(tmp_path, monkeypatch):
         for i in range(150):
             archive.writestr(f"d/{i}.txt", "")
     monkeypatch.setenv("SEQKIT_EXTRACT_MAX_MEMBERS", "100")
+
+    def listed(*args, **kwargs):
+        raise AssertionError("the members were listed before the count its end record states was checked")
+
+    monkeypatch.setattr(zipfile, "ZipFile", listed)
     with pytest.raises(DataError, match=r"many\.zip: holds more than 100 members"):
         extracted(tmp_path / "many.zip", tmp_path / "out", ["1.txt"])
+
+
+@pytest.mark.skipif(shutil.which("tar") is None or shutil.which("truncate") is None, reason="needs GNU tar")
+def test_a_sparse_member_walked_past_counts_the_bytes_it_takes_not_its_size(tmp_path, monkeypatch):
+    from seqkit.download import extracted
+
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.txt").write_bytes(b"hello\n")
+    subprocess.run(["truncate", "-s", "1G", str(tmp_path / "d" / "big.img")], check=True)
+    archive = tmp_path / "sparse.tar.gz"
+    subprocess.run(["tar", "--sparse", "-czf", str(archive), "-C", str(tmp_path), "d"], check=True)
+    assert archive.stat().st_size < 1 << 20
+    monkeypatch.setenv("SEQKIT_DOWNLOAD_MAX_BYTES", str(16 << 20))  # far below the gigabyte it stands for
+    assert (extracted(archive, tmp_path / "out", ["a.txt"]) / "a.txt").read_bytes() == b"hello\n"
 
 
 @pytest.mark.parametrize("mode", ["w:gz", "w:bz2", "w:xz", "w"])

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import torch
 from pytorch_lightning import Callback
 
-from seqkit import Range
+from seqkit import Range, SeqkitError
 
 # what WeightAverage checks itself, declared for a recipe: refused with the key before the run starts
 Decay = Annotated[float, Range(0, 1, low_open=True, high_open=True)]
@@ -79,9 +79,49 @@ class WeightAverage(Callback):
         return {"updates": self.updates, "shadow": self.shadow, "backup": self.backup}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.updates = int(state_dict.get("updates", 0))
-        self.shadow = state_dict.get("shadow")
-        self.backup = state_dict.get("backup")
+        # a checkpoint is anyone's file: what it holds here is copied into the weights, so it is checked first (its
+        # form here, its fit to the model once the model is known: on_fit_start)
+        if not isinstance(state_dict, dict):
+            raise _damaged(f"expected its saved state as a mapping, got {type(state_dict).__name__}")
+        updates = state_dict.get("updates", 0)
+        if isinstance(updates, bool) or not isinstance(updates, int) or updates < 0:
+            raise _damaged(f"expected a count of updates of 0 or more, got {updates!r}"[:200])
+        self.updates = updates
+        self.shadow = _tensors("shadow", state_dict.get("shadow"))
+        self.backup = _tensors("backup", state_dict.get("backup"))
+
+    def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
+        params = self._params(pl_module)
+        for name, saved in (("shadow", self.shadow), ("backup", self.backup)):
+            if saved is None:
+                continue
+            if len(saved) != len(params):
+                raise _damaged(f"the saved {name} holds {len(saved)} tensors, the model {len(params)} weights")
+            for i, (value, param) in enumerate(zip(saved, params)):
+                if value.dtype != param.dtype or value.shape != param.shape:
+                    raise _damaged(
+                        f"the saved {name}[{i}] is {value.dtype} {tuple(value.shape)}, "
+                        f"expected {param.dtype} {tuple(param.shape)} as the model's weight"
+                    )
+
+
+def _damaged(problem: str) -> SeqkitError:
+    """A resumed checkpoint's ema state that cannot be used: one line, as for the checkpoint's other parts."""
+    return SeqkitError(f"resume: the checkpoint's ema state is damaged or was tampered with: {problem}")
+
+
+def _tensors(name: str, value: Any) -> list[torch.Tensor] | None:
+    """*value*, a saved ``shadow`` or ``backup``: None, or a list of dense floating-point tensors of finite values."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(t, torch.Tensor) for t in value):
+        raise _damaged(f"expected the saved {name} as a list of tensors, got {type(value).__name__}")
+    for i, t in enumerate(value):
+        if t.is_nested or t.layout != torch.strided or not t.is_floating_point():
+            raise _damaged(f"the saved {name}[{i}] is not a dense floating-point tensor ({t.dtype})")
+        if not bool(torch.isfinite(t).all()):
+            raise _damaged(f"the saved {name}[{i}] holds NaN or infinite values")
+    return value
 
 
 def ema(*, decay: Decay = 0.999, start_step: Steps = 0) -> WeightAverage:

@@ -62,3 +62,31 @@ def test_checkpoints_hold_the_average_and_resume_trains_on_from_the_raw_weights(
     whole, resumed = _checkpoint(tmp_path / "a" / "last.ckpt"), _checkpoint(tmp_path / "b" / "last.ckpt")
     for key, value in whole["state_dict"].items():
         assert torch.equal(value, resumed["state_dict"][key]), key
+
+
+@pytest.mark.parametrize(
+    ("damage", "needle"),
+    [
+        (lambda s: {**s, "backup": [torch.tensor(7.0)] * len(s["backup"])}, "the saved backup[0] is torch.float32 ()"),
+        (lambda s: {**s, "shadow": [t.to(torch.int8) for t in s["shadow"]]}, "is not a dense floating-point tensor"),
+        (lambda s: {**s, "shadow": [t * float("nan") for t in s["shadow"]]}, "holds NaN or infinite values"),
+        (lambda s: {**s, "shadow": s["shadow"][:-1]}, "tensors, the model"),
+        (lambda s: {**s, "updates": -3}, "expected a count of updates of 0 or more"),
+        (lambda s: {**s, "backup": "junk"}, "expected the saved backup as a list of tensors"),
+    ],
+    ids=["scalar", "int8", "nan", "short", "updates", "junk"],
+)
+def test_a_damaged_average_in_a_checkpoint_is_refused_on_resume(capsys, tmp_path, damage, needle):
+    """Its tensors are copied into the weights: before, a scalar was broadcast into every weight, int8 cast silently
+    and NaN blamed on the learning rate."""
+    common = [*TINY, "callbacks.ema.decay=0.9", f"run_dir={tmp_path / 'run'}"]
+    assert cli(capsys, "train", "quickstart", *common, "trainer.max_epochs=1")[0] == 0
+    path = tmp_path / "run" / "last.ckpt"
+    saved = _checkpoint(path)
+    key = next(k for k in saved["callbacks"] if "WeightAverage" in k)
+    saved["callbacks"][key] = damage(saved["callbacks"][key])
+    torch.save(saved, path)
+    code, _, err = cli(capsys, "train", "quickstart", *common, "trainer.max_epochs=2", "resume=last")
+    last = err.strip().splitlines()[-1]  # after the run's header: the model is known once the run starts
+    assert code == 2 and last.startswith("seqkit train: error: resume: "), err
+    assert "the checkpoint's ema state is damaged or was tampered with" in last and needle in last, err

@@ -13,6 +13,7 @@ from seqkit.rnn.options import recipe_ranges
 # Beyond these a batch cannot be allocated on any machine seqkit runs on: refused up front (a layer's: its options).
 MAX_SIZE = 1 << 24
 MAX_WORKERS = 256  # loader processes: more is a fork bomb, not a speed-up
+MAX_DEVICES = 4096  # devices (processes, on the CPU) of one node: more is a fork bomb, not a machine
 
 
 def _batches(value: float) -> bool:
@@ -33,13 +34,17 @@ RANGES: dict[str, tuple[Any, str]] = {
     **{
         f"trainer.{key}": (_batches, "a fraction in [0, 1] or a whole number of batches")
         for key in (
-            "limit_train_batches",
             "limit_val_batches",
             "limit_test_batches",
             "limit_predict_batches",
             "overfit_batches",
-            "val_check_interval",
         )
+    },
+    # none of it would train nothing (Lightning's loop then ends at once, before any checkpoint), and validating
+    # every 0 batches divides by zero
+    **{
+        f"trainer.{key}": (lambda v: v > 0 and _batches(v), "a fraction in (0, 1] or a whole number of batches")
+        for key in ("limit_train_batches", "val_check_interval")
     },
     "data.batch_size": (lambda v: v >= 1, "at least 1"),
     "data.eval_batch_size": (lambda v: v is None or v >= 1, "at least 1, or null"),
@@ -68,8 +73,9 @@ def _count(text: str) -> int | None:
 
 
 def lightning_devices(value: Any) -> bool:
-    """Whether ``pytorch_lightning.Trainer(devices=value)`` takes *value* on some accelerator: a count of at least 1,
-    -1 (all), ``"auto"``, or distinct device indices as a list (``[0, 2]``) or a comma string (``"0,2"``, ``"1,"``).
+    """Whether ``pytorch_lightning.Trainer(devices=value)`` takes *value* on some accelerator: a count of at least 1
+    (and, here, at most MAX_DEVICES), -1 (all), ``"auto"``, or distinct device indices as a list (``[0, 2]``) or a
+    comma string (``"0,2"``, ``"1,"``).
 
     Lightning refuses the rest, most only once its accelerator is chosen (``-2``: a TypeError on the CPU, an empty
     device list on a GPU): in a recipe they are refused before anything runs. A count or index is written in ASCII
@@ -80,7 +86,7 @@ def lightning_devices(value: Any) -> bool:
     if isinstance(value, bool):
         return False
     if isinstance(value, int):
-        return value >= 1 or value == -1
+        return 1 <= value <= MAX_DEVICES or value == -1
     if isinstance(value, list):
         indices = value
     elif not isinstance(value, str):
@@ -91,7 +97,7 @@ def lightning_devices(value: Any) -> bool:
         # Lightning skips empty pieces ("1," is [1]) and reads the others with int(), spaces around digits included
         indices = [_count(piece) for piece in value.split(",") if piece]
     else:
-        return (_count(value) or 0) >= 1
+        return 1 <= (_count(value) or 0) <= MAX_DEVICES
     numbers = [i for i in indices if isinstance(i, int) and not isinstance(i, bool) and i >= 0]
     return bool(indices) and len(numbers) == len(indices) and len(set(numbers)) == len(numbers)
 
@@ -100,8 +106,8 @@ def lightning_devices(value: Any) -> bool:
 FORMS: dict[str, tuple[Any, str]] = {
     "trainer.devices": (
         lightning_devices,
-        "a count of at least 1, -1 (all), 'auto', or distinct device indices (a list such as [0, 2], or a string "
-        "such as '0,2')",
+        f"a count in [1, {MAX_DEVICES}], -1 (all), 'auto', or distinct device indices (a list such as [0, 2], or a "
+        "string such as '0,2')",
     ),
 }
 

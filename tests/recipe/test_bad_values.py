@@ -131,7 +131,7 @@ def test_optim_betas_in_range_pass(capsys):
 def test_devices_lightning_cannot_parse_are_refused(capsys, tmp_path, value):
     messages = refused(capsys, tmp_path, "trainer.accelerator=auto", f"trainer.devices={value}")
     for message in messages:
-        assert "command line: trainer.devices: expected a count of at least 1, -1 (all), 'auto'" in message, message
+        assert "command line: trainer.devices: expected a count in [1, 4096], -1 (all), 'auto'" in message, message
 
 
 @pytest.mark.parametrize(
@@ -183,7 +183,8 @@ def test_callback_options_at_their_bounds_pass(capsys):
 @pytest.mark.parametrize("value", [".nan", ".inf", "-1", "1.5"])
 def test_lightning_fractions_of_batches_are_finite(capsys, tmp_path, key, value):
     for message in refused(capsys, tmp_path, f"trainer.{key}={value}", train=key == "limit_train_batches"):
-        assert f"command line: trainer.{key}: expected a fraction in [0, 1] or a whole number of batches" in message
+        fraction = "(0, 1]" if key in ("limit_train_batches", "val_check_interval") else "[0, 1]"
+        assert f"command line: trainer.{key}: expected a fraction in {fraction} or a whole number of batches" in message
 
 
 def test_lightning_fractions_and_counts_pass(capsys):
@@ -232,3 +233,19 @@ def test_a_run_dir_with_control_characters_is_refused(capsys, tmp_path, run_dir)
     """A newline would end the comment recipe.yaml starts with, and what follows would read back as recipe keys."""
     for message in refused(capsys, tmp_path, f"run_dir={json.dumps(run_dir)}"):  # validate and train
         assert "run_dir: expected a path without control characters" in message, message
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "trainer.val_check_interval=0",
+        "trainer.limit_train_batches=0",
+        "trainer.limit_train_batches=0.0",
+        "trainer.devices=100000",
+        "trainer.devices='5000'",
+    ],
+)
+def test_settings_that_would_train_nothing_or_fork_thousands_are_refused(capsys, tmp_path, override):
+    """val_check_interval=0 divided by zero, limit_train_batches=0 ended in StopIteration: internal errors."""
+    for message in refused(capsys, tmp_path, override):
+        assert f"command line: {override.partition('=')[0]}: expected " in message, message

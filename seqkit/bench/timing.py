@@ -109,8 +109,10 @@ def _check(args: argparse.Namespace) -> tuple[torch.device, list[str]]:
         device = torch.device(args.device)
     except RuntimeError as error:
         raise InvalidArgumentError(f"--device {args.device!r} is not a device: {error}") from None
+    if device.type not in ("cpu", "cuda"):  # the kernels seqkit times run on these (others fail deep in torch)
+        raise InvalidArgumentError(f"--device {args.device}: expected cpu or cuda (cuda:N), the devices seqkit runs on")
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise InvalidArgumentError("--device cuda: this torch build or machine has no CUDA device")
+        raise InvalidArgumentError(f"--device {args.device}: this torch build or machine has no CUDA device")
     for flag in ("plot", "rows", "deadline"):
         if getattr(args, flag) is not None and not args.matrix:
             raise InvalidArgumentError(f"--{flag} applies to --matrix runs; add --matrix")

@@ -126,6 +126,8 @@ def test_bench_cells_prints_one_table(capsys):
         (["--steps", "0"], "--steps must be at least 1, got 0"),
         (["--warmup", "0"], "--warmup must be at least 1, got 0"),
         (["--device", "nowhere"], "--device 'nowhere' is not a device"),
+        (["--device", "mps"], "--device mps: expected cpu or cuda"),
+        (["--device", "meta"], "--device meta: expected cpu or cuda"),
         (["--hidden", "10000000"], "--hidden must be at most 65,536, got 10,000,000"),
         (["--input", str(10**12)], "--input must be at most 65,536, got 1,000,000,000,000"),
         (["--batch", str(10**9)], "--batch must be at most 16,777,216, got 1,000,000,000"),

@@ -41,6 +41,9 @@ def casing(word: str) -> int:
     return CASINGS.index("mixed")
 
 
+_MAX_WIDTH = 1 << 16  # seqkit.Width's bound
+
+
 class CharEncoder(nn.Module):
     """``forward(chars (N, L), lengths (N,)) -> (N, out_size)``: one vector per word from its characters.
 
@@ -61,6 +64,10 @@ class CharEncoder(nn.Module):
         **options: Any,
     ) -> None:
         super().__init__()
+        for name, value in (("embed_dim", embed_dim), ("hidden_size", hidden_size), ("width", width)):
+            # a mapping the recipe's type check cannot see into: its sizes are checked here, as a Width is
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _MAX_WIDTH:
+                raise ValueError(f"model.chars.{name}: expected a whole number in [1, {_MAX_WIDTH:,}], got {value!r}")
         self.embed = _embedding(num_chars, embed_dim)
         self.kind = kind
         if kind == "cnn":

@@ -7,6 +7,7 @@ import torch
 from seqkit_tagging.words import CASINGS, CharEncoder, WordFeatures, casing
 
 from seqkit import UNK_ID
+from tests.recipe_helpers import cli
 
 
 def test_casing_classes() -> None:
@@ -50,3 +51,19 @@ def test_rare_words_become_unknown_only_in_training() -> None:
     assert out[0, 2, :3].eq(0).all()  # padding stays padding
     features.eval()
     torch.testing.assert_close(features(words, chars, casings)[0, 0, :3], features.embed.weight[2].detach())
+
+
+@pytest.mark.parametrize(
+    "override,key",
+    [
+        ("model.chars.embed_dim=0", "embed_dim"),
+        ("model.chars={kind: cnn, width: -3}", "width"),
+        ("model.chars.hidden_size=100000", "hidden_size"),
+    ],
+)
+def test_the_char_encoders_sizes_are_checked_with_the_recipe(capsys, override, key):
+    """A mapping the recipe's type check cannot see into: 0 divided by zero, -3 was a negative dimension deep in
+    torch, 100,000 an allocation of 120 GB (internal errors)."""
+    code, _, err = cli(capsys, "validate", "tagging/gru_toy", override)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"model.chars.{key}: expected a whole number in [1, 65,536]" in err, err

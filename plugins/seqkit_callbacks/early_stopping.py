@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from seqkit import Range, SeqkitError
+from seqkit import Range
 
 # Lightning's EarlyStopping checks neither: a negative patience stops at the first validation without a gain, and a
 # NaN min_delta makes every validation one without a gain. Declared here, a recipe's bad value is refused up front.
@@ -26,23 +26,6 @@ def early_stopping(
     """
     if monitor is None or mode is None:
         raise ValueError("early_stopping needs monitor and mode (seqkit fills them in from the run)")
-    return _watching_validation()(monitor=monitor, mode=mode, patience=patience, min_delta=min_delta)
+    from seqkit_callbacks.watching import EarlyStopping
 
-
-def _watching_validation() -> type:
-    """Lightning's EarlyStopping, refusing at the start of a run that never validates (``limit_val_batches=0``):
-    Lightning's own error comes only after the first epoch, as a traceback. Named as Lightning's class, so the
-    state a checkpoint keeps for it is found under the same key."""
-    from pytorch_lightning.callbacks import EarlyStopping as Lightnings
-
-    class EarlyStopping(Lightnings):
-        def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
-            super().setup(trainer, pl_module, stage)
-            if stage == "fit" and trainer.limit_val_batches == 0:
-                raise SeqkitError(
-                    f"callbacks.early_stopping watches {self.monitor}, but trainer.limit_val_batches=0 turns "
-                    "validation off: set callbacks.early_stopping=null, or validate"
-                )
-
-    EarlyStopping.__qualname__ = "EarlyStopping"  # Lightning keys the saved state by it
-    return EarlyStopping
+    return EarlyStopping(monitor=monitor, mode=mode, patience=patience, min_delta=min_delta)

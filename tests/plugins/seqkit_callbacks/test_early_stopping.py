@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import torch
 
 from tests.recipe_helpers import TINY, cli
@@ -25,3 +27,10 @@ def test_its_saved_state_keeps_lightnings_key(capsys, tmp_path):
     assert cli(capsys, "train", "quickstart", *TINY, f"run_dir={run}")[0] == 0
     keys = list(torch.load(run / "last.ckpt", weights_only=True)["callbacks"])
     assert any(key.startswith("EarlyStopping{'monitor': 'val/") for key in keys), keys
+
+
+def test_it_pickles_as_a_ddp_spawn_run_needs():
+    from seqkit_callbacks.early_stopping import early_stopping
+
+    made = pickle.loads(pickle.dumps(early_stopping(monitor="val/loss", mode="min", patience=2)))
+    assert made.monitor == "val/loss" and made.patience == 2

@@ -97,12 +97,12 @@ def load(
     problem = weights_problem(parts.module, checkpoint["state_dict"], trained_dtype(checkpoint["seqkit"]["recipe"]))
     if problem:
         raise SeqkitError(f"{path}: the weights do not fit the model the recipe builds: {problem}")
-    check_finite(checkpoint["state_dict"], path)
     try:  # checked above: every weight a dense tensor of its parameter's dtype and shape
         parts.module.load_state_dict(checkpoint["state_dict"])
     except (RuntimeError, TypeError, AttributeError, ValueError) as error:  # what those checks cannot foresee
         raise SeqkitError(f"{path}: cannot load its weights ({_why(error)}); is it damaged?") from None
-    check_finite(parts.module.state_dict(), path)  # again as loaded: 1e300 in float64 is inf in a float32 weight
+    # NaN or infinity, as loaded: a float64 1e300 (a -true run's dtype) is finite in the file, inf in float32
+    check_finite(parts.module.state_dict(), path)
     return parts
 
 

@@ -32,7 +32,7 @@ PLAIN = ("epoch", "global_step", "state_dict", "seqkit")
 def checked_for_lightning(saved: dict[str, Any], path: Path, trainer: Any, parts: Any) -> dict[str, Any]:
     """The part of *saved* (read from *path*) that Lightning may restore, each piece checked; a
     :class:`SeqkitError` naming the checkpoint and the field otherwise."""
-    check_finite(saved["state_dict"], path)  # NaN weights: an error, not a run that trains on NaN
+    # the weights themselves were checked as loaded, NaN included (check_weights_fit, before this)
     try:
         checked = _checked(saved, trainer, parts)
     except BadState as error:
@@ -225,4 +225,5 @@ def check_weights_fit(module: Any, state_dict: dict[str, Any], path: Path, recip
         module.load_state_dict(state_dict)
     except (RuntimeError, TypeError, AttributeError, ValueError) as error:  # what the checks above cannot foresee
         raise SeqkitError(f"resume: {path}: cannot load its weights ({one_line(error)[:300]})") from None
-    check_finite(module.state_dict(), path)  # again as loaded: 1e300 in float64 is inf in a float32 weight
+    # NaN weights: an error, not a run that trains on NaN; checked as loaded (a float64 1e300 is inf in float32)
+    check_finite(module.state_dict(), path)

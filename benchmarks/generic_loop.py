@@ -7,7 +7,8 @@ from a shape's 200th run on) and as the plain step loop
 (``SEQKIT_GENERIC_LOOP=plain``: the kernel before), timed in interleaved rounds with a ``torch.nn.GRU`` of the
 same shape, so the ratios do not drift with the machine's load; wall and process CPU time, each the median of
 the rounds, and the first call's wall time (where ``compiled`` compiles; ``--cold-cache`` starts inductor's
-on-disk cache empty, in a temporary directory).
+on-disk cache empty, in a temporary directory). The allocator policy is the CLI's (freed memory kept on glibc);
+``SEQKIT_MALLOC=system`` times glibc's own behaviour.
 
     OMP_NUM_THREADS=1 python benchmarks/generic_loop.py --repeat 9 [--cells gru,lstm] [--json out.json]
 """
@@ -17,16 +18,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
 
-import torch
+from seqkit import allocator  # before torch: the policy seqkit's CLI applies (SEQKIT_MALLOC=system turns it off)
 
-from seqkit.bench.cells import _step_only, variants
-from seqkit.bench.timing import _workload
-from seqkit.rnn.layers import create_rnn
+POLICY = allocator.apply()
+
+import torch  # noqa: E402
+
+from seqkit.bench.cells import _step_only, variants  # noqa: E402
+from seqkit.bench.timing import _workload  # noqa: E402
+from seqkit.rnn.layers import create_rnn  # noqa: E402
 
 
 def toggled(run: Callable[[], None], mode: str, gemm: str) -> Callable[[], None]:
@@ -41,9 +47,10 @@ def toggled(run: Callable[[], None], mode: str, gemm: str) -> Callable[[], None]
     return timed
 
 
-def measure(contenders: dict[str, Callable[[], None]], repeat: int, warmup: int) -> tuple[dict, dict, dict]:
-    """Median wall and process CPU seconds per call, in interleaved rounds, and the first call's wall seconds.
-    On a loaded machine the CPU time is the steadier figure: it leaves out the time other processes held the core."""
+def measure(contenders: dict[str, Callable[[], None]], repeat: int, warmup: int) -> tuple[dict, dict, dict, dict]:
+    """Median wall and process CPU seconds per call and minor page faults, in interleaved rounds, and the first
+    call's wall seconds. On a loaded machine the CPU time is the steadier figure: it leaves out the time other
+    processes held the core. Page faults are memory the allocator handed back to the kernel and took again."""
     first: dict[str, float] = {}
     for name, run in contenders.items():
         for i in range(warmup):
@@ -53,14 +60,20 @@ def measure(contenders: dict[str, Callable[[], None]], repeat: int, warmup: int)
                 first[name] = time.perf_counter() - start
     wall: dict[str, list[float]] = {name: [] for name in contenders}
     cpu: dict[str, list[float]] = {name: [] for name in contenders}
+    faults: dict[str, list[int]] = {name: [] for name in contenders}
     for _ in range(repeat):
         for name, run in contenders.items():
-            start, start_cpu = time.perf_counter(), time.process_time()
+            start, start_cpu, start_faults = time.perf_counter(), time.process_time(), _minor_faults()
             run()
             wall[name].append(time.perf_counter() - start)
             cpu[name].append(time.process_time() - start_cpu)
-    medians = ({n: statistics.median(v) for n, v in wall.items()}, {n: statistics.median(v) for n, v in cpu.items()})
-    return (*medians, first)
+            faults[name].append(_minor_faults() - start_faults)
+    medians = [{n: statistics.median(v) for n, v in values.items()} for values in (wall, cpu, faults)]
+    return (*medians, first)  # type: ignore[return-value]
+
+
+def _minor_faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def main() -> None:
@@ -94,24 +107,26 @@ def main() -> None:
                 for gemm in args.gemms.split(","):
                     label = f"{mode}{'' if gemm == 'mkldnn' else ', ' + gemm}{suffix}"
                     contenders[label] = toggled(_workload(module, x, lengths, False), mode, gemm)
-        wall, cpu, first = measure(contenders, args.repeat, 2)
+        wall, cpu, faults, first = measure(contenders, args.repeat, 2)
         label = kind + "".join(f" {k}={v}" for k, v in options.items())
         for name in contenders:
             row = {"cell": label, "loop": name, "ms": round(wall[name] * 1e3, 2), "cpu_ms": round(cpu[name] * 1e3, 2)}
             row["ratio_to_torch_nn_gru"] = round(wall[name] / wall["torch.nn.GRU"], 3)
             row["cpu_ratio_to_torch_nn_gru"] = round(cpu[name] / cpu["torch.nn.GRU"], 3)
             row["first_call_ms"] = round(first[name] * 1e3, 1)
+            row["minor_faults"] = round(faults[name])
             rows.append(row)
             print(
                 f"{label:<24}{name:<28}{row['ms']:>8.1f} ms {row['ratio_to_torch_nn_gru']:>6.3f}x"
                 f"{row['cpu_ms']:>8.1f} cpu ms {row['cpu_ratio_to_torch_nn_gru']:>6.3f}x"
-                f"  first call {row['first_call_ms']:>8.1f} ms",
+                f"  first call {row['first_call_ms']:>8.1f} ms{row['minor_faults']:>7} faults",
                 flush=True,
             )
     if args.json:
         with open(args.json, "w") as stream:
             info = {
                 "threads": torch.get_num_threads(),
+                "allocator": POLICY.as_dict(),
                 "torch": torch.__version__,
                 "load": [load_start, os.getloadavg()],
             }

@@ -7,6 +7,8 @@ import platform
 
 import torch
 
+from seqkit.allocator import AllocatorPolicy
+from seqkit.allocator import applied as applied_allocator
 from seqkit.bench import matrix
 from seqkit.bench.timing import DTYPES, _check, _parse_options, _workload, measure, write_json
 from seqkit.errors import InvalidArgumentError
@@ -54,6 +56,7 @@ def main(args: argparse.Namespace) -> int:
         "device": str(device),
         "pass": "forward" if args.forward_only else "forward+backward",
         "threads": torch.get_num_threads(),
+        "allocator": allocator.as_dict() if (allocator := applied_allocator()) is not None else None,
         "torch": torch.__version__,
         "machine": platform.machine(),
         "results": [
@@ -74,6 +77,7 @@ def main(args: argparse.Namespace) -> int:
         f"{args.cell} {result['pass']}  B={s['B']} T={s['T']} I={s['I']} H={s['H']} layers={args.layers}"
         f"{' bidirectional' if args.bidirectional else ''}  lengths={args.lengths}"
         f"  {args.dtype} on {device}, {result['threads']} threads"
+        f"{', ' + AllocatorPolicy(**result['allocator']).describe() if result['allocator'] else ''}"
     )
     wide = max(12, len(yardstick) + 4)
     print(f"{'backend':<12}{'ran':<12}{'ms':>10}{'x ' + yardstick:>{wide}}")

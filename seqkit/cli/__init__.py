@@ -116,10 +116,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     quiet = stdout_for_json_alone(args) if guarded else contextlib.nullcontext()
     try:
         if args.command in COMPUTING:  # inside: a launcher variable or thread count it refuses is a user error
-            from seqkit import launcher_env
+            from seqkit import allocator, launcher_env
             from seqkit.threads import apply_torch
 
             launcher_env.check()  # before Lightning is imported: it reads RANK and LOCAL_RANK with a bare int()
+            allocator.apply()  # before torch allocates: the blocks it frees from then on stay for reuse
             apply_torch()
         with quiet:
             return args.handler(args)

@@ -11,6 +11,8 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import TQDMProgressBar
 
+from seqkit.allocator import AllocatorPolicy
+from seqkit.allocator import applied as applied_allocator
 from seqkit.threads import ThreadPolicy
 from seqkit.threads import applied as applied_threads
 from seqkit.versions import framework_versions
@@ -72,6 +74,7 @@ class RunReport(pl.Callback):
             "devices": trainer.world_size,
             "threads": threads,
             "thread_policy": policy.as_dict() if chosen else None,
+            "allocator_policy": allocator.as_dict() if (allocator := applied_allocator()) is not None else None,
             "precision": str(trainer.precision),
             "versions": framework_versions(),
         }
@@ -114,12 +117,12 @@ class RunReport(pl.Callback):
         )
 
     def header(self) -> str:
-        """One line: kernels per layer, device, threads, precision and versions."""
+        """One line: kernels per layer, device, threads, allocator, precision and versions."""
         kernels = ", ".join(f"{name}={kernel}" for name, kernel in self.kernels.get("train", {}).items()) or "none"
         versions = ", ".join(f"{name} {version}" for name, version in self.facts.get("versions", {}).items())
         return (
             f"kernels {kernels}; device {self.facts.get('device')} × {self.facts.get('devices')}, "
-            f"{self._threads()}, precision {self.facts.get('precision')}; {versions}"
+            f"{self._threads()}{self._allocator()}, precision {self.facts.get('precision')}; {versions}"
         )
 
     def _threads(self) -> str:
@@ -129,6 +132,11 @@ class RunReport(pl.Callback):
             return ThreadPolicy(**policy).describe()
         threads = self.facts.get("threads")
         return f"{threads} thread{'s' if threads != 1 else ''} (torch default)"
+
+    def _allocator(self) -> str:
+        """, freed memory kept`` or ``, allocator as is (...)`` as the CLI chose; nothing where it chose nothing."""
+        policy = self.facts.get("allocator_policy")
+        return f", {AllocatorPolicy(**policy).describe()}" if policy else ""
 
     def summary(self, trainer: pl.Trainer) -> dict[str, Any]:
         """The ``run`` entry of ``metrics.json``. Under ``ddp_spawn`` the callbacks ran in the spawned processes:

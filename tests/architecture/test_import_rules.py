@@ -36,7 +36,7 @@ PACKAGES = {
 }
 # modules not (yet) in a package of their job
 FLAT = {
-    "base": "errors filekind lazy bounds moved json_stdout quiet threads launcher_env versions environment "
+    "base": "errors filekind lazy bounds moved json_stdout quiet threads allocator launcher_env versions environment "
     "recipe_guard",
     "plugin": "hookspecs predict_options",
     "data": "task export.spec",

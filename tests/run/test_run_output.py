@@ -14,6 +14,7 @@ import warnings
 import pytest
 import torch
 
+from seqkit.allocator import libc_name
 from seqkit.quiet import quiet_known_noise
 from seqkit.report import ProgressBar
 from tests.recipe_helpers import TINY, cli
@@ -64,6 +65,8 @@ def test_a_run_off_a_terminal_prints_its_header_and_one_line_per_epoch(runs):
     threads = json.loads((root / "runs" / "quickstart" / "first" / "metrics.json").read_text())["run"]["threads"]
     assert "device cpu" in header[0] and f"{threads} thread{'s' if threads != 1 else ''} (" in header[0]
     assert "OpenMP wait passive" in header[0]
+    glibc = (libc_name() or "").startswith("glibc")
+    assert ("freed memory kept" if glibc else "allocator as is (not glibc)") in header[0]
     assert f"torch {torch.__version__}" in header[0] and "Lightning " in header[0] and "precision 32-true" in header[0]
     epochs = [line for line in printed.splitlines() if line.startswith("seqkit train: epoch ")]
     assert len(epochs) == 1 and re.match(
@@ -80,6 +83,7 @@ def test_metrics_json_records_what_ran(runs):
     assert run["device"] == "cpu" and run["threads"] >= 1 and run["precision"] == "32-true"
     policy = run["thread_policy"]  # what the CLI chose and why
     assert policy["threads"] == run["threads"] and policy["reason"] and policy["wait"] == "passive"
+    assert run["allocator_policy"]["keeps_freed"] == (libc_name() or "").startswith("glibc")
     assert run["versions"]["torch"] == torch.__version__ and run["versions"]["seqkit"]
     assert 0 <= record["test/accuracy"] <= 1
 

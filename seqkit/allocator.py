@@ -40,10 +40,10 @@ class AllocatorPolicy:
     """What was chosen and why, as the run header and ``metrics.json`` report it."""
 
     keeps_freed: bool  # seqkit raised glibc's thresholds
-    reason: str  # "seqkit default", "SEQKIT_MALLOC=system", "MALLOC_TRIM_THRESHOLD_ set", "LD_PRELOAD", ...
+    reason: str  # "seqkit default", "SEQKIT_MALLOC=system", "MALLOC_TRIM_THRESHOLD_ set", "not glibc", ...
 
     def describe(self) -> str:
-        """One phrase: ``freed memory kept`` or ``allocator as is (LD_PRELOAD allocator)``."""
+        """One phrase: ``freed memory kept``, or ``allocator as is (LD_PRELOAD libjemalloc.so.2)`` and the like."""
         return "freed memory kept" if self.keeps_freed else f"allocator as is ({self.reason})"
 
     def as_dict(self) -> dict[str, object]:
@@ -101,7 +101,9 @@ def apply(
     if policy.keeps_freed:
         set_option = mallopt or _glibc_mallopt()
         # mallopt returns 1 on success: a glibc that refuses either value keeps its own behaviour, and says so
-        if set_option is None or not all(
+        if set_option is None:
+            policy = AllocatorPolicy(False, "mallopt not found")
+        elif not all(
             set_option(option, value) == 1
             for option, value in ((_M_MMAP_THRESHOLD, MMAP_THRESHOLD), (_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
         ):

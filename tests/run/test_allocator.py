@@ -64,10 +64,12 @@ def test_apply_sets_both_thresholds_and_exports_them_for_child_processes() -> No
     assert env == {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
 
 
-def test_a_glibc_that_refuses_a_threshold_is_reported_and_nothing_is_exported() -> None:
+def test_a_glibc_that_refuses_a_threshold_is_reported_and_nothing_is_exported(monkeypatch) -> None:
     env: dict[str, str] = {}
     policy = apply(env, GLIBC, lambda option, value: 0)
     assert policy == AllocatorPolicy(False, "glibc refused the thresholds") and env == {}
+    monkeypatch.setattr("seqkit.allocator._glibc_mallopt", lambda: None)  # a Python linked statically, say
+    assert apply({}, GLIBC) == AllocatorPolicy(False, "mallopt not found")
     untouched: list[tuple[int, int]] = []
     assert not apply({"SEQKIT_MALLOC": "system"}, GLIBC, lambda *a: untouched.append(a) or 1).keeps_freed
     assert untouched == []

@@ -4,9 +4,10 @@ A training step frees and allocates the same large tensors every step (an LSTM l
 gradient, 13 MB each at B=32, T=100, H=256). glibc's malloc hands a freed block of 128 KiB or more back to the
 kernel (an ``mmap`` of its own, or trimmed off the heap's top), so the next step gets the memory back one page
 fault at a time: 4,000-6,000 faults a forward+backward of the generic kernel's ``ln_lstm`` at that shape, about a
-tenth of its time (docs/benchmarks.md). The CLI's computing commands raise glibc's two thresholds, as PyTorch's
-GPU allocator and the jemalloc settings commonly advised for CPU training keep freed memory: blocks up to
-32 MiB (glibc's largest threshold) come from the heap, and the heap's top is handed back only beyond 1 GiB free.
+tenth of its time (docs/benchmarks.md). The CLI's computing commands raise glibc's two thresholds, so that blocks
+up to 32 MiB (glibc's largest threshold) come from the heap and the heap's top is handed back only beyond 1 GiB
+free: freed memory is kept for reuse, as PyTorch's GPU allocator keeps it (PyTorch's CPU tuning guide suggests
+another allocator, jemalloc or TCMalloc, to the same end).
 
 Set before torch is imported (:func:`apply`), and exported as glibc's own variables, which it reads when a process
 starts, for the processes a run starts (spawned ranks, data loader workers). Left as it is: any of glibc's

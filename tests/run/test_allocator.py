@@ -118,6 +118,27 @@ def test_on_glibc_freed_blocks_stay_in_the_process_and_system_hands_them_back() 
     assert not system["keeps"] and system["mmapped"] and system["kept_mib"] < 32  # glibc gave them back
 
 
+_BARE_PROBE = r"""
+import ctypes
+libc = ctypes.CDLL(None)
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+block = libc.malloc(8 << 20)
+print(bool(ctypes.c_size_t.from_address(block - ctypes.sizeof(ctypes.c_size_t)).value & 2))
+"""
+
+
+@pytest.mark.skipif(not (libc_name() or "").startswith("glibc"), reason="glibc's allocator only")
+def test_the_exported_settings_take_effect_in_a_process_the_run_starts() -> None:
+    # a spawned rank or a data loader worker runs no seqkit code first: glibc reads the variables as it starts
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GLIBC_TUNABLES", "LD_PRELOAD"))}
+
+    def mmapped(extra: dict[str, str]) -> str:
+        command = [sys.executable, "-c", _BARE_PROBE]
+        return subprocess.run(command, env={**env, **extra}, capture_output=True, text=True, check=True).stdout
+
+    assert mmapped(OURS).strip() == "False" and mmapped({}).strip() == "True"
+
+
 def test_the_run_header_says_what_the_allocator_does() -> None:
     from seqkit.report import RunReport
 

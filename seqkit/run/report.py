@@ -134,7 +134,7 @@ class RunReport(pl.Callback):
         return f"{threads} thread{'s' if threads != 1 else ''} (torch default)"
 
     def _allocator(self) -> str:
-        """, freed memory kept`` or ``, allocator as is (...)`` as the CLI chose; nothing where it chose nothing."""
+        """``, freed memory kept`` or ``, allocator as is (...)`` as the CLI chose; nothing where it chose nothing."""
         policy = self.facts.get("allocator_policy")
         return f", {AllocatorPolicy(**policy).describe()}" if policy else ""
 

@@ -19,7 +19,7 @@ It imports nothing heavy: ``seqkit --help`` must stay instant.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,7 +51,7 @@ class AllocatorPolicy:
         return {"keeps_freed": self.keeps_freed, "reason": self.reason}
 
 
-def choose(env: MutableMapping[str, str], libc: str | None) -> AllocatorPolicy:
+def choose(env: Mapping[str, str], libc: str | None) -> AllocatorPolicy:
     """The policy for *env* on a C library named *libc* (``glibc 2.36``, or None where unknown)."""
     setting = env.get(POLICY_VAR, "").strip()
     if setting and setting not in CHOICES:

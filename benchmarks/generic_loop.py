@@ -7,10 +7,11 @@ from a shape's 200th run on) and as the plain step loop
 (``SEQKIT_GENERIC_LOOP=plain``: the kernel before), timed in interleaved rounds with a ``torch.nn.GRU`` of the
 same shape, so the ratios do not drift with the machine's load; wall and process CPU time, each the median of
 the rounds, and the first call's wall time (where ``compiled`` compiles; ``--cold-cache`` starts inductor's
-on-disk cache empty, in a temporary directory). The allocator policy is the CLI's (freed memory kept on glibc);
-``SEQKIT_MALLOC=system`` times glibc's own behaviour.
+on-disk cache empty, in a temporary directory). The thread and allocator policies are the CLI's: the threads
+seqkit would choose here (``SEQKIT_THREADS=1`` for one) with OpenMP's brief spin, and freed memory kept on glibc
+(``SEQKIT_MALLOC=system`` times glibc's own behaviour).
 
-    OMP_NUM_THREADS=1 python benchmarks/generic_loop.py --repeat 9 [--cells gru,lstm] [--json out.json]
+    SEQKIT_THREADS=1 python benchmarks/generic_loop.py --repeat 9 [--cells gru,lstm] [--json out.json]
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ import tempfile
 import time
 from collections.abc import Callable
 
-from seqkit import allocator  # before torch: the policy seqkit's CLI applies (SEQKIT_MALLOC=system turns it off)
+from seqkit import allocator, threads  # before torch: the policies seqkit's CLI applies
 
 POLICY = allocator.apply()
+threads.apply_environment()  # OpenMP reads its wait policy when torch loads it
 
 import torch  # noqa: E402
 
@@ -87,6 +89,8 @@ def main() -> None:
     parser.add_argument("--cold-cache", action="store_true", help="inductor's on-disk cache empty at the start")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
+    thread_policy = threads.apply_torch()
+    print(f"threads: {thread_policy.describe() if thread_policy else torch.get_num_threads()}", flush=True)
     load_start = os.getloadavg()
     if args.cold_cache:
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="seqkit-bench-inductor-")
@@ -126,6 +130,7 @@ def main() -> None:
         with open(args.json, "w") as stream:
             info = {
                 "threads": torch.get_num_threads(),
+                "thread_policy": thread_policy.as_dict() if thread_policy else None,
                 "allocator": POLICY.as_dict(),
                 "torch": torch.__version__,
                 "load": [load_start, os.getloadavg()],

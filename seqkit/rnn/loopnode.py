@@ -3,7 +3,9 @@
 :mod:`seqkit.rnn.steploop` decides where it runs and derives the graphs; this module runs them. Forward: the
 prologue once, then the step's forward graph per step with autograd off, lengths masking as the plain loop
 does it. Backward: the step's backward graph per step in reverse, the rows the weight gradients need gathered
-and their GEMMs run once per chunk of steps (:mod:`seqkit.rnn.paramgrads`).
+and their GEMMs run once per chunk of steps (:mod:`seqkit.rnn.paramgrads`). Where the step's graphs are compiled,
+the backward writes each step's input gradient and weight rows where they go (:mod:`seqkit.rnn.writeinto`);
+otherwise they are copied there.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from seqkit.rnn.paramgrads import ParamGrads, gather
+from seqkit.rnn.paramgrads import ROWS, ParamGrads, gather
 from seqkit.rnn.stepgraph import StepGraphs
 
 
@@ -94,14 +96,24 @@ class Loop(torch.autograd.Function):
         g_params = _Sums(n_params)
         batched = plan.batched
         backward = graphs.backward if batched is None else batched.recurrent
-        fronts: list[tuple[Tensor, ...]] = []
+        chunk = None if batched is None else _Chunk(batched, g_out.device)
         g_hs = g_out.unbind(1)  # autograd materialises unused outputs' gradients as zeros
         carried = n_u + n_state
         # the common case: every output and carried input differentiable, float states, weight GEMMs batched
         simple = (
             batched is not None and all(graphs.out_diff) and all(diff[:carried]) and all(g is not None for g in g_state)
         )
+        # ... and a graph that writes the input gradients and the frontier's rows where they go
+        writing = batched.writing if simple and all(s is not None for s in g_u) else None  # type: ignore[union-attr]
         for t in reversed(range(plan.live)):
+            if writing is not None and t < plan.always:
+                into = [*(stacked.slot(t) for stacked in g_u), *chunk.slots()]  # type: ignore[union-attr]
+                results = writing(*values[t * per_step : (t + 1) * per_step], *statics, g_hs[t], *g_state, *into)
+                g_state = list(results[:n_state])
+                chunk.add_written(results[n_state : n_state + chunk.others])  # type: ignore[union-attr]
+                if chunk.full() or t == 0:  # type: ignore[union-attr]
+                    chunk.flush(g_params, diff[carried:])  # type: ignore[union-attr]
+                continue
             if simple and t < plan.always:
                 results = backward(*values[t * per_step : (t + 1) * per_step], *statics, g_hs[t], *g_state)
                 if all(r is not None for r in results[:carried]):  # `in` would compare tensors
@@ -109,10 +121,9 @@ class Loop(torch.autograd.Function):
                         if stacked is not None:
                             stacked.put(t, results[i])
                     g_state = list(results[n_u:carried])
-                    fronts.append(results[carried:])
-                    if len(fronts) == batched.steps or t == 0:  # type: ignore[union-attr]
-                        _flush(batched, fronts, g_params, diff[carried:])  # type: ignore[arg-type]
-                        fronts = []
+                    chunk.add(results[carried:])  # type: ignore[union-attr]
+                    if chunk.full() or t == 0:  # type: ignore[union-attr]
+                        chunk.flush(g_params, diff[carried:])  # type: ignore[union-attr]
                     continue
                 # a gradient is None at this step: the general path below redoes it
             g_h = g_hs[t]
@@ -127,11 +138,10 @@ class Loop(torch.autograd.Function):
                         passed[k] = torch.where(keep, g.new_zeros(()), g)  # a finished row's state passes through
             tangents = [g for g, d in zip((g_h, *tangents_state), graphs.out_diff) if d]
             results = backward(*values[t * per_step : (t + 1) * per_step], *statics, *tangents)
-            if batched is not None:
-                fronts.append(results[batched.leading :])
-                if len(fronts) == batched.steps or t == 0:  # a chunk of steps' rows: their weight gradients at once
-                    _flush(batched, fronts, g_params, diff[carried:])
-                    fronts = []
+            if chunk is not None:
+                chunk.add(results[chunk.batched.leading :])
+                if chunk.full() or t == 0:  # a chunk of steps' rows: their weight gradients at once
+                    chunk.flush(g_params, diff[carried:])
             grads = iter(results)
             taken = [next(grads) if d and (batched is None or i < n_u + n_state) else None for i, d in enumerate(diff)]
             for i, stacked in enumerate(g_u):
@@ -147,12 +157,57 @@ class Loop(torch.autograd.Function):
         return (None, *(None if stacked is None else stacked.value() for stacked in g_u), *g_state, *g_params.values)
 
 
-def _flush(batched: ParamGrads, fronts: list[tuple[Tensor, ...]], sums: _Sums, wanted: Sequence[bool]) -> None:
-    """Add the parameters' gradients of the steps in *fronts*, computed at once, to *sums*."""
-    found = iter(batched.once(*gather(batched.kinds, fronts, batched.steps)))
-    for j, d in enumerate(wanted):
-        if d:
-            sums.add(j, next(found))
+class _Chunk:
+    """The frontier of a chunk of steps, gathered for the parameters' gradients of those steps at once: each step's
+    rows in their own slice of one tensor per value (copied there, or written there by the step's graph), the other
+    values kept per step."""
+
+    def __init__(self, batched: ParamGrads, device: torch.device) -> None:
+        self.batched, self.device = batched, device
+        self.rows = [k for k, kind in enumerate(batched.kinds) if kind == ROWS]
+        self.others = len(batched.kinds) - len(self.rows)  # the values kept per step, in frontier order
+        self.per_step = [batched.fronts[k][0][0] for k in self.rows]  # rows a step adds to each
+        self.buffers: list[Tensor] | None = None
+        self.count = 0  # steps in this chunk so far
+        self.kept: list[tuple[Tensor, ...]] = []
+
+    def slots(self) -> list[Tensor]:
+        """Where the next step's rows go, one view per rows value; the step counts as added."""
+        if self.buffers is None:
+            steps = self.batched.steps
+            shapes = [self.batched.fronts[k] for k in self.rows]
+            self.buffers = [torch.empty((s[0] * steps, *s[1:]), dtype=d, device=self.device) for s, d in shapes]
+        views = [b.narrow(0, self.count * n, n) for b, n in zip(self.buffers, self.per_step)]
+        self.count += 1
+        return views
+
+    def add_written(self, others: Sequence[Tensor]) -> None:
+        """The step whose rows were written into :meth:`slots`' views: its other frontier values."""
+        self.kept.append(tuple(others))
+
+    def add(self, front: Sequence[Tensor]) -> None:
+        """One step's whole frontier (as the step's graph returns it)."""
+        for view, k in zip(self.slots(), self.rows):
+            view.copy_(front[k])
+        self.kept.append(tuple(v for k, v in enumerate(front) if k not in self.rows))
+
+    def full(self) -> bool:
+        return self.count == self.batched.steps
+
+    def flush(self, sums: _Sums, wanted: Sequence[bool]) -> None:
+        """Add the parameters' gradients of the chunk's steps, computed at once, to *sums*; start a new chunk."""
+        batched, buffers = self.batched, self.buffers or []
+        for b, n in zip(buffers, self.per_step):  # a chunk of fewer steps: the rest of its rows are zero
+            b[self.count * n :].zero_()
+        others = iter(gather([k for k in batched.kinds if k != ROWS], self.kept, batched.steps))
+        rows = iter(buffers)
+        values = [next(rows) if kind == ROWS else next(others) for kind in batched.kinds]
+        found = iter(batched.once(*values))
+        for j, d in enumerate(wanted):
+            if d:
+                sums.add(j, next(found))
+        # fresh tensors for the next chunk: what once returned may be a view of these, and a sum may hold it
+        self.buffers, self.count, self.kept = None, 0, []
 
 
 class _Sums:
@@ -185,6 +240,15 @@ class _Stacked:
         self.buffer: Tensor | None = None  # none until a step's part is not None
         self.zero: list[int] = []  # steps whose part was None before the buffer existed
 
+    def slot(self, t: int) -> Tensor:
+        """Where step *t*'s part goes: :meth:`put` copies it there, a graph that writes in place writes it there."""
+        if self.buffer is None:
+            shape, dtype, device = self.meta
+            self.buffer = torch.empty(shape, dtype=dtype, device=device)
+            for z in self.zero:
+                self.buffer.select(self.dim, z).zero_()
+        return self.buffer.select(self.dim, t)
+
     def put(self, t: int, part: Tensor | None) -> None:
         if part is None:
             if self.buffer is None:
@@ -192,12 +256,7 @@ class _Stacked:
             else:
                 self.buffer.select(self.dim, t).zero_()
             return
-        if self.buffer is None:
-            shape, dtype, device = self.meta
-            self.buffer = torch.empty(shape, dtype=dtype, device=device)
-            for z in self.zero:
-                self.buffer.select(self.dim, z).zero_()
-        self.buffer.select(self.dim, t).copy_(part)
+        self.slot(t).copy_(part)
 
     def value(self) -> Tensor | None:
         return self.buffer

@@ -38,6 +38,10 @@ class ParamGrads:
     steps: int
     leading: int  # input and state gradients before the frontier in recurrent's outputs
     recurrent_module: fx.GraphModule | None = None  # recurrent's graph (seqkit.rnn.stepcompile)
+    fronts: tuple[tuple[tuple[int, ...], torch.dtype], ...] = ()  # each frontier value's shape and dtype at one step
+    # recurrent writing the input gradients and the frontier's rows into views it is handed, after its other results
+    # (seqkit.rnn.writeinto); None: recurrent returns them all
+    writing: Callable[..., tuple[Any, ...]] | None = None
 
 
 def split(small: Cut, big: Cut, steps: int) -> ParamGrads | None:
@@ -72,7 +76,8 @@ def split(small: Cut, big: Cut, steps: int) -> ParamGrads | None:
         packedgemm.flip_products(once.graph)
         once.recompile()
     per_step = _graph(small.joint, front, param_outs, small.back_nodes)
-    result = ParamGrads(compiled(recurrent), compiled(once), tuple(kinds), steps, leading, recurrent)
+    shapes = tuple((tuple(n.meta["val"].shape), n.meta["val"].dtype) for n in front)
+    result = ParamGrads(compiled(recurrent), compiled(once), tuple(kinds), steps, leading, recurrent, shapes)
     try:
         return result if _probe(result, compiled(per_step), front) else None
     except Exception:  # the stacked graph cannot even run on the probe's values: per-step gradients

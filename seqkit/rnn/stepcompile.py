@@ -42,10 +42,15 @@ _GIVE_UP = 3  # no C++ compiler fails every graph; an operation inductor cannot 
 class Compiled:
     """*eager*'s graph (*module*) compiled at the shapes and layouts of its calls, returning what *eager* returns
     (as a list). The arguments at positions *varying* (slices along time, gradients handed in by autograd) are
-    laid out by the sequence's length: their first layouts get variants of their own, others are copied."""
+    laid out by the sequence's length: their first layouts get variants of their own, others are copied. The graph
+    writes into the arguments at positions *written* (:mod:`seqkit.rnn.writeinto`); the variant for copied arguments
+    writes into a contiguous stand-in for such an argument, copied into it after."""
 
-    def __init__(self, module: fx.GraphModule, eager: Callable[..., Any], varying: Sequence[int]) -> None:
+    def __init__(
+        self, module: fx.GraphModule, eager: Callable[..., Any], varying: Sequence[int], written: Sequence[int] = ()
+    ) -> None:
         self.module, self.eager, self.varying = module, eager, tuple(varying)
+        self.written = tuple(written)  # inputs the graph writes into (seqkit.rnn.writeinto): never copied
         self.fns: dict[tuple[Any, ...] | None, Callable[..., Any]] = {}  # None: the variant for copied arguments
         self.off = False  # compiling failed, or calls kept failing: the eager graph from now on
         self.mismatches = 0
@@ -55,24 +60,33 @@ class Compiled:
             return self.eager(*args)
         layout: tuple[Any, ...] | None = tuple([args[i].stride() for i in self.varying])
         fn = self.fns.get(layout)
+        given = args
         if fn is None:
             if len(self.fns) >= _LAYOUTS:
                 args, layout = self._contiguous(args), None
                 fn = self.fns.get(None)
             fn = fn or self._compile(layout, args)
             if fn is None:
-                return self.eager(*args)
+                return self.eager(*given)
         try:
-            return fn(*args)
+            result = fn(*args)
         except AssertionError:  # inductor checks sizes and strides before it computes anything with them
             self.mismatches += 1
             self.off = self.mismatches >= _MISMATCHES
-            return self.eager(*args)
+            return self.eager(*given)
+        for i in self.written:
+            if args[i] is not given[i]:  # written into a contiguous stand-in: now into the tensor handed in
+                given[i].copy_(args[i])
+        return result
 
     def _contiguous(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
         values = list(args)
         for i in self.varying:
-            values[i] = values[i].contiguous()
+            if i in self.written:  # a stand-in to write into (what it holds now is not read), copied back after
+                if not values[i].is_contiguous():
+                    values[i] = torch.empty(values[i].shape, dtype=values[i].dtype, device=values[i].device)
+            else:
+                values[i] = values[i].contiguous()
         return tuple(values)
 
     def _compile(self, layout: tuple[Any, ...] | None, args: tuple[Any, ...]) -> Callable[..., Any] | None:

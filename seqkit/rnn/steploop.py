@@ -23,14 +23,14 @@ import torch
 from torch import Tensor
 
 from seqkit.errors import InvalidArgumentError
-from seqkit.rnn import packedgemm
+from seqkit.rnn import packedgemm, writeinto
 from seqkit.rnn.cell import Cell, Params, State
 from seqkit.rnn.context import ContextCell
 from seqkit.rnn.fused import unfused_reason
 from seqkit.rnn.loopnode import Loop, Plan
-from seqkit.rnn.paramgrads import ParamGrads, split
+from seqkit.rnn.paramgrads import ROWS, ParamGrads, split
 from seqkit.rnn.percell import PerCell
-from seqkit.rnn.stepgraph import StepGraphs, derive
+from seqkit.rnn.stepgraph import StepGraphs, compiled, derive
 from seqkit.rnn.stepsegments import compile_step
 
 # per cell: the graphs for each input signature (None where the step cannot be derived); a few per cell. Cells of
@@ -118,7 +118,7 @@ def run_looped(
     key = (fused, *signature)
     eager = cache.get((False, *signature))
     if key not in cache and fused and eager is not None:
-        cache[key] = _compiled(*eager, counts[0] + counts[1])  # auto: the graphs traced already, compiled
+        cache[key] = _compiled(*eager, counts)  # auto: the graphs traced already, compiled
     if key not in cache:
         if len(cache) >= _KEEP:
             cache.clear()
@@ -128,7 +128,7 @@ def run_looped(
         flat = _flat(step, names, counts, inputs.tuple_u)
         cache[key] = _derive(flat, [*firsts, *tensors[counts[0] :]], counts, outputs, chunk)
         if fused:
-            cache[key] = _compiled(*cache[key], counts[0] + counts[1])
+            cache[key] = _compiled(*cache[key], counts)
     graphs, batched = cache[key]
     if graphs is None:
         _failed.set(cell, True)  # the plain loop from now on (until its attributes change): tracing would fail again
@@ -195,7 +195,7 @@ def _derive(
 
 
 def _compiled(
-    graphs: StepGraphs | None, batched: ParamGrads | None, carried: int
+    graphs: StepGraphs | None, batched: ParamGrads | None, counts: tuple[int, int, int]
 ) -> tuple[StepGraphs | None, ParamGrads | None]:
     """The graphs with the per-step forward and backward compiled at their first call (the prologue and the
     weight GEMMs stay as they are). The layout of step inputs, state and output gradients changes with the
@@ -205,10 +205,21 @@ def _compiled(
     forward, backward = graphs.modules
     width = len(backward.graph.find_nodes(op="placeholder"))
     tangents = range(width - sum(graphs.out_diff), width)  # the backward's last inputs
-    step = compile_step(forward, graphs.forward, range(carried))
+    step = compile_step(forward, graphs.forward, range(counts[0] + counts[1]))
     graphs = replace(graphs, forward=step, backward=compile_step(backward, graphs.backward, tangents))
     if batched is not None and batched.recurrent_module is not None:
-        batched = replace(batched, recurrent=compile_step(batched.recurrent_module, batched.recurrent, tangents))
+        module = batched.recurrent_module
+        batched = replace(batched, recurrent=compile_step(module, batched.recurrent, tangents))
+        # the input gradients (each a step's slice of the sequence's) and the frontier's rows, written in place
+        rows = [batched.leading + k for k, kind in enumerate(batched.kinds) if kind == ROWS]
+        carried = module.graph.output_node().args[0][: batched.leading]
+        # for the loop's common case only: every step input and state differentiable, no gradient None by construction
+        common = batched.leading == counts[0] + counts[1] and all(carried)
+        writing = writeinto.writing(module, [*range(counts[0]), *rows]) if common else None
+        if writing is not None:
+            into = range(width, width + counts[0] + len(rows))
+            varying = [*tangents, *into[: counts[0]]]  # slices along time are laid out by the length; rows are not
+            batched = replace(batched, writing=compile_step(writing, compiled(writing), varying, into))
     return graphs, batched
 
 

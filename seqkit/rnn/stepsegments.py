@@ -19,16 +19,20 @@ from torch import fx
 from seqkit.rnn.packedgemm import LINEAR
 from seqkit.rnn.stepcompile import Compiled
 from seqkit.rnn.stepgraph import _graph, compiled
+from seqkit.rnn.writeinto import COPY
 
 
-def compile_step(module: fx.GraphModule, eager: Callable[..., Any], varying: Sequence[int]) -> Compiled | Parts:
+def compile_step(
+    module: fx.GraphModule, eager: Callable[..., Any], varying: Sequence[int], written: Sequence[int] = ()
+) -> Compiled | Parts:
     """*module* (run eagerly as *eager*) compiled at its first call; the inputs at positions *varying* are laid
-    out by the sequence's length (see :class:`Compiled`)."""
+    out by the sequence's length, those at *written* are written into (see :class:`Compiled`)."""
     nodes = list(module.graph.nodes)
     if not any(_cuts(n) for n in nodes):
-        return Compiled(module, eager, varying)
+        return Compiled(module, eager, varying, written)
     placeholders = [n for n in nodes if n.op == "placeholder"]
     varies = {placeholders[i] for i in varying}
+    destinations = {placeholders[i] for i in written}
     # part k runs after the GEMMs of stage k; a GEMM's stage is one past the latest part it reads
     stage: dict[fx.Node, int] = {}
     for node in nodes:
@@ -52,7 +56,12 @@ def compile_step(module: fx.GraphModule, eager: Callable[..., Any], varying: Seq
         inputs = list(dict.fromkeys(i for n in body for i in n.all_input_nodes if i not in inside))
         results = [n for n in body if any(user not in inside for user in n.users)]
         part = _graph(module, inputs, results, body)
-        run = Compiled(part, compiled(part), [i for i, n in enumerate(inputs) if n in varies])
+        run = Compiled(
+            part,
+            compiled(part),
+            [i for i, n in enumerate(inputs) if n in varies],
+            [i for i, n in enumerate(inputs) if n in destinations],
+        )
         parts.append(run)
         call = top.call_function(_function(run), tuple(env[i] for i in inputs))
         for j, node in enumerate(results):
@@ -89,6 +98,9 @@ def _dissolve_free_parts(nodes: list[fx.Node], stage: dict[fx.Node, int], last: 
     for node in nodes:  # an element of a multi-output operation stays in its operation's part
         if node.op == "call_function" and node.target is operator.getitem and isinstance(node.args[0], fx.Node):
             stage[node] = stage[node.args[0]]
+    for node in nodes:  # a copy into an input goes with the value copied, into the kernel that computes it
+        if node.op == "call_function" and node.target is COPY:
+            stage[node] = max(stage[n] for n in node.all_input_nodes)
 
 
 def _latest_for(user: fx.Node, stage: dict[fx.Node, int], last: int) -> int:

@@ -6,9 +6,10 @@ import types
 
 import pytest
 import torch
+from torch import fx
 
 import seqkit
-from seqkit.rnn import stepcompile, steploop
+from seqkit.rnn import loopnode, stepcompile, steploop, writeinto
 from tests.helpers import cell_plugin
 from tests.rnn.test_generic_kernel import StepOnlyLayerNormRNN
 from tests.rnn.test_generic_loop import _compare, _looped
@@ -105,6 +106,51 @@ def test_arguments_laid_out_otherwise_run_eagerly():
     for _ in range(stepcompile._MISMATCHES):
         assert torch.equal(graph(a, b)[0], a + b)
     assert graph.off  # given up: no exception raised and caught at every step from now on
+
+
+def test_a_destination_laid_out_otherwise_is_written_through_a_stand_in():
+    def writer(out, value):  # what a compiled variant for contiguous arguments does
+        assert out.is_contiguous()
+        return [out.copy_(value * 2)]
+
+    graph = stepcompile.Compiled(None, writer, varying=(0,), written=(0,))
+    graph.fns.update({((1,),): writer, ((2,),): writer, None: writer})  # its layouts taken: others are copied
+    whole = torch.zeros(3, 4)
+    value = torch.arange(3.0)
+    graph(whole[:, 1], value)  # a column: strided, so the variant for copies runs on a contiguous stand-in
+    assert torch.equal(whole[:, 1], value * 2) and whole[:, [0, 2, 3]].eq(0).all()
+
+
+def test_a_graph_writes_the_chosen_results_into_the_tensors_it_is_handed():
+    def step(a, b):
+        return a + b, a * b, b
+
+    module = writeinto.writing(fx.symbolic_trace(step), [0, 2])
+    a, b = torch.arange(3.0), torch.full((3,), 2.0)
+    into = torch.zeros(2, 3)
+    kept = module(a, b, into[0], into[1])
+    assert torch.equal(into[0], a + b) and torch.equal(into[1], b)
+    assert torch.equal(kept[0], a * b) and len(kept) == 3  # what it does not write, then the two copies
+    assert writeinto.writing(fx.symbolic_trace(lambda a: (a + 1, None)), [1]) is None  # nothing to write
+
+
+def test_compiled_backward_writes_input_gradients_and_weight_rows_in_place(compiled, monkeypatch):
+    copied = []
+    put = loopnode._Stacked.put
+    monkeypatch.setattr(loopnode._Stacked, "put", lambda self, t, part: (copied.append(t), put(self, t, part))[1])
+    # 40 steps of 4 rows: three chunks of weight-gradient rows. The shortest sequence has 13 steps: the steps from 13
+    # on take the general path (lengths masking) and copy, the first 13 run the graph that writes in place, some of
+    # both into one chunk
+    out = _compare("ln_lstm", steps=40, lengths=(40, 13, 40, 27))  # float64, to 1e-10 against reference
+    assert _looped(out)
+    if stepcompile.reason() is not None:
+        pytest.skip(f"inductor cannot compile here: {stepcompile.reason()}")
+    ((_, batched),) = [v for entry in steploop._shared.values() for v in entry.values()]
+    assert batched.writing is not None
+    assert sorted(copied) == list(range(13, 40))
+    copied.clear()
+    _compare("ln_lstm", steps=40, lengths=(40, 40, 40, 40))
+    assert copied == []  # every step written where it goes
 
 
 @pytest.mark.slow  # imports inductor and lets it try

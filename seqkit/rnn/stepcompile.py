@@ -74,9 +74,10 @@ class Compiled:
             self.mismatches += 1
             self.off = self.mismatches >= _MISMATCHES
             return self.eager(*given)
-        for i in self.written:
-            if args[i] is not given[i]:  # written into a contiguous stand-in: now into the tensor handed in
-                given[i].copy_(args[i])
+        if layout is None:  # the variant for copied arguments: what it wrote into a stand-in goes where it belongs
+            for i in self.written:
+                if args[i] is not given[i]:
+                    given[i].copy_(args[i])
         return result
 
     def _contiguous(self, args: tuple[Any, ...]) -> tuple[Any, ...]:

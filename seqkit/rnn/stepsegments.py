@@ -19,7 +19,6 @@ from torch import fx
 from seqkit.rnn.packedgemm import LINEAR
 from seqkit.rnn.stepcompile import Compiled
 from seqkit.rnn.stepgraph import _graph, compiled
-from seqkit.rnn.writeinto import COPY
 
 
 def compile_step(
@@ -98,9 +97,6 @@ def _dissolve_free_parts(nodes: list[fx.Node], stage: dict[fx.Node, int], last: 
     for node in nodes:  # an element of a multi-output operation stays in its operation's part
         if node.op == "call_function" and node.target is operator.getitem and isinstance(node.args[0], fx.Node):
             stage[node] = stage[node.args[0]]
-    for node in nodes:  # a copy into an input goes with the value copied, into the kernel that computes it
-        if node.op == "call_function" and node.target is COPY:
-            stage[node] = max(stage[n] for n in node.all_input_nodes)
 
 
 def _latest_for(user: fx.Node, stage: dict[fx.Node, int], last: int) -> int:

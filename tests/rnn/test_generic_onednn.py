@@ -7,7 +7,7 @@ import torch
 from torch.nn import functional as F
 
 import seqkit
-from seqkit.rnn import packedgemm, stepcompile, steploop
+from seqkit.rnn import loopnode, packedgemm, stepcompile, steploop, writeinto
 from seqkit.rnn.stepsegments import Parts
 from tests.helpers import cell_plugin
 from tests.rnn.test_generic_loop import CELLS, _looped
@@ -184,6 +184,23 @@ def test_compiled_graphs_are_cut_at_the_onednn_gemms(kind, options, monkeypatch)
     if kind != "gru":  # no GEMM mid-step: the step's input-side work joins the gates' part, one fused kernel
         for graphs in compiled:
             assert len([p for p in graphs.forward.parts if p.fns]) == 1
+
+
+def test_compiled_backward_cut_at_its_gemms_writes_its_results_in_place(monkeypatch):
+    copied = []
+    put = loopnode._Stacked.put
+    monkeypatch.setattr(loopnode._Stacked, "put", lambda self, t, part: (copied.append(t), put(self, t, part))[1])
+    lengths = (40, 40, 40, 40)  # full lengths: every step's backward writes; three chunks of weight rows
+    out, fast = _run("lstm", {}, "mkldnn", "compiled", monkeypatch, lengths=lengths)
+    assert _looped(out)
+    if stepcompile.reason() is not None:
+        pytest.skip(f"inductor cannot compile here: {stepcompile.reason()}")
+    assert copied == []
+    _close(fast, _run("lstm", {}, "mkldnn", "reference", monkeypatch, lengths=lengths)[1])
+    writing = [batched.writing for _, batched in _graphs()]
+    assert writing and all(isinstance(w, Parts) for w in writing)  # cut at the recurrent GEMM
+    for w in writing:  # the copies compiled into a part's kernel, not run eagerly on their own
+        assert any(p.fns and writeinto.COPY in _targets(p.module) for p in w.parts)
 
 
 def test_small_gemms_keep_torchs_own(monkeypatch):

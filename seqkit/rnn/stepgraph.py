@@ -175,6 +175,15 @@ def _base(node: fx.Node) -> fx.Node:
     return node
 
 
+def saved_views(forward: fx.GraphModule, inputs: Sequence[int], first: int) -> list[int]:
+    """The positions among *forward*'s saved values (its outputs from *first* on) that are its inputs at positions
+    *inputs*, or views of them: laid out as those inputs are (a step's slice of the sequence, strided by its length)."""
+    placeholders = [n for n in forward.graph.nodes if n.op == "placeholder"]
+    wanted = {placeholders[i] for i in inputs}
+    saved = list(forward.graph.output_node().args[0])[first:]
+    return [k for k, node in enumerate(saved) if isinstance(node, fx.Node) and _base(node) in wanted]
+
+
 def _is_view(node: fx.Node) -> bool:
     target = node.target
     return isinstance(target, torch._ops.OpOverload) and any(r.alias_info is not None for r in target._schema.returns)

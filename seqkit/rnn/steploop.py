@@ -30,7 +30,7 @@ from seqkit.rnn.fused import unfused_reason
 from seqkit.rnn.loopnode import Loop, Plan
 from seqkit.rnn.paramgrads import ROWS, ParamGrads, split
 from seqkit.rnn.percell import PerCell
-from seqkit.rnn.stepgraph import StepGraphs, compiled, derive
+from seqkit.rnn.stepgraph import StepGraphs, compiled, derive, saved_views
 from seqkit.rnn.stepsegments import compile_step
 
 # per cell: the graphs for each input signature (None where the step cannot be derived); a few per cell. Cells of
@@ -198,14 +198,16 @@ def _compiled(
     graphs: StepGraphs | None, batched: ParamGrads | None, counts: tuple[int, int, int]
 ) -> tuple[StepGraphs | None, ParamGrads | None]:
     """The graphs with the per-step forward and backward compiled at their first call (the prologue and the
-    weight GEMMs stay as they are). The layout of step inputs, state and output gradients changes with the
-    sequence's length."""
+    weight GEMMs stay as they are). The layout of step inputs, state, output gradients and the saved values that
+    are step inputs (or views of them) changes with the sequence's length."""
     if graphs is None or graphs.modules is None:
         return graphs, batched
     forward, backward = graphs.modules
     width = len(backward.graph.find_nodes(op="placeholder"))
-    tangents = range(width - sum(graphs.out_diff), width)  # the backward's last inputs
-    step = compile_step(forward, graphs.forward, range(counts[0] + counts[1]))
+    step_inputs = range(counts[0] + counts[1])
+    # the backward's inputs laid out by the length: saved step inputs (or views of them), the outputs' gradients (last)
+    tangents = [*saved_views(forward, step_inputs, graphs.outputs), *range(width - sum(graphs.out_diff), width)]
+    step = compile_step(forward, graphs.forward, step_inputs)
     graphs = replace(graphs, forward=step, backward=compile_step(backward, graphs.backward, tangents))
     if batched is not None and batched.recurrent_module is not None:
         module = batched.recurrent_module

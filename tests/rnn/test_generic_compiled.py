@@ -9,7 +9,7 @@ import torch
 from torch import fx
 
 import seqkit
-from seqkit.rnn import loopnode, stepcompile, steploop, writeinto
+from seqkit.rnn import loopnode, packedgemm, stepcompile, steploop, writeinto
 from tests.helpers import cell_plugin
 from tests.rnn.test_generic_kernel import StepOnlyLayerNormRNN
 from tests.rnn.test_generic_loop import _compare, _looped
@@ -172,3 +172,33 @@ def test_a_layer_norm_after_the_input_matmul_runs_compiled_in_the_step(compiled)
         pytest.skip(f"inductor cannot compile here: {stepcompile.reason()}")
     (graphs,) = _step_graphs()
     assert graphs.forward.fns and not graphs.forward.off  # the layer norm fused into the compiled step
+
+
+def _compiled_parts(run):
+    return [run] if isinstance(run, stepcompile.Compiled) else run.parts
+
+
+def test_saved_step_inputs_laid_out_by_the_length_keep_the_compiled_backward(compiled, monkeypatch):
+    # ln_lstm's backward reads a step's slice of the sequence it saved: its strides follow the length, like the
+    # gradients'. Read as fixed, each new length tripped inductor's stride check until the backward ran eagerly for good
+    if not packedgemm.wanted():
+        pytest.skip("no oneDNN linear in this torch: the step's graphs are not cut at their GEMMs")
+    monkeypatch.setattr(packedgemm, "MIN_WORK", 1)  # the step's GEMMs cut the graphs into parts at this small shape
+    torch.manual_seed(0)
+    layer = seqkit.create_rnn("ln_lstm", 3, 5, backend="generic")
+    reference = seqkit.create_rnn("ln_lstm", 3, 5, backend="reference")
+    reference.load_state_dict(layer.state_dict())
+    gen = torch.Generator().manual_seed(0)
+    for steps in range(9, 9 + 2 * stepcompile._MISMATCHES, 2):
+        x = torch.randn(4, steps, 3, generator=gen)
+        grads = [torch.autograd.grad(m(x)[0].sum(), list(m.parameters())) for m in (layer, reference)]
+        for a, b in zip(*grads):
+            torch.testing.assert_close(a, b, rtol=1e-2, atol=1e-3)  # float32, layer norms of 5 and 20 values
+    if stepcompile.reason() is not None:
+        pytest.skip(f"inductor cannot compile here: {stepcompile.reason()}")
+    ((graphs, batched),) = [v for entry in steploop._shared.values() for v in entry.values()]
+    assert batched.writing is not None
+    for run in (graphs.forward, graphs.backward, batched.recurrent, batched.writing):
+        for part in _compiled_parts(run):
+            assert part.mismatches == 0 and not part.off
+    assert any(part.fns for part in _compiled_parts(batched.writing))

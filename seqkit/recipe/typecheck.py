@@ -94,7 +94,16 @@ def type_problem(value: Any, hint: Any) -> str | None:
     return None if ok else f"expected {describe(hint)}, got {value!r}"
 
 
-def parameters(build: Callable, skip: int = 0) -> tuple[dict[str, inspect.Parameter], dict[str, Any], bool]:
+class Parameters(typing.NamedTuple):
+    """What a recipe section is checked against: a builder's keyword parameters, their type hints, and whether
+    it takes ``**kwargs``."""
+
+    named: dict[str, inspect.Parameter]
+    hints: dict[str, Any]
+    var_kw: bool
+
+
+def parameters(build: Callable, skip: int = 0) -> Parameters:
     """``(keyword parameters, their type hints, takes **kwargs)`` of *build*, skipping *skip* leading ones."""
     build = resolved(build)  # a registration by name: the hints are the named callable's
     target = build.__init__ if inspect.isclass(build) else build
@@ -105,20 +114,21 @@ def parameters(build: Callable, skip: int = 0) -> tuple[dict[str, inspect.Parame
         hints = {}
     params = list(signature.parameters.values())[skip:]
     named = {p.name: p for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-    return named, hints, any(p.kind is p.VAR_KEYWORD for p in params)
+    return Parameters(named, hints, any(p.kind is p.VAR_KEYWORD for p in params))
 
 
 def check_arguments(
     path: str,
-    build: Callable,
+    build: Callable | Parameters,
     values: Mapping[str, Any],
     *,
     skip: int = 0,
     owner: str = "",
     reserved: set[str] = frozenset(),
 ) -> list[tuple[str, str]]:
-    """``(key path, problem)`` for unknown keys, mistyped values and missing required values of *build*'s call."""
-    named, hints, var_kw = parameters(build, skip)
+    """``(key path, problem)`` for unknown keys, mistyped values and missing required values of *build*'s call
+    (*build* itself, or its :class:`Parameters` read before)."""
+    named, hints, var_kw = build if isinstance(build, Parameters) else parameters(build, skip)
     problems: list[tuple[str, str]] = []
     for key, value in values.items():
         key_path = f"{path}.{key}" if path else key

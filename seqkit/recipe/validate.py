@@ -16,6 +16,7 @@ from seqkit.recipe.load import Recipe, RecipeError
 from seqkit.recipe.optim import optim_options
 from seqkit.recipe.ranges import range_problems
 from seqkit.recipe.sections import cell_options, data_options, split_section, task_builder_options, task_options
+from seqkit.recipe.trainer_signature import trainer_parameters
 from seqkit.recipe.typecheck import check_arguments, describe, type_problem
 from seqkit.rnn.initializers import FORGET_BIAS_CELLS
 from seqkit.rnn.kernels import AUTO, candidates
@@ -238,11 +239,9 @@ def _model(model: dict, manager: PluginManager, task: Any, task_kind: str) -> li
 def _trainer(trainer: Any) -> list[tuple[str, str]]:
     if not isinstance(trainer, dict):
         return [("trainer", f"expected a mapping of pytorch_lightning.Trainer arguments, got {trainer!r}")]
-    from pytorch_lightning import Trainer
-
     problems = [(f"trainer.{k}", f"not settable here: {why}") for k, why in TRAINER_OWNED.items() if k in trainer]
     rest = {k: v for k, v in trainer.items() if k not in TRAINER_OWNED}
-    return problems + check_arguments("trainer", Trainer, rest, owner="pytorch_lightning.Trainer")
+    return problems + check_arguments("trainer", trainer_parameters(), rest, owner="pytorch_lightning.Trainer")
 
 
 def _callbacks(callbacks: Any, manager: PluginManager) -> list[tuple[str, str]]:

@@ -23,7 +23,6 @@ from seqkit import (
     pad_sequences,
     where_of,
 )
-from seqkit_tagging.metrics import EntityScore, entity_types, sentence_spans
 from seqkit_tagging.model import IGNORE, Tagger, build_tagger
 from seqkit_tagging.report import prediction_lines, score_table
 from seqkit_tagging.schemes import allowed_transitions, detect_scheme, entity_spans
@@ -193,8 +192,12 @@ class TaggingTask(Task):
         return loss, (emissions.detach() if model.training else model.decode(emissions, batch["lengths"]))
 
     # --- metrics ---------------------------------------------------------------------------------------------
+    # seqkit_tagging.metrics imports torchmetrics (1.4 s): loaded when metrics are first made, not with the task,
+    # so that `seqkit validate` of a tagging recipe need not
     def metrics(self) -> dict[str, Any]:
         from torchmetrics.classification import MulticlassAccuracy
+
+        from seqkit_tagging.metrics import EntityScore, entity_types
 
         found: dict[str, Any] = {
             "accuracy": MulticlassAccuracy(max(len(self.tags), 2), average="micro", ignore_index=IGNORE)
@@ -206,6 +209,8 @@ class TaggingTask(Task):
         return found
 
     def update_metrics(self, metrics: dict[str, Any], outputs: Tensor, batch: dict[str, Tensor]) -> None:
+        from seqkit_tagging.metrics import EntityScore, sentence_spans
+
         predicted = outputs if outputs.dtype == torch.long else outputs.argmax(-1)
         metrics["accuracy"].update(predicted, batch["labels"])
         lengths = batch["lengths"].tolist()
@@ -216,6 +221,8 @@ class TaggingTask(Task):
                 metric.update(ours, gold)
 
     def format_metrics(self, metrics: dict[str, float]) -> list[str] | None:
+        from seqkit_tagging.metrics import entity_types
+
         return score_table(metrics, entity_types(self.tags))
 
     # --- predictions -----------------------------------------------------------------------------------------

@@ -10,14 +10,53 @@ problems.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import torch
+from torch.nn import init
+from torch.overrides import TorchFunctionMode
 
 from seqkit.errors import SeqkitError, one_line
 from seqkit.plugin.manager import PluginManager
 from seqkit.recipe.cell_factory import cell_factory
+
+
+class _NoNormalFillsOnMeta(TorchFunctionMode):
+    """Random fills of ``meta`` tensors, which hold no values, skipped: torch computes ``normal_`` and its kin on
+    ``meta`` in Python behind a guard that imports ``torch._dynamo`` (1.3 s of ``seqkit validate``'s 3.9). Their own
+    argument checks then wait for the real build."""
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        kwargs = kwargs or {}
+        if func in _NORMAL_FILLS:
+            target = args[0] if args else kwargs.get("tensor")  # torch.nn.init hands its tensor on by keyword
+            if isinstance(target, torch.Tensor) and target.is_meta:
+                return target
+        return func(*args, **kwargs)
+
+
+# the in-place fills torch decomposes in Python, and the initialisers that call them (an initialiser runs the fill
+# below this mode, so the initialiser itself is what the mode sees)
+_NORMAL_FILLS = {
+    torch.Tensor.normal_,
+    torch.Tensor.log_normal_,
+    torch.Tensor.exponential_,
+    torch.Tensor.cauchy_,
+    torch.Tensor.geometric_,
+    init.normal_,
+    init.xavier_normal_,
+    init.kaiming_normal_,
+    init.sparse_,
+}
+
+
+@contextlib.contextmanager
+def _on_meta() -> Iterator[None]:
+    with torch.device("meta"), _NoNormalFillsOnMeta():
+        yield
 
 
 def dry_build(data: dict[str, Any], manager: PluginManager, task: Any) -> tuple[list[tuple[str, str]], Any]:
@@ -29,7 +68,7 @@ def dry_build(data: dict[str, Any], manager: PluginManager, task: Any) -> tuple[
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            with torch.device("meta"):
+            with _on_meta():
                 factory(1)
         except SeqkitError as error:
             return [("model.cell", str(error).removeprefix("model.cell: "))], None
@@ -42,7 +81,7 @@ def dry_build(data: dict[str, Any], manager: PluginManager, task: Any) -> tuple[
             tokenizer = spec.build(**{k: v for k, v in data["tokenizer"].items() if k != "kind"})
         except (SeqkitError, ValueError, TypeError) as error:
             return [("tokenizer", f"tokenizer '{data['tokenizer']['kind']}' rejected its options: {error}")], None
-    with torch.device("meta"), warnings.catch_warnings():
+    with _on_meta(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             task.build_model(factory, tokenizer, **{k: v for k, v in model.items() if k != "cell"})

@@ -4,7 +4,7 @@ With ``--before DIR`` (a checkout of another commit, e.g. ``git worktree add /tm
 also run against that tree's ``seqkit`` and plugins (through ``PYTHONPATH``), interleaved, so that both see
 the same load:
 
-    python benchmarks/cli_startup.py --runs 5 [--before /tmp/before]
+    python benchmarks/cli_startup.py --runs 5 [--before /tmp/before] [--validate quickstart,sentiment/gru_polarity]
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 
-COMMANDS = (["--help"], ["--version"], ["plugins"], ["ls"], ["validate", "quickstart"])
+COMMANDS = (["--help"], ["--version"], ["plugins"], ["ls"])
 
 
 def run_once(argv: list[str], tree: str | None) -> float:
@@ -40,12 +40,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--before", metavar="DIR", help="a checkout to compare against")
+    parser.add_argument(
+        "--validate",
+        default="quickstart",
+        metavar="RECIPES",
+        help="comma-separated recipes to time `seqkit validate` on (default: quickstart)",
+    )
     args = parser.parse_args()
+    commands = [*COMMANDS, *(["validate", recipe] for recipe in args.validate.split(",") if recipe)]
     trees = {"after": None, **({"before": args.before} if args.before else {})}
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
     print("| command | " + " | ".join(f"{name} (s)" for name in trees) + " |")
     print("|---|" + "---|" * len(trees))
-    for argv in COMMANDS:
+    for argv in commands:
         times: dict[str, list[float]] = {name: [] for name in trees}
         for _ in range(args.runs):
             for name, tree in trees.items():  # interleaved

@@ -74,6 +74,24 @@ def measure(contenders: dict[str, Callable[[], None]], repeat: int, warmup: int)
     return (*medians, first)  # type: ignore[return-value]
 
 
+def _whole(module: torch.nn.Module, x: torch.Tensor, lengths: torch.Tensor | None) -> Callable[[], None]:
+    return _workload(module, x, lengths, False)
+
+
+def per_call(module: torch.nn.Module, x: torch.Tensor, lengths: None) -> Callable[[], None]:
+    """Forward+backward on a batch of another length each call: 11 lengths from 0.8x to 1.2x *x*'s, in turn (the
+    batches a length-bucketed loader hands out)."""
+    make = torch.Generator().manual_seed(1)
+    batches = [torch.randn(x.shape[0], n, x.shape[2], generator=make) for n in _lengths_around(x.shape[1])]
+    runs = [_workload(module, b.requires_grad_(), None, False) for b in batches]
+    turn = iter(range(1 << 62))
+    return lambda: runs[next(turn) % len(runs)]()
+
+
+def _lengths_around(steps: int) -> list[int]:
+    return sorted({max(1, round(steps * (0.8 + 0.04 * k))) for k in range(11)})
+
+
 def _minor_faults() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
@@ -83,7 +101,12 @@ def main() -> None:
     for name, default in (("batch", 32), ("steps", 100), ("input", 128), ("hidden", 256), ("repeat", 9)):
         parser.add_argument(f"--{name}", type=int, default=default)
     parser.add_argument("--cells", default=None, help="comma-separated cell kinds (default: every registered cell)")
-    parser.add_argument("--lengths", choices=("full", "varied"), default="full")
+    parser.add_argument(
+        "--lengths",
+        choices=("full", "varied", "per-call"),
+        default="full",
+        help="varied: lengths within a batch; per-call: each call another sequence length, as bucketed batches",
+    )
     parser.add_argument("--modes", default="node,compiled,plain", help="SEQKIT_GENERIC_LOOP values to time")
     parser.add_argument("--gemms", default="mkldnn", help="SEQKIT_GENERIC_GEMM values to time (mkldnn,aten)")
     parser.add_argument("--cold-cache", action="store_true", help="inductor's on-disk cache empty at the start")
@@ -97,21 +120,24 @@ def main() -> None:
     torch.manual_seed(0)
     x = torch.randn(args.batch, args.steps, args.input, requires_grad=True)
     lengths = None
+    workload = (
+        per_call if args.lengths == "per-call" else lambda module, x, lengths: _workload(module, x, lengths, False)
+    )
     if args.lengths == "varied":
         lengths = torch.randint(1, args.steps + 1, (args.batch,), generator=torch.Generator().manual_seed(0))
     rows = []
     for kind, options in variants(args.cells):
         layer = create_rnn(kind, args.input, args.hidden, backend="generic", **options)
         forms = {"": layer, " (step only)": _step_only(layer, "generic")}
-        contenders = {
-            "torch.nn.GRU": _workload(torch.nn.GRU(args.input, args.hidden, batch_first=True), x, lengths, False)
-        }
+        contenders = {"torch.nn.GRU": workload(torch.nn.GRU(args.input, args.hidden, batch_first=True), x, lengths)}
         for suffix, module in forms.items():
             for mode in args.modes.split(","):
                 for gemm in args.gemms.split(","):
                     label = f"{mode}{'' if gemm == 'mkldnn' else ', ' + gemm}{suffix}"
-                    contenders[label] = toggled(_workload(module, x, lengths, False), mode, gemm)
-        wall, cpu, faults, first = measure(contenders, args.repeat, 2)
+                    contenders[label] = toggled(workload(module, x, lengths), mode, gemm)
+        # per-call: every length run once first, so each graph's variants are compiled before the timed rounds
+        warmup = len(_lengths_around(args.steps)) + 1 if args.lengths == "per-call" else 2
+        wall, cpu, faults, first = measure(contenders, args.repeat, warmup)
         label = kind + "".join(f" {k}={v}" for k, v in options.items())
         for name in contenders:
             row = {"cell": label, "loop": name, "ms": round(wall[name] * 1e3, 2), "cpu_ms": round(cpu[name] * 1e3, 2)}

@@ -37,6 +37,9 @@ such strings; the attribute may be dotted (`module:Class.method`). A string that
 when registered; a module that fails to import, or an attribute that is missing or not callable, is that plugin's
 error (exit status 2) when the entry is first used. Every plugin seqkit ships registers this way, and
 `tests/cli/test_cli_imports.py` checks that `seqkit plugins` and `seqkit ls` import neither torch nor Lightning.
+`seqkit validate` imports the module a `build` string names to read its options, but does not call it: so a
+callback's builder lives in a module that imports no Lightning and imports the callback's class when called
+(the built-in `ema` does), and `validate` stays free of Lightning.
 """
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 import torch
@@ -114,9 +113,9 @@ class SentimentEnsemble(nn.Module):
         if len(weights) != len(members) or min(weights) < 0 or sum(weights) <= 0:
             raise ValueError(f"an ensemble of {len(members)} members needs as many weights >= 0, got {weights}")
         # not saved with the weights: the recipe gives them, and checkpoints stay those of an unweighted ensemble
-        # computed in Python: arithmetic on a meta tensor (seqkit validate's dry build) would import torch._dynamo
-        logs = [math.log(w / sum(weights)) if w > 0 else -math.inf for w in weights]
-        self.register_buffer("log_weights", torch.tensor(logs), persistent=False)
+        # computed on the CPU, then moved: arithmetic on a meta tensor (validate's dry build) imports torch._dynamo
+        log_weights = torch.tensor(weights, device="cpu").div(sum(weights)).log()
+        self.register_buffer("log_weights", log_weights.to(torch.get_default_device()), persistent=False)
 
     def member_logits(self, tokens: Tensor, lengths: Tensor) -> list[Tensor]:
         return [member(tokens, lengths) for member in self.members]

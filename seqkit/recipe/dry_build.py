@@ -38,8 +38,8 @@ class _NoNormalFillsOnMeta(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
-# the in-place fills torch decomposes in Python, and the initialisers that call them (an initialiser runs the fill
-# below this mode, so the initialiser itself is what the mode sees)
+# the in-place fills torch decomposes in Python; and init.normal_, which hands itself to the modes first and then
+# runs its fill below this one, out of its sight (the other initialisers call Tensor.normal_ where it sees them)
 _NORMAL_FILLS = {
     torch.Tensor.normal_,
     torch.Tensor.log_normal_,
@@ -47,9 +47,6 @@ _NORMAL_FILLS = {
     torch.Tensor.cauchy_,
     torch.Tensor.geometric_,
     init.normal_,
-    init.xavier_normal_,
-    init.kaiming_normal_,
-    init.sparse_,
 }
 
 

@@ -11,6 +11,7 @@ as it does the class itself): nothing in it is run. A file that is missing, unre
 from __future__ import annotations
 
 import collections.abc
+import hashlib
 import importlib.metadata
 import importlib.util
 import inspect
@@ -40,14 +41,15 @@ def trainer_parameters() -> Parameters:
     Lightning and Lightning is not loaded yet, else from Lightning itself (and cached for the next time)."""
     key = _fingerprint()
     path = _cache_file(key) if key else None
-    if path is not None and "pytorch_lightning" not in sys.modules:
+    loaded = "pytorch_lightning" in sys.modules
+    if path is not None and not loaded:
         cached = _read(path, key)
         if cached is not None:
             return cached
     from pytorch_lightning import Trainer
 
     live = parameters(Trainer)
-    if path is not None:
+    if path is not None and (not loaded or _read(path, key) is None):  # `train` loads Lightning: written once
         _write(path, key, live)
     return live
 
@@ -154,8 +156,10 @@ def _fingerprint() -> str | None:
 def _cache_file(key: str) -> Path:
     from seqkit.data.download import cache_dir
 
-    version = key.split("/")[1]
-    return cache_dir() / "signatures" / f"lightning-trainer-{version}.json"
+    # the whole key in the name: environments sharing a cache folder (another Python, another install of the same
+    # version) keep a file each instead of replacing each other's
+    version, digest = key.split("/")[1], hashlib.sha256(key.encode()).hexdigest()[:16]
+    return cache_dir() / "signatures" / f"lightning-trainer-{version}-{digest}.json"
 
 
 def _read(path: Path, key: str) -> Parameters | None:

@@ -123,7 +123,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             allocator.apply()  # before torch allocates: the blocks it frees from then on stay for reuse
             apply_torch()
         with quiet:
-            return args.handler(args)
+            status = args.handler(args)
+        _keep_caches(status)
+        return status
     except SeqkitError as error:
         if args.debug:
             raise
@@ -181,6 +183,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+
+
+def _keep_caches(status: int | None) -> None:
+    """What a command read and may keep for the next one (the Trainer's arguments), written only once it succeeded:
+    a command that refused its input leaves no file behind."""
+    signature = sys.modules.get("seqkit.recipe.trainer_signature")
+    if status in (0, None) and signature is not None:
+        signature.keep()
 
 
 def _loaded(module: str, name: str) -> type[BaseException] | tuple[()]:

@@ -1,11 +1,12 @@
 """``pytorch_lightning.Trainer``'s keyword arguments and type hints, for checking a recipe's ``trainer`` section
 without importing Lightning (3 s of `seqkit validate`'s 6 on the development machine).
 
-The first check in an environment imports Lightning, reads the signature and keeps a description of it in seqkit's
-cache folder (``$SEQKIT_CACHE``); later checks read that file as long as Lightning's version and the files that
-define the signature are unchanged. The description is plain JSON read back into a fixed vocabulary of types
-(numbers, strings, literals, unions, lists, mappings, and any other class by name only, which the check lets pass
-as it does the class itself): nothing in it is run. A file that is missing, unreadable or damaged is written again.
+The first check in an environment imports Lightning, reads the signature and, once the command succeeded, keeps a
+description of it in seqkit's cache folder (``$SEQKIT_CACHE``); later checks read that file as long as Lightning's
+version and the files that define the signature are unchanged. The description is plain JSON read back into a fixed
+vocabulary of types (numbers, strings, literals, unions, lists, mappings, and any other class by name only, which
+the check lets pass as it does the class itself): nothing in it is run. A file that is missing, unreadable or
+damaged is written again.
 """
 
 from __future__ import annotations
@@ -50,8 +51,18 @@ def trainer_parameters() -> Parameters:
 
     live = parameters(Trainer)
     if path is not None and (not loaded or _read(path, key) is None):  # `train` loads Lightning: written once
-        _write(path, key, live)
+        _pending.append((path, key, live))
     return live
+
+
+def keep() -> None:
+    """Write the descriptions read from Lightning since the last call (the CLI calls this once a command succeeded,
+    so that a command refusing its input writes nothing)."""
+    while _pending:
+        _write(*_pending.pop())
+
+
+_pending: list[tuple[Path, str, Parameters]] = []
 
 
 def encode(hint: Any) -> Any:

@@ -74,15 +74,18 @@ def _validate(cache: Path, *overrides: str, recipe: str = "quickstart") -> subpr
 
 def test_validate_checks_the_trainer_from_the_cache_without_importing_lightning(tmp_path: Path) -> None:
     bad = ("trainer.max_epochs=two", "trainer.precison=16", "trainer.num_nodes=[1]")
-    first, second = _validate(tmp_path, *bad), _validate(tmp_path, *bad)
-    assert first.returncode == second.returncode == 2
-    assert "LIGHTNING" in first.stderr.splitlines()  # the first check read Lightning itself, and kept its signature
-    assert "NO LIGHTNING" in second.stderr.splitlines()
-    problems = [line for line in first.stderr.splitlines() if "trainer." in line]
-    assert len(problems) == 3 and "did you mean 'precision'" in first.stderr
-    assert [line for line in second.stderr.splitlines() if "trainer." in line] == problems
-    ok = _validate(tmp_path, "trainer.max_epochs=2")
-    assert ok.returncode == 0 and ok.stderr.splitlines()[-2:] == ["NO LIGHTNING", "loaded:"]
+    without = _validate(tmp_path / "without", *bad)
+    assert without.returncode == 2 and "LIGHTNING" in without.stderr.splitlines()
+    assert not (tmp_path / "without").exists()  # a command that refused its recipe leaves no file behind
+    ok = _validate(tmp_path / "cache", "trainer.max_epochs=2")
+    assert ok.returncode == 0 and "LIGHTNING" in ok.stderr.splitlines()  # read from Lightning, then kept
+    again = _validate(tmp_path / "cache", "trainer.max_epochs=2")
+    assert again.returncode == 0 and again.stderr.splitlines()[-2:] == ["NO LIGHTNING", "loaded:"]
+    cached = _validate(tmp_path / "cache", *bad)
+    assert cached.returncode == 2 and "NO LIGHTNING" in cached.stderr.splitlines()
+    problems = [line for line in without.stderr.splitlines() if "trainer." in line]
+    assert len(problems) == 3 and "did you mean 'precision'" in without.stderr
+    assert [line for line in cached.stderr.splitlines() if "trainer." in line] == problems
 
 
 def test_a_damaged_cached_signature_is_read_from_lightning_again(tmp_path: Path) -> None:
@@ -91,9 +94,11 @@ def test_a_damaged_cached_signature_is_read_from_lightning_again(tmp_path: Path)
     kept = json.loads(cached.read_text())
     for damaged in ('{"key": ', json.dumps({**kept, "trainer": {"parameters": [{"name": 1}]}})):
         cached.write_text(damaged)
-        done = _validate(tmp_path, "trainer.max_epochs=-3")
-        assert done.returncode == 2 and "trainer.max_epochs" in done.stderr
-        assert "LIGHTNING" in done.stderr.splitlines()
+        refused = _validate(tmp_path, "trainer.max_epochs=-3")
+        assert refused.returncode == 2 and "trainer.max_epochs" in refused.stderr
+        assert "LIGHTNING" in refused.stderr.splitlines() and cached.read_text() == damaged  # refused: nothing written
+        done = _validate(tmp_path, "trainer.max_epochs=3")
+        assert done.returncode == 0 and "LIGHTNING" in done.stderr.splitlines()
         assert json.loads(cached.read_text()) == kept  # written whole again
 
 

@@ -114,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.stdout = sys.stdout
     guarded = getattr(args, "json", None) in (True, "-") and args.command in JSON_GUARDED  # bench: --json FILE or -
     quiet = stdout_for_json_alone(args) if guarded else contextlib.nullcontext()
+    succeeded = False
     try:
         if args.command in COMPUTING:  # inside: a launcher variable or thread count it refuses is a user error
             from seqkit import allocator, launcher_env
@@ -124,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             apply_torch()
         with quiet:
             status = args.handler(args)
-        _keep_caches(status)
+        succeeded = status in (0, None)
         return status
     except SeqkitError as error:
         if args.debug:
@@ -183,14 +184,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+    finally:
+        _keep_caches(succeeded)
 
 
-def _keep_caches(status: int | None) -> None:
-    """What a command read and may keep for the next one (the Trainer's arguments), written only once it succeeded:
-    a command that refused its input leaves no file behind."""
+def _keep_caches(succeeded: bool) -> None:
+    """What a command read and may keep for the next one (the Trainer's arguments): written once it succeeded, else
+    dropped, so that a command that refused its input leaves no file behind."""
     signature = sys.modules.get("seqkit.recipe.trainer_signature")
-    if status in (0, None) and signature is not None:
-        signature.keep()
+    if signature is not None:
+        signature.keep(succeeded)
 
 
 def _loaded(module: str, name: str) -> type[BaseException] | tuple[()]:

@@ -50,16 +50,19 @@ def trainer_parameters() -> Parameters:
     from pytorch_lightning import Trainer
 
     live = parameters(Trainer)
-    if path is not None and (not loaded or _read(path, key) is None):  # `train` loads Lightning: written once
+    # with Lightning loaded already (`train`, a test) the file is kept only where it is missing, not at every run
+    if path is not None and (not loaded or _read(path, key) is None) and all(p != path for p, _, _ in _pending):
         _pending.append((path, key, live))
     return live
 
 
-def keep() -> None:
-    """Write the descriptions read from Lightning since the last call (the CLI calls this once a command succeeded,
-    so that a command refusing its input writes nothing)."""
+def keep(write: bool = True) -> None:
+    """Write the descriptions read from Lightning since the last call, or drop them (the CLI calls this when a
+    command ends, writing only if it succeeded: a command refusing its input writes nothing)."""
     while _pending:
-        _write(*_pending.pop())
+        found = _pending.pop()
+        if write:
+            _write(*found)
 
 
 _pending: list[tuple[Path, str, Parameters]] = []
@@ -170,7 +173,8 @@ def _cache_file(key: str) -> Path:
     # the whole key in the name: environments sharing a cache folder (another Python, another install of the same
     # version) keep a file each instead of replacing each other's
     version, digest = key.split("/")[1], hashlib.sha256(key.encode()).hexdigest()[:16]
-    return cache_dir() / "signatures" / f"lightning-trainer-{version}-{digest}.json"
+    # absolute: written when the command ends, from wherever it then runs
+    return cache_dir().absolute() / "signatures" / f"lightning-trainer-{version}-{digest}.json"
 
 
 def _read(path: Path, key: str) -> Parameters | None:

@@ -124,3 +124,16 @@ def test_every_shipped_recipe_validates_without_lightning_metrics_or_dynamo(tmp_
         done = _validate(tmp_path, recipe=recipe)
         assert done.returncode == 0, done.stderr
         assert done.stderr.splitlines()[-2:] == ["NO LIGHTNING", "loaded:"], (recipe, done.stderr)
+
+
+def test_a_refused_command_keeps_nothing_for_a_later_one(tmp_path: Path, monkeypatch, capsys) -> None:
+    from seqkit.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SEQKIT_CACHE", "refused")  # relative, as a user may set it
+    assert main(["validate", "quickstart", "trainer.max_epochs=two"]) == 2
+    monkeypatch.setenv("SEQKIT_CACHE", str(tmp_path / "kept"))
+    monkeypatch.chdir(ROOT)
+    assert main(["validate", "quickstart"]) == 0
+    assert not (tmp_path / "refused").exists() and not (ROOT / "refused").exists()
+    assert len(list((tmp_path / "kept" / "signatures").iterdir())) == 1

@@ -120,9 +120,7 @@ def main() -> None:
     torch.manual_seed(0)
     x = torch.randn(args.batch, args.steps, args.input, requires_grad=True)
     lengths = None
-    workload = (
-        per_call if args.lengths == "per-call" else lambda module, x, lengths: _workload(module, x, lengths, False)
-    )
+    workload = per_call if args.lengths == "per-call" else _whole
     if args.lengths == "varied":
         lengths = torch.randint(1, args.steps + 1, (args.batch,), generator=torch.Generator().manual_seed(0))
     rows = []

@@ -107,28 +107,45 @@ def _read(path: Path) -> str | None:
 def cgroup_cpus(root: Path = CGROUP_ROOT, proc_cgroup: Path = Path("/proc/self/cgroup")) -> float | None:
     """The tightest CPU quota over this process's cgroup and its ancestors (v2 ``cpu.max``, else v1 CFS), or None."""
     limits: list[float] = []
+    v1: list[tuple[str, str]] = []  # (the cpu controller's hierarchy, this process's cgroup in it)
     for line in (_read(proc_cgroup) or "").splitlines():
         hierarchy, _, rest = line.partition(":")
         controllers, _, relative = rest.partition(":")
-        if hierarchy == "0" and controllers == "":  # cgroup v2: one unified tree; walk up to the mount root
-            directory = root / relative.lstrip("/")
-            while True:
-                quota = _quota_v2(_read(directory / "cpu.max") or "")
-                if quota is not None:
-                    limits.append(quota)
-                if directory == root or root not in directory.parents:
+        if hierarchy == "0" and controllers == "":  # cgroup v2: one unified tree
+            limits += _up_the_tree(root, root / relative.lstrip("/"), lambda d: _quota_v2(_read(d / "cpu.max") or ""))
+        elif "cpu" in controllers.split(","):
+            v1.append((controllers, relative))
+    if not limits:  # cgroup v1: the cpu controller's CFS quota, in this process's cgroup and those above it
+        for controllers, relative in v1 or [("cpu", "/")]:
+            for name in dict.fromkeys((controllers, "cpu", "cpu,cpuacct", "cpuacct,cpu")):
+                mount = root / name
+                if mount.is_dir():
+                    own = mount / relative.lstrip("/")
+                    # inside a container the mount is the container's own cgroup, though the path names the host's
+                    # (or, in a cgroup namespace, climbs above it with ..)
+                    inside = own.is_dir() and ".." not in Path(relative).parts
+                    limits += _up_the_tree(mount, own if inside else mount, _quota_v1)
                     break
-                directory = directory.parent
-    if not limits:  # cgroup v1: the cpu controller's CFS quota, at the mount point seen from inside a container
-        for name in ("cpu", "cpu,cpuacct"):
-            quota_text = _read(root / name / "cpu.cfs_quota_us")
-            period_text = _read(root / name / "cpu.cfs_period_us")
-            if quota_text and period_text:
-                quota = _quota_v2(f"{quota_text.strip()} {period_text.strip()}".replace("-1 ", "max "))
-                if quota is not None:
-                    limits.append(quota)
-                break
     return min(limits) if limits else None
+
+
+def _up_the_tree(root: Path, directory: Path, quota: Callable[[Path], float | None]) -> list[float]:
+    """The quotas set on *directory* and each directory above it, up to *root*."""
+    limits = []
+    while True:
+        found = quota(directory)
+        if found is not None:
+            limits.append(found)
+        if directory == root or root not in directory.parents:
+            return limits
+        directory = directory.parent
+
+
+def _quota_v1(directory: Path) -> float | None:
+    quota_text, period_text = _read(directory / "cpu.cfs_quota_us"), _read(directory / "cpu.cfs_period_us")
+    if not (quota_text and period_text):
+        return None
+    return _quota_v2(f"{quota_text.strip()} {period_text.strip()}".replace("-1 ", "max "))
 
 
 def _affinity() -> int:
@@ -153,7 +170,7 @@ def choose(
     candidates: list[tuple[int, str]] = [(cpus, f"affinity {cpus} CPU{'s' if cpus != 1 else ''}")]
     quota = cgroup()
     if quota is not None:
-        candidates.append((max(1, math.ceil(quota - 1e-9)), f"cgroup quota {quota:g} CPUs"))
+        candidates.append((max(1, math.ceil(quota - 1e-9)), f"cgroup quota {quota:g} CPU{'s' if quota != 1 else ''}"))
     slurm = env.get("SLURM_CPUS_PER_TASK", "").strip()
     if slurm.isdigit() and int(slurm) >= 1:
         candidates.append((int(slurm), f"SLURM_CPUS_PER_TASK={slurm}"))

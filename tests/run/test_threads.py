@@ -90,6 +90,37 @@ def test_cgroup_v1_cfs_quota(tmp_path: Path) -> None:
     assert cgroup_cpus(root=tmp_path, proc_cgroup=proc) is None
 
 
+def _cgroup_v1(tmp_path: Path, mount: str, quotas: dict[str, int], line: str) -> float | None:
+    """A cgroup v1 ``cpu`` hierarchy mounted at *mount*: CFS quotas (µs of a 100 ms period, -1: none) by directory."""
+    for relative, quota in quotas.items():
+        directory = tmp_path / mount / relative
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "cpu.cfs_quota_us").write_text(f"{quota}\n")
+        (directory / "cpu.cfs_period_us").write_text("100000\n")
+    proc = tmp_path / "proc_cgroup"
+    proc.write_text(f"7:memory:/other\n{line}\n")
+    return cgroup_cpus(root=tmp_path, proc_cgroup=proc)
+
+
+def test_cgroup_v1_quota_of_this_process_own_cgroup(tmp_path: Path) -> None:
+    """Outside a container (a job scheduler's or systemd's cgroup on a v1 host) the quota is set on the process's own
+    cgroup, below the mount point, whose own quota is none."""
+    assert _cgroup_v1(tmp_path, "cpu", {"": -1, "seqkit_job": 100000}, "1:cpu:/seqkit_job") == 1.0
+
+
+def test_cgroup_v1_takes_the_tightest_quota_up_the_tree(tmp_path: Path) -> None:
+    quotas = {"": -1, "slurm": 800000, "slurm/job": 300000, "slurm/job/step": -1}
+    assert _cgroup_v1(tmp_path / "a", "cpu,cpuacct", quotas, "4:cpu,cpuacct:/slurm/job/step") == 3.0
+    # the hierarchy mounted under another of its names (cpu and cpuacct joined, mounted as cpu)
+    assert _cgroup_v1(tmp_path / "b", "cpu", quotas, "4:cpuacct,cpu:/slurm/job/step") == 3.0
+    assert _cgroup_v1(tmp_path / "c", "cpu", {"": -1, "slurm/job": -1}, "4:cpu:/slurm/job") is None
+    # a cgroup beside a namespace's root (/../y): the mount point's own quota, nothing read outside the hierarchy
+    (tmp_path / "d" / "y").mkdir(parents=True)
+    (tmp_path / "d" / "y" / "cpu.cfs_quota_us").write_text("100000\n")
+    (tmp_path / "d" / "y" / "cpu.cfs_period_us").write_text("100000\n")
+    assert _cgroup_v1(tmp_path / "d", "cpu", {"": 200000}, "4:cpu:/../y") == 2.0
+
+
 def test_missing_cgroup_files_mean_no_limit(tmp_path: Path) -> None:
     assert cgroup_cpus(root=tmp_path, proc_cgroup=tmp_path / "absent") is None
 

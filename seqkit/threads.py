@@ -100,7 +100,7 @@ def _quota_v2(text: str) -> float | None:
 def _read(path: Path) -> str | None:
     try:
         return path.read_text()
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a name the OS cannot take (a NUL byte)
         return None
 
 
@@ -112,7 +112,7 @@ def cgroup_cpus(root: Path = CGROUP_ROOT, proc_cgroup: Path = Path("/proc/self/c
         hierarchy, _, rest = line.partition(":")
         controllers, _, relative = rest.partition(":")
         if hierarchy == "0" and controllers == "":  # cgroup v2: one unified tree
-            limits += _up_the_tree(root, root / relative.lstrip("/"), lambda d: _quota_v2(_read(d / "cpu.max") or ""))
+            limits += _up_the_tree(root, root / relative.lstrip("/"), _quota_v2_at)
         elif "cpu" in controllers.split(","):
             v1.append((controllers, relative))
     if not limits:  # cgroup v1: the cpu controller's CFS quota, in this process's cgroup and those above it
@@ -139,6 +139,10 @@ def _up_the_tree(root: Path, directory: Path, quota: Callable[[Path], float | No
         if directory == root or root not in directory.parents:
             return limits
         directory = directory.parent
+
+
+def _quota_v2_at(directory: Path) -> float | None:
+    return _quota_v2(_read(directory / "cpu.max") or "")
 
 
 def _quota_v1(directory: Path) -> float | None:

@@ -123,6 +123,9 @@ def test_cgroup_v1_takes_the_tightest_quota_up_the_tree(tmp_path: Path) -> None:
 
 def test_missing_cgroup_files_mean_no_limit(tmp_path: Path) -> None:
     assert cgroup_cpus(root=tmp_path, proc_cgroup=tmp_path / "absent") is None
+    proc = tmp_path / "proc_cgroup"  # a cgroup path no file can have (a NUL byte): no limit, no error
+    proc.write_text("0::/a\x00b\n4:cpu:/a\x00b\n")
+    assert cgroup_cpus(root=tmp_path, proc_cgroup=proc) is None
 
 
 def test_the_run_header_says_what_was_chosen_and_why() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
 import itertools
 import json
 import platform
@@ -134,6 +135,7 @@ def main(
     result.update(gpu=torch.cuda.get_device_name(device) if on_gpu else None)
     result.update(capability=list(torch.cuda.get_device_capability(device)) if on_gpu else None)
     result.update(threads=torch.get_num_threads(), torch=torch.__version__, machine=platform.machine())
+    result.update(date=datetime.datetime.now(datetime.timezone.utc).date().isoformat())  # when, for the rule table
     rows: list[dict] = []
     began, skipped = time.monotonic(), 0
     stream = open(args.rows, "a", encoding="utf-8") if args.rows else None  # noqa: SIM115 - closed below
@@ -180,7 +182,7 @@ def main(
 
 def _context(result: dict) -> dict:
     """What makes a streamed row self-describing: cell, options, dtype, device, GPU."""
-    return {k: result[k] for k in ("cell", "options", "dtype", "device", "gpu", "capability", "torch")}
+    return {k: result[k] for k in ("cell", "options", "dtype", "device", "gpu", "capability", "torch", "date")}
 
 
 def plot(rows: list[dict], path: str) -> None:

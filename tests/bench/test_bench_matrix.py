@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -64,6 +65,7 @@ def test_rows_stream_as_json_lines_and_a_deadline_stops_new_shapes(capsys, tmp_p
         (1, backend, label) for backend in ("reference", "torch.nn") for label in ("forward", "forward+backward")
     }
     assert all(r["cell"] == "gru" and r["dtype"] == "float32" and r["device"] == "cpu" for r in lines)
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d", r["date"]) for r in lines)  # the rule table dates each entry
 
 
 def test_a_shape_that_fails_is_a_row_with_its_error_and_the_matrix_goes_on(capsys, tmp_path, monkeypatch):

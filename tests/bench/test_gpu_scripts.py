@@ -46,3 +46,10 @@ def test_the_rule_table_takes_both_passes_of_every_shape_timed_on_both_kernels(t
     out = run("benchmarks/triton_rule.py", str(write(tmp_path, ROWS)), "--date", "2026-12-02")
     assert 'Measurement("Fake GPU", (9, 0), "bfloat16", True, 256, 16, 256, 0.400, 0.667, "2026-12-02"),' in out
     assert out.count("    Measurement(") == 1  # the one shape timed on both (the failed one is left out)
+
+
+def test_the_shipped_rule_table_is_what_the_generator_makes_of_the_shipped_measurements():
+    # the command in measured.py's header, so the table auto decides from never drifts from the rows in benchmarks/
+    results = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "benchmarks").glob("gpu-*.json*"))
+    out = run("benchmarks/triton_rule.py", "--capability", "9.0", "--date", "2026-11-30", *results)
+    assert out == (ROOT / "plugins" / "seqkit_triton" / "measured.py").read_text()

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.helpers import ROOT
 
 
@@ -53,3 +55,10 @@ def test_the_shipped_rule_table_is_what_the_generator_makes_of_the_shipped_measu
     results = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "benchmarks").glob("gpu-*.json*"))
     out = run("benchmarks/triton_rule.py", "--capability", "9.0", "--date", "2026-11-30", *results)
     assert out == (ROOT / "plugins" / "seqkit_triton" / "measured.py").read_text()
+
+
+@pytest.mark.parametrize("script", ["benchmarks/gpu_check.sh", "benchmarks/gpu_train.sh"])
+def test_the_device_scripts_parse(script):
+    # they run only on a lent GPU machine, where a syntax error would cost the session's device time
+    done = subprocess.run(["bash", "-n", script], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -181,7 +181,7 @@ def main(
 
 
 def _context(result: dict) -> dict:
-    """What makes a streamed row self-describing: cell, options, dtype, device, GPU."""
+    """What makes a streamed row self-describing: cell, options, dtype, device, GPU, when it was measured."""
     return {k: result[k] for k in ("cell", "options", "dtype", "device", "gpu", "capability", "torch", "date")}
 
 

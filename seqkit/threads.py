@@ -112,7 +112,7 @@ def cgroup_cpus(root: Path = CGROUP_ROOT, proc_cgroup: Path = Path("/proc/self/c
         hierarchy, _, rest = line.partition(":")
         controllers, _, relative = rest.partition(":")
         if hierarchy == "0" and controllers == "":  # cgroup v2: one unified tree
-            limits += _up_the_tree(root, root / relative.lstrip("/"), _quota_v2_at)
+            limits += _up_the_tree(root, _own_cgroup(root, relative), _quota_v2_at)
         elif "cpu" in controllers.split(","):
             v1.append((controllers, relative))
     if not limits:  # cgroup v1: the cpu controller's CFS quota, in this process's cgroup and those above it
@@ -120,13 +120,17 @@ def cgroup_cpus(root: Path = CGROUP_ROOT, proc_cgroup: Path = Path("/proc/self/c
             for name in dict.fromkeys((controllers, "cpu", "cpu,cpuacct", "cpuacct,cpu")):
                 mount = root / name
                 if mount.is_dir():
-                    own = mount / relative.lstrip("/")
-                    # inside a container the mount is the container's own cgroup, though the path names the host's
-                    # (or, in a cgroup namespace, climbs above it with ..)
-                    inside = own.is_dir() and ".." not in Path(relative).parts
-                    limits += _up_the_tree(mount, own if inside else mount, _quota_v1)
+                    limits += _up_the_tree(mount, _own_cgroup(mount, relative), _quota_v1)
                     break
     return min(limits) if limits else None
+
+
+def _own_cgroup(mount: Path, relative: str) -> Path:
+    """This process's cgroup under *mount*, or *mount* itself where the path does not lead there: inside a container
+    the mount is the container's own cgroup though the path names the host's, and in a cgroup namespace the path
+    can climb above the mount with ``..`` (read as written, it would leave the hierarchy)."""
+    own = mount / relative.lstrip("/")
+    return own if own.is_dir() and ".." not in Path(relative).parts else mount
 
 
 def _up_the_tree(root: Path, directory: Path, quota: Callable[[Path], float | None]) -> list[float]:

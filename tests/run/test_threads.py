@@ -79,6 +79,19 @@ def test_cgroup_v2_takes_the_tightest_quota_up_the_tree(tmp_path: Path) -> None:
     assert _cgroup_v2(tmp_path / "none", {"user.slice/job/cpu.max": "max 100000\n"}) is None
 
 
+def test_cgroup_v2_path_above_the_namespace_root_reads_the_mount_only(tmp_path: Path) -> None:
+    """``0::/../y`` (a cgroup namespace's process moved out of it): nothing outside the mounted tree is read."""
+    root = tmp_path / "cgroup"
+    (root / "job").mkdir(parents=True)
+    (root / "cpu.max").write_text("200000 100000\n")
+    (tmp_path / "y").mkdir()
+    (tmp_path / "y" / "cpu.max").write_text("50000 100000\n")  # beside the mount: must not count
+    (tmp_path / "cpu.max").write_text("50000 100000\n")  # above it: must not count either
+    proc = tmp_path / "proc_cgroup"
+    proc.write_text("0::/../y\n")
+    assert cgroup_cpus(root=root, proc_cgroup=proc) == 2.0
+
+
 def test_cgroup_v1_cfs_quota(tmp_path: Path) -> None:
     (tmp_path / "cpu,cpuacct").mkdir()
     (tmp_path / "cpu,cpuacct" / "cpu.cfs_quota_us").write_text("300000\n")

@@ -12,16 +12,7 @@
 # Compiling the Triton kernels is most of the time on a fresh machine (2026-12-04: ~30 s a shape, 5 Triton tests in
 # 140 s), so the compiled kernels come back as $OUT/triton-cache.tgz: keep it in .gpu-cache/ (ignored) and carry
 # .gpu-cache next time, and this script starts from it.
-set -o pipefail
-OUT=${OUT:-gpu-results}
-mkdir -p "$OUT"
-if [ -d .whl ]; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit
-    export PYTHONPATH=$PWD/plugins:/tmp/site  # the wheel's entry points, this tree's plugin code
-fi
-export PYTHONUNBUFFERED=1 SEQKIT_DISABLE_PLUGINS=onednn TRITON_CACHE_DIR=/tmp/triton-cache
-mkdir -p "$TRITON_CACHE_DIR"
-[ -f .gpu-cache/triton-cache.tgz ] && tar -xzf .gpu-cache/triton-cache.tgz -C "$TRITON_CACHE_DIR"
+source benchmarks/gpu_setup.sh
 {
     date -u +%FT%TZ
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader

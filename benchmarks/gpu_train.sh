@@ -7,22 +7,14 @@
 # and carry .gpu-data and .whl (see gpu_check.sh for the wheels; .gpu-cache too, if you kept gpu_check.sh's compiled
 # Triton kernels). TRAIN_S bounds each run; Lightning stops training SCORE_S earlier, so that the test set is scored
 # and metrics.json written before the bound (2026-12-04: a run cut by the bound itself kept last.ckpt but no score).
-set -o pipefail
-OUT=${OUT:-gpu-results}
-mkdir -p "$OUT"
-if [ -d .whl ]; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit
-    export PYTHONPATH=$PWD/plugins:/tmp/site
-fi
-export PYTHONUNBUFFERED=1 SEQKIT_DISABLE_PLUGINS=onednn SEQKIT_DATA=$PWD/.gpu-data TRITON_CACHE_DIR=/tmp/triton-cache
-mkdir -p "$TRITON_CACHE_DIR"
-[ -f .gpu-cache/triton-cache.tgz ] && tar -xzf .gpu-cache/triton-cache.tgz -C "$TRITON_CACHE_DIR"
 TRAIN_S=${TRAIN_S:-270}
 training=$((TRAIN_S - ${SCORE_S:-60}))
 if [ "$training" -lt 30 ]; then
     echo "gpu_train.sh: TRAIN_S=$TRAIN_S leaves under 30 s of training after SCORE_S" >&2
     exit 2
 fi
+source benchmarks/gpu_setup.sh
+export SEQKIT_DATA=$PWD/.gpu-data
 max_time=$(printf '00:%02d:%02d:%02d' $((training / 3600)) $((training % 3600 / 60)) $((training % 60)))
 for backend in cudnn triton; do
     timeout "$TRAIN_S" python3 -m seqkit train translation/gru_multi30k run_dir="/tmp/run-$backend" \

@@ -57,7 +57,7 @@ def test_the_shipped_rule_table_is_what_the_generator_makes_of_the_shipped_measu
     assert out == (ROOT / "plugins" / "seqkit_triton" / "measured.py").read_text()
 
 
-@pytest.mark.parametrize("script", ["benchmarks/gpu_check.sh", "benchmarks/gpu_train.sh"])
+@pytest.mark.parametrize("script", ["benchmarks/gpu_check.sh", "benchmarks/gpu_train.sh", "benchmarks/gpu_setup.sh"])
 def test_the_device_scripts_parse(script):
     # they run only on a lent GPU machine, where a syntax error would cost the session's device time
     done = subprocess.run(["bash", "-n", script], cwd=ROOT, capture_output=True, text=True)

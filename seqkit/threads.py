@@ -48,7 +48,8 @@ class ThreadPolicy:
 
     def describe(self) -> str:
         """One phrase: ``2 threads (affinity 2 CPUs), OpenMP wait brief spin``; ``1 thread (...)``."""
-        wait = self.wait if self.wait_reason == "seqkit default" else f"{self.wait} (set by {self.wait_reason})"
+        chosen_here = self.wait_reason in ("seqkit default", "")
+        wait = self.wait if chosen_here else f"{self.wait} (set by {self.wait_reason})"
         return f"{self.threads} thread{'s' if self.threads != 1 else ''} ({self.reason}), OpenMP wait {wait}"
 
     def as_dict(self) -> dict[str, object]:
@@ -292,3 +293,34 @@ def apply_torch() -> ThreadPolicy | None:
 def applied() -> ThreadPolicy | None:
     """The policy the CLI chose in this process, or None (seqkit used as a library: torch's own defaults)."""
     return _applied
+
+
+RECIPE_KEY = "trainer.threads"
+UNCHOSEN_WAIT = "as OpenMP starts"  # seqkit used as a library: the wait is whatever the runtime read at start
+
+
+def apply_recipe(threads: int | None) -> ThreadPolicy | None:
+    """A run's own thread count, the recipe's ``trainer.threads`` (checked by validation), set in torch; None: the
+    policy stays as chosen. It wins over ``SEQKIT_THREADS``, ``OMP_NUM_THREADS`` and the CPUs found: it is the
+    setting of this run, saved with it, where the environment is every run's. Returns the policy in force."""
+    global _applied
+    if threads is None:
+        return _applied
+    import torch
+
+    wait = (_applied.wait, _applied.wait_reason) if _applied is not None else (UNCHOSEN_WAIT, "")
+    _applied = ThreadPolicy(threads, f"{RECIPE_KEY}={threads}", *wait)
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return _applied
+
+
+def restore(policy: ThreadPolicy | None, threads: int) -> None:
+    """Put back the policy and torch's thread count from before a run that set its own (:func:`apply_recipe`), so
+    that it does not carry into the next run in this process."""
+    global _applied
+    _applied = policy
+    import torch
+
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)

@@ -9,6 +9,7 @@ from typing import Any
 
 from seqkit.errors import suggest
 from seqkit.rnn.options import recipe_ranges
+from seqkit.threads import MAX_THREADS
 
 # Beyond these a batch cannot be allocated on any machine seqkit runs on: refused up front (a layer's: its options).
 MAX_SIZE = 1 << 24
@@ -29,6 +30,7 @@ RANGES: dict[str, tuple[Any, str]] = {
     "trainer.max_steps": (lambda v: v >= 1 or v == -1, "at least 1, or -1 (no limit)"),
     "trainer.gradient_clip_val": (lambda v: math.isfinite(v) and v >= 0, "a finite number, 0 or more"),
     "trainer.accumulate_grad_batches": (lambda v: 1 <= v <= MAX_SIZE, "at least 1"),
+    "trainer.threads": (lambda v: 1 <= v <= MAX_THREADS, f"a whole number of threads in [1, {MAX_THREADS}]"),
     # Lightning's fraction-or-count keys: it refuses the rest only once the run has begun (and seqkit's batch count
     # would meet a NaN or inf first)
     **{

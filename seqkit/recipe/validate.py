@@ -50,6 +50,9 @@ TRAINER_OWNED = {
     "enable_checkpointing": "seqkit always writes best.ckpt and last.ckpt",
 }
 
+# Keys of trainer seqkit reads itself, not Lightning's: torch's thread count for the run (seqkit.threads.apply_recipe)
+TRAINER_SEQKIT: dict[str, Any] = {"threads": int | None}
+
 
 @dataclass(frozen=True)
 class Validated:
@@ -240,7 +243,12 @@ def _trainer(trainer: Any) -> list[tuple[str, str]]:
     if not isinstance(trainer, dict):
         return [("trainer", f"expected a mapping of pytorch_lightning.Trainer arguments, got {trainer!r}")]
     problems = [(f"trainer.{k}", f"not settable here: {why}") for k, why in TRAINER_OWNED.items() if k in trainer]
-    rest = {k: v for k, v in trainer.items() if k not in TRAINER_OWNED}
+    for key, hint in TRAINER_SEQKIT.items():  # their ranges: seqkit.recipe.ranges
+        if trainer.get(key) == "???":
+            problems.append((f"trainer.{key}", f"missing required value ({describe(hint)})"))
+        elif key in trainer and (problem := type_problem(trainer[key], hint)):
+            problems.append((f"trainer.{key}", problem))
+    rest = {k: v for k, v in trainer.items() if k not in TRAINER_OWNED and k not in TRAINER_SEQKIT}
     return problems + check_arguments("trainer", trainer_parameters(), rest, owner="pytorch_lightning.Trainer")
 
 

@@ -37,6 +37,9 @@ from seqkit.run.runs import RUN_DIR_VARIABLE, mark_latest, run_directory
 from seqkit.run.throughput import ExampleThroughput
 from seqkit.run.trainer_factory import check_world_size, new_trainer, world_size
 from seqkit.run.trainer_notes import batches_per_epoch, log_interval_options
+from seqkit.threads import applied as threads_applied
+from seqkit.threads import apply_recipe as apply_recipe_threads
+from seqkit.threads import restore as restore_threads
 
 log = logging.getLogger("seqkit.run.train")  # its name before the move into seqkit.run
 
@@ -44,6 +47,7 @@ log = logging.getLogger("seqkit.run.train")  # its name before the move into seq
 def trainer_options(recipe: Recipe, run_dir: Path | None = None, plan: BatchPlan | None = None) -> dict[str, Any]:
     """The Trainer's arguments from the recipe's ``trainer`` section, with *plan*'s gradient accumulation."""
     options = dict(recipe.data.get("trainer") or {})
+    options.pop("threads", None)  # seqkit's own (seqkit.threads.apply_recipe), not an argument of Lightning's
     # Our batch sampler shards batches per process itself (Lightning would replace it otherwise).
     options.setdefault("use_distributed_sampler", False)
     if plan is not None:
@@ -70,9 +74,11 @@ def _process_settings_kept() -> Iterator[None]:
     warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
     cudnn = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
     workspace = os.environ.get("CUBLAS_WORKSPACE_CONFIG")
+    policy, threads = threads_applied(), torch.get_num_threads()  # trainer.threads sets the run's own
     try:
         yield
     finally:
+        restore_threads(policy, threads)
         torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn
         if workspace is None:
@@ -111,6 +117,7 @@ def _train(recipe: Recipe, manager: PluginManager | None) -> tuple[Path, dict[st
     validated = validate(recipe, manager)  # before run_dir and resume are read: every problem, nothing touched yet
     section = recipe.data.get("trainer")
     check_trainer(section)  # this machine can run it: before any data is read
+    apply_recipe_threads(section.get("threads") if isinstance(section, dict) else None)
     run_dir, resume = run_directory(recipe)
     if is_rank_zero() and not (os.environ.get(RUN_DIR_VARIABLE) and not recipe.data.get("run_dir")):
         check_run_dir(run_dir, resume, bool(recipe.data.get("overwrite")))

@@ -211,6 +211,10 @@ REVIEW_CASES = {
         "optim.nesterov: nesterov needs optim.momentum",
     ),
     "unknown split": ("data: {kind: synthetic_sentiment, split: {train: 0.5}}\n", "data.split.train: unknown split"),
+    "no threads": ("trainer: {threads: 0}\n", "trainer.threads: expected a whole number of threads in [1, 4096]"),
+    "threads in words": ("trainer: {threads: two}\n", "trainer.threads: expected an integer or null, got 'two'"),
+    "threads as a flag": ("trainer: {threads: true}\n", "trainer.threads: expected an integer or null, got True"),
+    "threads left open": ("trainer:\n  threads: ???\n", "trainer.threads: missing required value"),
 }
 
 
@@ -218,7 +222,7 @@ REVIEW_CASES = {
 def test_more_bad_recipes_without_tracebacks(capsys, tmp_path, case):
     extra, expected = REVIEW_CASES[case]
     base = quickstart()
-    for key in ("optim", "tokenizer", "monitor", "data", "run_dir"):
+    for key in ("optim", "tokenizer", "monitor", "data", "run_dir", "trainer"):
         if extra.startswith(f"{key}:"):
             base.pop(key, None)
     path = tmp_path / "r.yaml"

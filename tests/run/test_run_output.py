@@ -88,6 +88,22 @@ def test_metrics_json_records_what_ran(runs):
     assert 0 <= record["test/accuracy"] <= 1
 
 
+def test_a_recipes_thread_count_is_the_runs_own_and_reported(tmp_path, monkeypatch):
+    from seqkit.cli import main
+
+    before = torch.get_num_threads()
+    wanted = before + 1  # not what any policy chose here: the run must have set it
+    monkeypatch.chdir(tmp_path)
+    stderr = tmp_path / "err.txt"
+    with open(stderr, "w") as err, _redirect_stderr(err):
+        assert main(["train", "quickstart", *TINY, f"trainer.threads={wanted}", "run_dir=run"]) == 0
+    header = [line for line in stderr.read_text().splitlines() if "seqkit train: kernels " in line]
+    assert len(header) == 1 and f"{wanted} threads (trainer.threads={wanted}), OpenMP wait passive" in header[0]
+    run = json.loads((tmp_path / "run" / "metrics.json").read_text())["run"]
+    assert run["threads"] == wanted and run["thread_policy"]["reason"] == f"trainer.threads={wanted}"
+    assert torch.get_num_threads() == before  # the next run in this process starts from the policy again
+
+
 def test_latest_points_at_the_newest_run_and_names_its_checkpoint(capsys, runs, monkeypatch):
     root, _ = runs
     latest = root / "runs" / "quickstart" / "latest"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from seqkit.errors import InvalidArgumentError
-from seqkit.threads import ThreadPolicy, apply_environment, cgroup_cpus, choose
+from seqkit.threads import WAIT_VAR, ThreadPolicy, apply_environment, cgroup_cpus, choose
 
 
 def _choose(env: dict[str, str], cpus: int = 8, quota: float | None = None) -> ThreadPolicy:
@@ -240,3 +240,27 @@ def test_an_empty_openmp_setting_means_unset_and_is_not_passed_on() -> None:
     assert apply_environment(env).wait == "brief spin"
     assert "OMP_NUM_THREADS" not in env and "OMP_WAIT_POLICY" not in env
     assert env["GOMP_SPINCOUNT"] == "10000"
+
+
+def test_a_recipes_thread_count_wins_over_the_environment_and_is_put_back() -> None:
+    import torch
+
+    from seqkit import threads
+
+    before, policy = torch.get_num_threads(), threads.applied()
+    wanted = before + 1
+    try:
+        chosen = ThreadPolicy(2, "SEQKIT_THREADS=2", "passive", WAIT_VAR)
+        threads.restore(chosen, before)
+        assert threads.apply_recipe(None) is chosen  # no trainer.threads: the policy stays
+        applied = threads.apply_recipe(wanted)
+        assert torch.get_num_threads() == wanted and threads.applied() == applied
+        # the run's own count, named as the recipe key; the wait the environment chose is untouched
+        wait = f"OpenMP wait passive (set by {WAIT_VAR})"
+        assert applied.describe() == f"{wanted} threads (trainer.threads={wanted}), {wait}"
+        threads.restore(chosen, before)
+        assert torch.get_num_threads() == before and threads.applied() is chosen
+        threads.restore(None, before)  # seqkit used as a library: the recipe still sets the count, the wait is OpenMP's
+        assert threads.apply_recipe(1).describe() == "1 thread (trainer.threads=1), OpenMP wait as OpenMP starts"
+    finally:
+        threads.restore(policy, before)

@@ -42,7 +42,7 @@ class ThreadPolicy:
     """What was chosen and why, as the run header and ``metrics.json`` report it."""
 
     threads: int
-    reason: str  # e.g. "affinity 2 CPUs", "cgroup quota 1.5 CPUs", "SEQKIT_THREADS=3"
+    reason: str  # e.g. "affinity 2 CPUs", "cgroup quota 1.5 CPUs", "SEQKIT_THREADS=3", "trainer.threads=2"
     wait: str  # the OpenMP wait policy in force, lower case: "brief spin" (seqkit's), "passive", "active", ...
     wait_reason: str  # "seqkit default", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT" or "KMP_BLOCKTIME"
 
@@ -291,7 +291,8 @@ def apply_torch() -> ThreadPolicy | None:
 
 
 def applied() -> ThreadPolicy | None:
-    """The policy the CLI chose in this process, or None (seqkit used as a library: torch's own defaults)."""
+    """The policy the CLI chose in this process (or a run's ``trainer.threads`` set), or None (seqkit used as a
+    library: torch's own defaults)."""
     return _applied
 
 

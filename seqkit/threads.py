@@ -44,7 +44,9 @@ class ThreadPolicy:
     threads: int
     reason: str  # e.g. "affinity 2 CPUs", "cgroup quota 1.5 CPUs", "SEQKIT_THREADS=3", "trainer.threads=2"
     wait: str  # the OpenMP wait policy in force, lower case: "brief spin" (seqkit's), "passive", "active", ...
-    wait_reason: str  # "seqkit default", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT" or "KMP_BLOCKTIME"
+    # "seqkit default", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME"; "" where seqkit chose no wait (used as a
+    # library, with a recipe's trainer.threads)
+    wait_reason: str
 
     def describe(self) -> str:
         """One phrase: ``2 threads (affinity 2 CPUs), OpenMP wait brief spin``; ``1 thread (...)``."""

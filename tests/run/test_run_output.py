@@ -89,10 +89,13 @@ def test_metrics_json_records_what_ran(runs):
 
 
 def test_a_recipes_thread_count_is_the_runs_own_and_reported(tmp_path, monkeypatch):
+    from seqkit import threads
     from seqkit.cli import main
 
     before = torch.get_num_threads()
     wanted = before + 1  # not what any policy chose here: the run must have set it
+    # the CLI's own policy: fixed, as the busy CPUs of a loaded machine would otherwise lower it
+    monkeypatch.setenv("SEQKIT_THREADS", str(before))
     monkeypatch.chdir(tmp_path)
     stderr = tmp_path / "err.txt"
     with open(stderr, "w") as err, _redirect_stderr(err):
@@ -101,7 +104,8 @@ def test_a_recipes_thread_count_is_the_runs_own_and_reported(tmp_path, monkeypat
     assert len(header) == 1 and f"{wanted} threads (trainer.threads={wanted}), OpenMP wait passive" in header[0]
     run = json.loads((tmp_path / "run" / "metrics.json").read_text())["run"]
     assert run["threads"] == wanted and run["thread_policy"]["reason"] == f"trainer.threads={wanted}"
-    assert torch.get_num_threads() == before  # the next run in this process starts from the policy again
+    # the next run in this process starts from the CLI's policy again, count and reason
+    assert torch.get_num_threads() == before and threads.applied().reason == f"SEQKIT_THREADS={before}"
 
 
 def test_latest_points_at_the_newest_run_and_names_its_checkpoint(capsys, runs, monkeypatch):

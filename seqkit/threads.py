@@ -285,10 +285,7 @@ def apply_torch() -> ThreadPolicy | None:
     if _applied is None:
         return None
     _applied = sharing_busy_cpus(_applied, _affinity(), os.cpu_count(), others_running())
-    import torch
-
-    if torch.get_num_threads() != _applied.threads:
-        torch.set_num_threads(_applied.threads)
+    _set_torch_threads(_applied.threads)
     return _applied
 
 
@@ -309,12 +306,9 @@ def apply_recipe(threads: int | None) -> ThreadPolicy | None:
     global _applied
     if threads is None:
         return _applied
-    import torch
-
     wait = (_applied.wait, _applied.wait_reason) if _applied is not None else (UNCHOSEN_WAIT, "")
     _applied = ThreadPolicy(threads, f"{RECIPE_KEY}={threads}", *wait)
-    if torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
+    _set_torch_threads(threads)
     return _applied
 
 
@@ -323,6 +317,11 @@ def restore(policy: ThreadPolicy | None, threads: int) -> None:
     that it does not carry into the next run in this process."""
     global _applied
     _applied = policy
+    _set_torch_threads(threads)
+
+
+def _set_torch_threads(threads: int) -> None:
+    """torch's intra-op thread count, set only where it differs (imports torch: computing is about to start)."""
     import torch
 
     if torch.get_num_threads() != threads:

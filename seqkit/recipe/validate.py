@@ -50,6 +50,15 @@ TRAINER_OWNED = {
     "enable_checkpointing": "seqkit always writes best.ckpt and last.ckpt",
 }
 
+# Top-level keys that are plain values, and their types
+TOP_LEVEL: dict[str, Any] = {
+    "seed": int | None,
+    "run_dir": str | None,
+    "resume": str | None,
+    "monitor": str | None,
+    "overwrite": bool | None,
+    "profile": bool | None,
+}
 # Keys of trainer seqkit reads itself, not Lightning's: torch's thread count for the run (seqkit.threads.apply_recipe)
 TRAINER_SEQKIT: dict[str, Any] = {"threads": int | None}
 
@@ -85,18 +94,7 @@ def validate(recipe: Recipe, manager: PluginManager) -> Validated:
     for key in REQUIRED:
         if not isinstance(data.get(key), dict):
             problems.append((key, "missing section" if key not in data else f"expected a mapping, got {data[key]!r}"))
-    for key, hint in (
-        ("seed", int | None),
-        ("run_dir", str | None),
-        ("resume", str | None),
-        ("monitor", str | None),
-        ("overwrite", bool | None),
-        ("profile", bool | None),
-    ):
-        if data.get(key) == "???":
-            problems.append((key, f"missing required value ({describe(hint)})"))
-        elif key in data and (problem := type_problem(data[key], hint)):
-            problems.append((key, problem))
+    problems += _typed(data, TOP_LEVEL)
     run_dir = data.get("run_dir")
     if isinstance(run_dir, str) and any(ord(c) < 0x20 or ord(c) == 0x7F for c in run_dir):
         # a newline in it would end the comment recipe.yaml starts with: the rest would read as recipe keys
@@ -239,15 +237,22 @@ def _model(model: dict, manager: PluginManager, task: Any, task_kind: str) -> li
     return problems
 
 
+def _typed(section: dict, hints: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """Each of *section*'s keys that *hints* names, against its type: left open (``???``) or of another type."""
+    problems = []
+    for key, hint in hints.items():
+        if section.get(key) == "???":
+            problems.append((f"{prefix}{key}", f"missing required value ({describe(hint)})"))
+        elif key in section and (problem := type_problem(section[key], hint)):
+            problems.append((f"{prefix}{key}", problem))
+    return problems
+
+
 def _trainer(trainer: Any) -> list[tuple[str, str]]:
     if not isinstance(trainer, dict):
         return [("trainer", f"expected a mapping of pytorch_lightning.Trainer arguments, got {trainer!r}")]
     problems = [(f"trainer.{k}", f"not settable here: {why}") for k, why in TRAINER_OWNED.items() if k in trainer]
-    for key, hint in TRAINER_SEQKIT.items():  # their ranges: seqkit.recipe.ranges
-        if trainer.get(key) == "???":
-            problems.append((f"trainer.{key}", f"missing required value ({describe(hint)})"))
-        elif key in trainer and (problem := type_problem(trainer[key], hint)):
-            problems.append((f"trainer.{key}", problem))
+    problems += _typed(trainer, TRAINER_SEQKIT, "trainer.")  # their ranges: seqkit.recipe.ranges
     rest = {k: v for k, v in trainer.items() if k not in TRAINER_OWNED and k not in TRAINER_SEQKIT}
     return problems + check_arguments("trainer", trainer_parameters(), rest, owner="pytorch_lightning.Trainer")
 
